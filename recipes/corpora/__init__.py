@@ -1,0 +1,1 @@
+"""One module per corpus: ``download_<corpus>`` and ``prepare_<corpus>``."""
