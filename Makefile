@@ -1,0 +1,36 @@
+# make demo   offline end-to-end recipe (egs/demo/run.sh)
+# make test   the default test suite (offline; realdata tests run when ../shared/realdata exists)
+# make bench  benchmarks printing ratios against reference libraries
+#
+# Both create .venv when it is missing. TORCH selects the torch build: the
+# default is the CPU wheel of torch 2.13.0; a GPU user installs a CUDA build
+# into .venv first, or passes e.g. TORCH="torch==2.13.0 --index-url <cuda index>".
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+EXTRAS ?= test,dask,textgrid
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-all bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet $(TORCH)
+	$(VENV)/bin/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+demo: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" egs/demo/run.sh
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -m "not slow"
+
+test-all: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
+
+clean:
+	rm -rf egs/*/data egs/*/download

@@ -1,0 +1,324 @@
+"""The ``diar`` command: one thin verb per pipeline step.
+
+Every verb reads manifests and writes new ones under their final name only
+when complete. Errors in the input give a non-zero exit status and a one-line
+reason (set ``DIAR_DEBUG=1`` for the full traceback).
+"""
+import functools
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+logger = logging.getLogger("recipes")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s [%(name)s] %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+
+
+def one_line_errors(func):
+    """Turn exceptions into ``Error: <reason>`` on one line and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except Exception as e:  # noqa: BLE001 - the CLI boundary
+            if os.environ.get("DIAR_DEBUG"):
+                raise
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise click.ClickException(f"{msg}") from e
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.version_option(package_name="diar-recipes")
+def cli(verbose):
+    """Prepare speaker-diarization training data with Lhotse.
+
+    Pipeline: prepare (manifests) -> fbank (8 kHz features) -> labels (speaker
+    activity) -> describe (statistics). Times are in seconds unless stated.
+    """
+    _setup_logging(verbose)
+
+
+# ---------------------------------------------------------------------------
+# download
+
+
+@cli.group()
+def download():
+    """Download a corpus (or link an existing copy) into TARGET_DIR."""
+
+
+@download.command("demo")
+@click.argument("target_dir", type=click.Path(file_okay=False))
+@click.option("--num-recordings", default=6, show_default=True, type=click.IntRange(min=2))
+@click.option("--duration", default=40.0, show_default=True, type=click.FloatRange(min=10.0),
+              help="Seconds per recording.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@one_line_errors
+def download_demo(target_dir, num_recordings, duration, seed):
+    """Synthesize the offline demo corpus (16 kHz WAV, RTTM, UEM, train/dev lists).
+
+    Nothing is downloaded: speakers are deterministic voiced signals with
+    distinct pitch and timbre, in conversations with pauses and overlaps. The
+    corpus is built in TARGET_DIR.partial and renamed when complete.
+    """
+    import shutil
+
+    from recipes.corpora.demo import synthesize_demo
+
+    target = Path(target_dir)
+    tmp = target.with_name(target.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    synthesize_demo(tmp, num_recordings=num_recordings, duration=duration, seed=seed)
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+    logger.info("demo corpus written to %s", target)
+
+
+# ---------------------------------------------------------------------------
+# prepare
+
+
+@cli.group()
+def prepare():
+    """Build Lhotse manifests (recordings, speaker-turn supervisions, cuts) for a corpus."""
+
+
+def _parse_splits(ctx, param, values):
+    splits = {}
+    for value in values:
+        if "=" not in value:
+            raise click.BadParameter(f"{value!r}: expected NAME=LISTFILE")
+        name, path = value.split("=", 1)
+        if not name or not Path(path).is_file():
+            raise click.BadParameter(f"{value!r}: expected NAME=LISTFILE with an existing LISTFILE")
+        if name in splits:
+            raise click.BadParameter(f"split {name!r} given twice")
+        splits[name] = path
+    return splits
+
+
+@prepare.command("rttm")
+@click.argument("audio_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("rttm", type=click.Path(exists=True))
+@click.argument("output_dir", type=click.Path())
+@click.option("--name", required=True, help="Corpus name, the prefix of every output file.")
+@click.option("--uem", type=click.Path(exists=True, dir_okay=False),
+              help="UEM file (<uri> <channel> <start> <end>, seconds). Default: whole recordings.")
+@click.option("--split", "splits", multiple=True, callback=_parse_splits, metavar="NAME=LISTFILE",
+              help="A split and the file listing its recording ids, one per line. Repeatable.")
+@click.option("--channel", default=0, show_default=True, type=int,
+              help="Audio channel for multi-channel files.")
+@one_line_errors
+def prepare_rttm_cmd(audio_dir, rttm, output_dir, name, uem, splits, channel):
+    """Generic recipe: your own AUDIO_DIR + RTTM -> manifests in OUTPUT_DIR.
+
+    Audio files are found by the RTTM file id (uri) = file name without
+    extension, anywhere under AUDIO_DIR, in any format soundfile reads. RTTM is
+    one file or a directory of *.rttm files. Writes
+    OUTPUT_DIR/NAME_{recordings,supervisions,cuts}[_SPLIT].jsonl.gz,
+    NAME[_SPLIT].uem and NAME_prepare_report.txt (annotations without audio,
+    audio without annotations, clipped turns: listed, never silently dropped).
+    """
+    from recipes.corpora.generic import prepare_rttm, write_manifests
+    from recipes.fileio import write_text
+
+    result, report = prepare_rttm(audio_dir, rttm, uem=uem, splits=splits, channel=channel)
+    written = write_manifests(result, output_dir, name)
+    write_text(Path(output_dir) / f"{name}_prepare_report.txt", report.text())
+    for split, parts in result.items():
+        logger.info("%s%s: %d recordings, %d turns", name, f" {split}" if split else "",
+                    len(parts["recordings"]), len(parts["supervisions"]))
+    logger.info("wrote %d files to %s (report: %s_prepare_report.txt)", len(written) + 1, output_dir, name)
+
+
+# ---------------------------------------------------------------------------
+# fbank
+
+
+def _load_cuts(path):
+    from lhotse import CutSet
+
+    try:
+        return CutSet.from_file(path)
+    except Exception as e:
+        raise ValueError(f"{path}: not a Lhotse CutSet manifest ({e})") from e
+
+
+def _stem(path) -> str:
+    name = Path(path).name
+    for ext in (".jsonl.gz", ".jsonl", ".json"):
+        if name.endswith(ext):
+            return name[: -len(ext)]
+    return Path(path).stem
+
+
+@cli.command()
+@click.argument("in_cuts", type=click.Path(exists=True, dir_okay=False))
+@click.argument("out_cuts", type=click.Path(dir_okay=False))
+@click.option("--storage-path", required=True, type=click.Path(file_okay=False),
+              help="Directory for the Lhotse feature archives (lilcom_chunky).")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False),
+              help="Feature YAML. Default: conf/fbank_8k.yaml (8000 Hz, 25 ms window, 10 ms shift, "
+                   "23 mel bins, snip_edges false, dither 0).")
+@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Local worker processes.")
+@one_line_errors
+def fbank(in_cuts, out_cuts, storage_path, config, num_jobs):
+    """Compute 8 kHz log-mel fbank features for IN_CUTS, write OUT_CUTS.
+
+    Audio is resampled lazily to the configured rate (files are never
+    rewritten). Frame counts equal Lhotse's compute_num_frames. A cut whose
+    audio fails to load stops the command with its id (Lhotse alone would drop
+    it silently).
+    """
+    from recipes.features import compute_fbank, load_fbank_config
+    from recipes.fileio import check_writable_dir, save_manifest
+
+    cfg = load_fbank_config(config)
+    cuts = _load_cuts(in_cuts)
+    storage = check_writable_dir(storage_path) / _stem(out_cuts)
+    out = compute_fbank(cuts, storage, cfg, num_jobs=num_jobs)
+    save_manifest(out, out_cuts)
+    logger.info("fbank: %d cuts -> %s (archives under %s)", len(out), out_cuts, storage_path)
+
+
+# ---------------------------------------------------------------------------
+# labels
+
+
+@cli.command()
+@click.argument("in_cuts", type=click.Path(exists=True, dir_okay=False))
+@click.argument("out_cuts", type=click.Path(dir_okay=False))
+@click.option("--storage-path", required=True, type=click.Path(file_okay=False),
+              help="Directory for the label archive (lossless numpy_hdf5).")
+@click.option("--type", "label_type", type=click.Choice(["binary", "powerset", "target"]),
+              default="binary", show_default=True,
+              help="binary: T x S uint8 per cut; powerset: (T,) int16 class ids; "
+                   "target: one cut per speaker with its (T,) activity.")
+@click.option("--max-set-size", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Powerset: most simultaneous speakers one class may hold.")
+@click.option("--global-speaker-map", type=click.Path(dir_okay=False),
+              help="Write a JSON speaker -> global index map here and attach speaker_indices to cuts.")
+@one_line_errors
+def labels(in_cuts, out_cuts, storage_path, label_type, max_set_size, global_speaker_map):
+    """Speaker-activity labels at the 10 ms feature frame rate.
+
+    A frame is active when its centre (k + 0.5) * 10 ms lies inside a turn;
+    frames outside the cut's UEM are 255 (binary/target) or -1 (powerset):
+    ignored, not silence. Speaker order is the recording's sorted speaker ids
+    (custom field 'speakers'). Labels are attached as the custom TemporalArray
+    'labels' so truncate / cut_into_windows keep them aligned with the features.
+    Writes a JSON report (frames ignored, frames over the powerset limit, turns
+    shorter than one frame) next to the archive.
+    """
+    import json
+
+    from recipes.fileio import check_writable_dir, save_manifest, write_text
+    from recipes.labels import compute_labels
+
+    cuts = _load_cuts(in_cuts)
+    storage_dir = check_writable_dir(storage_path)
+    stem = _stem(out_cuts)
+    out, report = compute_labels(
+        cuts, storage_dir / f"{stem}.h5", label_type=label_type, max_set_size=max_set_size,
+        global_speaker_map=global_speaker_map,
+    )
+    write_text(storage_dir / f"{stem}_report.json", json.dumps(report.to_dict(), indent=1) + "\n")
+    save_manifest(out, out_cuts)
+    logger.info("labels (%s): %s", label_type, report.summary())
+
+
+# ---------------------------------------------------------------------------
+# describe
+
+
+def _input_name(path: Path) -> str:
+    stem = _stem(path) if path.is_file() else path.name
+    if stem.endswith(".rttm"):
+        stem = stem[:-5]
+    return stem.replace("_cuts", "")
+
+
+def _describe_one(path: Path, uem_map):
+    from recipes.rttm import read_rttm
+    from recipes.stats import cutset_stats, turns_stats
+
+    if path.is_dir() or path.suffix.lower() == ".rttm":
+        turns, report = read_rttm(path)
+        if report.merged_self_overlaps or report.zero_duration:
+            logger.warning("%s: %s", path, report.summary())
+        stats = turns_stats(turns, uem=_restrict_uem(uem_map, turns))
+        missing = [s.recording_id for s in stats if s.duration_source == "last_turn_end"]
+        if missing:
+            logger.warning("%s: %d recording(s) have no UEM and no audio: duration = last turn end "
+                           "(a lower bound)", path, len(missing))
+        return stats
+    return cutset_stats(_load_cuts(path), uem=uem_map)
+
+
+def _restrict_uem(uem_map, turns):
+    """The UEM entries of the recordings in ``turns`` (a UEM may cover several inputs)."""
+    if uem_map is None:
+        return None
+    recs = {t.recording_id for t in turns}
+    return {r: v for r, v in uem_map.items() if r in recs}
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--uem", type=click.Path(exists=True, dir_okay=False),
+              help="UEM file: clips turns and gives the duration (else audio, else last turn end).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "latex", "json"]),
+              default="text", show_default=True)
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="PNG with speakers-per-recording, overlap and active-speaker-count distributions.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@one_line_errors
+def describe(inputs, uem, fmt, plot, output):
+    """Statistics of diarization data: speech, overlap, speakers, turns.
+
+    INPUT is a CutSet manifest (.jsonl.gz), or an RTTM file or a directory of
+    RTTMs (statistics without audio). Hours are reported; ratios as %.
+    overlap_ratio = overlap / speech; overlap_ratio_of_duration = overlap /
+    duration; missed_at_oracle_sad = (speaker time - speech) / speaker time.
+    Duration comes from the UEM, else the audio, else the last turn end (and
+    the report says so).
+    """
+    from recipes.fileio import atomic_path, write_text
+    from recipes.rttm import read_uem
+    from recipes.stats import build_report, format_report, plot_report
+
+    uem_map = read_uem(uem) if uem else None
+    named = [(_input_name(Path(p)), _describe_one(Path(p), uem_map)) for p in inputs]
+    report = build_report(named)
+    text = format_report(report, fmt)
+    if output:
+        write_text(output, text)
+    else:
+        click.echo(text, nl=False)
+    if plot:
+        with atomic_path(plot) as tmp:
+            plot_report(named, tmp)
+        logger.info("plot written to %s", plot)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    cli()

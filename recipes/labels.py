@@ -1,0 +1,340 @@
+"""Frame-level speaker-activity labels aligned with the 10 ms features.
+
+A label matrix is ``T x S`` (uint8) for a cut: ``T`` frames at the feature
+frame shift (10 ms), ``S`` speakers in the recording's speaker order.
+
+Rounding rule
+-------------
+Frame ``k`` covers ``[k * shift, (k + 1) * shift)`` seconds from the start of
+the recording, and its centre ``(k + 0.5) * shift`` is where the fbank window
+of that frame is centred (``snip_edges: false``). A turn ``[start, end)``
+makes frame ``k`` active when the frame centre lies inside the turn::
+
+    start <= (k + 0.5) * shift < end
+
+i.e. frames ``ceil(start / shift - 0.5)`` .. ``ceil(end / shift - 0.5) - 1``.
+This is round-to-nearest on both boundaries. A turn so short that it contains
+no frame centre (under one frame) still activates the one frame that
+contains its midpoint, so that no turn disappears from the labels; such turns
+are counted in the :class:`LabelReport`.
+
+Values
+------
+- binary / target: 1 = speaking, 0 = not speaking, :data:`IGNORE` (255) =
+  outside the UEM (not scored; a trainer must mask it, not treat it as
+  silence).
+- powerset: one ``int16`` class id per frame; classes are ordered by set size,
+  then lexicographically by speaker index (pyannote's ``Powerset`` order);
+  :data:`POWERSET_IGNORE` (-1) marks frames outside the UEM and frames with more
+  than ``max_set_size`` active speakers (those are counted and reported, never
+  mapped to another class).
+
+Storage
+-------
+Arrays are stored losslessly (``numpy_hdf5``, a Lhotse built-in reader, so a
+fresh process can load them without importing this package) and attached to
+each cut as the custom :class:`lhotse.array.TemporalArray` field ``labels``,
+with the speaker order in the custom field ``speakers``. Because the array
+carries the cut's offset in the recording, ``truncate``, ``cut_into_windows``,
+``subset`` and Shar export keep it aligned with the features. Use
+:func:`load_labels` to read labels with exactly the frame slicing that
+Lhotse uses for the features of the same cut.
+"""
+import itertools
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+from lhotse import CutSet
+from lhotse.cut import Cut
+from lhotse.features.io import NumpyHdf5Writer, get_reader
+from lhotse.utils import compute_num_frames, fastcopy, isclose
+from tqdm import tqdm
+
+logger = logging.getLogger(__name__)
+
+FRAME_SHIFT = 0.01  # seconds
+IGNORE = 255  # binary / target value for frames outside the UEM
+POWERSET_IGNORE = -1  # powerset value for unscored / over-capacity frames
+LABEL_TYPES = ("binary", "powerset", "target")
+_EPS = 1e-6  # tolerance in frames for boundaries that sit exactly on a centre
+
+
+def first_frame_at_or_after(t: float, frame_shift: float = FRAME_SHIFT) -> int:
+    """Index of the first frame whose centre is at or after ``t`` seconds."""
+    return int(math.ceil(t / frame_shift - 0.5 - _EPS))
+
+
+def turn_frames(
+    start: float, end: float, num_frames: int, frame_shift: float = FRAME_SHIFT
+) -> Tuple[int, int, bool]:
+    """Frame range ``[first, last)`` activated by a turn ``[start, end)`` (seconds).
+
+    Returns ``(first, last, short)`` with the range clipped to ``[0, num_frames)``;
+    ``short`` is True when the turn contained no frame centre and the frame
+    holding its midpoint was used instead (see the module docstring).
+    """
+    first = first_frame_at_or_after(start, frame_shift)
+    last = first_frame_at_or_after(end, frame_shift)
+    short = False
+    if last <= first and end > start:
+        first = int(math.floor((start + end) / 2 / frame_shift))
+        last = first + 1
+        short = True
+    first, last = max(first, 0), min(last, num_frames)
+    return first, max(first, last), short
+
+
+def uem_mask(
+    uem: Optional[Sequence[Sequence[float]]],
+    offset: float,
+    num_frames: int,
+    frame_shift: float = FRAME_SHIFT,
+) -> np.ndarray:
+    """Boolean ``(T,)`` mask of frames inside the UEM (True = scored).
+
+    ``uem`` holds ``[start, end]`` intervals in recording time (seconds);
+    ``offset`` is the cut's start in the recording. ``None`` scores every frame.
+    A frame is inside when its centre is inside an interval (same rule as turns).
+    """
+    if uem is None:
+        return np.ones(num_frames, dtype=bool)
+    mask = np.zeros(num_frames, dtype=bool)
+    for start, end in uem:
+        a = max(first_frame_at_or_after(start - offset, frame_shift), 0)
+        b = min(first_frame_at_or_after(end - offset, frame_shift), num_frames)
+        if b > a:
+            mask[a:b] = True
+    return mask
+
+
+@dataclass
+class LabelReport:
+    """What the label stage did, to be logged and written next to the labels."""
+
+    cuts_in: int = 0
+    cuts_out: int = 0
+    frames: int = 0
+    ignored_frames: int = 0  # outside the UEM
+    short_turns: List[str] = field(default_factory=list)  # under one frame, midpoint frame used
+    over_max_set_size: Dict[str, int] = field(default_factory=dict)  # powerset: cut id -> frames
+    max_speakers: int = 0
+
+    def summary(self) -> str:
+        over = sum(self.over_max_set_size.values())
+        return (
+            f"{self.cuts_in} cuts in, {self.cuts_out} out; {self.frames} frames, "
+            f"{self.ignored_frames} outside the UEM (ignored); {len(self.short_turns)} turns "
+            f"shorter than one frame (midpoint frame used); up to {self.max_speakers} speakers "
+            f"per cut" + (f"; {over} frames with more active speakers than the powerset "
+                           f"allows, in {len(self.over_max_set_size)} cuts (ignored)" if self.over_max_set_size else "")
+        )
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["summary"] = self.summary()
+        return d
+
+
+def cut_num_frames(cut: Cut, frame_shift: float = FRAME_SHIFT) -> int:
+    """Frame count of a cut: its features' count, else Lhotse's ``compute_num_frames``."""
+    if cut.has_features:
+        return cut.num_frames
+    sr = cut.sampling_rate if cut.has_recording else 8000
+    return compute_num_frames(cut.duration, frame_shift, sr)
+
+
+def recording_speakers(cuts: Iterable[Cut]) -> Dict[str, List[str]]:
+    """Sorted speaker ids per recording, over every cut of that recording."""
+    speakers: Dict[str, set] = {}
+    for cut in cuts:
+        rec = cut.recording_id
+        speakers.setdefault(rec, set()).update(
+            s.speaker for s in cut.supervisions if s.speaker is not None
+        )
+    return {rec: sorted(spk) for rec, spk in speakers.items()}
+
+
+def activity_matrix(
+    cut: Cut,
+    speakers: Sequence[str],
+    num_frames: Optional[int] = None,
+    frame_shift: float = FRAME_SHIFT,
+    report: Optional[LabelReport] = None,
+) -> np.ndarray:
+    """``T x S`` uint8 activity of ``speakers`` in ``cut`` (module docstring has the rules).
+
+    Supervision times are relative to the cut, as in Lhotse. A supervision that
+    starts before the cut and ends after it makes the speaker active in every
+    frame. Frames outside the cut's UEM (custom field ``uem``, recording time)
+    are set to :data:`IGNORE`.
+    """
+    T = cut_num_frames(cut, frame_shift) if num_frames is None else num_frames
+    index = {spk: i for i, spk in enumerate(speakers)}
+    labels = np.zeros((T, len(speakers)), dtype=np.uint8)
+    for sup in cut.supervisions:
+        if sup.speaker not in index:
+            raise ValueError(
+                f"cut {cut.id}: supervision {sup.id} has speaker {sup.speaker!r}, "
+                f"expected one of {list(speakers)}"
+            )
+        first, last, short = turn_frames(sup.start, sup.end, T, frame_shift)
+        labels[first:last, index[sup.speaker]] = 1
+        if short and report is not None and last > first:
+            report.short_turns.append(f"{cut.id}:{sup.id}")
+    inside = uem_mask(cut.custom.get("uem") if cut.custom else None, cut.start, T, frame_shift)
+    labels[~inside] = IGNORE
+    if report is not None:
+        report.frames += T
+        report.ignored_frames += int((~inside).sum())
+        report.max_speakers = max(report.max_speakers, len(speakers))
+    return labels
+
+
+def powerset_classes(num_speakers: int, max_set_size: int) -> List[Tuple[int, ...]]:
+    """Speaker sets in pyannote's order: by size, then lexicographically."""
+    return [
+        subset
+        for size in range(0, min(max_set_size, num_speakers) + 1)
+        for subset in itertools.combinations(range(num_speakers), size)
+    ]
+
+
+def to_powerset(binary: np.ndarray, max_set_size: int) -> Tuple[np.ndarray, int]:
+    """Map a ``T x S`` binary matrix to ``(T,)`` int16 powerset class ids.
+
+    Returns ``(classes, over)``: frames with :data:`IGNORE` or with more than
+    ``max_set_size`` active speakers get :data:`POWERSET_IGNORE`; ``over`` counts
+    the latter.
+    """
+    T, S = binary.shape
+    classes = powerset_classes(S, max_set_size)
+    if len(classes) > np.iinfo(np.int16).max:
+        raise ValueError(f"{len(classes)} powerset classes do not fit in int16 (S={S}, K={max_set_size})")
+    lookup = {subset: i for i, subset in enumerate(classes)}
+    out = np.full(T, POWERSET_IGNORE, dtype=np.int16)
+    ignored = (binary == IGNORE).any(axis=1)
+    active = (binary == 1) & ~ignored[:, None]
+    counts = active.sum(axis=1)
+    over = int(((counts > max_set_size) & ~ignored).sum())
+    # Encode each frame's active set as an integer key, map the distinct keys once.
+    weights = (1 << np.arange(S, dtype=np.int64)) if S <= 62 else None
+    if weights is not None:
+        keys = active.astype(np.int64) @ weights
+        ok = ~ignored & (counts <= max_set_size)
+        for key in np.unique(keys[ok]):
+            subset = tuple(int(i) for i in np.flatnonzero((int(key) >> np.arange(S)) & 1))
+            out[ok & (keys == key)] = lookup[subset]
+    else:  # pragma: no cover - more than 62 speakers in one recording
+        for t in np.flatnonzero(~ignored & (counts <= max_set_size)):
+            out[t] = lookup[tuple(int(i) for i in np.flatnonzero(active[t]))]
+    return out, over
+
+
+def load_labels(cut: Cut, name: str = "labels") -> np.ndarray:
+    """Read a cut's labels with exactly the frame slicing Lhotse uses for its features.
+
+    Lhotse slices a ``TemporalArray`` with ``seconds_to_frames`` (round half up
+    on seconds) but features with ``compute_num_frames`` (on samples), which can
+    disagree by one frame for offsets that are not multiples of 10 ms. This
+    mirrors :meth:`lhotse.features.Features.load`, and returns exactly
+    ``cut.num_frames`` rows when the cut has features (padding with the ignore
+    value if the stored array is shorter).
+    """
+    arr = cut.custom[name]
+    sr = cut.features.sampling_rate if cut.has_features else 8000
+    shift = arr.frame_shift
+    left = 0
+    if not isclose(cut.start, arr.start):
+        left = compute_num_frames(cut.start - arr.start, shift, sr)
+    count = cut.num_frames if cut.has_features else compute_num_frames(cut.duration, shift, sr)
+    storage = get_reader(arr.array.storage_type)(arr.array.storage_path)
+    data = storage.read(arr.array.storage_key, left_offset_frames=left, right_offset_frames=left + count)
+    if data.shape[0] < count:
+        fill = POWERSET_IGNORE if data.dtype.kind == "i" else IGNORE
+        pad = np.full((count - data.shape[0],) + data.shape[1:], fill, dtype=data.dtype)
+        data = np.concatenate([data, pad])
+    return data
+
+
+def compute_labels(
+    cuts: CutSet,
+    storage_path,
+    label_type: str = "binary",
+    max_set_size: int = 2,
+    global_speaker_map: Optional[Path] = None,
+    frame_shift: float = FRAME_SHIFT,
+    progress: bool = True,
+) -> Tuple[CutSet, LabelReport]:
+    """Compute, store and attach label arrays for every cut.
+
+    :param storage_path: HDF5 archive to write (``.h5``); overwritten.
+    :param label_type: ``binary`` (``T x S`` uint8), ``powerset`` (``(T,)`` int16,
+        classes over at most ``max_set_size`` simultaneous speakers) or
+        ``target`` (one cut per speaker, sharing the original cut's features,
+        with that speaker's ``(T,)`` uint8 activity and the custom field
+        ``target_speaker``).
+    :param global_speaker_map: when given, write a JSON map speaker -> global
+        index there and attach each cut's ``speaker_indices`` (global index per
+        column of its matrix).
+    :return: the new CutSet (eager) and a :class:`LabelReport`.
+    """
+    if label_type not in LABEL_TYPES:
+        raise ValueError(f"label type {label_type!r}; expected one of {LABEL_TYPES}")
+    if label_type == "powerset" and max_set_size < 1:
+        raise ValueError(f"max_set_size must be >= 1, got {max_set_size}")
+    cuts = CutSet.from_cuts(list(cuts))
+    spk_by_rec = recording_speakers(cuts)
+    global_index = None
+    if global_speaker_map is not None:
+        all_speakers = sorted(set(itertools.chain.from_iterable(spk_by_rec.values())))
+        global_index = {spk: i for i, spk in enumerate(all_speakers)}
+        Path(global_speaker_map).parent.mkdir(parents=True, exist_ok=True)
+        Path(global_speaker_map).write_text(json.dumps(global_index, indent=1) + "\n")
+    report = LabelReport(cuts_in=len(cuts))
+    storage_path = Path(storage_path)
+    storage_path.parent.mkdir(parents=True, exist_ok=True)
+    out = []
+    with NumpyHdf5Writer(storage_path, mode="w") as writer:
+        for cut in tqdm(cuts, desc=f"{label_type} labels", disable=not progress):
+            speakers = spk_by_rec[cut.recording_id]
+            binary = activity_matrix(cut, speakers, frame_shift=frame_shift, report=report)
+            custom = {"speakers": list(speakers)}
+            if global_index is not None:
+                custom["speaker_indices"] = [global_index[s] for s in speakers]
+            if label_type == "binary":
+                arr = writer.store_array(cut.id, binary, frame_shift=frame_shift, temporal_dim=0, start=cut.start)
+                out.append(_with_custom(cut, labels=arr, **custom))
+            elif label_type == "powerset":
+                classes, over = to_powerset(binary, max_set_size)
+                if over:
+                    report.over_max_set_size[cut.id] = over
+                arr = writer.store_array(cut.id, classes, frame_shift=frame_shift, temporal_dim=0, start=cut.start)
+                out.append(_with_custom(cut, labels=arr, max_set_size=max_set_size, **custom))
+            else:  # target: one cut per speaker, same features manifest (no copy)
+                for i, spk in enumerate(speakers):
+                    key = f"{cut.id}#{spk}"
+                    arr = writer.store_array(
+                        key, np.ascontiguousarray(binary[:, i]), frame_shift=frame_shift,
+                        temporal_dim=0, start=cut.start,
+                    )
+                    tcut = fastcopy(cut, id=key)
+                    out.append(_with_custom(tcut, labels=arr, target_speaker=spk, **custom))
+    report.cuts_out = len(out)
+    logger.info("labels: %s", report.summary())
+    if report.over_max_set_size:
+        logger.warning(
+            "powerset: %d frames have more than %d active speakers and are labelled %d (ignored)",
+            sum(report.over_max_set_size.values()), max_set_size, POWERSET_IGNORE,
+        )
+    return CutSet.from_cuts(out), report
+
+
+def _with_custom(cut: Cut, **fields) -> Cut:
+    custom = dict(cut.custom or {})
+    custom.update(fields)
+    return fastcopy(cut, custom=custom)

@@ -1,0 +1,359 @@
+"""Corpus statistics for diarization data: speech, overlap, speakers, turns.
+
+All times are in seconds internally and reported in hours. Definitions (the
+text, markdown and LaTeX outputs repeat them):
+
+- ``duration``: the scored length of a recording: the sum of its UEM
+  intervals when a UEM exists, else the audio duration, else (RTTM input
+  without audio or UEM) the end of the last turn, a lower bound; the report
+  says which (``duration_source``).
+- ``speech``: time with at least one active speaker (union over speakers).
+- ``overlap``: time with at least two active speakers.
+- ``speaker time``: sum over speakers of their own speech (each speaker's turns
+  are unioned first, so a same-speaker self-overlap is not counted twice).
+- ``overlap_ratio`` = overlap / speech.
+- ``overlap_ratio_of_duration`` = overlap / duration.
+- ``missed_at_oracle_sad`` = (speaker time - speech) / speaker time: the share
+  of speaker time that a system with oracle speech activity and one speaker per
+  frame must miss (what Kaldi's AMI recipe calls "overlap").
+
+Turns are clipped to the UEM (when given) before anything is measured.
+"""
+import json
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from recipes.rttm import Turn, clip_to_uem, group_by_recording
+
+DEFINITIONS = {
+    "duration_hours": "scored length: UEM when given, else audio duration, else last turn end (lower bound)",
+    "speech_hours": "time with >= 1 active speaker",
+    "overlap_hours": "time with >= 2 active speakers",
+    "speaker_hours": "sum over speakers of their own (unioned) speech",
+    "overlap_ratio": "overlap / speech",
+    "overlap_ratio_of_duration": "overlap / duration",
+    "missed_at_oracle_sad": "(speaker time - speech) / speaker time",
+    "speakers_per_recording": "distinct speaker labels per recording (min / mean / max)",
+}
+
+
+@dataclass
+class RecordingStats:
+    """Statistics of one recording, in seconds."""
+
+    recording_id: str
+    duration: float
+    duration_source: str  # "uem" | "audio" | "last_turn_end"
+    speech: float
+    overlap: float
+    speaker_time: float
+    turns: int
+    speakers: List[str]
+    # seconds with exactly k active speakers, k = 0, 1, 2, ... (k = 0 within the duration)
+    time_by_speaker_count: List[float] = field(default_factory=list)
+
+
+def union_intervals(intervals: Iterable[Tuple[float, float]]) -> List[Tuple[float, float]]:
+    """Sorted union of ``(start, end)`` intervals (touching ones are joined)."""
+    merged: List[List[float]] = []
+    for s, e in sorted(intervals):
+        if e <= s:
+            continue
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [(s, e) for s, e in merged]
+
+
+def activity_profile(turns: Sequence[Turn]) -> List[Tuple[float, float, int]]:
+    """Piecewise-constant number of active speakers: ``[(start, end, k), ...]`` with k >= 1.
+
+    Each speaker's turns are unioned first, then a sweep over all boundaries
+    counts the speakers active in each piece.
+    """
+    events: Dict[float, int] = {}
+    by_speaker: Dict[str, List[Tuple[float, float]]] = {}
+    for t in turns:
+        by_speaker.setdefault(t.speaker, []).append((t.start, t.end))
+    for spans in by_speaker.values():
+        for s, e in union_intervals(spans):
+            events[s] = events.get(s, 0) + 1
+            events[e] = events.get(e, 0) - 1
+    profile = []
+    k = 0
+    times = sorted(events)
+    for a, b in zip(times, times[1:]):
+        k += events[a]
+        if k > 0 and b > a:
+            profile.append((a, b, k))
+    return profile
+
+
+def recording_stats(
+    recording_id: str,
+    turns: Sequence[Turn],
+    duration: Optional[float] = None,
+    uem: Optional[Sequence[Tuple[float, float]]] = None,
+    duration_source: Optional[str] = None,
+) -> RecordingStats:
+    """Measure one recording. ``uem`` (recording time) clips the turns and sets the duration."""
+    if uem is not None:
+        turns = clip_to_uem(turns, {recording_id: list(uem)})
+        duration, source = sum(e - s for s, e in union_intervals(uem)), "uem"
+    elif duration is not None:
+        source = duration_source or "audio"
+    else:
+        duration, source = max((t.end for t in turns), default=0.0), "last_turn_end"
+    profile = activity_profile(turns)
+    by_k: Dict[int, float] = {}
+    for a, b, k in profile:
+        by_k[k] = by_k.get(k, 0.0) + (b - a)
+    speech = sum(by_k.values())
+    hist = [max(duration - speech, 0.0)] + [by_k.get(k, 0.0) for k in range(1, max(by_k, default=0) + 1)]
+    return RecordingStats(
+        recording_id=recording_id,
+        duration=duration,
+        duration_source=source,
+        speech=speech,
+        overlap=sum(v for k, v in by_k.items() if k >= 2),
+        speaker_time=sum(k * v for k, v in by_k.items()),
+        turns=len(turns),
+        speakers=sorted({t.speaker for t in turns}),
+        time_by_speaker_count=hist,
+    )
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else 0.0
+
+
+def summarize(recs: Sequence[RecordingStats]) -> dict:
+    """Pool per-recording statistics into the report dictionary (hours, ratios in [0, 1])."""
+    dur = sum(r.duration for r in recs)
+    speech = sum(r.speech for r in recs)
+    overlap = sum(r.overlap for r in recs)
+    spk_time = sum(r.speaker_time for r in recs)
+    nspk = [len(r.speakers) for r in recs]
+    sources = sorted({r.duration_source for r in recs})
+    width = max((len(r.time_by_speaker_count) for r in recs), default=1)
+    by_k = [sum(r.time_by_speaker_count[k] for r in recs if k < len(r.time_by_speaker_count)) for k in range(width)]
+    return {
+        "recordings": len(recs),
+        "duration_hours": dur / 3600,
+        "duration_source": "+".join(sources) if sources else "none",
+        "speech_hours": speech / 3600,
+        "speaker_hours": spk_time / 3600,
+        "overlap_hours": overlap / 3600,
+        "speech_ratio": _ratio(speech, dur),
+        "overlap_ratio": _ratio(overlap, speech),
+        "overlap_ratio_of_duration": _ratio(overlap, dur),
+        "missed_at_oracle_sad": _ratio(spk_time - speech, spk_time),
+        "turns": sum(r.turns for r in recs),
+        "num_speakers": len({s for r in recs for s in r.speakers}),
+        "speakers_per_recording": {
+            "min": min(nspk) if nspk else 0,
+            "mean": float(np.mean(nspk)) if nspk else 0.0,
+            "max": max(nspk) if nspk else 0,
+        },
+        "hours_by_active_speakers": [h / 3600 for h in by_k],
+    }
+
+
+def turns_stats(
+    turns: Iterable[Turn],
+    durations: Optional[Mapping[str, float]] = None,
+    uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None,
+) -> List[RecordingStats]:
+    """Per-recording statistics of a set of turns (e.g. a whole RTTM)."""
+    durations = durations or {}
+    uem = uem or {}
+    grouped = group_by_recording(turns)
+    for rec in list(durations) + list(uem):
+        grouped.setdefault(rec, [])
+    return [
+        recording_stats(rec, grouped[rec], duration=durations.get(rec), uem=uem.get(rec))
+        for rec in sorted(grouped)
+    ]
+
+
+def cutset_stats(cuts, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None) -> List[RecordingStats]:
+    """Per-recording statistics of a CutSet: one entry per cut (turns clipped to the cut).
+
+    The UEM is taken from ``uem`` (recording time), else from the cut's custom
+    ``uem`` field, else the cut's own duration is scored. Target-speaker cuts
+    (custom ``target_speaker``) are counted once per original cut.
+    """
+    out = []
+    seen = set()
+    for cut in cuts:
+        custom = cut.custom or {}
+        if "target_speaker" in custom:
+            base = cut.id.rsplit("#", 1)[0]
+            if base in seen:
+                continue
+            seen.add(base)
+        offset = cut.start
+        turns = [
+            Turn(cut.recording_id, max(offset + s.start, offset), min(offset + s.end, offset + cut.duration),
+                 s.speaker or "<unknown>")
+            for s in cut.supervisions
+            if min(s.end, cut.duration) > max(s.start, 0.0)
+        ]
+        window = [(offset, offset + cut.duration)]
+        rec_uem = (uem or {}).get(cut.recording_id, custom.get("uem"))
+        if rec_uem is not None:
+            # intersect the UEM with the cut's span
+            rec_uem = [(max(a, offset), min(b, offset + cut.duration)) for a, b in rec_uem]
+            rec_uem = [(a, b) for a, b in rec_uem if b > a]
+            out.append(recording_stats(cut.recording_id, turns, uem=rec_uem))
+        else:
+            out.append(recording_stats(cut.recording_id, turns, uem=window))
+            out[-1].duration_source = "audio"
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Formatting
+
+
+COLUMNS = [
+    ("recordings", "Rec.", "{:d}"),
+    ("duration_hours", "Hours", "{:.2f}"),
+    ("speech_ratio", "Speech %", "{:.1%}"),
+    ("overlap_ratio", "Ov./speech %", "{:.2%}"),
+    ("overlap_ratio_of_duration", "Ov./dur. %", "{:.2%}"),
+    ("missed_at_oracle_sad", "Missed@SAD %", "{:.2%}"),
+    ("turns", "Turns", "{:d}"),
+    ("num_speakers", "Spk.", "{:d}"),
+    ("speakers_per_recording", "Spk./rec. min/mean/max", None),
+]
+
+
+def _cell(key: str, fmt: Optional[str], row: dict, latex: bool = False) -> str:
+    v = row[key]
+    if key == "speakers_per_recording":
+        return f"{v['min']} / {v['mean']:.2f} / {v['max']}"
+    s = fmt.format(v)
+    return s.replace("%", r"\%") if latex else s
+
+
+def format_report(report: dict, fmt: str = "text") -> str:
+    """Render ``{"inputs": [{"name", ...stats}], "total": {...}}`` as text, markdown, latex or json."""
+    if fmt == "json":
+        return json.dumps(report, indent=2)
+    rows = [(r["name"], r) for r in report["inputs"]]
+    if len(rows) > 1:
+        rows.append(("total", report["total"]))
+    notes = [r for r in report["inputs"] if r.get("duration_source") == "last_turn_end"]
+    if fmt == "latex":
+        lines = [
+            r"\begin{table}[t]",
+            r"  \centering",
+            r"  \caption{Corpus statistics. Speech \%: time with at least one speaker / duration. "
+            r"Ov./speech: overlapped time (at least two speakers) / speech time. Ov./dur.: overlapped time / duration. "
+            r"Missed@SAD: (speaker time $-$ speech time) / speaker time, the share of speaker time missed by a system "
+            r"with oracle speech activity and one speaker per frame. Duration is the scored (UEM) length, "
+            r"else the audio length.}",
+            r"  \begin{tabular}{l" + "r" * len(COLUMNS) + "}",
+            r"    \toprule",
+            "    Set & " + " & ".join(h.replace("%", r"\%") for _, h, _ in COLUMNS) + r" \\",
+            r"    \midrule",
+        ]
+        for name, row in rows:
+            if name == "total":
+                lines.append(r"    \midrule")
+            cells = " & ".join(_cell(k, f, row, latex=True) for k, _, f in COLUMNS)
+            lines.append(f"    {_latex_escape(name)} & {cells} \\\\")
+        lines += [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
+        return "\n".join(lines) + "\n"
+    if fmt == "markdown":
+        head = "| Set | " + " | ".join(h for _, h, _ in COLUMNS) + " |"
+        sep = "|---|" + "---:|" * len(COLUMNS)
+        body = ["| " + name + " | " + " | ".join(_cell(k, f, row) for k, _, f in COLUMNS) + " |" for name, row in rows]
+        defs = "\n".join(f"- **{k}**: {v}" for k, v in DEFINITIONS.items())
+        text = "\n".join([head, sep] + body) + "\n\nDefinitions:\n\n" + defs + "\n"
+        if notes:
+            text += "\nDuration from the last turn end (no audio or UEM; a lower bound) for: " + ", ".join(
+                r["name"] for r in notes) + "\n"
+        return text
+    if fmt != "text":
+        raise ValueError(f"format {fmt!r}; expected text, markdown, latex or json")
+    out = []
+    for name, row in rows:
+        spr = row["speakers_per_recording"]
+        out.append(
+            f"{name}\n"
+            f"  recordings                 {row['recordings']}\n"
+            f"  duration                   {row['duration_hours']:.3f} h (from {row['duration_source'].replace('_', ' ')})\n"
+            f"  speech                     {row['speech_hours']:.3f} h ({row['speech_ratio']:.1%} of duration)\n"
+            f"  overlap                    {row['overlap_hours']:.3f} h\n"
+            f"  speaker time               {row['speaker_hours']:.3f} h\n"
+            f"  overlap / speech           {row['overlap_ratio']:.2%}\n"
+            f"  overlap / duration         {row['overlap_ratio_of_duration']:.2%}\n"
+            f"  missed at oracle SAD       {row['missed_at_oracle_sad']:.2%}\n"
+            f"  turns                      {row['turns']}\n"
+            f"  speakers                   {row['num_speakers']} distinct; per recording "
+            f"{spr['min']} / {spr['mean']:.2f} / {spr['max']} (min / mean / max)\n"
+        )
+    out.append("Definitions:\n" + "\n".join(f"  {k}: {v}" for k, v in DEFINITIONS.items()) + "\n")
+    return "\n".join(out)
+
+
+def _latex_escape(s: str) -> str:
+    return s.replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("&", r"\&").replace("%", r"\%").replace("#", r"\#")
+
+
+def build_report(named: Sequence[Tuple[str, Sequence[RecordingStats]]]) -> dict:
+    """Report dictionary for several inputs, each summarised, plus the pooled total."""
+    inputs = [dict(name=name, **summarize(recs)) for name, recs in named]
+    total = summarize([r for _, recs in named for r in recs])
+    return {"inputs": inputs, "total": total, "definitions": DEFINITIONS}
+
+
+def plot_report(named: Sequence[Tuple[str, Sequence[RecordingStats]]], path) -> None:
+    """PNG with three panels, one bar group per input: speakers per recording,
+    per-recording overlap / speech, and the share of time with k active speakers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    n = max(len(named), 1)
+    width = 0.8 / n
+    max_spk = max((len(r.speakers) for _, recs in named for r in recs), default=1)
+    max_k = max((len(r.time_by_speaker_count) for _, recs in named for r in recs), default=1)
+    overlaps = [100 * _ratio(r.overlap, r.speech) for _, recs in named for r in recs]
+    bins = np.linspace(0, max(overlaps + [1.0]), 21)
+    for i, (name, recs) in enumerate(named):
+        counts = Counter(len(r.speakers) for r in recs)
+        ks = np.arange(0, max_spk + 1)
+        axes[0].bar(ks + (i - (n - 1) / 2) * width, [counts.get(k, 0) for k in ks], width, label=name)
+        hist, _ = np.histogram([100 * _ratio(r.overlap, r.speech) for r in recs], bins=bins)
+        centres = (bins[:-1] + bins[1:]) / 2
+        step = bins[1] - bins[0]
+        axes[1].bar(centres + (i - (n - 1) / 2) * step * 0.8 / n, hist, step * 0.8 / n, label=name)
+        by_k = summarize(recs)["hours_by_active_speakers"]
+        by_k = by_k + [0.0] * (max_k - len(by_k))
+        tot = sum(by_k) or 1.0
+        axes[2].bar(np.arange(max_k) + (i - (n - 1) / 2) * width, [100 * h / tot for h in by_k], width, label=name)
+    axes[0].set(xlabel="speakers per recording", ylabel="recordings", title="Speakers per recording")
+    axes[1].set(xlabel="overlap / speech per recording (%)", ylabel="recordings", title="Overlap per recording")
+    axes[2].set(xlabel="active speakers", ylabel="% of scored time", title="Time by number of active speakers")
+    for ax in (axes[0], axes[2]):
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    for ax in axes:
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def recording_stats_to_dict(r: RecordingStats) -> dict:
+    return asdict(r)

@@ -1,0 +1,130 @@
+"""Corpus statistics against an independent 1 ms grid computation, and against STATS.md."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from recipes.cli import cli
+from recipes.rttm import Turn
+from recipes.stats import DEFINITIONS, build_report, format_report, recording_stats, union_intervals
+
+MS = 1000
+
+
+def grid_stats(turns, duration, uem=None):
+    """Speech, overlap, speaker time (seconds) on a 1 ms grid; turns on whole milliseconds."""
+    n = int(round(duration * MS))
+    speakers = sorted({t.speaker for t in turns})
+    act = np.zeros((len(speakers), n), dtype=bool)
+    for t in turns:
+        act[speakers.index(t.speaker), int(round(t.start * MS)): int(round(t.end * MS))] = True
+    if uem is not None:
+        keep = np.zeros(n, dtype=bool)
+        for s, e in uem:
+            keep[int(round(s * MS)): int(round(e * MS))] = True
+        act &= keep
+        duration = keep.sum() / MS
+    k = act.sum(axis=0)
+    return dict(speech=(k >= 1).sum() / MS, overlap=(k >= 2).sum() / MS, speaker_time=k.sum() / MS,
+                duration=duration)
+
+
+def random_turns(rng, rec="r", duration=60.0, speakers=("a", "b", "c", "d")):
+    turns = []
+    for spk in speakers:
+        for _ in range(rng.integers(3, 15)):
+            s = rng.integers(0, int(duration * MS) - 100) / MS
+            e = min(s + rng.integers(10, 8000) / MS, duration)
+            turns.append(Turn(rec, s, e, spk))  # same-speaker overlaps included on purpose
+    return turns
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_recording_stats_match_grid(seed):
+    rng = np.random.default_rng(seed)
+    turns = random_turns(rng)
+    uem = [(1.0, 20.0), (25.5, 59.0)] if seed % 2 else None
+    got = recording_stats("r", turns, duration=60.0, uem=uem)
+    ref = grid_stats(turns, 60.0, uem)
+    assert got.speech == pytest.approx(ref["speech"], abs=2e-3)
+    assert got.overlap == pytest.approx(ref["overlap"], abs=2e-3)
+    assert got.speaker_time == pytest.approx(ref["speaker_time"], abs=5e-3)
+    assert got.duration == pytest.approx(ref["duration"], abs=1e-6)
+    assert got.duration_source == ("uem" if uem else "audio")
+    assert sum(got.time_by_speaker_count) == pytest.approx(got.duration, abs=1e-6)
+
+
+def test_duration_falls_back_to_last_turn_end_and_says_so():
+    got = recording_stats("r", [Turn("r", 1.0, 2.0, "a"), Turn("r", 1.5, 7.0, "b")])
+    assert got.duration == 7.0 and got.duration_source == "last_turn_end"
+    report = build_report([("x", [got])])
+    assert "last turn end" in format_report(report, "text")
+    assert "last turn end" in format_report(report, "markdown")
+
+
+def test_union_intervals():
+    assert union_intervals([(3, 4), (0, 1), (0.5, 2), (2, 2.5), (5, 5)]) == [(0, 2.5), (3, 4)]
+
+
+def test_report_formats_state_definitions():
+    rng = np.random.default_rng(0)
+    r = recording_stats("r", random_turns(rng), duration=60.0)
+    report = build_report([("set_a", [r]), ("set_b", [r])])
+    js = json.loads(format_report(report, "json"))
+    for key in ("recordings", "duration_hours", "speech_hours", "speaker_hours", "overlap_hours", "overlap_ratio",
+                "overlap_ratio_of_duration", "missed_at_oracle_sad", "turns", "num_speakers",
+                "speakers_per_recording"):
+        assert key in js["total"] and key in js["inputs"][0]
+    assert js["total"]["recordings"] == 2
+    assert js["total"]["overlap_ratio"] == pytest.approx(r.overlap / r.speech)
+    text = format_report(report, "text")
+    md = format_report(report, "markdown")
+    for definition in ("overlap / speech", "overlap / duration", "(speaker time - speech) / speaker time"):
+        assert definition in text and definition in md
+    tex = format_report(report, "latex")
+    assert r"\begin{tabular}" in tex and r"set\_a" in tex and "caption" in tex
+
+
+def test_describe_cli_on_rttm_dir_and_cutset(tmp_path):
+    from recipes.rttm import write_rttm
+
+    rng = np.random.default_rng(1)
+    turns = random_turns(rng, "rec1") + random_turns(rng, "rec2", speakers=("a", "e"))
+    write_rttm([t for t in turns if t.recording_id == "rec1"], tmp_path / "rttm" / "rec1.rttm")
+    write_rttm([t for t in turns if t.recording_id == "rec2"], tmp_path / "rttm" / "sub" / "rec2.rttm")
+    res = CliRunner().invoke(cli, ["describe", str(tmp_path / "rttm"), "--format", "json",
+                                   "--plot", str(tmp_path / "p.png")])
+    assert res.exit_code == 0, res.output
+    js = json.loads(res.stdout)
+    assert js["total"]["recordings"] == 2
+    assert js["total"]["duration_source"] == "last_turn_end"
+    assert js["total"]["num_speakers"] == 5
+    assert (tmp_path / "p.png").stat().st_size > 1000
+    res = CliRunner().invoke(cli, ["describe", str(tmp_path / "nope.rttm")])
+    assert res.exit_code != 0
+
+
+@pytest.mark.realdata
+def test_voxconverse_dev_matches_stats_md(realdata):
+    res = CliRunner().invoke(cli, ["describe", str(realdata / "voxconverse" / "dev"), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    total = json.loads(res.stdout)["total"]
+    assert total["recordings"] == 216
+    assert total["turns"] == 8268
+    assert round(100 * total["overlap_ratio"], 2) == 3.74
+    assert total["speakers_per_recording"]["max"] == 20
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("split,missed,meetings", [("dev", 13.45, 18), ("test", 14.55, 16)])
+def test_ami_only_words_missed_at_oracle_sad(realdata, tmp_path, split, missed, meetings):
+    uem = tmp_path / f"{split}.uem"
+    uem.write_text("".join(p.read_text() for p in sorted((realdata / "ami" / "uems" / split).glob("*.uem"))))
+    rttm = realdata / "ami" / "only_words" / "rttms" / split
+    res = CliRunner().invoke(cli, ["describe", str(rttm), "--uem", str(uem), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    total = json.loads(res.stdout)["total"]
+    assert total["recordings"] == meetings
+    assert total["duration_source"] == "uem"
+    assert round(100 * total["missed_at_oracle_sad"], 2) == missed
