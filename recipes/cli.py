@@ -154,12 +154,17 @@ def prepare_rttm_cmd(audio_dir, rttm, output_dir, name, uem, splits, channel):
 
 
 def _load_cuts(path):
+    """Open a CutSet manifest lazily; any other manifest type is an error naming the file."""
     from lhotse import CutSet
+    from lhotse.serialization import load_manifest_lazy
 
     try:
-        return CutSet.from_file(path)
+        manifest = load_manifest_lazy(path)
     except Exception as e:
-        raise ValueError(f"{path}: not a Lhotse CutSet manifest ({e})") from e
+        raise ValueError(f"{path}: cannot read as a Lhotse manifest ({e})") from e
+    if not isinstance(manifest, CutSet):
+        raise ValueError(f"{path}: expected a CutSet manifest, got a {type(manifest).__name__}")
+    return manifest
 
 
 def _stem(path) -> str:

@@ -211,6 +211,8 @@ def cutset_stats(cuts, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]
             rec_uem = [(max(a, offset), min(b, offset + cut.duration)) for a, b in rec_uem]
             rec_uem = [(a, b) for a, b in rec_uem if b > a]
             out.append(recording_stats(cut.recording_id, turns, uem=rec_uem))
+            if union_intervals(rec_uem) == [(offset, offset + cut.duration)]:
+                out[-1].duration_source = "audio"  # a whole-recording UEM is the audio duration
         else:
             out.append(recording_stats(cut.recording_id, turns, uem=window))
             out[-1].duration_source = "audio"
