@@ -35,7 +35,10 @@ __fingerprint() {
     local f
     for f in "$@"; do
       if [ -d "$f" ]; then
-        find "$f" -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+        find "$f" -type f ! -name '*.partial*' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+      elif [ -e "$f" ] && [ "${f%.gz}" != "$f" ]; then
+        # gzip headers hold a timestamp: hash the content, not the bytes
+        echo "$f $(gzip -dc "$f" | sha256sum | cut -d' ' -f1)"
       elif [ -e "$f" ]; then
         sha256sum "$f"
       else

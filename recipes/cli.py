@@ -198,6 +198,12 @@ def fbank(in_cuts, out_cuts, storage_path, config, num_jobs):
     from recipes.fileio import check_writable_dir, save_manifest
 
     cfg = load_fbank_config(config)
+    if num_jobs > 1:
+        # Worker processes each use one core; torch intra-op threads on top of
+        # that oversubscribe the CPU (and Lhotse warns it can hang).
+        import torch
+
+        torch.set_num_threads(1)
     cuts = _load_cuts(in_cuts)
     storage = check_writable_dir(storage_path) / _stem(out_cuts)
     out = compute_fbank(cuts, storage, cfg, num_jobs=num_jobs)

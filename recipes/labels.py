@@ -298,6 +298,11 @@ def compute_labels(
     report = LabelReport(cuts_in=len(cuts))
     storage_path = Path(storage_path)
     storage_path.parent.mkdir(parents=True, exist_ok=True)
+    if storage_path.exists():
+        # A new inode instead of truncating the old one: a process still reading
+        # the old archive (Lhotse caches open HDF5 handles) keeps its copy, and
+        # HDF5's file lock on it does not block this write.
+        storage_path.unlink()
     out = []
     with NumpyHdf5Writer(storage_path, mode="w") as writer:
         for cut in tqdm(cuts, desc=f"{label_type} labels", disable=not progress):

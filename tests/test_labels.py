@@ -216,3 +216,11 @@ def test_unknown_speaker_is_an_error():
     cut = make_cut([(0, 1, "A")], 2.0)
     with pytest.raises(ValueError, match="speaker 'A'"):
         activity_matrix(cut, ["B"])
+
+
+def test_labels_can_be_rewritten_while_a_reader_holds_the_old_archive(tmp_path, two_cuts):
+    out, _ = compute_labels(two_cuts, tmp_path / "lab.h5", progress=False)
+    old = next(iter(out)).load_labels()  # Lhotse keeps this HDF5 file open (cached handle)
+    out2, _ = compute_labels(two_cuts, tmp_path / "lab.h5", label_type="powerset", progress=False)
+    assert next(iter(out2)).load_labels().dtype == np.int16
+    assert old.dtype == np.uint8

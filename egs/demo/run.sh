@@ -7,6 +7,7 @@
 #   --stop-stage N   last stage to run (default 4)
 #   --nj N           worker processes for fbank (default 2)
 #   --label-type T   binary | powerset | target (default binary)
+#   --num-recordings N, --duration SECONDS   size of the synthetic corpus (default 6 x 40 s)
 #   --force          redo the selected stages even when they are done
 #
 # A finished stage is skipped (marker in data/.done) until its inputs or
@@ -24,6 +25,8 @@ stage=0
 stop_stage=4
 nj=2
 label_type=binary
+num_recordings=6
+duration=40
 corpus=demo
 splits="train dev"
 
@@ -32,8 +35,9 @@ splits="train dev"
 
 conf=../../conf/fbank_8k.yaml
 
+stage_opts_0="n=$num_recordings d=$duration"
 if stage_begins 0 "synthesize the demo corpus"; then
-  diar download demo download/$corpus
+  diar download demo download/$corpus --num-recordings $num_recordings --duration $duration
   stage_done 0
 fi
 
