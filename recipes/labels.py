@@ -51,7 +51,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 from lhotse import CutSet
 from lhotse.cut import Cut
-from lhotse.features.io import NumpyHdf5Writer, get_reader
+from lhotse.features.io import NumpyHdf5Writer, close_cached_file_handles, get_reader
 from lhotse.utils import compute_num_frames, fastcopy, isclose
 from tqdm import tqdm
 
@@ -329,6 +329,9 @@ def compute_labels(
                     )
                     tcut = fastcopy(cut, id=key)
                     out.append(_with_custom(tcut, labels=arr, target_speaker=spk, **custom))
+    # Lhotse caches open HDF5 handles by path; drop them so that this process
+    # reads the archive just written, not a stale handle to the one it replaced.
+    close_cached_file_handles()
     report.cuts_out = len(out)
     logger.info("labels: %s", report.summary())
     if report.over_max_set_size:
