@@ -239,8 +239,9 @@ def load_labels(cut: Cut, name: str = "labels") -> np.ndarray:
     """Read a cut's labels with exactly the frame slicing Lhotse uses for its features.
 
     Lhotse slices a ``TemporalArray`` with ``seconds_to_frames`` (round half up
-    on seconds) but features with ``compute_num_frames`` (on samples), which can
-    disagree by one frame for offsets that are not multiples of 10 ms. This
+    on seconds) but features with ``compute_num_frames`` (on whole samples);
+    the two agree for every offset that is a whole number of samples and can
+    differ by one frame otherwise. This
     mirrors :meth:`lhotse.features.Features.load`, and returns exactly
     ``cut.num_frames`` rows when the cut has features (padding with the ignore
     value if the stored array is shorter).
