@@ -4,13 +4,15 @@ Every verb reads manifests and writes new ones under their final name only
 when complete. Errors in the input give a non-zero exit status and a one-line
 reason (set ``DIAR_DEBUG=1`` for the full traceback).
 """
-import functools
+import importlib
+import importlib.util
 import logging
-import os
 import sys
 from pathlib import Path
 
 import click
+
+from recipes.clitools import log_prepared, one_line_errors, parse_split_files
 
 logger = logging.getLogger("recipes")
 
@@ -22,24 +24,6 @@ def _setup_logging(verbose: bool) -> None:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-
-
-def one_line_errors(func):
-    """Turn exceptions into ``Error: <reason>`` on one line and exit status 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except click.ClickException:
-            raise
-        except Exception as e:  # noqa: BLE001 - the CLI boundary
-            if os.environ.get("DIAR_DEBUG"):
-                raise
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise click.ClickException(f"{msg}") from e
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -58,7 +42,32 @@ def cli(verbose):
 # download
 
 
-@cli.group()
+class CorpusGroup(click.Group):
+    """A group whose per-corpus commands live in ``recipes.corpora.<corpus>`` as
+    ``download_command`` / ``prepare_command`` and are imported only when used,
+    so ``diar --help`` stays fast and each corpus stays self-contained."""
+
+    def __init__(self, *args, attribute: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.attribute = attribute
+
+    def list_commands(self, ctx):
+        from recipes.corpora import CORPORA
+
+        names = set(super().list_commands(ctx))
+        names.update(c for c in CORPORA if importlib.util.find_spec(f"recipes.corpora.{c}") is not None)
+        return sorted(names)
+
+    def get_command(self, ctx, name):
+        from recipes.corpora import CORPORA
+
+        command = super().get_command(ctx, name)
+        if command is None and name in CORPORA and importlib.util.find_spec(f"recipes.corpora.{name}"):
+            command = getattr(importlib.import_module(f"recipes.corpora.{name}"), self.attribute, None)
+        return command
+
+
+@cli.group(cls=CorpusGroup, attribute="download_command")
 def download():
     """Download a corpus (or link an existing copy) into TARGET_DIR."""
 
@@ -96,23 +105,9 @@ def download_demo(target_dir, num_recordings, duration, seed):
 # prepare
 
 
-@cli.group()
+@cli.group(cls=CorpusGroup, attribute="prepare_command")
 def prepare():
     """Build Lhotse manifests (recordings, speaker-turn supervisions, cuts) for a corpus."""
-
-
-def _parse_splits(ctx, param, values):
-    splits = {}
-    for value in values:
-        if "=" not in value:
-            raise click.BadParameter(f"{value!r}: expected NAME=LISTFILE")
-        name, path = value.split("=", 1)
-        if not name or not Path(path).is_file():
-            raise click.BadParameter(f"{value!r}: expected NAME=LISTFILE with an existing LISTFILE")
-        if name in splits:
-            raise click.BadParameter(f"split {name!r} given twice")
-        splits[name] = path
-    return splits
 
 
 @prepare.command("rttm")
@@ -122,7 +117,7 @@ def _parse_splits(ctx, param, values):
 @click.option("--name", required=True, help="Corpus name, the prefix of every output file.")
 @click.option("--uem", type=click.Path(exists=True, dir_okay=False),
               help="UEM file (<uri> <channel> <start> <end>, seconds). Default: whole recordings.")
-@click.option("--split", "splits", multiple=True, callback=_parse_splits, metavar="NAME=LISTFILE",
+@click.option("--split", "splits", multiple=True, callback=parse_split_files, metavar="NAME=LISTFILE",
               help="A split and the file listing its recording ids, one per line. Repeatable.")
 @click.option("--channel", default=0, show_default=True, type=int,
               help="Audio channel for multi-channel files.")
@@ -138,15 +133,10 @@ def prepare_rttm_cmd(audio_dir, rttm, output_dir, name, uem, splits, channel):
     audio without annotations, clipped turns: listed, never silently dropped).
     """
     from recipes.corpora.generic import prepare_rttm, write_manifests
-    from recipes.fileio import write_text
 
     result, report = prepare_rttm(audio_dir, rttm, uem=uem, splits=splits, channel=channel)
-    written = write_manifests(result, output_dir, name)
-    write_text(Path(output_dir) / f"{name}_prepare_report.txt", report.text())
-    for split, parts in result.items():
-        logger.info("%s%s: %d recordings, %d turns", name, f" {split}" if split else "",
-                    len(parts["recordings"]), len(parts["supervisions"]))
-    logger.info("wrote %d files to %s (report: %s_prepare_report.txt)", len(written) + 1, output_dir, name)
+    written = write_manifests(result, output_dir, name, report)
+    log_prepared(name, result, output_dir, written)
 
 
 # ---------------------------------------------------------------------------

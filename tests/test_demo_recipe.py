@@ -87,7 +87,7 @@ def test_demo_end_to_end_then_idempotent_then_killed_and_rerun(recipe, monkeypat
     proc.wait()
     assert not (data / ".done" / "stage_2.done").exists()
     res = run(recipe, "--stage", "2")
-    assert "Stage 2: fbank\n" in res.stderr  # redone, not skipped
+    assert "Stage 2: fbank (demo)\n" in res.stderr  # redone, not skipped
     again = load_all_features(data / "cuts" / "demo_cuts_train.jsonl.gz")
     assert again.keys() == reference.keys()
     for k in reference:

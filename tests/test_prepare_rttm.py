@@ -70,7 +70,7 @@ def test_prepare_rttm_writes_valid_manifests_and_lists_unmatched(corpus):
     report = (out / "mine_prepare_report.txt").read_text()
     assert "annotations without audio (not in the manifests): 1\nnoaudio" in report
     assert "audio without annotations (not in the manifests): 1\norphan" in report
-    assert "turns clipped to the audio duration: 1" in report
+    assert "turns clipped to the recording duration: 1" in report
     assert "S02_U06.ENH: not in the UEM" in report
 
 

@@ -32,8 +32,7 @@ splits="train dev"
 
 . ../../local/parse_options.sh
 . ../../local/stages.sh
-
-conf=../../conf/fbank_8k.yaml
+. ../../local/common_stages.sh
 
 stage_opts_0="n=$num_recordings d=$duration"
 if stage_begins 0 "synthesize the demo corpus"; then
@@ -50,36 +49,7 @@ if stage_begins 1 "manifests" download/$corpus/rttm download/$corpus/all.uem dow
   stage_done 1
 fi
 
-stage_opts_2="nj=$nj"
-if stage_begins 2 "fbank" $conf data/manifests/${corpus}_cuts_*.jsonl.gz; then
-  for s in $splits; do
-    diar fbank data/manifests/${corpus}_cuts_$s.jsonl.gz data/cuts/${corpus}_cuts_$s.jsonl.gz \
-      --storage-path data/fbank --config $conf --num-jobs $nj
-  done
-  stage_done 2
-fi
+prefix=$corpus
+run_stages_2_to_4
 
-stage_opts_3="type=$label_type"
-if stage_begins 3 "labels ($label_type)" data/cuts/${corpus}_cuts_{train,dev}.jsonl.gz; then
-  for s in $splits; do
-    diar labels data/cuts/${corpus}_cuts_$s.jsonl.gz data/cuts/${corpus}_cuts_${s}_$label_type.jsonl.gz \
-      --storage-path data/labels --type $label_type
-  done
-  stage_done 3
-fi
-
-if stage_begins 4 "describe" data/cuts/${corpus}_cuts_*.jsonl.gz; then
-  mkdir -p data/stats
-  for f in data/cuts/${corpus}_cuts_*.jsonl.gz; do
-    name=$(basename "$f" .jsonl.gz)
-    lhotse cut describe "$f" > data/stats/$name.lhotse.txt
-  done
-  cuts=()
-  for s in $splits; do cuts+=(data/cuts/${corpus}_cuts_$s.jsonl.gz); done
-  diar describe "${cuts[@]}" --format markdown -o data/stats/${corpus}_card.md --plot data/stats/${corpus}.png
-  diar describe "${cuts[@]}" --format latex -o data/stats/${corpus}_table.tex
-  diar describe "${cuts[@]}" --format json -o data/stats/${corpus}_stats.json
-  cat data/stats/${corpus}_card.md
-  stage_done 4
-fi
 log "Finished stages $stage..$stop_stage; outputs in $(pwd)/data"

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Stages 2-4, identical for every corpus (sourced by egs/<corpus>/run.sh after
+# stages.sh). The caller sets:
+#   prefix      manifest prefix, e.g. ami-sdm (files data/manifests/${prefix}_cuts_<split>.jsonl.gz)
+#   splits      e.g. "train dev test"
+#   nj          worker processes for fbank
+#   label_type  binary | powerset | target
+#   max_set_size  powerset: most simultaneous speakers per class (default 2)
+#   fbank_conf  feature YAML (default conf/fbank_8k.yaml)
+#
+# Stage 2: fbank     -> data/fbank/${prefix}_cuts_<split>/, data/cuts/${prefix}_cuts_<split>.jsonl.gz
+# Stage 3: labels    -> data/labels/, data/cuts/${prefix}_cuts_<split>_<type>.jsonl.gz
+# Stage 4: describe  -> data/stats/<file>.lhotse.txt, ${prefix}_card.md, _table.tex, _stats.json, .png
+
+: "${max_set_size:=2}"
+: "${fbank_conf:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/conf/fbank_8k.yaml}"
+
+run_stages_2_to_4() {
+  local s manifests=() cuts=()
+  for s in $splits; do
+    manifests+=("data/manifests/${prefix}_cuts_$s.jsonl.gz")
+    cuts+=("data/cuts/${prefix}_cuts_$s.jsonl.gz")
+  done
+
+  stage_opts_2="nj=$nj"
+  if stage_begins 2 "fbank ($prefix)" "$fbank_conf" "${manifests[@]}"; then
+    for s in $splits; do
+      diar fbank "data/manifests/${prefix}_cuts_$s.jsonl.gz" "data/cuts/${prefix}_cuts_$s.jsonl.gz" \
+        --storage-path data/fbank --config "$fbank_conf" --num-jobs "$nj"
+    done
+    stage_done 2
+  fi
+
+  stage_opts_3="type=$label_type K=$max_set_size"
+  if stage_begins 3 "labels ($prefix, $label_type)" "${cuts[@]}"; then
+    for s in $splits; do
+      diar labels "data/cuts/${prefix}_cuts_$s.jsonl.gz" "data/cuts/${prefix}_cuts_${s}_$label_type.jsonl.gz" \
+        --storage-path data/labels --type "$label_type" --max-set-size "$max_set_size"
+    done
+    stage_done 3
+  fi
+
+  if stage_begins 4 "describe ($prefix)" "${cuts[@]}"; then
+    mkdir -p data/stats
+    local f
+    for f in data/cuts/${prefix}_cuts_*.jsonl.gz; do
+      lhotse cut describe "$f" > "data/stats/$(basename "$f" .jsonl.gz).lhotse.txt"
+    done
+    diar describe "${cuts[@]}" --format markdown -o "data/stats/${prefix}_card.md" --plot "data/stats/${prefix}.png"
+    diar describe "${cuts[@]}" --format latex -o "data/stats/${prefix}_table.tex"
+    diar describe "${cuts[@]}" --format json -o "data/stats/${prefix}_stats.json"
+    cat "data/stats/${prefix}_card.md"
+    stage_done 4
+  fi
+}

@@ -1,0 +1,51 @@
+"""Small helpers shared by the ``diar`` verbs in cli.py and the per-corpus commands."""
+import functools
+import logging
+import os
+from pathlib import Path
+
+import click
+
+logger = logging.getLogger("recipes")
+
+
+def one_line_errors(func):
+    """Turn exceptions into ``Error: <reason>`` on one line and exit status 1
+    (``DIAR_DEBUG=1`` re-raises for the traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except Exception as e:  # noqa: BLE001 - the CLI boundary
+            if os.environ.get("DIAR_DEBUG"):
+                raise
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise click.ClickException(msg) from e
+
+    return wrapper
+
+
+def log_prepared(name, result, output_dir, written) -> None:
+    """One log line per split (recordings, turns) and where the files went."""
+    for split, parts in result.items():
+        logger.info("%s%s: %d recordings, %d turns", name, f" {split}" if split else "",
+                    len(parts["recordings"]), len(parts["supervisions"]))
+    logger.info("wrote %d files to %s (report: %s_prepare_report.txt)", len(written), output_dir, name)
+
+
+def parse_split_files(ctx, param, values):
+    """click callback for repeatable ``--split NAME=LISTFILE``."""
+    splits = {}
+    for value in values:
+        if "=" not in value:
+            raise click.BadParameter(f"{value!r}: expected NAME=LISTFILE")
+        name, path = value.split("=", 1)
+        if not name or not Path(path).is_file():
+            raise click.BadParameter(f"{value!r}: expected NAME=LISTFILE with an existing LISTFILE")
+        if name in splits:
+            raise click.BadParameter(f"split {name!r} given twice")
+        splits[name] = path
+    return splits

@@ -1,0 +1,220 @@
+"""Shared manifest building for every corpus recipe.
+
+A corpus module turns its own annotation format into :class:`recipes.rttm.Turn`
+objects and its audio into Lhotse ``Recording`` objects, then calls
+:func:`build_manifests`, which does the same thing for every corpus:
+
+- clips turns to the recording duration (reported, not silent);
+- attaches a UEM to every cut (the whole recording when the corpus has none),
+  as the custom field ``uem`` (``[[start, end], ...]`` seconds, recording time);
+- makes one cut per recording: a ``MonoCut`` of one channel, or a
+  ``MultiCut`` of several channels (e.g. AMI mdm);
+- writes supervisions = speaker turns with deterministic ids
+  ``<rec>-<speaker>-<index>`` (index in time order within the recording);
+- validates with ``lhotse.qa.validate_recordings_and_supervisions``;
+- splits by recording-id lists; an id with no prepared recording is an error.
+
+:func:`write_manifests` writes ``NAME_{recordings,supervisions,cuts}[_SPLIT].jsonl.gz``
+and ``NAME[_SPLIT].uem`` atomically.
+"""
+import logging
+from dataclasses import dataclass, field
+from io import StringIO
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
+from lhotse.cut import MonoCut, MultiCut
+from lhotse.qa import validate_recordings_and_supervisions
+from lhotse.utils import fastcopy
+
+from recipes.fileio import check_writable_dir, save_manifest, write_text
+from recipes.rttm import Turn, clip_to_durations, group_by_recording, write_uem
+
+logger = logging.getLogger(__name__)
+
+Uem = Dict[str, List[Tuple[float, float]]]
+
+
+@dataclass
+class PrepareReport:
+    """Everything a preparation did to the annotations, written as ``NAME_prepare_report.txt``."""
+
+    annotations_without_audio: List[str] = field(default_factory=list)
+    audio_without_annotations: List[str] = field(default_factory=list)
+    clipped: List[str] = field(default_factory=list)
+    annotation_summary: str = ""
+    uem_notes: List[str] = field(default_factory=list)
+    unlisted: List[str] = field(default_factory=list)  # recordings in no split
+    notes: List[str] = field(default_factory=list)  # corpus-specific remarks (malformed files, ...)
+
+    def text(self) -> str:
+        def section(title, items):
+            return f"# {title}: {len(items)}\n" + "".join(f"{x}\n" for x in items)
+
+        return (
+            f"# annotations: {self.annotation_summary}\n"
+            + section("annotations without audio (not in the manifests)", self.annotations_without_audio)
+            + section("audio without annotations (not in the manifests)", self.audio_without_annotations)
+            + section("turns clipped to the recording duration", self.clipped)
+            + section("UEM notes", self.uem_notes)
+            + section("recordings in no split list (only in the unsplit manifests)", self.unlisted)
+            + section("notes", self.notes)
+        )
+
+    def log_unmatched(self) -> None:
+        for what, items in (("annotations without audio", self.annotations_without_audio),
+                            ("audio files without annotations", self.audio_without_annotations)):
+            if items:
+                logger.warning("%d %s (listed in the report): %s%s", len(items), what,
+                               ", ".join(items[:5]), " ..." if len(items) > 5 else "")
+
+
+def with_duration(recording: Recording, duration: float) -> Recording:
+    """The recording with its duration set from the annotations (stand-in audio in tests,
+    ``--duration-from-annotations``): features cannot be computed from it, statistics can."""
+    num_samples = int(round(duration * recording.sampling_rate))
+    return fastcopy(recording, duration=num_samples / recording.sampling_rate, num_samples=num_samples)
+
+
+def global_speaker(recording_id: str, local_label: str) -> str:
+    """Speaker id for corpora whose labels are local to a recording (VoxConverse, MSDWild, ...)."""
+    return f"{recording_id}_{local_label}"
+
+
+def build_manifests(
+    recordings: Mapping[str, Recording],
+    turns: Iterable[Turn],
+    report: PrepareReport,
+    uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None,
+    splits: Optional[Mapping[str, Sequence[str]]] = None,
+    channel: Union[int, Sequence[int]] = 0,
+) -> Dict[str, Dict[str, object]]:
+    """Manifests for ``recordings`` and their ``turns`` (see the module docstring).
+
+    Turns of recordings not in ``recordings`` must have been reported by the
+    caller (``report.annotations_without_audio``); they are ignored here.
+
+    :param channel: an int gives ``MonoCut`` s of that channel; a list gives
+        ``MultiCut`` s of those channels (supervisions carry the same list).
+    :return: ``{split: {"recordings", "supervisions", "cuts", "uem"}}``; the
+        key ``""`` holds every recording.
+    """
+    rec_ids = sorted(recordings)
+    if not rec_ids:
+        raise ValueError("no recording to prepare (no audio matched the annotations)")
+    channels = [channel] if isinstance(channel, int) else list(channel)
+    for rec_id in rec_ids:
+        missing = [c for c in channels if c not in recordings[rec_id].channel_ids]
+        if missing:
+            raise ValueError(f"recording {rec_id} has channels {recordings[rec_id].channel_ids}; "
+                             f"channel(s) {missing} requested")
+    durations = {r: recordings[r].duration for r in rec_ids}
+    kept = [t for t in turns if t.recording_id in recordings]
+    kept, clipped = clip_to_durations(kept, durations)
+    report.clipped.extend(clipped)
+    for msg in clipped[:5]:
+        logger.warning("clipped: %s", msg)
+    if len(clipped) > 5:
+        logger.warning("... %d turns clipped in all (see the report)", len(clipped))
+
+    uem = uem or {}
+    full_uem: Uem = {}
+    for rec_id in rec_ids:
+        dur = durations[rec_id]
+        if rec_id in uem:
+            ivs = [(max(0.0, s), min(e, dur)) for s, e in uem[rec_id]]
+            full_uem[rec_id] = [(s, e) for s, e in ivs if e > s]
+            if any(e > dur + 1e-3 for _, e in uem[rec_id]):
+                report.uem_notes.append(f"{rec_id}: UEM end clipped to the recording duration {dur:.3f} s")
+            if not full_uem[rec_id]:
+                report.uem_notes.append(f"{rec_id}: UEM lies outside the recording; nothing is scored")
+        else:
+            if uem:
+                report.uem_notes.append(f"{rec_id}: not in the UEM; the whole recording is scored")
+            full_uem[rec_id] = [(0.0, dur)]
+    for rec_id in sorted(set(uem) - set(rec_ids)):
+        report.uem_notes.append(f"{rec_id}: in the UEM but not prepared (no audio or no turns)")
+
+    by_rec = group_by_recording(kept)
+    sup_channel = channels[0] if isinstance(channel, int) else channels
+    supervisions, cuts = [], []
+    for rec_id in rec_ids:
+        sups = [
+            SupervisionSegment(
+                id=f"{rec_id}-{t.speaker}-{i:05d}", recording_id=rec_id, start=round(t.start, 6),
+                duration=round(t.end - t.start, 6), channel=sup_channel, speaker=t.speaker,
+            )
+            for i, t in enumerate(by_rec.get(rec_id, []))
+        ]
+        supervisions.extend(sups)
+        rec = recordings[rec_id]
+        common = dict(id=rec_id, start=0.0, duration=rec.duration, recording=rec, supervisions=sups,
+                      custom={"uem": [[s, e] for s, e in full_uem[rec_id]]})
+        if isinstance(channel, int):
+            cuts.append(MonoCut(channel=channel, **common))
+        else:
+            cuts.append(MultiCut(channel=channels, **common))
+    recording_set = RecordingSet.from_recordings(recordings[r] for r in rec_ids)
+    supervision_set = SupervisionSet.from_segments(supervisions)
+    validate_recordings_and_supervisions(recording_set, supervision_set)
+    cut_set = CutSet.from_cuts(cuts)
+
+    result = {"": _subset(recording_set, supervision_set, cut_set, full_uem, rec_ids)}
+    if splits:
+        listed = set()
+        for name, ids in splits.items():
+            unknown = [i for i in ids if i not in recordings]
+            if unknown:
+                raise ValueError(
+                    f"split {name}: {len(unknown)} recording id(s) have no prepared recording "
+                    f"(no audio or no annotations): {', '.join(unknown[:10])}"
+                    + (" ..." if len(unknown) > 10 else "")
+                )
+            listed.update(ids)
+            result[name] = _subset(recording_set, supervision_set, cut_set, full_uem, sorted(set(ids)))
+        report.unlisted = sorted(set(rec_ids) - listed)
+    return result
+
+
+def _subset(recordings, supervisions, cuts, uem, ids) -> Dict[str, object]:
+    keep = set(ids)
+    return {
+        "recordings": recordings.filter(lambda r: r.id in keep),
+        "supervisions": supervisions.filter(lambda s: s.recording_id in keep),
+        "cuts": cuts.filter(lambda c: c.recording_id in keep).to_eager(),
+        "uem": {r: uem[r] for r in sorted(keep)},
+    }
+
+
+def write_manifests(
+    result: Mapping[str, Mapping[str, object]], output_dir, name: str, report: Optional[PrepareReport] = None,
+    write_unsplit: bool = True,
+) -> List[Path]:
+    """Write ``NAME_{recordings,supervisions,cuts}[_SPLIT].jsonl.gz``, ``NAME[_SPLIT].uem``
+    and (with ``report``) ``NAME_prepare_report.txt``, each atomically."""
+    output_dir = check_writable_dir(output_dir)
+    written = []
+    for split, parts in result.items():
+        if not split and not write_unsplit and len(result) > 1:
+            continue
+        suffix = f"_{split}" if split else ""
+        for kind in ("recordings", "supervisions", "cuts"):
+            written.append(save_manifest(parts[kind], output_dir / f"{name}_{kind}{suffix}.jsonl.gz"))
+        buf = StringIO()
+        write_uem(parts["uem"], buf)
+        written.append(write_text(output_dir / f"{name}{suffix}.uem", buf.getvalue()))
+    if report is not None:
+        written.append(write_text(output_dir / f"{name}_prepare_report.txt", report.text()))
+    return written
+
+
+def read_id_list(path) -> List[str]:
+    """Recording ids, one per line (blank lines and '#' comments ignored; a last line without
+    a newline, as in the AVA-AVD lists, is read too)."""
+    ids = []
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            ids.append(line.split()[0])
+    return ids
