@@ -18,3 +18,67 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.skip(f"real annotations not found at {REALDATA}")
     return REALDATA
+
+
+class _RangeHandler:
+    """Factory for a handler serving files under a directory, honouring ``Range`` (206)."""
+
+    @staticmethod
+    def make(root: Path, log: list):
+        from http.server import BaseHTTPRequestHandler
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                log.append((self.path, self.headers.get("Range")))
+                path = (root / self.path.lstrip("/").split("?")[0]).resolve()
+                if root.resolve() not in path.parents or not path.is_file():
+                    self.send_error(404)
+                    return
+                data = path.read_bytes()
+                start = 0
+                rng = self.headers.get("Range")
+                if rng:
+                    start = int(rng.split("=")[1].split("-")[0])
+                    if start >= len(data):
+                        self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{len(data)}")
+                        self.end_headers()
+                        return
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                else:
+                    self.send_response(200)
+                self.send_header("Content-Length", str(len(data) - start))
+                self.end_headers()
+                self.wfile.write(data[start:])
+
+        return Handler
+
+
+@pytest.fixture
+def http_server():
+    """``serve(directory) -> (base_url, request_log)``: a local HTTP server with Range support.
+
+    Every file under ``directory`` is served at ``base_url/<relative path>``;
+    ``request_log`` collects ``(path, Range header)`` per request. Tests never
+    touch the network: corpus download code is pointed at this URL instead.
+    """
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    servers = []
+
+    def serve(directory):
+        log = []
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _RangeHandler.make(Path(directory), log))
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        return f"http://127.0.0.1:{httpd.server_address[1]}", log
+
+    yield serve
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()
