@@ -1,0 +1,168 @@
+"""A torch Dataset for EEND-style training over a labelled CutSet.
+
+Conventions (EEND, Hitachi recipes):
+
+- input: 23-dim log-mel frames at 10 ms, mean-normalised, spliced +-``context``
+  frames (``23 * (2 * context + 1)`` = 345 dims), subsampled by ``subsampling``
+  (10): subsampled frame ``k`` is feature frame ``subsampling * k``;
+- labels are taken at the same frames: label ``k`` = label of feature frame
+  ``subsampling * k``;
+- a recording is cut into chunks of ``chunk_size`` subsampled frames
+  (500 -> 50 s); the last, shorter chunk is kept.
+
+The dataset follows Lhotse's map-style convention: ``dataset[cuts]`` takes a
+CutSet mini-batch from a Lhotse sampler (e.g. ``DynamicBucketingSampler``) and
+returns a dict of padded tensors::
+
+    features      (B, T, 345) float32
+    labels        binary: (B, T, S) int64, 1/0, -1 = padding or not scored (outside the UEM)
+                  powerset: (B, T) int64 class ids, -1 = padding / not scored / over capacity
+                  target: (B, T) int64, 1/0/-1
+    lengths       (B,) valid subsampled frames per cut
+    speakers      list of B speaker-id lists (column order of the labels; for
+                  target cuts, the one target speaker)
+    cut_ids       list of B cut ids
+
+Use :func:`chunk_cuts` to cut whole-recording cuts into training chunks
+before sampling. Features come from the cut's stored features, or are computed
+on the fly from the audio with ``feature_extractor`` (e.g.
+``recipes.features.KaldiNativeFbank()``) for cuts without features.
+"""
+from functools import lru_cache
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+from lhotse import CutSet
+from lhotse.cut import Cut
+
+from recipes.features import eend_input
+from recipes.labels import FRAME_SHIFT, IGNORE, POWERSET_IGNORE, load_labels
+
+LABEL_TYPES = ("binary", "powerset", "target")
+MEAN_NORMS = ("chunk", "recording", "none")
+
+
+def chunk_cuts(cuts: CutSet, chunk_size: int = 500, subsampling: int = 10,
+               frame_shift: float = FRAME_SHIFT) -> CutSet:
+    """Cut recordings into chunks of ``chunk_size`` subsampled frames (seconds =
+    ``chunk_size * subsampling * frame_shift``); the last partial chunk is kept.
+    Labels stay aligned (they are TemporalArrays read with :func:`load_labels`)."""
+    return cuts.cut_into_windows(duration=chunk_size * subsampling * frame_shift, keep_excessive_supervisions=True)
+
+
+class EENDDataset(torch.utils.data.Dataset):
+    """See the module docstring.
+
+    :param label_type: binary | powerset | target (must match the labels attached by ``diar labels``).
+    :param context: splice context in frames (each side).
+    :param subsampling: keep every ``subsampling``-th frame.
+    :param chunk_size: chunk length in subsampled frames; used by :meth:`chunk` / :func:`chunk_cuts`,
+        and longer cuts given to ``__getitem__`` are an error (chunk them first).
+    :param mean_norm: subtract the mean feature over the chunk, over the whole
+        recording, or not at all.
+    :param max_speakers: binary labels: pad (or cut) the speaker dimension to this
+        size; a chunk with more active speakers keeps its most active ones
+        (ties: lower column first) and the rest are dropped from that chunk.
+    :param feature_extractor: used for cuts that have no stored features.
+    """
+
+    def __init__(self, cuts: Optional[CutSet] = None, label_type: str = "binary", context: int = 7,
+                 subsampling: int = 10, chunk_size: int = 500, mean_norm: str = "chunk",
+                 max_speakers: Optional[int] = None, feature_extractor=None):
+        if label_type not in LABEL_TYPES:
+            raise ValueError(f"label_type {label_type!r}; expected one of {LABEL_TYPES}")
+        if mean_norm not in MEAN_NORMS:
+            raise ValueError(f"mean_norm {mean_norm!r}; expected one of {MEAN_NORMS}")
+        self.cuts = cuts
+        self.label_type = label_type
+        self.context = context
+        self.subsampling = subsampling
+        self.chunk_size = chunk_size
+        self.mean_norm = mean_norm
+        self.max_speakers = max_speakers
+        self.feature_extractor = feature_extractor
+
+    def chunk(self, cuts: Optional[CutSet] = None) -> CutSet:
+        return chunk_cuts(cuts if cuts is not None else self.cuts, self.chunk_size, self.subsampling)
+
+    # ------------------------------------------------------------------ loading
+    def _features(self, cut: Cut) -> np.ndarray:
+        if cut.has_features:
+            return cut.load_features()
+        if self.feature_extractor is None:
+            raise ValueError(f"cut {cut.id} has no features; pass feature_extractor= for on-the-fly features")
+        sr = self.feature_extractor.config.sampling_rate
+        audio = cut.resample(sr).load_audio()
+        feats = self.feature_extractor.extract(audio, sr)
+        # same frame count as stored features would have (compute_num_frames)
+        return feats
+
+    def _recording_mean(self, cut: Cut) -> np.ndarray:
+        return _recording_mean(cut.features.storage_type, cut.features.storage_path,
+                               cut.features.storage_key) if cut.has_features else \
+            self._features(cut).mean(axis=0)
+
+    def _example(self, cut: Cut):
+        feats = self._features(cut).astype(np.float32)
+        if feats.shape[0] > self.chunk_size * self.subsampling + self.subsampling:
+            raise ValueError(f"cut {cut.id} has {feats.shape[0]} frames, more than chunk_size * subsampling = "
+                             f"{self.chunk_size * self.subsampling}; chunk the cuts first (chunk_cuts)")
+        if self.mean_norm == "chunk":
+            feats = feats - feats.mean(axis=0, keepdims=True)
+        elif self.mean_norm == "recording":
+            feats = feats - self._recording_mean(cut)
+        x = eend_input(feats, self.context, self.subsampling)
+        labels = load_labels(cut)
+        if labels.shape[0] < feats.shape[0]:  # on-the-fly features of a different rounding
+            fill = POWERSET_IGNORE if labels.dtype.kind == "i" else IGNORE
+            labels = np.concatenate([labels, np.full((feats.shape[0] - labels.shape[0],) + labels.shape[1:],
+                                                     fill, labels.dtype)])
+        y = labels[: feats.shape[0]][:: self.subsampling].astype(np.int64)
+        if self.label_type in ("binary", "target"):
+            y[y == IGNORE] = -1
+        speakers = [cut.custom["target_speaker"]] if self.label_type == "target" else list(cut.custom["speakers"])
+        if self.label_type == "binary" and self.max_speakers is not None and y.shape[1] > self.max_speakers:
+            activity = (y == 1).sum(axis=0)
+            keep = sorted(np.argsort(-activity, kind="stable")[: self.max_speakers].tolist())
+            y = y[:, keep]
+            speakers = [speakers[i] for i in keep]
+        return x, y, speakers
+
+    def __getitem__(self, cuts: CutSet) -> Dict[str, object]:
+        examples = [self._example(cut) for cut in cuts]
+        B = len(examples)
+        T = max(x.shape[0] for x, _, _ in examples)
+        D = examples[0][0].shape[1]
+        features = torch.zeros(B, T, D, dtype=torch.float32)
+        lengths = torch.zeros(B, dtype=torch.int64)
+        if self.label_type == "binary":
+            S = max(y.shape[1] for _, y, _ in examples)
+            if self.max_speakers is not None:
+                S = max(S, self.max_speakers)
+            labels = torch.full((B, T, S), -1, dtype=torch.int64)
+        else:
+            labels = torch.full((B, T), -1, dtype=torch.int64)
+        speakers: List[List[str]] = []
+        for i, (x, y, spk) in enumerate(examples):
+            n = x.shape[0]
+            features[i, :n] = torch.from_numpy(x)
+            lengths[i] = n
+            if self.label_type == "binary":
+                labels[i, :n, : y.shape[1]] = torch.from_numpy(y)
+                # speakers absent from this cut: silent (0) on valid frames, not padding
+                labels[i, :n, y.shape[1]:] = 0
+                labels[i, :n][torch.from_numpy((y == -1).any(axis=1))] = -1
+            else:
+                labels[i, :n] = torch.from_numpy(y)
+            speakers.append(spk)
+        return {"features": features, "labels": labels, "lengths": lengths, "speakers": speakers,
+                "cut_ids": [c.id for c in cuts]}
+
+
+@lru_cache(maxsize=64)
+def _recording_mean(storage_type: str, storage_path: str, storage_key: str) -> np.ndarray:
+    """Mean feature vector over a whole stored recording (cached per worker)."""
+    from lhotse.features.io import get_reader
+
+    return get_reader(storage_type)(storage_path).read(storage_key).mean(axis=0)
