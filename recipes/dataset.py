@@ -15,7 +15,9 @@ CutSet mini-batch from a Lhotse sampler (e.g. ``DynamicBucketingSampler``) and
 returns a dict of padded tensors::
 
     features      (B, T, 345) float32
-    labels        binary: (B, T, S) int64, 1/0, -1 = padding or not scored (outside the UEM)
+    labels        binary: (B, T, S) int64, 1/0, -1 = padding or not scored (outside the UEM);
+                  S = most speakers in the batch (or max_speakers); the columns a
+                  cut lacks are 0 on its valid frames (silent speakers, as EEND pads)
                   powerset: (B, T) int64 class ids, -1 = padding / not scored / over capacity
                   target: (B, T) int64, 1/0/-1
     lengths       (B,) valid subsampled frames per cut
