@@ -321,5 +321,64 @@ def describe(inputs, uem, fmt, plot, output):
         logger.info("plot written to %s", plot)
 
 
+# ---------------------------------------------------------------------------
+# export
+
+
+@cli.group()
+def export():
+    """Export CutSets to Kaldi data dirs, pyannote.database protocols or Lhotse Shar."""
+
+
+@export.command("kaldi")
+@click.argument("cuts", type=click.Path(exists=True, dir_okay=False))
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--sampling-rate", default=8000, show_default=True, type=int,
+              help="Rate of the audio wav.scp delivers, in Hz (a sox pipe resamples when needed).")
+@one_line_errors
+def export_kaldi_cmd(cuts, out_dir, sampling_rate):
+    """Kaldi data dir for EEND / ESPnet diar1: wav.scp, segments, utt2spk, spk2utt, rttm, reco2dur (seconds), uem."""
+    from recipes.export import export_kaldi
+
+    export_kaldi(_load_cuts(cuts), out_dir, sampling_rate=sampling_rate)
+    logger.info("Kaldi data dir written to %s", out_dir)
+
+
+@export.command("pyannote")
+@click.argument("cuts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--name", required=True, help="Database name: the protocol is NAME.SpeakerDiarization.default.")
+@one_line_errors
+def export_pyannote_cmd(cuts, out_dir, name):
+    """pyannote.database protocol from CutSets named <prefix>_cuts_<split>.jsonl.gz.
+
+    Splits map to subsets: train -> train; dev, val -> development; test, eval -> test.
+    Writes database.yml, lists/, rttms/, uems/ and audio/ (links to the audio files).
+    """
+    from recipes.export import export_pyannote, split_name
+
+    named = {split_name(p): _load_cuts(p) for p in cuts}
+    path = export_pyannote(named, out_dir, name)
+    logger.info("pyannote database written to %s (protocol %s.SpeakerDiarization.default)", path, name)
+
+
+@export.command("shar")
+@click.argument("cuts", type=click.Path(exists=True, dir_okay=False))
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--shard-size", default=1000, show_default=True, type=click.IntRange(min=1), help="Cuts per shard.")
+@click.option("--features-format", type=click.Choice(["lilcom", "numpy"]), default="lilcom", show_default=True,
+              help="lilcom: compact, values within one quantisation step (2**-5) of the archive; "
+                   "numpy: exact copy, about 4x larger.")
+@click.option("--with-audio", is_flag=True, help="Also store the audio (FLAC) for on-the-fly features.")
+@one_line_errors
+def export_shar_cmd(cuts, out_dir, shard_size, features_format, with_audio):
+    """Lhotse Shar shards with features and labels (numpy, lossless), for streaming training."""
+    from recipes.export import export_shar
+
+    files = export_shar(_load_cuts(cuts), out_dir, shard_size=shard_size, features_format=features_format,
+                        with_audio=with_audio)
+    logger.info("%d Shar files written to %s", len(files), out_dir)
+
+
 if __name__ == "__main__":  # pragma: no cover
     cli()
