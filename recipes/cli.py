@@ -252,10 +252,18 @@ def labels(in_cuts, out_cuts, storage_path, label_type, max_set_size, global_spe
 
 
 def _input_name(path: Path) -> str:
+    """``data/cuts/ami-sdm_cuts_dev.jsonl.gz`` -> ``ami-sdm/dev``; an RTTM directory
+    ``voxconverse/dev`` -> ``voxconverse/dev``; an RTTM file ``x/dev.rttm`` -> ``x/dev``."""
     stem = _stem(path) if path.is_file() else path.name
     if stem.endswith(".rttm"):
         stem = stem[:-5]
-    return stem.replace("_cuts", "")
+    if "_cuts_" in stem:
+        corpus, split = stem.split("_cuts_", 1)
+        return f"{corpus}/{split}"
+    if stem.endswith("_cuts"):
+        return stem[: -len("_cuts")]
+    parent = path.resolve().parent.name
+    return f"{parent}/{stem}" if parent else stem
 
 
 def _describe_one(path: Path, uem_map):

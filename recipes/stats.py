@@ -251,6 +251,12 @@ def format_report(report: dict, fmt: str = "text") -> str:
     rows = [(r["name"], r) for r in report["inputs"]]
     if len(rows) > 1:
         rows.append(("total", report["total"]))
+    # "corpus/split" names become two table columns; a repeated corpus is shown once
+    cells, previous = [], None
+    for name, _ in rows:
+        corpus, _, split = name.partition("/") if name != "total" else ("total", "", "")
+        cells.append(("" if corpus == previous else corpus, split))
+        previous = corpus
     notes = [r for r in report["inputs"] if r.get("duration_source") == "last_turn_end"]
     if fmt == "latex":
         lines = [
@@ -260,23 +266,27 @@ def format_report(report: dict, fmt: str = "text") -> str:
             r"Ov./speech: overlapped time (at least two speakers) / speech time. Ov./dur.: overlapped time / duration. "
             r"Missed@SAD: (speaker time $-$ speech time) / speaker time, the share of speaker time missed by a system "
             r"with oracle speech activity and one speaker per frame. Duration is the scored (UEM) length, "
-            r"else the audio length.}",
-            r"  \begin{tabular}{l" + "r" * len(COLUMNS) + "}",
+            r"else the audio length."
+            + ("" if not notes else " For " + ", ".join(_latex_escape(r["name"]) for r in notes)
+               + ", no audio or UEM was available and the duration is the end of the last turn (a lower bound).")
+            + r"} % needs \usepackage{booktabs}",
+            r"  \begin{tabular}{ll" + "r" * len(COLUMNS) + "}",
             r"    \toprule",
-            "    Set & " + " & ".join(h.replace("%", r"\%") for _, h, _ in COLUMNS) + r" \\",
+            "    Corpus & Split & " + " & ".join(h.replace("%", r"\%") for _, h, _ in COLUMNS) + r" \\",
             r"    \midrule",
         ]
-        for name, row in rows:
+        for (name, row), (corpus, split) in zip(rows, cells):
             if name == "total":
                 lines.append(r"    \midrule")
-            cells = " & ".join(_cell(k, f, row, latex=True) for k, _, f in COLUMNS)
-            lines.append(f"    {_latex_escape(name)} & {cells} \\\\")
+            values = " & ".join(_cell(k, f, row, latex=True) for k, _, f in COLUMNS)
+            lines.append(f"    {_latex_escape(corpus)} & {_latex_escape(split)} & {values} \\\\")
         lines += [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
         return "\n".join(lines) + "\n"
     if fmt == "markdown":
-        head = "| Set | " + " | ".join(h for _, h, _ in COLUMNS) + " |"
-        sep = "|---|" + "---:|" * len(COLUMNS)
-        body = ["| " + name + " | " + " | ".join(_cell(k, f, row) for k, _, f in COLUMNS) + " |" for name, row in rows]
+        head = "| Corpus | Split | " + " | ".join(h for _, h, _ in COLUMNS) + " |"
+        sep = "|---|---|" + "---:|" * len(COLUMNS)
+        body = ["| " + corpus + " | " + split + " | " + " | ".join(_cell(k, f, row) for k, _, f in COLUMNS) + " |"
+                for (name, row), (corpus, split) in zip(rows, cells)]
         defs = "\n".join(f"- **{k}**: {v}" for k, v in DEFINITIONS.items())
         text = "\n".join([head, sep] + body) + "\n\nDefinitions:\n\n" + defs + "\n"
         if notes:

@@ -84,6 +84,13 @@ def test_report_formats_state_definitions():
         assert definition in text and definition in md
     tex = format_report(report, "latex")
     assert r"\begin{tabular}" in tex and r"set\_a" in tex and "caption" in tex
+    # corpus/split names become two columns; a repeated corpus is printed once
+    two = build_report([("ami-sdm/dev", [r]), ("ami-sdm/test", [r]), ("vox/dev", [r])])
+    rows = [line.strip() for line in format_report(two, "latex").splitlines() if line.strip().endswith(r"\\")]
+    assert rows[1].startswith("ami-sdm & dev &") and rows[2].startswith("& test &")
+    assert rows[3].startswith("vox & dev &") and rows[4].startswith("total &")
+    md = format_report(two, "markdown").splitlines()
+    assert md[0].startswith("| Corpus | Split |") and md[3].startswith("|  | test |")
 
 
 def test_describe_cli_on_rttm_dir_and_cutset(tmp_path):
