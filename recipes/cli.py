@@ -26,7 +26,24 @@ def _setup_logging(verbose: bool) -> None:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class DiarGroup(click.Group):
+    """The top-level group; verbs that live in their own module load lazily."""
+
+    LAZY = {"simulate": ("recipes.simulation", "simulate_command")}
+
+    def list_commands(self, ctx):
+        lazy = [n for n, (mod, _) in self.LAZY.items() if importlib.util.find_spec(mod) is not None]
+        return sorted(set(super().list_commands(ctx)) | set(lazy))
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is None and name in self.LAZY and importlib.util.find_spec(self.LAZY[name][0]):
+            module, attribute = self.LAZY[name]
+            command = getattr(importlib.import_module(module), attribute, None)
+        return command
+
+
+@click.group(cls=DiarGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 @click.version_option(package_name="diar-recipes")
 def cli(verbose):
