@@ -38,7 +38,7 @@ import torch
 from lhotse import CutSet
 from lhotse.cut import Cut
 
-from recipes.features import eend_input
+from recipes.features import compute_cut_features, eend_input
 from recipes.labels import FRAME_SHIFT, IGNORE, POWERSET_IGNORE, load_labels
 
 LABEL_TYPES = ("binary", "powerset", "target")
@@ -94,11 +94,10 @@ class EENDDataset(torch.utils.data.Dataset):
             return cut.load_features()
         if self.feature_extractor is None:
             raise ValueError(f"cut {cut.id} has no features; pass feature_extractor= for on-the-fly features")
-        sr = self.feature_extractor.config.sampling_rate
-        audio = cut.resample(sr).load_audio()
-        feats = self.feature_extractor.extract(audio, sr)
-        # same frame count as stored features would have (compute_num_frames)
-        return feats
+        config = self.feature_extractor.config
+        # the same path as `diar fbank` (resampler, context around windows), so on-the-fly
+        # features equal stored ones up to lilcom's quantisation
+        return compute_cut_features(cut, config, lambda a: self.feature_extractor.extract(a, config.sampling_rate))
 
     def _recording_mean(self, cut: Cut) -> np.ndarray:
         return _recording_mean(cut.features.storage_type, cut.features.storage_path,
