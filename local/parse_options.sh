@@ -11,7 +11,13 @@
 # header comment (every line from line 2 that starts with '#') and exits.
 # Remaining positional arguments are left in "$@".
 
-__usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; }
+# run.sh usually cds to its own directory before sourcing this file, so "$0"
+# may no longer resolve: fall back to its base name there.
+__usage() {
+  local f="$0"
+  [ -r "$f" ] || f=$(basename "$0")
+  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$f"
+}
 
 while [ $# -gt 0 ]; do
   case "$1" in

@@ -18,7 +18,7 @@ import os
 import shlex
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Tuple
 
 from lhotse import CutSet
 

@@ -704,6 +704,13 @@ def compute_fbank(
     return CutSet.from_cuts(out)
 
 
+def _id_list(ids, limit: int = 10) -> str:
+    shown = ", ".join(map(str, ids[:limit]))
+    if len(ids) > limit:
+        shown += f", ... ({len(ids) - limit} more, {len(ids)} in total)"
+    return shown
+
+
 # ------------------------------------------------------------- EEND helpers
 def _check_feats(feats: np.ndarray) -> np.ndarray:
     feats = np.asarray(feats)

@@ -20,7 +20,6 @@ text, markdown and LaTeX outputs repeat them):
 Turns are clipped to the UEM (when given) before anything is measured.
 """
 import json
-import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple

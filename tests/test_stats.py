@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from recipes.cli import cli
 from recipes.rttm import Turn
-from recipes.stats import DEFINITIONS, build_report, format_report, recording_stats, union_intervals
+from recipes.stats import build_report, format_report, recording_stats, union_intervals
 
 MS = 1000
 
