@@ -1,0 +1,337 @@
+"""AMI Meeting Corpus with the BUT diarization references (Full-corpus-ASR partition).
+
+The AMI corpus (CC BY 4.0) has about 100 h of meetings with 3-5 participants,
+recorded with headsets and two 8-microphone arrays at 16 kHz. For diarization we
+use the references of the BUT setup (github.com/BUTSpeechFIT/AMI-diarization-setup,
+commit pinned in ``conf/corpora/ami.yaml``), generated from the AMI manual
+annotations 1.6.2: 136 train / 18 dev / 16 test meetings.
+
+On-disk layout (``CORPUS_DIR``; what :func:`download_ami` writes)::
+
+    CORPUS_DIR/
+      amicorpus/                           audio, Lhotse's AMI layout
+        ES2011a/audio/ES2011a.Mix-Headset.wav    mic ihm-mix
+        ES2011a/audio/ES2011a.Array1-01.wav      mic sdm (mdm: Array1-01 .. Array1-08)
+        ...
+      AMI-diarization-setup/               the BUT setup (same paths as the repository)
+        lists/{train,dev,test}.meetings.txt        one meeting id per line
+        uems/{train,dev,test}/<meeting>.uem        '<meeting> 1 <start> <end>' (seconds)
+        only_words/rttms/{train,dev,test}/<meeting>.rttm
+        word_and_vocalsounds/rttms/{train,dev,test}/<meeting>.rttm
+
+Annotations: RTTM ``SPEAKER <meeting> 1 <onset> <dur> <NA> <NA> <speaker> <NA> <NA>``
+(seconds), speaker ids are AMI's global participant ids (``FEE005``,
+``MTD026UID``), so they are used as they are. BUT built ``only_words`` from the
+word timings: consecutive words of one speaker form one turn only when they
+touch (any pause splits the turn); ``word_and_vocalsounds`` also counts
+annotated vocal sounds (laughs, ...) as speech. One UEM per meeting covers the
+whole recording.
+
+Rules applied here (all through :func:`recipes.corpora.common.build_manifests`):
+
+- one recording per meeting and mic; ``mdm`` is ONE recording of 8 sources
+  (channels 0-7 = Array1-01 .. Array1-08) and gives ``MultiCut`` s over
+  channels 0-7; when the 8 files differ in length the shortest is used (noted);
+- turns past the recording end are clipped and listed in the report (the real
+  ``train/TS3007c`` turns run up to 10 s past its UEM end 2420.0 s);
+- split lists give the splits; a listed meeting without audio or without an
+  RTTM is left out of its split and listed in the report;
+- ``duration_from_annotations``: the duration is the UEM end (else the last
+  turn end) instead of the audio header, for stand-in audio.
+
+Outputs: ``ami-<mic>_{recordings,supervisions,cuts}_{train,dev,test}.jsonl.gz``,
+``ami-<mic>_<split>.uem`` and ``ami-<mic>_prepare_report.txt``. Times in seconds.
+"""
+import logging
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import click
+import soundfile
+from lhotse import Recording
+from lhotse.audio import AudioSource
+from tqdm import tqdm
+
+from recipes.clitools import log_prepared, one_line_errors
+from recipes.corpora.common import (
+    PrepareReport,
+    build_manifests,
+    open_recording,
+    read_id_list,
+    with_duration,
+    write_manifests,
+)
+from recipes.corpora.config import load_corpus_config
+from recipes.download import DownloadError, download_file, link_or_copy_tree
+from recipes.rttm import group_by_recording, read_rttm, read_uem
+
+logger = logging.getLogger(__name__)
+
+CONFIG = load_corpus_config("ami")
+MICS: Dict[str, List[str]] = CONFIG["mics"]
+ANNOTATIONS: List[str] = CONFIG["annotations"]
+SPLITS: List[str] = CONFIG["splits"]
+AUDIO_DIR = "amicorpus"
+SETUP_DIR = "AMI-diarization-setup"
+
+
+def audio_path(corpus_dir, meeting: str, stream: str) -> Path:
+    """``CORPUS_DIR/amicorpus/<meeting>/audio/<meeting>.<stream>.wav``."""
+    return Path(corpus_dir) / AUDIO_DIR / meeting / "audio" / f"{meeting}.{stream}.wav"
+
+
+def setup_files(meetings_by_split: Mapping[str, Sequence[str]], annotations: str) -> List[str]:
+    """Relative paths (in the BUT repository) of the UEM and RTTM of every listed meeting."""
+    out = []
+    for split, meetings in meetings_by_split.items():
+        for m in meetings:
+            out.append(f"uems/{split}/{m}.uem")
+            out.append(f"{annotations}/rttms/{split}/{m}.rttm")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# download
+
+
+def download_ami(
+    target_dir,
+    mic: str = CONFIG["default_mic"],
+    annotations: str = CONFIG["default_annotations"],
+    splits: Sequence[str] = tuple(SPLITS),
+    meetings: Optional[Sequence[str]] = None,
+    setup_base_url: Optional[str] = None,
+    base_url: Optional[str] = None,
+    sha256: Optional[Mapping[str, str]] = None,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Download the BUT references and the ``mic`` audio of every listed meeting into ``target_dir``.
+
+    :param setup_base_url: where the BUT repository files are (default: the
+        pinned raw GitHub URL of ``conf/corpora/ami.yaml``).
+    :param base_url: audio base URL (default: the AMI mirror; files are
+        ``<base_url>/<meeting>/audio/<meeting>.<stream>.wav``).
+    :param meetings: only these meetings (default: every meeting of ``splits``).
+    :param sha256: relative path under ``target_dir`` -> expected sha256, for
+        the files that have one (AMI publishes none; tests and mirrors may).
+    :return: ``target_dir``. Audio files that the server does not have (HTTP
+        404) are logged and skipped; :func:`prepare_ami` reports the meetings.
+    """
+    if mic not in MICS:
+        raise ValueError(f"unknown mic {mic!r}; expected one of {', '.join(MICS)}")
+    if annotations not in ANNOTATIONS:
+        raise ValueError(f"unknown annotations {annotations!r}; expected one of {', '.join(ANNOTATIONS)}")
+    target = Path(target_dir)
+    setup_url = (setup_base_url or CONFIG["setup_base_url"]).rstrip("/")
+    audio_url = (base_url or CONFIG["audio_base_url"]).rstrip("/")
+    sha256 = dict(sha256 or {})
+
+    def get(url, rel):
+        return download_file(url, target / rel, sha256=sha256.get(rel), force=force, progress=progress)
+
+    by_split = {}
+    for split in splits:
+        rel = f"{SETUP_DIR}/lists/{split}.meetings.txt"
+        by_split[split] = read_id_list(get(f"{setup_url}/lists/{split}.meetings.txt", rel))
+        if meetings is not None:
+            by_split[split] = [m for m in by_split[split] if m in set(meetings)]
+    for rel in tqdm(setup_files(by_split, annotations), desc="BUT references", disable=not progress):
+        get(f"{setup_url}/{rel}", f"{SETUP_DIR}/{rel}")
+    missing = []
+    all_meetings = sorted({m for ms in by_split.values() for m in ms})
+    for m in tqdm(all_meetings, desc=f"AMI audio ({mic})", disable=not progress):
+        for stream in MICS[mic]:
+            rel = audio_path("", m, stream).as_posix()
+            try:
+                get(f"{audio_url}/{m}/audio/{m}.{stream}.wav", rel)
+            except DownloadError as e:
+                if "HTTP 404" not in str(e):
+                    raise
+                missing.append(rel)
+    if missing:
+        logger.warning("%d audio file(s) not on the server (their meetings will be reported by prepare): %s",
+                       len(missing), ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+    return target
+
+
+# ---------------------------------------------------------------------------
+# prepare
+
+
+def _recording(meeting: str, paths: List[Path]) -> Tuple[Recording, Optional[str]]:
+    """One recording of ``paths`` (one mono file per channel, in channel order)."""
+    if len(paths) == 1:
+        return open_recording(paths[0], meeting), None
+    infos = []
+    for p in paths:
+        try:
+            infos.append(soundfile.info(str(p)))
+        except Exception as e:
+            raise RuntimeError(f"cannot read audio {p}: {e}") from e
+    rates = {i.samplerate for i in infos}
+    if len(rates) != 1:
+        raise ValueError(f"{meeting}: the channel files have different sampling rates {sorted(rates)}")
+    for p, i in zip(paths, infos):
+        if i.channels != 1:
+            raise ValueError(f"{p}: expected a mono file, got {i.channels} channels")
+    frames = [i.frames for i in infos]
+    note = None
+    if len(set(frames)) > 1:
+        note = f"{meeting}: channel files differ in length ({min(frames)}..{max(frames)} samples); shortest used"
+    sr = rates.pop()
+    rec = Recording(
+        id=meeting,
+        sources=[AudioSource(type="file", channels=[c], source=str(p)) for c, p in enumerate(paths)],
+        sampling_rate=sr, num_samples=min(frames), duration=min(frames) / sr,
+    )
+    return rec, note
+
+
+def prepare_ami(
+    corpus_dir,
+    mic: str = CONFIG["default_mic"],
+    annotations: str = CONFIG["default_annotations"],
+    setup_dir=None,
+    splits: Sequence[str] = tuple(SPLITS),
+    duration_from_annotations: bool = False,
+    progress: bool = True,
+):
+    """Manifests of the AMI meetings of ``splits`` for ``mic`` (see the module docstring).
+
+    :param corpus_dir: holds ``amicorpus/`` (audio) and, unless ``setup_dir`` is
+        given, ``AMI-diarization-setup/``.
+    :param setup_dir: the BUT setup (lists/, uems/, <annotations>/rttms/).
+    :return: ``(build_manifests result, PrepareReport)``.
+    """
+    if mic not in MICS:
+        raise ValueError(f"unknown mic {mic!r}; expected one of {', '.join(MICS)}")
+    if annotations not in ANNOTATIONS:
+        raise ValueError(f"unknown annotations {annotations!r}; expected one of {', '.join(ANNOTATIONS)}")
+    corpus_dir = Path(corpus_dir)
+    setup = Path(setup_dir) if setup_dir else corpus_dir / SETUP_DIR
+    if not setup.is_dir():
+        raise FileNotFoundError(f"BUT AMI setup directory {setup} does not exist")
+    report = PrepareReport()
+    listed: Dict[str, List[str]] = {}
+    rttm_files, uem = [], {}
+    for split in splits:
+        list_file = setup / "lists" / f"{split}.meetings.txt"
+        if not list_file.is_file():
+            raise FileNotFoundError(f"split list {list_file} does not exist")
+        listed[split] = read_id_list(list_file)
+        for m in listed[split]:
+            rttm = setup / annotations / "rttms" / split / f"{m}.rttm"
+            if rttm.is_file():
+                rttm_files.append(rttm)
+            else:
+                report.notes.append(f"{split}/{m}: no RTTM {rttm}; left out")
+            uem_file = setup / "uems" / split / f"{m}.uem"
+            if uem_file.is_file():
+                uem.update(read_uem(uem_file))
+            else:
+                report.notes.append(f"{split}/{m}: no UEM {uem_file}; the whole recording is scored")
+    if not rttm_files:
+        raise FileNotFoundError(f"no RTTM of the listed meetings under {setup / annotations / 'rttms'}")
+    turns, rttm_report = read_rttm(rttm_files)
+    report.annotation_summary = f"{annotations}: " + rttm_report.summary()
+    by_rec = group_by_recording(turns)
+    for f in rttm_files:  # an RTTM whose file id is not its meeting would silently miss its audio
+        if f.stem not in by_rec:
+            report.notes.append(f"{f}: no turn for meeting {f.stem} (empty, or another file id)")
+
+    streams = MICS[mic]
+    recordings = {}
+    for m in tqdm(sorted(by_rec), desc=f"AMI audio headers ({mic})", disable=not progress):
+        paths = [audio_path(corpus_dir, m, s) for s in streams]
+        absent = [p for p in paths if not p.is_file()]
+        if absent:
+            report.annotations_without_audio.append(
+                m + (f" (missing {', '.join(p.name for p in absent)})" if len(absent) < len(paths) else ""))
+            continue
+        rec, note = _recording(m, paths)
+        if note:
+            report.notes.append(note)
+        if duration_from_annotations:
+            end = max(e for _, e in uem[m]) if m in uem else max(t.end for t in by_rec[m])
+            rec = with_duration(rec, end)
+        recordings[m] = rec
+    found = {p.parent.parent.name for p in (corpus_dir / AUDIO_DIR).glob(f"*/audio/*.{streams[0]}.wav")}
+    # meetings of splits not requested here are not "audio without annotations"
+    other = {m for s in SPLITS if s not in listed and (setup / "lists" / f"{s}.meetings.txt").is_file()
+             for m in read_id_list(setup / "lists" / f"{s}.meetings.txt")}
+    report.audio_without_annotations = sorted(found - set(by_rec) - other)
+    report.log_unmatched()
+
+    split_ids = {}
+    for split, ids in listed.items():
+        split_ids[split] = [m for m in ids if m in recordings]
+        for m in ids:
+            if m not in recordings and m in by_rec:
+                report.notes.append(f"{split}/{m}: listed, no audio; left out of the split")
+    result = build_manifests(recordings, turns, report, uem={m: uem[m] for m in recordings if m in uem},
+                             splits=split_ids, channel=list(range(len(streams))) if len(streams) > 1 else 0)
+    return result, report
+
+
+# ---------------------------------------------------------------------------
+# CLI
+
+_mic_option = click.option("--mic", type=click.Choice(list(MICS)), default=CONFIG["default_mic"], show_default=True,
+                           help="ihm-mix: Mix-Headset.wav; sdm: Array1-01.wav; mdm: Array1-01..08.wav as one "
+                                "8-channel recording (MultiCut, channels 0-7).")
+_annotations_option = click.option(
+    "--annotations", type=click.Choice(ANNOTATIONS), default=CONFIG["default_annotations"], show_default=True,
+    help="BUT reference flavour: words only, or words and vocal sounds.")
+
+
+@click.command("ami")
+@click.argument("target_dir", type=click.Path(file_okay=False))
+@_mic_option
+@_annotations_option
+@click.option("--corpus-dir", type=click.Path(exists=True, file_okay=False),
+              help="Link this existing copy (amicorpus/ + AMI-diarization-setup/) as TARGET_DIR instead of "
+                   "downloading.")
+@click.option("--meeting", "meetings", multiple=True,
+              help="Download only this meeting id (repeatable). Default: every meeting of the split lists.")
+@click.option("--setup-base-url", help="Base URL of the BUT setup files. Default: the pinned commit's raw URL "
+                                       "in conf/corpora/ami.yaml.")
+@click.option("--base-url", help="Base URL of the AMI audio. Default: the AMI mirror in conf/corpora/ami.yaml.")
+@click.option("--force", is_flag=True, help="Download again files that are already there.")
+@one_line_errors
+def download_command(target_dir, mic, annotations, corpus_dir, meetings, setup_base_url, base_url, force):
+    """Download AMI audio for one mic and the BUT references into TARGET_DIR (resumable, no checksums
+    published), or link an existing copy with --corpus-dir."""
+    if corpus_dir:
+        link_or_copy_tree(corpus_dir, target_dir)
+        logger.info("linked %s -> %s", target_dir, corpus_dir)
+        return
+    download_ami(target_dir, mic=mic, annotations=annotations, meetings=list(meetings) or None,
+                 setup_base_url=setup_base_url, base_url=base_url, force=force)
+
+
+@click.command("ami")
+@click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("output_dir", type=click.Path())
+@_mic_option
+@_annotations_option
+@click.option("--setup-dir", type=click.Path(exists=True, file_okay=False),
+              help="BUT setup directory (lists/, uems/, <annotations>/rttms/). "
+                   "Default: CORPUS_DIR/AMI-diarization-setup.")
+@click.option("--split", "splits", multiple=True, type=click.Choice(SPLITS),
+              help="Prepare only this split (repeatable). Default: train, dev and test.")
+@click.option("--duration-from-annotations", is_flag=True,
+              help="Recording duration (seconds) = UEM end (else last turn end) instead of the audio header; "
+                   "for stand-in audio. Default: off.")
+@one_line_errors
+def prepare_command(corpus_dir, output_dir, mic, annotations, setup_dir, splits, duration_from_annotations):
+    """AMI CORPUS_DIR (audio + BUT references) -> speaker-turn manifests in OUTPUT_DIR.
+
+    Writes OUTPUT_DIR/ami-<mic>_{recordings,supervisions,cuts}_<split>.jsonl.gz,
+    ami-<mic>_<split>.uem and ami-<mic>_prepare_report.txt (meetings without
+    audio or annotations, turns clipped to the recording end)."""
+    name = f"ami-{mic}"
+    result, report = prepare_ami(corpus_dir, mic=mic, annotations=annotations, setup_dir=setup_dir,
+                                 splits=list(splits) or SPLITS, duration_from_annotations=duration_from_annotations)
+    written = write_manifests(result, output_dir, name, report)
+    log_prepared(name, result, output_dir, written)
