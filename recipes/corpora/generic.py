@@ -27,10 +27,15 @@ from pathlib import Path
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import soundfile
-from lhotse import Recording
 from tqdm import tqdm
 
-from recipes.corpora.common import PrepareReport, build_manifests, read_id_list, write_manifests
+from recipes.corpora.common import (
+    PrepareReport,
+    build_manifests,
+    open_recording,
+    read_id_list,
+    write_manifests,
+)
 from recipes.rttm import group_by_recording, read_rttm, read_uem
 
 logger = logging.getLogger(__name__)
@@ -84,10 +89,7 @@ def prepare_rttm(
         raise ValueError(f"no RTTM file id matches an audio file name under {audio_dir}")
     recordings = {}
     for rec_id in tqdm(rec_ids, desc="Reading audio headers", disable=not progress):
-        try:
-            recordings[rec_id] = Recording.from_file(audio[rec_id], recording_id=rec_id)
-        except Exception as e:  # report which file, not a bare decoder traceback
-            raise RuntimeError(f"cannot read audio {audio[rec_id]}: {e}") from e
+        recordings[rec_id] = open_recording(audio[rec_id], rec_id)
     split_ids = {}
     for name, list_file in (splits or {}).items():
         split_ids[name] = read_id_list(list_file)
