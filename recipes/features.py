@@ -451,6 +451,17 @@ class NumpyFbank:
             np.log(mt.T, out=out[a:b])
         return out
 
+    def extract(self, samples, sampling_rate: int) -> np.ndarray:
+        """Same interface as :meth:`KaldiNativeFbank.extract` (for on-the-fly features)."""
+        if sampling_rate != self.config.sampling_rate:
+            raise ValueError(f"NumpyFbank is configured for {self.config.sampling_rate} Hz, got {sampling_rate} Hz")
+        samples = np.asarray(samples)
+        if samples.ndim == 2:
+            if samples.shape[0] != 1:
+                raise ValueError(f"NumpyFbank expects mono audio, got shape {samples.shape}")
+            samples = samples[0]
+        return self(samples)
+
     @property
     def sparse_banks(self):
         """Per mel bin: (first FFT bin, weights over its contiguous support)."""

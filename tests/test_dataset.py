@@ -149,3 +149,13 @@ def test_chunk_mean_norm_subtracts_the_chunk_mean_before_splicing(corpus):
     feats = chunk.load_features()
     np.testing.assert_allclose(got.numpy(), splice(feats - feats.mean(axis=0), 7)[::10], atol=1e-5)
     assert not np.allclose(got.numpy(), splice(feats, 7)[::10], atol=1e-2)
+
+
+def test_numpy_backend_works_as_on_the_fly_extractor(corpus):
+    from recipes.features import NumpyFbank, load_fbank_config
+
+    chunk = next(iter(chunk_cuts(corpus["binary"], chunk_size=50)))
+    no_feats = fastcopy(chunk, features=None)
+    knf = EENDDataset(chunk_size=50, feature_extractor=KaldiNativeFbank())[CutSet.from_cuts([no_feats])]
+    fast = EENDDataset(chunk_size=50, feature_extractor=NumpyFbank(load_fbank_config()))[CutSet.from_cuts([no_feats])]
+    assert (knf["features"] - fast["features"]).abs().max() < 1e-3
