@@ -10,4 +10,4 @@ and ``diar prepare <corpus>`` load lazily. Shared pieces: :mod:`.common`
 # Corpora with a recipe module (``recipes/corpora/<name>.py``); "demo" and the
 # generic "rttm" recipe are built into cli.py.
 CORPORA = ("ami", "icsi", "aishell4", "voxconverse", "ava_avd", "msdwild",
-           "dihard3", "chime6", "libricss")
+           "dihard3", "chime6", "libricss", "tedlium", "voxceleb")
