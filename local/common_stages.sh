@@ -35,7 +35,7 @@ run_stages_2_to_4() {
   if stage_begins 3 "labels ($prefix, $label_type)" "${cuts[@]}"; then
     for s in $splits; do
       diar labels "data/cuts/${prefix}_cuts_$s.jsonl.gz" "data/cuts/${prefix}_cuts_${s}_$label_type.jsonl.gz" \
-        --storage-path data/labels --type "$label_type" --max-set-size "$max_set_size"
+        --storage-path data/labels --type "$label_type" --max-set-size "$max_set_size" --num-jobs "$nj"
     done
     stage_done 3
   fi

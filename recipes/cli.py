@@ -240,8 +240,14 @@ def fbank(in_cuts, out_cuts, storage_path, config, num_jobs, executor_kind, sche
               help="Powerset: most simultaneous speakers one class may hold.")
 @click.option("--global-speaker-map", type=click.Path(dir_okay=False),
               help="Write a JSON speaker -> global index map here and attach speaker_indices to cuts.")
+@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Worker processes (local), or LocalCluster workers (dask without --scheduler).")
+@click.option("--executor", "executor_kind", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True, help="local processes, or a dask.distributed cluster (extra 'dask').")
+@click.option("--scheduler", help="dask scheduler address (with --executor dask).")
 @one_line_errors
-def labels(in_cuts, out_cuts, storage_path, label_type, max_set_size, global_speaker_map):
+def labels(in_cuts, out_cuts, storage_path, label_type, max_set_size, global_speaker_map, num_jobs,
+           executor_kind, scheduler):
     """Speaker-activity labels at the 10 ms feature frame rate.
 
     A frame is active when its centre (k + 0.5) * 10 ms lies inside a turn;
@@ -262,7 +268,7 @@ def labels(in_cuts, out_cuts, storage_path, label_type, max_set_size, global_spe
     stem = _stem(out_cuts)
     out, report = compute_labels(
         cuts, storage_dir / f"{stem}.h5", label_type=label_type, max_set_size=max_set_size,
-        global_speaker_map=global_speaker_map,
+        global_speaker_map=global_speaker_map, num_jobs=num_jobs, executor_kind=executor_kind, scheduler=scheduler,
     )
     write_text(storage_dir / f"{stem}_report.json", json.dumps(report.to_dict(), indent=1) + "\n")
     save_manifest(out, out_cuts)

@@ -262,52 +262,31 @@ def load_labels(cut: Cut, name: str = "labels") -> np.ndarray:
     return data
 
 
-def compute_labels(
-    cuts: CutSet,
-    storage_path,
-    label_type: str = "binary",
-    max_set_size: int = 2,
-    global_speaker_map: Optional[Path] = None,
-    frame_shift: float = FRAME_SHIFT,
-    progress: bool = True,
-) -> Tuple[CutSet, LabelReport]:
-    """Compute, store and attach label arrays for every cut.
+def _label_archive(
+    cut_dicts: List[dict],
+    storage_path: str,
+    label_type: str,
+    max_set_size: int,
+    speakers_by_rec: Dict[str, List[str]],
+    global_index: Optional[Dict[str, int]],
+    frame_shift: float,
+    progress: bool = False,
+) -> Tuple[List[dict], LabelReport]:
+    """Worker: label a list of cuts into one HDF5 archive; returns the new cuts (as dicts) and a report."""
+    from lhotse.serialization import deserialize_item
 
-    :param storage_path: HDF5 archive to write (``.h5``); overwritten.
-    :param label_type: ``binary`` (``T x S`` uint8), ``powerset`` (``(T,)`` int16,
-        classes over at most ``max_set_size`` simultaneous speakers) or
-        ``target`` (one cut per speaker, sharing the original cut's features,
-        with that speaker's ``(T,)`` uint8 activity and the custom field
-        ``target_speaker``).
-    :param global_speaker_map: when given, write a JSON map speaker -> global
-        index there and attach each cut's ``speaker_indices`` (global index per
-        column of its matrix).
-    :return: the new CutSet (eager) and a :class:`LabelReport`.
-    """
-    if label_type not in LABEL_TYPES:
-        raise ValueError(f"label type {label_type!r}; expected one of {LABEL_TYPES}")
-    if label_type == "powerset" and max_set_size < 1:
-        raise ValueError(f"max_set_size must be >= 1, got {max_set_size}")
-    cuts = CutSet.from_cuts(list(cuts))
-    spk_by_rec = recording_speakers(cuts)
-    global_index = None
-    if global_speaker_map is not None:
-        all_speakers = sorted(set(itertools.chain.from_iterable(spk_by_rec.values())))
-        global_index = {spk: i for i, spk in enumerate(all_speakers)}
-        Path(global_speaker_map).parent.mkdir(parents=True, exist_ok=True)
-        Path(global_speaker_map).write_text(json.dumps(global_index, indent=1) + "\n")
-    report = LabelReport(cuts_in=len(cuts))
-    storage_path = Path(storage_path)
-    storage_path.parent.mkdir(parents=True, exist_ok=True)
-    if storage_path.exists():
+    report = LabelReport(cuts_in=len(cut_dicts))
+    path = Path(storage_path)
+    if path.exists():
         # A new inode instead of truncating the old one: a process still reading
         # the old archive (Lhotse caches open HDF5 handles) keeps its copy, and
         # HDF5's file lock on it does not block this write.
-        storage_path.unlink()
+        path.unlink()
     out = []
-    with NumpyHdf5Writer(storage_path, mode="w") as writer:
-        for cut in tqdm(cuts, desc=f"{label_type} labels", disable=not progress):
-            speakers = spk_by_rec[cut.recording_id]
+    with NumpyHdf5Writer(path, mode="w") as writer:
+        for d in tqdm(cut_dicts, desc=f"{label_type} labels", disable=not progress):
+            cut = deserialize_item(d)
+            speakers = speakers_by_rec[cut.recording_id]
             binary = activity_matrix(cut, speakers, frame_shift=frame_shift, report=report)
             custom = {"speakers": list(speakers)}
             if global_index is not None:
@@ -328,12 +307,98 @@ def compute_labels(
                         key, np.ascontiguousarray(binary[:, i]), frame_shift=frame_shift,
                         temporal_dim=0, start=cut.start,
                     )
-                    tcut = fastcopy(cut, id=key)
-                    out.append(_with_custom(tcut, labels=arr, target_speaker=spk, **custom))
-    # Lhotse caches open HDF5 handles by path; drop them so that this process
-    # reads the archive just written, not a stale handle to the one it replaced.
-    close_cached_file_handles()
+                    out.append(_with_custom(fastcopy(cut, id=key), labels=arr, target_speaker=spk, **custom))
     report.cuts_out = len(out)
+    return [c.to_dict() for c in out], report
+
+
+def _merge_reports(reports: Iterable[LabelReport]) -> LabelReport:
+    total = LabelReport()
+    for r in reports:
+        total.cuts_in += r.cuts_in
+        total.cuts_out += r.cuts_out
+        total.frames += r.frames
+        total.ignored_frames += r.ignored_frames
+        total.short_turns.extend(r.short_turns)
+        total.over_max_set_size.update(r.over_max_set_size)
+        total.max_speakers = max(total.max_speakers, r.max_speakers)
+    return total
+
+
+def compute_labels(
+    cuts: CutSet,
+    storage_path,
+    label_type: str = "binary",
+    max_set_size: int = 2,
+    global_speaker_map: Optional[Path] = None,
+    frame_shift: float = FRAME_SHIFT,
+    progress: bool = True,
+    num_jobs: int = 1,
+    executor_kind: str = "local",
+    scheduler: Optional[str] = None,
+    cuts_per_archive: Optional[int] = None,
+) -> Tuple[CutSet, LabelReport]:
+    """Compute, store and attach label arrays for every cut.
+
+    :param storage_path: HDF5 archive to write (``.h5``), overwritten; when the
+        work is split (``cuts_per_archive``, or ``num_jobs > 1``), archives
+        ``<stem>-<i>.h5`` beside it.
+    :param label_type: ``binary`` (``T x S`` uint8), ``powerset`` (``(T,)`` int16,
+        classes over at most ``max_set_size`` simultaneous speakers) or
+        ``target`` (one cut per speaker, sharing the original cut's features,
+        with that speaker's ``(T,)`` uint8 activity and the custom field
+        ``target_speaker``).
+    :param global_speaker_map: when given, write a JSON map speaker -> global
+        index there and attach each cut's ``speaker_indices`` (global index per
+        column of its matrix).
+    :param num_jobs, executor_kind, scheduler: local processes or dask (:mod:`recipes.parallel`).
+    :return: the new CutSet (eager, input order) and a :class:`LabelReport`.
+    """
+    from recipes.parallel import executor
+
+    if label_type not in LABEL_TYPES:
+        raise ValueError(f"label type {label_type!r}; expected one of {LABEL_TYPES}")
+    if label_type == "powerset" and max_set_size < 1:
+        raise ValueError(f"max_set_size must be >= 1, got {max_set_size}")
+    cut_list = list(cuts)
+    # speaker order per recording and the global map need every cut: computed here, once
+    spk_by_rec = recording_speakers(cut_list)
+    global_index = None
+    if global_speaker_map is not None:
+        all_speakers = sorted(set(itertools.chain.from_iterable(spk_by_rec.values())))
+        global_index = {spk: i for i, spk in enumerate(all_speakers)}
+        Path(global_speaker_map).parent.mkdir(parents=True, exist_ok=True)
+        Path(global_speaker_map).write_text(json.dumps(global_index, indent=1) + "\n")
+    storage_path = Path(storage_path)
+    storage_path.parent.mkdir(parents=True, exist_ok=True)
+    if cuts_per_archive is None:
+        cuts_per_archive = len(cut_list) if num_jobs == 1 else max(1, -(-len(cut_list) // (4 * num_jobs)))
+    chunks = [cut_list[i: i + cuts_per_archive] for i in range(0, len(cut_list), max(cuts_per_archive, 1))]
+    tasks = []
+    for i, chunk in enumerate(chunks):
+        path = storage_path if len(chunks) == 1 else storage_path.with_name(f"{storage_path.stem}-{i:05d}.h5")
+        recs = {c.recording_id for c in chunk}
+        tasks.append(([c.to_dict() for c in chunk], str(path), label_type, max_set_size,
+                      {r: spk_by_rec[r] for r in recs},
+                      None if global_index is None else {s: global_index[s] for r in recs for s in spk_by_rec[r]},
+                      frame_shift))
+    from lhotse.serialization import deserialize_item
+
+    out, reports = [], []
+    with executor(num_jobs, executor_kind, scheduler) as pool:
+        if pool is None:
+            results = (_label_archive(*t, progress=progress and len(tasks) == 1) for t in tasks)
+        else:
+            results = (f.result() for f in [pool.submit(_label_archive, *t) for t in tasks])
+        for dicts, rep in tqdm(results, total=len(tasks), desc="label archives",
+                               disable=not progress or len(tasks) == 1):
+            out.extend(deserialize_item(d) for d in dicts)
+            reports.append(rep)
+    # Lhotse caches open HDF5 handles by path; drop them so that this process
+    # reads the archives just written, not stale handles to the ones they replaced.
+    close_cached_file_handles()
+    report = _merge_reports(reports)
+    report.cuts_in = len(cut_list)
     logger.info("labels: %s", report.summary())
     if report.over_max_set_size:
         logger.warning(

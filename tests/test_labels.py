@@ -224,3 +224,17 @@ def test_labels_can_be_rewritten_while_a_reader_holds_the_old_archive(tmp_path, 
     out2, _ = compute_labels(two_cuts, tmp_path / "lab.h5", label_type="powerset", progress=False)
     assert next(iter(out2)).load_labels().dtype == np.int16
     assert old.dtype == np.uint8
+
+
+@pytest.mark.parametrize("kind", ["local", "dask"])
+def test_parallel_labels_equal_single_job(tmp_path, two_cuts, kind):
+    if kind == "dask":
+        pytest.importorskip("distributed")
+    one, rep1 = compute_labels(two_cuts, tmp_path / "one.h5", label_type="powerset", progress=False)
+    many, rep2 = compute_labels(two_cuts, tmp_path / "many.h5", label_type="powerset", progress=False,
+                                num_jobs=2, executor_kind=kind, cuts_per_archive=1)
+    assert [c.id for c in many] == [c.id for c in one]
+    for a, b in zip(one, many):
+        np.testing.assert_array_equal(a.load_labels(), b.load_labels())
+    assert sorted(p.name for p in tmp_path.glob("many-*.h5")) == ["many-00000.h5", "many-00001.h5"]
+    assert (rep1.frames, rep1.ignored_frames) == (rep2.frames, rep2.ignored_frames)
