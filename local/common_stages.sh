@@ -11,36 +11,41 @@
 # Stage 2: fbank     -> data/fbank/${prefix}_cuts_<split>/, data/cuts/${prefix}_cuts_<split>.jsonl.gz
 # Stage 3: labels    -> data/labels/, data/cuts/${prefix}_cuts_<split>_<type>.jsonl.gz
 # Stage 4: describe  -> data/stats/<file>.lhotse.txt, ${prefix}_card.md, _table.tex, _stats.json, .png
+#
+# run_feature_stages FIRST runs the same three stages numbered FIRST..FIRST+2
+# (the simulation recipe: 3-5); a recipe whose stage-2 input is not
+# data/manifests/${prefix}_cuts_<split>.jsonl.gz redefines feature_input.
 
 : "${max_set_size:=2}"
 : "${fbank_conf:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/conf/fbank_8k.yaml}"
 
-run_stages_2_to_4() {
-  local s manifests=() cuts=()
+run_feature_stages() {
+  local first=${1:-2} s manifests=() cuts=()
   for s in $splits; do
-    manifests+=("data/manifests/${prefix}_cuts_$s.jsonl.gz")
+    manifests+=("$(feature_input "$s")")
     cuts+=("data/cuts/${prefix}_cuts_$s.jsonl.gz")
   done
 
-  stage_opts_2="nj=$nj"
-  if stage_begins 2 "fbank ($prefix)" "$fbank_conf" "${manifests[@]}"; then
+  local fb=$first lab=$((first + 1)) desc=$((first + 2))
+  printf -v "stage_opts_$fb" '%s' "nj=$nj"
+  if stage_begins $fb "fbank ($prefix)" "$fbank_conf" "${manifests[@]}"; then
     for s in $splits; do
-      diar fbank "data/manifests/${prefix}_cuts_$s.jsonl.gz" "data/cuts/${prefix}_cuts_$s.jsonl.gz" \
+      diar fbank "$(feature_input "$s")" "data/cuts/${prefix}_cuts_$s.jsonl.gz" \
         --storage-path data/fbank --config "$fbank_conf" --num-jobs "$nj"
     done
-    stage_done 2
+    stage_done $fb
   fi
 
-  stage_opts_3="type=$label_type K=$max_set_size"
-  if stage_begins 3 "labels ($prefix, $label_type)" "${cuts[@]}"; then
+  printf -v "stage_opts_$lab" '%s' "type=$label_type K=$max_set_size"
+  if stage_begins $lab "labels ($prefix, $label_type)" "${cuts[@]}"; then
     for s in $splits; do
       diar labels "data/cuts/${prefix}_cuts_$s.jsonl.gz" "data/cuts/${prefix}_cuts_${s}_$label_type.jsonl.gz" \
         --storage-path data/labels --type "$label_type" --max-set-size "$max_set_size" --num-jobs "$nj"
     done
-    stage_done 3
+    stage_done $lab
   fi
 
-  if stage_begins 4 "describe ($prefix)" "${cuts[@]}"; then
+  if stage_begins $desc "describe ($prefix)" "${cuts[@]}"; then
     mkdir -p data/stats
     local f
     for f in data/cuts/${prefix}_cuts_*.jsonl.gz; do
@@ -50,6 +55,9 @@ run_stages_2_to_4() {
     diar describe "${cuts[@]}" --format latex -o "data/stats/${prefix}_table.tex"
     diar describe "${cuts[@]}" --format json -o "data/stats/${prefix}_stats.json"
     cat "data/stats/${prefix}_card.md"
-    stage_done 4
+    stage_done $desc
   fi
 }
+
+feature_input() { echo "data/manifests/${prefix}_cuts_$1.jsonl.gz"; }
+run_stages_2_to_4() { run_feature_stages 2; }

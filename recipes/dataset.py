@@ -25,6 +25,9 @@ returns a dict of padded tensors::
                   target cuts, the one target speaker)
     cut_ids       list of B cut ids
 
+Cuts without stored labels (e.g. simulated ``MixedCut`` s used with no storage at
+all) get binary or powerset labels computed from their supervisions.
+
 Use :func:`chunk_cuts` to cut whole-recording cuts into training chunks
 before sampling. Features come from the cut's stored features, or are computed
 on the fly from the audio with ``feature_extractor`` (e.g.
@@ -39,7 +42,15 @@ from lhotse import CutSet
 from lhotse.cut import Cut
 
 from recipes.features import compute_cut_features, eend_input
-from recipes.labels import FRAME_SHIFT, IGNORE, POWERSET_IGNORE, load_labels
+from recipes.labels import (
+    FRAME_SHIFT,
+    IGNORE,
+    POWERSET_IGNORE,
+    activity_matrix,
+    cut_custom,
+    load_labels,
+    to_powerset,
+)
 
 LABEL_TYPES = ("binary", "powerset", "target")
 MEAN_NORMS = ("chunk", "recording", "none")
@@ -114,7 +125,17 @@ class EENDDataset(torch.utils.data.Dataset):
         elif self.mean_norm == "recording":
             feats = feats - self._recording_mean(cut)
         x = eend_input(feats, self.context, self.subsampling)
-        labels = load_labels(cut)
+        custom = cut_custom(cut)
+        if "labels" in custom:
+            labels = load_labels(cut)
+            speakers = list(custom["speakers"])
+        elif self.label_type == "target":
+            raise ValueError(f"cut {cut.id} has no labels; target-speaker cuts come from `diar labels --type target`")
+        else:  # e.g. a simulated mixture trained on the fly: labels from its supervisions, no storage
+            speakers = sorted({s.speaker for s in cut.supervisions})
+            labels = activity_matrix(cut, speakers, num_frames=feats.shape[0])
+            if self.label_type == "powerset":
+                labels, _ = to_powerset(labels, self.max_set_size or 2)
         if labels.shape[0] < feats.shape[0]:  # on-the-fly features of a different rounding
             fill = POWERSET_IGNORE if labels.dtype.kind == "i" else IGNORE
             labels = np.concatenate([labels, np.full((feats.shape[0] - labels.shape[0],) + labels.shape[1:],
@@ -122,7 +143,8 @@ class EENDDataset(torch.utils.data.Dataset):
         y = labels[: feats.shape[0]][:: self.subsampling].astype(np.int64)
         if self.label_type in ("binary", "target"):
             y[y == IGNORE] = -1
-        speakers = [cut.custom["target_speaker"]] if self.label_type == "target" else list(cut.custom["speakers"])
+        if self.label_type == "target":
+            speakers = [custom["target_speaker"]]
         if self.label_type == "binary" and self.max_speakers is not None and y.shape[1] > self.max_speakers:
             activity = (y == 1).sum(axis=0)
             keep = sorted(np.argsort(-activity, kind="stable")[: self.max_speakers].tolist())

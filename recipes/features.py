@@ -615,7 +615,7 @@ def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str):
                     type=KaldiNativeFbank.name, num_frames=feats.shape[0], num_features=feats.shape[1],
                     frame_shift=config.frame_shift, sampling_rate=config.sampling_rate, start=cut.start,
                     duration=cut.duration, storage_type=writer.name, storage_path=str(final), storage_key=key,
-                    recording_id=cut.recording_id if cut.has_recording else None,
+                    recording_id=getattr(cut, "recording_id", None) or cut.id,
                     channels=cut.channel if hasattr(cut, "channel") else None,
                 ).to_dict()))
         os.replace(partial, final)
@@ -663,7 +663,6 @@ def compute_fbank(
     import json
 
     from lhotse.features import Features
-    from lhotse.utils import fastcopy
     from tqdm import tqdm
 
     from recipes.fileio import check_writable_dir, write_text
@@ -709,10 +708,24 @@ def compute_fbank(
     out = []
     for cut in cut_list:
         if cut.id in features:
-            feats = Features.from_dict(features[cut.id])
-            target = cut.resample(config.sampling_rate) if cut.has_recording else cut
-            out.append(fastcopy(target, features=feats))
+            out.append(_with_features(cut, Features.from_dict(features[cut.id]), config))
     return CutSet.from_cuts(out)
+
+
+def _with_features(cut, feats, config: KnfFbankConfig):
+    """The output cut: the input (lazily resampled) with its features; a simulated
+    mixture (``MixedCut``: no single recording, no custom fields) becomes a
+    ``MonoCut`` holding the mixture's features and supervisions, scored whole,
+    so that labels can be attached to it (its audio stays in the input manifest)."""
+    from lhotse.cut import MixedCut, MonoCut
+    from lhotse.utils import fastcopy
+
+    if isinstance(cut, MixedCut):
+        sups = [fastcopy(s, recording_id=cut.id) for s in cut.supervisions]
+        return MonoCut(id=cut.id, start=0.0, duration=cut.duration, channel=0, supervisions=sups,
+                       features=feats, recording=None, custom={"uem": [[0.0, cut.duration]]})
+    target = cut.resample(config.sampling_rate) if cut.has_recording else cut
+    return fastcopy(target, features=feats)
 
 
 def _id_list(ids, limit: int = 10) -> str:

@@ -64,6 +64,21 @@ LABEL_TYPES = ("binary", "powerset", "target")
 _EPS = 1e-6  # tolerance in frames for boundaries that sit exactly on a centre
 
 
+def cut_recording_id(cut: Cut) -> str:
+    """The recording a cut belongs to; a simulated mixture (``MixedCut``, which has no
+    single recording) is its own recording."""
+    from lhotse.cut import MixedCut
+
+    return cut.id if isinstance(cut, MixedCut) else cut.recording_id
+
+
+def cut_custom(cut: Cut) -> dict:
+    """A cut's custom fields (``MixedCut`` has none of its own)."""
+    from lhotse.cut import MixedCut
+
+    return {} if isinstance(cut, MixedCut) else (cut.custom or {})
+
+
 def first_frame_at_or_after(t: float, frame_shift: float = FRAME_SHIFT) -> int:
     """Index of the first frame whose centre is at or after ``t`` seconds."""
     return int(math.ceil(t / frame_shift - 0.5 - _EPS))
@@ -152,7 +167,7 @@ def recording_speakers(cuts: Iterable[Cut]) -> Dict[str, List[str]]:
     """Sorted speaker ids per recording, over every cut of that recording."""
     speakers: Dict[str, set] = {}
     for cut in cuts:
-        rec = cut.recording_id
+        rec = cut_recording_id(cut)
         speakers.setdefault(rec, set()).update(
             s.speaker for s in cut.supervisions if s.speaker is not None
         )
@@ -186,7 +201,7 @@ def activity_matrix(
         labels[first:last, index[sup.speaker]] = 1
         if short and report is not None and last > first:
             report.short_turns.append(f"{cut.id}:{sup.id}")
-    inside = uem_mask(cut.custom.get("uem") if cut.custom else None, cut.start, T, frame_shift)
+    inside = uem_mask(cut_custom(cut).get("uem"), cut.start, T, frame_shift)
     labels[~inside] = IGNORE
     if report is not None:
         report.frames += T
@@ -286,7 +301,7 @@ def _label_archive(
     with NumpyHdf5Writer(path, mode="w") as writer:
         for d in tqdm(cut_dicts, desc=f"{label_type} labels", disable=not progress):
             cut = deserialize_item(d)
-            speakers = speakers_by_rec[cut.recording_id]
+            speakers = speakers_by_rec[cut_recording_id(cut)]
             binary = activity_matrix(cut, speakers, frame_shift=frame_shift, report=report)
             custom = {"speakers": list(speakers)}
             if global_index is not None:
@@ -361,6 +376,12 @@ def compute_labels(
     if label_type == "powerset" and max_set_size < 1:
         raise ValueError(f"max_set_size must be >= 1, got {max_set_size}")
     cut_list = list(cuts)
+    from lhotse.cut import MixedCut
+
+    mixed = [c.id for c in cut_list if isinstance(c, MixedCut)]
+    if mixed:
+        raise ValueError(f"{len(mixed)} cut(s) are simulated mixtures without features (e.g. {mixed[0]}): "
+                         f"run `diar fbank` first; it turns each mixture into a cut that can carry labels")
     # speaker order per recording and the global map need every cut: computed here, once
     spk_by_rec = recording_speakers(cut_list)
     global_index = None
@@ -377,7 +398,7 @@ def compute_labels(
     tasks = []
     for i, chunk in enumerate(chunks):
         path = storage_path if len(chunks) == 1 else storage_path.with_name(f"{storage_path.stem}-{i:05d}.h5")
-        recs = {c.recording_id for c in chunk}
+        recs = {cut_recording_id(c) for c in chunk}
         tasks.append(([c.to_dict() for c in chunk], str(path), label_type, max_set_size,
                       {r: spk_by_rec[r] for r in recs},
                       None if global_index is None else {s: global_index[s] for r in recs for s in spk_by_rec[r]},

@@ -26,6 +26,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from recipes.labels import cut_custom, cut_recording_id
 from recipes.rttm import Turn, clip_to_uem, group_by_recording
 
 DEFINITIONS = {
@@ -190,7 +191,8 @@ def cutset_stats(cuts, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]
     out = []
     seen = set()
     for cut in cuts:
-        custom = cut.custom or {}
+        custom = cut_custom(cut)
+        rec_id = cut_recording_id(cut)
         if "target_speaker" in custom:
             base = cut.id.rsplit("#", 1)[0]
             if base in seen:
@@ -198,22 +200,22 @@ def cutset_stats(cuts, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]
             seen.add(base)
         offset = cut.start
         turns = [
-            Turn(cut.recording_id, max(offset + s.start, offset), min(offset + s.end, offset + cut.duration),
+            Turn(rec_id, max(offset + s.start, offset), min(offset + s.end, offset + cut.duration),
                  s.speaker or "<unknown>")
             for s in cut.supervisions
             if min(s.end, cut.duration) > max(s.start, 0.0)
         ]
         window = [(offset, offset + cut.duration)]
-        rec_uem = (uem or {}).get(cut.recording_id, custom.get("uem"))
+        rec_uem = (uem or {}).get(rec_id, custom.get("uem"))
         if rec_uem is not None:
             # intersect the UEM with the cut's span
             rec_uem = [(max(a, offset), min(b, offset + cut.duration)) for a, b in rec_uem]
             rec_uem = [(a, b) for a, b in rec_uem if b > a]
-            out.append(recording_stats(cut.recording_id, turns, uem=rec_uem))
+            out.append(recording_stats(rec_id, turns, uem=rec_uem))
             if union_intervals(rec_uem) == [(offset, offset + cut.duration)]:
                 out[-1].duration_source = "audio"  # a whole-recording UEM is the audio duration
         else:
-            out.append(recording_stats(cut.recording_id, turns, uem=window))
+            out.append(recording_stats(rec_id, turns, uem=window))
             out[-1].duration_source = "audio"
     return out
 
