@@ -1,0 +1,319 @@
+"""Multi-speaker simulation: methods against independent estimates, determinism, labels, audio."""
+import gzip
+import json
+import random
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+from lhotse import CutSet
+from lhotse.serialization import load_manifest_lazy
+
+from recipes.cli import cli
+from recipes.labels import activity_matrix, compute_labels, load_labels
+from recipes.rttm import Turn, read_rttm, write_rttm
+from recipes.simulation import (
+    Simulator, conversation_stats, energy_vad, load_config, load_sources, prepare_sources, simulate,
+)
+from recipes.stats import cutset_stats, summarize
+from tests.fixtures.sources import LEAD, TRAIL, audio_sources, conversation_rttm_turns, make_cut, manifest_sources
+
+
+@pytest.fixture(scope="module")
+def src_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("src") / "sources.jsonl.gz"
+    manifest_sources(num_speakers=20, per_speaker=30, seed=0).to_file(path)
+    return path
+
+
+def run(tmp_path, src_path, name, n, seed=0, num_jobs=1, split=None, **cfg):
+    cfg.setdefault("shard_size", 250)
+    config = load_config(None, **cfg)
+    src = load_sources(src_path, supervision=config.supervision, split=split, dev_fraction=config.dev_fraction)
+    out = tmp_path / f"{name}.jsonl.gz"
+    stats = simulate(Simulator(src, config, seed=seed, prefix=name), n, out, num_jobs=num_jobs, progress=False)
+    return out, stats
+
+
+def mixture_turns(cut):
+    return [Turn(cut.id, s.start, s.end, s.speaker) for s in cut.supervisions]
+
+
+def overlap_ratio_sweep(intervals):
+    """Independent overlap / speech of [(start, end)] by a plain event sweep."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1]))
+    k, last, speech, over = 0, None, 0.0, 0.0
+    for t, d in events:
+        if last is not None and k >= 1:
+            speech += t - last
+            if k >= 2:
+                over += t - last
+        k += d
+        last = t
+    return over / speech
+
+
+def test_eend_overlap_matches_independent_monte_carlo(tmp_path, src_path):
+    out, _ = run(tmp_path, src_path, "eend", 1500, seed=3, method="eend", speakers={2: 1.0}, beta=2.0)
+    cuts = list(load_manifest_lazy(out))
+    assert len(cuts) == 1500 and all(type(c).__name__ == "MixedCut" for c in cuts)
+    simulated = np.mean([r.overlap / r.speech for r in cutset_stats(cuts)])  # recipes.stats on Lhotse objects
+
+    # The EEND algorithm, written again: 2 speakers, 10-20 utterances, Exp(beta) silence before each.
+    by_spk = {}
+    for c in manifest_sources(num_speakers=20, per_speaker=30, seed=0):
+        by_spk.setdefault(c.supervisions[0].speaker, []).append(c.duration)
+    rnd = random.Random(12345)
+    ratios = []
+    for _ in range(4000):
+        intervals = []
+        for spk in rnd.sample(sorted(by_spk), 2):
+            t = 0.0
+            for d in rnd.sample(by_spk[spk], rnd.randint(10, 20)):
+                t += rnd.expovariate(1 / 2.0)
+                intervals.append((t + LEAD, t + d - TRAIL))
+                t += d
+        ratios.append(overlap_ratio_sweep(intervals))
+    assert abs(simulated - np.mean(ratios)) < 0.01, (simulated, np.mean(ratios))
+
+
+def test_conversation_reproduces_source_statistics(tmp_path, src_path):
+    rttm = tmp_path / "real.rttm"
+    write_rttm(conversation_rttm_turns(num_recordings=20, seed=1), rttm)
+    real = conversation_stats(read_rttm(rttm)[0])
+    out, stats = run(tmp_path, src_path, "conv", 300, seed=5, method="conversation", speakers={2: 0.5, 3: 0.5},
+                     conversation_stats=str(rttm))
+    sim = conversation_stats([t for c in load_manifest_lazy(out) for t in mixture_turns(c)])
+    for a, b in [(real.same_speaker_pauses, sim.same_speaker_pauses),
+                 (real.speaker_change_pauses, sim.speaker_change_pauses), (real.overlaps, sim.overlaps)]:
+        assert abs(np.mean(b) - np.mean(a)) < 0.1 * np.mean(a), (np.mean(a), np.mean(b))
+    assert abs(sim.overlap_probability - real.overlap_probability) < 0.1 * real.overlap_probability
+    assert stats["conversation_source_stats"]["overlap_mean"] == pytest.approx(np.mean(real.overlaps))
+
+
+@pytest.mark.parametrize("method", ["eend", "conversation", "target-overlap"])
+def test_no_speaker_overlaps_itself(tmp_path, src_path, method):
+    rttm = tmp_path / "real.rttm"
+    write_rttm(conversation_rttm_turns(num_recordings=5, seed=2), rttm)
+    out, _ = run(tmp_path, src_path, "self", 60, method=method, speakers={1: 0.2, 2: 0.3, 3: 0.3, 5: 0.2},
+                 beta={1: 2, 2: 2, 3: 5, 5: 9}, target_overlap=0.25, calibration_mixtures=50,
+                 conversation_stats=str(rttm))
+    for cut in load_manifest_lazy(out):
+        by_spk = {}
+        for s in cut.supervisions:
+            by_spk.setdefault(s.speaker, []).append((s.start, s.end))
+        for spans in by_spk.values():
+            spans.sort()
+            assert all(e <= s2 + 1e-9 for (_, e), (s2, _) in zip(spans, spans[1:])), cut.id
+        if method != "conversation":  # EEND streams: whole utterances, silence included, never overlap
+            tracks = {}
+            for t in cut.tracks:
+                tracks.setdefault(t.cut.supervisions[0].speaker, []).append((t.offset, t.offset + t.cut.duration))
+            for spans in tracks.values():
+                spans.sort()
+                assert all(e <= s2 + 1e-9 for (_, e), (s2, _) in zip(spans, spans[1:]))
+
+
+def test_labels_equal_supervisions(tmp_path, src_path):
+    out, _ = run(tmp_path, src_path, "lab", 8, method="eend", speakers={2: 0.5, 4: 0.5}, beta=1.0)
+    cuts = CutSet.from_cuts(list(load_manifest_lazy(out)))
+    assert len({c.recording_id for c in cuts}) == len(cuts)  # the mixture id, not a source's
+    for cut in cuts:
+        speakers = sorted({s.speaker for s in cut.supervisions})
+        T = int(round(cut.duration * 100))
+        centres = (np.arange(T) + 0.5) * 0.01
+        expected = np.zeros((T, len(speakers)), np.uint8)
+        for s in cut.supervisions:
+            expected[(centres >= s.start) & (centres < s.end), speakers.index(s.speaker)] = 1
+        got = activity_matrix(cut, speakers)
+        assert got.shape[0] == T and np.array_equal(got, expected)
+
+
+def expected_labels(cut, speakers, T):
+    centres = (np.arange(T) + 0.5) * 0.01
+    out = np.zeros((T, len(speakers)), np.uint8)
+    for s in cut.supervisions:
+        out[(centres >= s.start) & (centres < s.end), speakers.index(s.speaker)] = 1
+    return out
+
+
+def test_target_overlap_reaches_requested_ratio(tmp_path, src_path):
+    out, stats = run(tmp_path, src_path, "tov", 800, seed=7, method="target-overlap", speakers={2: 0.5, 3: 0.5},
+                     target_overlap=[0.1, 0.3], calibration_mixtures=200)
+    assert set(stats["by_combination"]) == {"2spk@0.1", "2spk@0.3", "3spk@0.1", "3spk@0.3"}
+    groups = {}
+    for cut in load_manifest_lazy(out):
+        groups.setdefault(cut.id, cut)
+    per_combo = {}
+    lay_of = Simulator(load_sources(src_path), load_config(None, method="target-overlap", speakers={2: 0.5, 3: 0.5},
+                                                           target_overlap=[0.1, 0.3], calibration_mixtures=200),
+                       seed=7, prefix="tov")
+    for i, cut in enumerate(groups.values()):
+        lay = lay_of.layout(i)
+        per_combo.setdefault((lay.num_speakers, lay.level), []).append(cut)
+    for (k, level), cuts in per_combo.items():
+        ratio = summarize(cutset_stats(cuts))["overlap_ratio"]  # measured by recipes.stats
+        assert abs(ratio - level) < 0.02, (k, level, ratio)
+        assert stats["by_combination"][f"{k}spk@{level}"]["overlap_ratio"] == pytest.approx(ratio, abs=1e-6)
+
+
+def test_same_seed_same_bytes_for_any_num_jobs(tmp_path, src_path):
+    kw = dict(method="target-overlap", speakers={1: 0.25, 2: 0.25, 3: 0.5}, target_overlap=0.2,
+              calibration_mixtures=50, shard_size=30)
+    a, _ = run(tmp_path / "a", src_path, "x", 100, seed=11, num_jobs=1, **kw)
+    b, _ = run(tmp_path / "b", src_path, "x", 100, seed=11, num_jobs=2, **kw)
+    c, _ = run(tmp_path / "c", src_path, "x", 100, seed=12, num_jobs=2, **kw)
+    names = sorted(p.name for p in a.parent.iterdir())
+    assert names == sorted(p.name for p in b.parent.iterdir())
+    assert "x.000003.jsonl.gz" in names and "x.shards.txt" in names and "x.stats.json" in names
+    for n in names:
+        assert (a.parent / n).read_bytes() == (b.parent / n).read_bytes(), n
+    assert a.read_bytes() != c.read_bytes()
+    shards = [str(a.parent / s) for s in (a.parent / "x.shards.txt").read_text().split()]
+    assert [x.id for x in CutSet.from_files(shards, shuffle_iters=False)] == [x.id for x in load_manifest_lazy(a)]
+    assert gzip.decompress(a.read_bytes()).count(b"\n") == 100
+
+
+def test_train_dev_speakers_disjoint(tmp_path, src_path):
+    tr = load_sources(src_path, split="train", dev_fraction=0.3)
+    dv = load_sources(src_path, split="dev", dev_fraction=0.3)
+    assert set(tr.speakers).isdisjoint(dv.speakers) and len(tr.speakers) + len(dv.speakers) == 20
+    assert load_sources(src_path, split="dev", dev_fraction=0.3).speakers == dv.speakers
+    out, _ = run(tmp_path, src_path, "dev", 20, split="dev", dev_fraction=0.3, speakers={2: 1.0})
+    assert {s.speaker for c in load_manifest_lazy(out) for s in c.supervisions} <= set(dv.speakers)
+
+
+def test_audio_vad_load_audio_and_materialize(tmp_path):
+    raw = audio_sources(tmp_path / "wav", per_speaker=3, seed=0)
+    prepared = CutSet.from_cuts(list(prepare_sources(raw, progress=False)))
+    for r, p in zip(raw, prepared):  # VAD: speech found within the 50 ms collar + one frame
+        true_start, true_end = r.custom["true_speech"]
+        sup = p.supervisions[0]
+        assert true_start - 0.08 <= sup.start <= true_start and true_end <= sup.end <= true_end + 0.08
+    assert energy_vad(np.zeros(8000), 16000) is None
+    src = tmp_path / "src.jsonl.gz"
+    prepared.to_file(src)
+    out = tmp_path / "sim" / "mix.jsonl.gz"
+    res = CliRunner().invoke(cli, ["simulate", str(src), str(out), "--num-mixtures", "3", "--seed", "1",
+                                   "--materialize", str(tmp_path / "mat")], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    cuts = list(load_manifest_lazy(out))
+    for cut in cuts:
+        audio = cut.load_audio()
+        assert audio.shape == (1, int(round(cut.duration * 16000)))
+        assert np.abs(audio).max() > 0.1
+    mat = CutSet.from_file(tmp_path / "mat" / "cuts.jsonl.gz")
+    turns, _ = read_rttm(tmp_path / "mat" / "rttm")
+    assert len(turns) == sum(len(c.supervisions) for c in cuts)
+    for cut, m in zip(cuts, mat):
+        info = sf.info(str(tmp_path / "mat" / "audio" / f"{cut.id}.flac"))
+        assert info.samplerate == 8000 and info.format == "FLAC"
+        assert abs(info.frames - cut.duration * 8000) <= 1
+        expected = sorted((round(s.start, 3), round(s.end, 3), s.speaker) for s in cut.supervisions)
+        assert sorted((round(t.start, 3), round(t.end, 3), t.speaker) for t in turns if t.recording_id == cut.id) \
+            == expected
+        assert sorted((round(s.start, 3), round(s.end, 3), s.speaker) for s in m.supervisions) == expected
+    # compute_labels (the `diar labels` stage) on the materialized mixtures = the MixedCuts' supervisions
+    labelled, _ = compute_labels(mat, tmp_path / "labels.h5", progress=False)
+    for cut, lab in zip(cuts, labelled):
+        got = load_labels(lab)
+        assert np.array_equal(got, expected_labels(cut, lab.speakers, got.shape[0]))
+    segments = (tmp_path / "mat" / "kaldi" / "segments").read_text().splitlines()
+    assert len(segments) == len(turns)
+    assert len((tmp_path / "mat" / "kaldi" / "wav.scp").read_text().splitlines()) == 3
+    # diar describe on the simulated MixedCuts
+    res = CliRunner().invoke(cli, ["describe", str(out), "--format", "json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    assert report["inputs"][0]["recordings"] == 3
+    stats = json.loads((tmp_path / "sim" / "mix.stats.json").read_text())
+    assert report["inputs"][0]["overlap_ratio"] == pytest.approx(stats["overlap_ratio"], abs=1e-6)
+
+
+def test_reverb_and_noise_tracks(tmp_path):
+    from lhotse import Recording, RecordingSet
+
+    raw = audio_sources(tmp_path / "wav", per_speaker=2, seed=3)
+    src_path = tmp_path / "src.jsonl.gz"
+    CutSet.from_cuts(list(prepare_sources(raw, progress=False))).to_file(src_path)
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal(2000) * np.exp(-np.arange(2000) / 400)
+    h[0] = 1.0
+    sf.write(str(tmp_path / "rir.wav"), (0.9 * h / np.abs(h).max()).astype(np.float32), 16000)
+    RecordingSet.from_recordings([Recording.from_file(tmp_path / "rir.wav")]).to_file(tmp_path / "rirs.jsonl.gz")
+    noise = np.random.default_rng(1).standard_normal(16000 * 3).astype(np.float32) * 0.1
+    sf.write(str(tmp_path / "noise.wav"), noise, 16000)
+    CutSet.from_cuts([make_cut("noise", "n", 3.0, (0, 3.0), str(tmp_path / "noise.wav"))]) \
+        .drop_supervisions().to_file(tmp_path / "noise.jsonl.gz")
+    audio = {}
+    for name, extra in [("dry", {}), ("wet", {"reverb": {"rirs": str(tmp_path / "rirs.jsonl.gz")},
+                                              "noise": {"cuts": str(tmp_path / "noise.jsonl.gz"), "snr": [5, 5]}})]:
+        out, _ = run(tmp_path, src_path, name, 2, seed=4, utterances_per_speaker=[2, 3], **extra)
+        cut = next(iter(load_manifest_lazy(out)))
+        audio[name] = cut.load_audio()
+        assert audio[name].shape == (1, int(round(cut.duration * 16000)))
+        if name == "wet":
+            noise_tracks = [t for t in cut.tracks if t.snr is not None]
+            assert noise_tracks and noise_tracks[0].offset == 0.0
+            assert abs(sum(t.cut.duration for t in noise_tracks) - cut.duration) < 2e-3
+            assert all(t.cut.recording.transforms for t in cut.tracks if t.snr is None)
+            assert len(cut.supervisions) == len(cut.tracks) - len(noise_tracks)
+    assert audio["dry"].shape == audio["wet"].shape and np.abs(audio["dry"] - audio["wet"]).max() > 0.05
+
+
+def test_hours_and_hours_per_combination(tmp_path, src_path):
+    cfg = load_config(None, method="target-overlap", speakers={1: 0.5, 2: 0.5}, target_overlap=[0.1, 0.3],
+                      calibration_mixtures=50, shard_size=40)
+    sim = Simulator(load_sources(src_path), cfg, seed=2, prefix="blk")
+    n = sim.set_hours_per_combination(0.5)
+    stats = simulate(sim, n, tmp_path / "blk.jsonl.gz", progress=False)
+    assert set(stats["by_combination"]) == {"1spk", "2spk@0.1", "2spk@0.3"}
+    for c in stats["by_combination"].values():  # at least 0.5 h each, and one mixture less would not be
+        assert c["hours"] >= 0.5
+    assert [b["end"] for b in stats["combination_blocks"]][-1] == n == stats["mixtures"]
+    sim2 = Simulator(load_sources(src_path), load_config(None, speakers={2: 0.5, 3: 0.5}), seed=2)
+    n2 = sim2.num_mixtures_for_hours(3.0)
+    hours = simulate(sim2, n2, tmp_path / "h.jsonl.gz", progress=False)["hours"]
+    assert abs(hours - 3.0) < 0.3
+
+
+def test_mixtures_go_through_fbank_labels_and_the_dataset_without_materializing(tmp_path):
+    from recipes.dataset import EENDDataset, chunk_cuts
+    from recipes.features import KaldiNativeFbank
+
+    raw = audio_sources(tmp_path / "wav", per_speaker=3, seed=1)
+    src = tmp_path / "src.jsonl.gz"
+    CutSet.from_cuts(list(prepare_sources(raw, progress=False))).to_file(src)
+    out = tmp_path / "sim" / "mix.jsonl.gz"
+    res = CliRunner().invoke(cli, ["simulate", str(src), str(out), "--num-mixtures", "2", "--seed", "4"],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    mixtures = list(load_manifest_lazy(out))
+    # labels on raw mixtures: a clear error, not a crash
+    res = CliRunner().invoke(cli, ["labels", str(out), str(tmp_path / "l.jsonl.gz"), "--storage-path",
+                                   str(tmp_path / "lab")])
+    assert res.exit_code == 1 and "diar fbank" in res.stderr
+    # fbank turns each mixture into a cut with features and the mixture's supervisions
+    feats = tmp_path / "feats.jsonl.gz"
+    res = CliRunner().invoke(cli, ["fbank", str(out), str(feats), "--storage-path", str(tmp_path / "fb")])
+    assert res.exit_code == 0, res.output
+    fcuts = list(CutSet.from_file(feats))
+    for mix, fc in zip(mixtures, fcuts):
+        assert fc.id == mix.id and fc.num_frames == round(mix.duration * 100)
+        direct = KaldiNativeFbank().extract(
+            __import__("soxr").resample(mix.load_audio()[0], 16000, 8000, quality="HQ"), 8000)
+        assert np.abs(fc.load_features() - direct).max() <= 2 ** -6 + 1e-3
+        assert sorted((s.start, s.speaker) for s in fc.supervisions) == \
+            sorted((s.start, s.speaker) for s in mix.supervisions)
+    labelled_path = tmp_path / "labelled.jsonl.gz"
+    res = CliRunner().invoke(cli, ["labels", str(feats), str(labelled_path), "--storage-path", str(tmp_path / "lab")])
+    assert res.exit_code == 0, res.output
+    labelled = list(CutSet.from_file(labelled_path))
+    for mix, lab in zip(mixtures, labelled):
+        got = load_labels(lab)
+        assert np.array_equal(got, expected_labels(mix, lab.speakers, got.shape[0]))
+    # on-the-fly: raw mixtures straight into the dataset, labels from their supervisions, nothing stored
+    chunks = chunk_cuts(CutSet.from_cuts(mixtures), chunk_size=100)
+    batch = EENDDataset(chunk_size=100, feature_extractor=KaldiNativeFbank())[chunks.subset(first=2)]
+    assert batch["features"].shape[2] == 345 and (batch["labels"] >= 0).any() and (batch["labels"] == 1).any()
