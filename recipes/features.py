@@ -655,6 +655,7 @@ def compute_fbank(
     (kaldi-native-fbank itself). Work is spread over ``num_jobs`` local
     processes or a dask cluster (:mod:`recipes.parallel`).
 
+    A multi-channel cut becomes one cut per channel (ids ``<id>-<channel>``).
     A cut whose audio cannot be loaded stops the computation with its id and
     audio path (Lhotse's ``compute_and_store_features`` would drop it
     silently). With ``skip_bad`` such cuts are left out and listed in
@@ -672,7 +673,14 @@ def compute_fbank(
         config = load_fbank_config()
     if backend not in BACKENDS:
         raise ValueError(f"backend {backend!r}; expected one of {BACKENDS}")
-    cut_list = list(cuts)
+    from lhotse.cut import MultiCut
+
+    cut_list = []
+    for cut in cuts:
+        # A multi-channel cut (e.g. AMI mdm) becomes one MonoCut per channel, ids
+        # <id>-<channel> (Lhotse's MultiCut.to_mono): each channel gets its own features
+        # and can carry labels; statistics count the copies of a span once.
+        cut_list.extend(cut.to_mono() if isinstance(cut, MultiCut) else [cut])
     input_ids = [cut.id for cut in cut_list]
     if len(set(input_ids)) != len(input_ids):
         seen, dups = set(), []

@@ -186,13 +186,19 @@ def cutset_stats(cuts, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]
 
     The UEM is taken from ``uem`` (recording time), else from the cut's custom
     ``uem`` field, else the cut's own duration is scored. Target-speaker cuts
-    (custom ``target_speaker``) are counted once per original cut.
+    (custom ``target_speaker``) are counted once per original cut, and cuts of
+    other channels of the same recording span once.
     """
     out = []
     seen = set()
+    spans = set()
     for cut in cuts:
         custom = cut_custom(cut)
         rec_id = cut_recording_id(cut)
+        span = (rec_id, round(cut.start, 3), round(cut.duration, 3))
+        if span in spans and "target_speaker" not in custom:
+            continue  # another channel of the same span (per-channel cuts of a multi-channel recording)
+        spans.add(span)
         if "target_speaker" in custom:
             base = cut.id.rsplit("#", 1)[0]
             if base in seen:

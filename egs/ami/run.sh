@@ -5,8 +5,8 @@
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--mic M] [--annotations A] [--corpus-dir DIR] [--nj N] [--force]
 #   --stage N          first stage to run (default 0)
 #   --stop-stage N     last stage to run (default 4)
-#   --mic M            ihm-mix | sdm | mdm (default sdm; mdm = Array1-01..08 as one 8-channel recording,
-#                      stages 0-1 only: the feature stage takes mono cuts)
+#   --mic M            ihm-mix | sdm | mdm (default sdm; mdm = Array1-01..08 as one 8-channel recording;
+#                      stage 2 gives one feature cut per channel, ids <meeting>-<channel>)
 #   --annotations A    only_words | word_and_vocalsounds (default only_words)
 #   --corpus-dir DIR   stage 0 links this existing copy (amicorpus/ + AMI-diarization-setup/) instead of downloading
 #   --nj N             worker processes for fbank (default 2)
@@ -55,11 +55,6 @@ if stage_begins 1 "manifests ($prefix)" $setup/lists $setup/uems $setup/$annotat
   stage_done 1
 fi
 
-if [ "$mic" = mdm ] && [ "$stop_stage" -ge 2 ]; then
-  # recipes/features.py computes features of mono cuts only; the mdm cuts are 8-channel MultiCuts.
-  log "mic mdm: stages 2-4 need mono cuts (recipes/features.py rejects 8-channel MultiCuts); manifests are in data/manifests. Use --mic sdm or ihm-mix for features."
-  exit 1
-fi
 run_stages_2_to_4
 
 log "Finished stages $stage..$stop_stage; outputs in $(pwd)/data"
