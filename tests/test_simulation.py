@@ -317,3 +317,26 @@ def test_mixtures_go_through_fbank_labels_and_the_dataset_without_materializing(
     chunks = chunk_cuts(CutSet.from_cuts(mixtures), chunk_size=100)
     batch = EENDDataset(chunk_size=100, feature_extractor=KaldiNativeFbank())[chunks.subset(first=2)]
     assert batch["features"].shape[2] == 345 and (batch["labels"] >= 0).any() and (batch["labels"] == 1).any()
+
+
+@pytest.mark.realdata
+def test_conversation_reproduces_real_ami_turn_taking(tmp_path, realdata):
+    """Statistics of the real AMI dev references, sources of LibriSpeech-like lengths (2-20 s):
+    pause and overlap means within 10 % (with much shorter utterances, overlaps longer than the
+    speech are redrawn and the overlap mean drops: a property of the method, see its docstring)."""
+    from recipes.simulation import conversation_stats, load_conversation_stats
+
+    rttm = realdata / "ami" / "only_words" / "rttms" / "dev"
+    src = tmp_path / "src.jsonl.gz"
+    manifest_sources(num_speakers=40, per_speaker=40, seed=0, min_dur=2.0, max_dur=20.0).to_file(src)
+    cfg = load_config(None, method="conversation", conversation_stats=str(rttm), speakers={4: 1.0}, shard_size=250)
+    sources = load_sources(src, supervision=cfg.supervision, split=None, dev_fraction=cfg.dev_fraction)
+    out = tmp_path / "conv.jsonl.gz"
+    simulate(Simulator(sources, cfg, seed=0, prefix="c"), 300, out, progress=False)
+    got = conversation_stats([Turn(c.id, s.start, s.end, s.speaker) for c in load_manifest_lazy(out)
+                              for s in c.supervisions])
+    ref = load_conversation_stats(rttm)
+    for name in ("same_speaker_pauses", "speaker_change_pauses", "overlaps"):
+        a, b = np.mean(getattr(got, name)), np.mean(getattr(ref, name))
+        assert abs(a - b) <= 0.1 * b, (name, a, b)
+    assert abs(got.overlap_probability - ref.overlap_probability) <= 0.05
