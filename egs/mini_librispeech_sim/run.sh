@@ -87,7 +87,7 @@ if stage_begins 1 "source cuts (energy VAD)" download/LibriSpeech/train-clean-5 
     p=${part_of[$s]}
     lhotse cut simple --force-eager -r data/manifests/librispeech_recordings_$p.jsonl.gz \
       -s data/manifests/librispeech_supervisions_$p.jsonl.gz data/sources/librispeech_cuts_raw_$p.jsonl.gz
-    "$py" -m recipes.simulation prepare-sources data/sources/librispeech_cuts_raw_$p.jsonl.gz \
+    diar simulate-sources data/sources/librispeech_cuts_raw_$p.jsonl.gz \
       data/sources/mini_librispeech_sources_$s.jsonl.gz
   done
   if [ "$musan" = true ]; then
