@@ -34,7 +34,7 @@ def main():
             for jobs in (1, 2):
                 if kind == "dask":
                     try:
-                        import distributed  # noqa: F401 (only checks that it is installed)
+                        import distributed  # noqa: F401  (checks that it is installed)
                     except ImportError:
                         print("dask: not installed (extra 'dask'), skipped")
                         break

@@ -1,0 +1,380 @@
+"""VoxCeleb 1 and 2 (Nagrani et al. 2017, Chung et al. 2018; CC BY 4.0) as single-speaker sources.
+
+Short interview clips of celebrities from YouTube: VoxCeleb1 has 153,516
+utterances of 1,251 speakers (16 kHz WAV), VoxCeleb2 1,128,246 utterances of
+6,112 speakers (AAC in ``.m4a``). Every file is one utterance of one speaker
+(the clip may hold background voices, which are not annotated), so every file
+becomes one single-speaker cut: the input of ``diar simulate`` (stage 2 of
+``egs/mini_librispeech_sim/run.sh`` takes any such CutSet). Not a diarization
+corpus.
+
+On-disk layout (what :func:`download_voxceleb` leaves)::
+
+    CORPUS_DIR/voxceleb1/                  (--version 1; CORPUS_DIR may be this folder itself)
+      wav/<id>/<video>/<utt>.wav           vox1_dev_wav_parta{a..d} (concatenated zip) + vox1_test_wav.zip
+      vox1_meta.csv                        tab-separated: VoxCeleb1 ID, VGGFace1 ID, Gender, Nationality, Set
+      iden_split.txt                       (optional) '<1|2|3> <id>/<video>/<utt>.wav'
+      veri_test2.txt | veri_test.txt       (optional) '<0|1> <utt path> <utt path>' trial pairs
+    CORPUS_DIR/voxceleb2/                  (--version 2)
+      dev/aac/<id>/<video>/<utt>.m4a       vox2_dev_aac_parta{a..h} (concatenated zip)
+      test/aac/<id>/<video>/<utt>.m4a      vox2_test_aac.zip (it extracts to aac/; an aac/ folder
+                                           directly under voxceleb2/, as Lhotse's downloader leaves it,
+                                           is read as test too)
+      vox2_meta.csv                        (not needed)
+
+``<id>`` is the VoxCeleb speaker id (``id10001``, ``id00012``), ``<video>``
+the YouTube id, ``<utt>`` a 5-digit number.
+
+Rules applied (times in seconds):
+
+- recording id ``<id>-<video>-<utt>`` (as Lhotse); one cut per file, with one
+  supervision spanning the whole file, speaker = ``<id>`` (global: the same id
+  in any split is the same person; VoxCeleb1 and VoxCeleb2 ids do not overlap);
+- VoxCeleb1 splits, ``split_by="veri"`` (default): the verification split by
+  speaker: ``test`` = the speakers whose ``Set`` is ``test`` in
+  ``vox1_meta.csv`` (id10270-id10309), else the speakers of the trial list,
+  ``dev`` = the others; a speaker unknown to ``vox1_meta.csv`` is in no split
+  (listed in the report). With neither file, one split ``all``.
+  ``split_by="iden"``: ``iden_split.txt`` (1 = train, 2 = dev, 3 = test, by
+  utterance: speakers are shared between the splits, unlike ``veri``); a
+  listed file that is missing is listed as annotations without audio, a file
+  not listed is in no split;
+- VoxCeleb2 splits: ``dev`` and ``test`` from the folder (``dev/aac``,
+  ``test/aac``);
+- ``.m4a`` is decoded through Lhotse's audioread backend, which runs the
+  ``ffmpeg`` binary: without ffmpeg on PATH preparation stops with an error
+  that says what to install (before reading any file);
+- no annotation times exist, so ``duration_from_annotations`` does not apply.
+
+Outputs: ``voxceleb1_{recordings,supervisions,cuts}_{dev,test}.jsonl.gz``
+(``voxceleb1-iden_*_{train,dev,test}`` with ``split_by="iden"``),
+``voxceleb2_*_{dev,test}``, ``.uem``, ``_prepare_report.txt``.
+
+Differences from ``lhotse.recipes.voxceleb``: Lhotse merges VoxCeleb1 dev and
+all of VoxCeleb2 into one ``train`` split, needs the meta CSV files (a speaker
+missing from them is a KeyError), downloads the trial list into the current
+directory during preparation (so it fails offline), and ignores the VoxCeleb2
+dev/test folders (its progress bar shows the ``Set`` of the last line of
+``vox2_meta.csv`` as the split name).
+"""
+import logging
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import click
+from tqdm import tqdm
+
+from recipes.clitools import log_prepared, one_line_errors
+from recipes.corpora.common import PrepareReport, build_manifests, open_recording, write_manifests
+from recipes.corpora.config import load_corpus_config
+from recipes.download import DownloadError, download_file, extract_archive, link_or_copy_tree
+from recipes.rttm import AnnotationError, Turn
+
+logger = logging.getLogger(__name__)
+
+VERSIONS = ("1", "2")
+TRIAL_LISTS = ("veri_test2.txt", "veri_test.txt", "voxceleb1_test_v2.txt")
+IDEN_SPLITS = {"1": "train", "2": "dev", "3": "test"}
+
+
+class MissingDecoderError(RuntimeError):
+    pass
+
+
+def check_m4a_decoder() -> None:
+    """Raise :class:`MissingDecoderError` unless ffmpeg (what Lhotse's audioread backend runs) is on PATH."""
+    if shutil.which("ffmpeg") is None:
+        raise MissingDecoderError(
+            "VoxCeleb2 audio is AAC in .m4a files, which Lhotse decodes through audioread and the ffmpeg "
+            "binary, and no ffmpeg is on PATH: install ffmpeg (e.g. `apt-get install ffmpeg` or "
+            "`conda install -c conda-forge ffmpeg`) and rerun")
+
+
+def version_root(corpus_dir, version: str) -> Path:
+    corpus_dir = Path(corpus_dir)
+    sub = corpus_dir / f"voxceleb{version}"
+    return sub if sub.is_dir() else corpus_dir
+
+
+def manifest_name(version: str, split_by: str = "veri") -> str:
+    return f"voxceleb{version}" + ("-iden" if version == "1" and split_by == "iden" else "")
+
+
+def _utt_path_key(path: str) -> str:
+    """``id10001/1zcIwhmdeo4/00001.wav`` -> ``id10001-1zcIwhmdeo4-00001``."""
+    spk, video, utt = path.strip().split("/")[-3:]
+    return f"{spk}-{video}-{utt.rsplit('.', 1)[0]}"
+
+
+def read_vox1_meta(path) -> Dict[str, str]:
+    """``{speaker id: Set}`` of ``vox1_meta.csv`` (tab-separated, header line)."""
+    path = Path(path)
+    out = {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for lineno, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) != 5 or fields[4] not in ("dev", "test"):
+            raise AnnotationError(path, lineno, f"{line[:80]!r}",
+                                  "5 tab-separated fields: VoxCeleb1 ID, VGGFace1 ID, Gender, Nationality, dev|test")
+        out[fields[0]] = fields[4]
+    return out
+
+
+def read_trial_speakers(path) -> List[str]:
+    """Speakers of a verification trial list (``<0|1> <utt> <utt>`` per line)."""
+    path = Path(path)
+    speakers = set()
+    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 3 or fields[0] not in ("0", "1"):
+            raise AnnotationError(path, lineno, f"{line[:80]!r}",
+                                  "'<0|1> <id>/<video>/<utt>.wav <id>/<video>/<utt>.wav'")
+        speakers.update(f.split("/")[0] for f in fields[1:])
+    return sorted(speakers)
+
+
+def read_iden_split(path) -> Dict[str, str]:
+    """``{recording id: train|dev|test}`` of ``iden_split.txt``."""
+    path = Path(path)
+    out = {}
+    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2 or fields[0] not in IDEN_SPLITS or fields[1].count("/") != 2:
+            raise AnnotationError(path, lineno, f"{line[:80]!r}", "'<1|2|3> <id>/<video>/<utt>.wav'")
+        out[_utt_path_key(fields[1])] = IDEN_SPLITS[fields[0]]
+    return out
+
+
+def find_vox1_audio(root: Path) -> Dict[str, Path]:
+    return {_utt_path_key(p.relative_to(root / "wav").as_posix()): p
+            for p in sorted((root / "wav").glob("*/*/*.wav"))}
+
+
+def find_vox2_audio(root: Path) -> Dict[str, Tuple[Path, str]]:
+    """``{recording id: (path, dev|test)}`` from ``dev/aac``, ``test/aac`` (and ``aac/`` = test)."""
+    found: Dict[str, Tuple[Path, str]] = {}
+    for sub, split in (("dev/aac", "dev"), ("test/aac", "test"), ("aac", "test")):
+        d = root / sub
+        for p in sorted(d.glob("*/*/*.m4a")):
+            key = _utt_path_key(p.relative_to(d).as_posix())
+            if key in found:
+                raise ValueError(f"two files for {key}: {found[key][0]} and {p}")
+            found[key] = (p, split)
+    return found
+
+
+# ---------------------------------------------------------------------------
+# download
+
+
+def download_voxceleb(target_dir, versions: Sequence[str] = VERSIONS, base_url: Optional[str] = None,
+                      sha256: Optional[Dict[str, str]] = None, lists: bool = True, force: bool = False,
+                      progress: bool = True) -> Path:
+    """Download, join and extract VoxCeleb ``versions`` into ``target_dir/voxceleb<v>/``.
+
+    The dev archives come in parts (``vox1_dev_wav_partaa`` ..); each part and
+    file goes to ``target_dir/downloads/`` through a resumable ``.part`` file,
+    is verified (sha256 from conf/corpora/voxceleb.yaml where known, or from
+    ``sha256``: file name -> digest), the parts are joined into the zip (under
+    a temporary name, renamed when complete) and extracted once. ``base_url``
+    replaces the directory of every URL (same file names). The VGG server asks
+    for the credentials it e-mails on request; a mirror can be given with
+    ``base_url``. Returns ``target_dir``.
+    """
+    conf = load_corpus_config("voxceleb")
+    target = Path(target_dir)
+    dl = target / "downloads"
+    digests = dict(sha256 or {})
+
+    def get(url: str, file: str, digest: Optional[str]) -> Path:
+        if base_url:
+            url = f"{base_url.rstrip('/')}/{file}"
+        return download_file(url, dl / file, sha256=digests.get(file) or digest, force=force, progress=progress)
+
+    for version in versions:
+        if version not in VERSIONS:
+            raise ValueError(f"unknown VoxCeleb version {version!r}; expected 1 or 2")
+        vconf = conf[f"voxceleb{version}"]
+        root = target / f"voxceleb{version}"
+        for archive in vconf["archives"]:
+            parts = [get(p["url"], p["file"], p.get("sha256")) for p in archive.get("parts", [])]
+            if parts:
+                joined = dl / archive["file"]
+                if not joined.exists() or force:
+                    tmp = joined.with_name(joined.name + ".joining")
+                    with open(tmp, "wb") as out:
+                        for p in parts:
+                            with open(p, "rb") as f:
+                                shutil.copyfileobj(f, out, 1 << 20)
+                    tmp.rename(joined)
+            else:
+                joined = get(archive["url"], archive["file"], archive.get("sha256"))
+            extract_archive(joined, root / archive.get("extract_into", "."))
+        for meta in vconf.get("meta", []) + (vconf.get("lists", []) if lists else []):
+            path = get(meta["url"], meta["file"], meta.get("sha256"))
+            shutil.copyfile(path, root / meta["file"])
+    return target
+
+
+# ---------------------------------------------------------------------------
+# prepare
+
+
+def prepare_voxceleb(
+    corpus_dir,
+    version: str = "1",
+    split_by: str = "veri",
+    num_jobs: int = 1,
+    duration_from_annotations: bool = False,
+    progress: bool = True,
+) -> Tuple[Dict[str, Dict[str, object]], PrepareReport]:
+    """Single-speaker utterance manifests of VoxCeleb ``version`` (see the module docstring).
+
+    :param version: ``"1"`` or ``"2"``.
+    :param split_by: VoxCeleb1 only: ``veri`` (dev/test by speaker) or ``iden`` (iden_split.txt).
+    :param num_jobs: threads reading audio headers (m4a durations need a full decode by ffmpeg).
+    :param duration_from_annotations: not applicable (no annotation times); True is an error.
+    :return: ``({split: {...}}, report)``; one cut per file.
+    """
+    version = str(version)
+    if version not in VERSIONS:
+        raise ValueError(f"unknown VoxCeleb version {version!r}; expected 1 or 2")
+    if split_by not in ("veri", "iden"):
+        raise ValueError(f"unknown split_by {split_by!r}; expected veri or iden")
+    if duration_from_annotations:
+        raise ValueError("VoxCeleb has no annotation times (a cut is a whole file): durations come from the audio")
+    root = version_root(corpus_dir, version)
+    report = PrepareReport()
+    split_of: Dict[str, str] = {}
+    if version == "1":
+        audio = find_vox1_audio(root)
+        if not audio:
+            raise FileNotFoundError(f"no wav/<id>/<video>/<utt>.wav under {root}")
+        if split_by == "iden":
+            listed = read_iden_split(root / "iden_split.txt") if (root / "iden_split.txt").is_file() else None
+            if listed is None:
+                raise FileNotFoundError(f"{root / 'iden_split.txt'} not found (needed for split_by='iden')")
+            report.annotations_without_audio = sorted(set(listed) - set(audio))
+            split_of = {k: s for k, s in listed.items() if k in audio}
+            report.notes.append("iden_split.txt: identification split by utterance; speakers are shared by "
+                                "train/dev/test")
+        else:
+            meta_file = root / "vox1_meta.csv"
+            trials = [root / f for f in TRIAL_LISTS if (root / f).is_file()]
+            if meta_file.is_file():
+                sets = read_vox1_meta(meta_file)
+                unknown = sorted({k.split("-")[0] for k in audio} - set(sets))
+                for spk in unknown:
+                    report.notes.append(f"speaker {spk} is not in {meta_file.name}: in no split")
+                split_of = {k: sets[k.split("-")[0]] for k in audio if k.split("-")[0] in sets}
+                how = meta_file.name
+            elif trials:
+                test_spk = set(read_trial_speakers(trials[0]))
+                split_of = {k: "test" if k.split("-")[0] in test_spk else "dev" for k in audio}
+                how = f"speakers of {trials[0].name}"
+            else:
+                split_of = {k: "all" for k in audio}
+                how = "no vox1_meta.csv or trial list: one split 'all'"
+            report.notes.append(f"VoxCeleb1 verification split (test speakers from {how})")
+        paths = audio
+    else:
+        found = find_vox2_audio(root)
+        if not found:
+            raise FileNotFoundError(f"no {{dev,test}}/aac/<id>/<video>/<utt>.m4a under {root}")
+        check_m4a_decoder()
+        paths = {k: p for k, (p, _) in found.items()}
+        split_of = {k: s for k, (_, s) in found.items()}
+    report.annotation_summary = (f"VoxCeleb{version}: {len(paths)} files, "
+                                 f"{len({k.split('-')[0] for k in paths})} speakers")
+    report.log_unmatched()
+
+    rec_ids = sorted(paths)
+    with ThreadPoolExecutor(max(1, num_jobs)) as ex:
+        recs = list(tqdm(ex.map(lambda r: open_recording(paths[r], r), rec_ids), total=len(rec_ids),
+                         desc=f"VoxCeleb{version} audio headers", disable=not progress))
+    recordings = {r.id: r for r in recs}
+    turns = [Turn(r.id, 0.0, r.duration, r.id.split("-")[0]) for r in recs if r.duration > 0]
+    for r in recs:
+        if r.duration <= 0:
+            report.notes.append(f"{paths[r.id]}: empty audio file; no supervision")
+    splits: Dict[str, List[str]] = {}
+    for rec_id in rec_ids:
+        if rec_id in split_of:
+            splits.setdefault(split_of[rec_id], []).append(rec_id)
+    result = build_manifests(recordings, turns, report, splits=splits)
+    return result, report
+
+
+# ---------------------------------------------------------------------------
+# commands
+
+_version_option = click.option("--version", "versions", multiple=True, type=click.Choice(list(VERSIONS)),
+                               help="VoxCeleb version, 1 and/or 2 (repeatable). Default: both.")
+
+
+@click.command("voxceleb")
+@click.argument("target_dir", type=click.Path(file_okay=False))
+@_version_option
+@click.option("--corpus-dir", type=click.Path(exists=True, file_okay=False),
+              help="Link this existing copy (holding voxceleb1/ and/or voxceleb2/) as TARGET_DIR instead of "
+                   "downloading. Default: download.")
+@click.option("--base-url", default=None,
+              help="Mirror replacing the directory of every URL in conf/corpora/voxceleb.yaml (same file names). "
+                   "Default: the VGG URLs (they ask for the credentials VGG e-mails on request).")
+@click.option("--force", is_flag=True, help="Download again even when the files exist. Default: off.")
+@one_line_errors
+def download_command(target_dir, versions, corpus_dir, base_url, force):
+    """Download VoxCeleb1 (about 39 GB of WAV) and/or VoxCeleb2 (about 72 GB of m4a) into TARGET_DIR."""
+    if corpus_dir:
+        link_or_copy_tree(corpus_dir, target_dir)
+        logger.info("linked %s -> %s", target_dir, corpus_dir)
+        return
+    download_voxceleb(target_dir, versions=versions or VERSIONS, base_url=base_url, force=force)
+
+
+@click.command("voxceleb")
+@click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("output_dir", type=click.Path(file_okay=False))
+@_version_option
+@click.option("--split-by", type=click.Choice(["veri", "iden"]), default="veri", show_default=True,
+              help="VoxCeleb1 splits: veri = dev/test by speaker (vox1_meta.csv or the trial list); "
+                   "iden = train/dev/test of iden_split.txt (by utterance, speakers shared).")
+@click.option("--num-jobs", type=click.IntRange(1), default=1, show_default=True,
+              help="Threads reading audio headers (an m4a duration needs a full ffmpeg decode).")
+@click.option("--name", default=None, help="Prefix of the output files. Default: voxceleb<version>[-iden].")
+@one_line_errors
+def prepare_command(corpus_dir, output_dir, versions, split_by, num_jobs, name):
+    """VoxCeleb CORPUS_DIR -> single-speaker utterance manifests in OUTPUT_DIR (sources for `diar simulate`).
+
+    One cut per file with one supervision spanning it (durations in seconds from the audio),
+    speaker = the VoxCeleb id. VoxCeleb2 .m4a needs ffmpeg on PATH.
+    """
+    versions = versions or VERSIONS
+    if name and len(versions) > 1:
+        raise click.UsageError("--name needs a single --version")
+    prepared = 0
+    for version in versions:
+        if len(versions) > 1 and not (Path(corpus_dir) / f"voxceleb{version}").is_dir():
+            logger.warning("no %s/voxceleb%s: VoxCeleb%s skipped", corpus_dir, version, version)
+            continue
+        out_name = name or manifest_name(version, split_by)
+        result, report = prepare_voxceleb(corpus_dir, version=version, split_by=split_by, num_jobs=num_jobs)
+        written = write_manifests(result, output_dir, out_name, report)
+        log_prepared(out_name, result, output_dir, written)
+        prepared += 1
+    if not prepared:
+        raise FileNotFoundError(f"neither {corpus_dir}/voxceleb1 nor {corpus_dir}/voxceleb2 exists; "
+                                "give --version for a folder that is one version's root")
+
+
+__all__ = ["download_voxceleb", "prepare_voxceleb", "check_m4a_decoder", "MissingDecoderError", "read_vox1_meta",
+           "read_iden_split", "read_trial_speakers", "manifest_name", "download_command", "prepare_command",
+           "DownloadError"]
