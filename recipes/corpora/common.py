@@ -97,6 +97,7 @@ def build_manifests(
     uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None,
     splits: Optional[Mapping[str, Sequence[str]]] = None,
     channel: Union[int, Sequence[int]] = 0,
+    custom: Optional[Mapping[str, Mapping[str, object]]] = None,
 ) -> Dict[str, Dict[str, object]]:
     """Manifests for ``recordings`` and their ``turns`` (see the module docstring).
 
@@ -105,6 +106,8 @@ def build_manifests(
 
     :param channel: an int gives ``MonoCut`` s of that channel; a list gives
         ``MultiCut`` s of those channels (supervisions carry the same list).
+    :param custom: recording id -> extra custom fields of its cut (e.g. the
+        DIHARD domain, the LibriCSS condition), next to ``uem``.
     :return: ``{split: {"recordings", "supervisions", "cuts", "uem"}}``; the
         key ``""`` holds every recording.
     """
@@ -158,7 +161,7 @@ def build_manifests(
         supervisions.extend(sups)
         rec = recordings[rec_id]
         common = dict(id=rec_id, start=0.0, duration=rec.duration, recording=rec, supervisions=sups,
-                      custom={"uem": [[s, e] for s, e in full_uem[rec_id]]})
+                      custom={"uem": [[s, e] for s, e in full_uem[rec_id]], **(custom or {}).get(rec_id, {})})
         if isinstance(channel, int):
             cuts.append(MonoCut(channel=channel, **common))
         else:

@@ -323,14 +323,8 @@ def prepare_dihard3(
         recordings[rec_id] = rec
 
     result = build_manifests(recordings, turns, report, uem=uem_all or None,
-                             splits={s: ids for s, ids in split_ids.items() if ids})
-    seen = set()
-    for parts in result.values():
-        for cut in parts["cuts"]:
-            if id(cut) in seen:
-                continue
-            seen.add(id(cut))
-            cut.custom.update({k: v for k, v in metadata[cut.recording_id].items()})
+                             splits={s: ids for s, ids in split_ids.items() if ids},
+                             custom={r: dict(metadata[r]) for r in recordings})
     for split, ids in split_ids.items():
         per_domain: Dict[str, int] = {}
         for i in ids:

@@ -265,13 +265,9 @@ def prepare_libricss(
             for cond in CONDITIONS:
                 splits[f"{split}_{cond}"] = [r for r in splits[split] if info[r]["condition"] == cond]
     splits = {s: ids for s, ids in splits.items() if ids}
-    result = build_manifests(recordings, turns, report, splits=splits, channel=channel)
-    for parts in result.values():
-        for cut in parts["cuts"]:
-            meta = info[cut.recording_id]
-            cut.custom.update(condition=meta["condition"], session=meta["session"],
-                              nominal_overlap_pct=meta["nominal_overlap_pct"],
-                              actual_overlap_pct=meta["actual_overlap_pct"])
+    fields = ("condition", "session", "nominal_overlap_pct", "actual_overlap_pct")
+    result = build_manifests(recordings, turns, report, splits=splits, channel=channel,
+                             custom={r: {k: info[r][k] for k in fields} for r in recordings})
     return result, report
 
 
