@@ -10,10 +10,8 @@ unions once the '<sil>'-only intervals are removed from Lhotse's.
 """
 import hashlib
 import io
-import os
 import shutil
 import subprocess
-import sys
 import tarfile
 from collections import defaultdict
 from pathlib import Path
@@ -28,6 +26,7 @@ from recipes.corpora.aishell4 import prepare_aishell4, read_textgrid, read_textg
 from recipes.download import DownloadError
 from recipes.stats import cutset_stats, summarize, union_intervals
 from tests.fixtures.aishell4 import SESSIONS, build_aishell4_fixture, write_textgrid
+from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -254,12 +253,7 @@ def test_cli_bad_textgrid_is_one_line_error(corpus, tmp_path):
 
 
 def test_run_sh_stage_0_and_1(corpus, tmp_path):
-    root = tmp_path / "repo"
-    (root / "egs" / "aishell4").mkdir(parents=True)
-    shutil.copy(REPO / "egs" / "aishell4" / "run.sh", root / "egs" / "aishell4" / "run.sh")
-    os.symlink(REPO / "local", root / "local")
-    os.symlink(REPO / "conf", root / "conf")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    root, env = recipe_sandbox(tmp_path, "aishell4")
     recipe = root / "egs" / "aishell4"
     cmd = ["bash", str(recipe / "run.sh"), "--corpus-dir", str(corpus), "--stop-stage", "1"]
     res = subprocess.run(cmd, cwd=recipe, env=env, capture_output=True, text=True, timeout=120)

@@ -7,10 +7,8 @@ minimal NXT tree whose segments are the same turns (clipped to the audio), and w
 recordings (ids, durations) and the speech covered per speaker. The realdata test prepares
 the real BUT lists/UEMs/RTTMs with 0.1 s stand-in audio.
 """
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ from recipes.download import DownloadError, file_digest
 from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize, union_intervals
 from tests.fixtures.ami import AUDIO_ONLY, MEETINGS, NO_AUDIO, build_ami_fixture, turns_of, write_ami_nxt
+from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -193,12 +192,7 @@ def test_cli_download_link_and_prepare(tmp_path, corpus, http_server):
 
 
 def test_run_sh_stages_0_1(tmp_path, corpus, monkeypatch):
-    root = tmp_path / "repo"
-    (root / "egs" / "ami").mkdir(parents=True)
-    shutil.copy(REPO / "egs" / "ami" / "run.sh", root / "egs" / "ami" / "run.sh")
-    os.symlink(REPO / "local", root / "local")
-    os.symlink(REPO / "conf", root / "conf")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    root, env = recipe_sandbox(tmp_path, "ami")
     recipe = root / "egs" / "ami"
     res = subprocess.run(["bash", "run.sh", "--corpus-dir", str(corpus), "--mic", "mdm", "--stop-stage", "1"],
                          cwd=recipe, env=env, capture_output=True, text=True, timeout=120)

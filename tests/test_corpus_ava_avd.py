@@ -7,10 +7,8 @@ skipped when ffmpeg is not installed, and the missing-ffmpeg error is tested
 with a PATH that has no ffmpeg.
 """
 import hashlib
-import os
 import shutil
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from recipes.corpora.ava_avd import download_ava_avd, prepare_ava_avd, read_offs
 from recipes.download import DownloadError
 from recipes.rttm import AnnotationError
 from tests.fixtures.ava_avd import build_ava_avd_fixture
+from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 HAS_FFMPEG = shutil.which("ffmpeg") is not None
@@ -207,12 +206,7 @@ def test_cli_link_and_prepare(corpus, tmp_path):
 
 
 def test_run_sh_stages_0_and_1(corpus, tmp_path):
-    root = tmp_path / "repo"
-    (root / "egs" / "ava_avd").mkdir(parents=True)
-    shutil.copy(REPO / "egs" / "ava_avd" / "run.sh", root / "egs" / "ava_avd" / "run.sh")
-    os.symlink(REPO / "local", root / "local")
-    os.symlink(REPO / "conf", root / "conf")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    root, env = recipe_sandbox(tmp_path, "ava_avd")
     cmd = ["bash", str(root / "egs" / "ava_avd" / "run.sh"), "--corpus-dir", str(corpus), "--stop-stage", "1"]
     res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -18,10 +18,8 @@ turn, ``H:MM:SS.ss`` times) with 0.1 s stand-in audio, and prepared with the
 official track-2 UEM file.
 """
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -37,6 +35,7 @@ from recipes.cli import cli
 from recipes.corpora.chime6 import download_chime6, hms_to_seconds, manifest_name, prepare_chime6, track2_uem
 from recipes.rttm import AnnotationError
 from tests.fixtures.chime6 import SESSIONS, build_chime6_fixture, seconds_to_hms, write_kaldi_uem
+from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -255,12 +254,7 @@ def test_cli_prepare_mics_and_names(corpus, uem, tmp_path):
 
 
 def test_run_sh_stages_0_and_1(corpus, uem, tmp_path):
-    root = tmp_path / "repo"
-    (root / "egs" / "chime6").mkdir(parents=True)
-    shutil.copy(REPO / "egs" / "chime6" / "run.sh", root / "egs" / "chime6" / "run.sh")
-    os.symlink(REPO / "local", root / "local")
-    os.symlink(REPO / "conf", root / "conf")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    root, env = recipe_sandbox(tmp_path, "chime6")
     cmd = ["bash", str(root / "egs" / "chime6" / "run.sh"), "--corpus-dir", str(corpus), "--stop-stage", "1",
            "--mic", "U02", "--uem", str(uem)]
     res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=120)

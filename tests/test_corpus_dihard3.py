@@ -18,7 +18,6 @@ DIHARD II dev UEM (192 files, multi-interval) through the recipe's UEM path.
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from recipes.corpora.dihard3 import download_dihard3, find_releases, prepare_dih
 from recipes.labels import IGNORE, activity_matrix
 from recipes.rttm import AnnotationError
 from tests.fixtures.dihard3 import RECORDINGS, build_dihard3_fixture, release_dir
+from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -239,12 +239,7 @@ def test_cli_prepare_full_and_core(corpus, tmp_path):
 
 
 def test_run_sh_stages_0_and_1(corpus, tmp_path):
-    root = tmp_path / "repo"
-    (root / "egs" / "dihard3").mkdir(parents=True)
-    shutil.copy(REPO / "egs" / "dihard3" / "run.sh", root / "egs" / "dihard3" / "run.sh")
-    os.symlink(REPO / "local", root / "local")
-    os.symlink(REPO / "conf", root / "conf")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    root, env = recipe_sandbox(tmp_path, "dihard3")
     script = str(root / "egs" / "dihard3" / "run.sh")
     res = subprocess.run(["bash", script, "--stop-stage", "0"], cwd=root, env=env, capture_output=True, text=True,
                          timeout=120)

@@ -11,10 +11,8 @@ needs both times on a word). Only ``ihm-mix`` is compared: Lhotse reads SPHERE f
 No ICSI annotations exist under /work/shared/realdata (only the split lists), so the realdata
 test checks the split lists and prepares stand-in annotations for all 75 listed meetings.
 """
-import os
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from recipes.download import DownloadError, file_digest
 from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize, union_intervals
 from tests.fixtures.icsi import AUDIO_ONLY, MEETINGS, NO_AUDIO, build_icsi_fixture, write_preambles
+from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -210,12 +209,7 @@ def test_cli_download_link_and_prepare(tmp_path, corpus):
 
 
 def test_run_sh_stages_0_1(tmp_path, corpus):
-    root = tmp_path / "repo"
-    (root / "egs" / "icsi").mkdir(parents=True)
-    shutil.copy(REPO / "egs" / "icsi" / "run.sh", root / "egs" / "icsi" / "run.sh")
-    os.symlink(REPO / "local", root / "local")
-    os.symlink(REPO / "conf", root / "conf")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    root, env = recipe_sandbox(tmp_path, "icsi")
     recipe = root / "egs" / "icsi"
     res = subprocess.run(["bash", "run.sh", "--corpus-dir", str(corpus), "--stop-stage", "1"],
                          cwd=recipe, env=env, capture_output=True, text=True, timeout=120)

@@ -8,10 +8,8 @@ coverage (union of the utterances) per recording are compared.
 """
 import csv
 import hashlib
-import os
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from recipes.download import DownloadError
 from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize
 from tests.fixtures.libricss import SESSIONS, build_libricss_fixture, write_meeting_info
+from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -206,12 +205,7 @@ def test_cli_download_link_and_prepare(corpus, tmp_path):
 
 
 def test_run_sh_stages_0_and_1(corpus, tmp_path):
-    root = tmp_path / "repo"
-    (root / "egs" / "libricss").mkdir(parents=True)
-    shutil.copy(REPO / "egs" / "libricss" / "run.sh", root / "egs" / "libricss" / "run.sh")
-    os.symlink(REPO / "local", root / "local")
-    os.symlink(REPO / "conf", root / "conf")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    root, env = recipe_sandbox(tmp_path, "libricss")
     cmd = ["bash", str(root / "egs" / "libricss" / "run.sh"), "--corpus-dir", str(corpus), "--stop-stage", "1",
            "--mic", "clean"]
     res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=120)

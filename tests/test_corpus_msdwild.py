@@ -8,7 +8,6 @@ import io
 import os
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from recipes.download import DownloadError
 from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize
 from tests.fixtures.msdwild import CLIPS, build_msdwild_fixture
+from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -137,12 +137,7 @@ def test_cli_link_and_prepare(tmp_path):
 
 def test_run_sh_stage_0_and_1(tmp_path):
     corpus = build_msdwild_fixture(tmp_path / "c", layout="release")
-    root = tmp_path / "repo"
-    (root / "egs" / "msdwild").mkdir(parents=True)
-    shutil.copy(REPO / "egs" / "msdwild" / "run.sh", root / "egs" / "msdwild" / "run.sh")
-    os.symlink(REPO / "local", root / "local")
-    os.symlink(REPO / "conf", root / "conf")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    root, env = recipe_sandbox(tmp_path, "msdwild")
     recipe = root / "egs" / "msdwild"
     cmd = ["bash", str(recipe / "run.sh"), "--corpus-dir", str(corpus), "--stop-stage", "1"]
     res = subprocess.run(cmd, cwd=recipe, env=env, capture_output=True, text=True, timeout=120)

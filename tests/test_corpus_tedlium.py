@@ -31,6 +31,7 @@ from recipes.download import DownloadError
 from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize
 from tests.fixtures.tedlium import TALKS, build_tedlium_fixture
+from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -242,12 +243,7 @@ def test_cli_download_link_and_prepare(v3, tmp_path):
 
 
 def test_run_sh_stages_0_and_1(v2, tmp_path):
-    root = tmp_path / "repo"
-    (root / "egs" / "tedlium").mkdir(parents=True)
-    shutil.copy(REPO / "egs" / "tedlium" / "run.sh", root / "egs" / "tedlium" / "run.sh")
-    os.symlink(REPO / "local", root / "local")
-    os.symlink(REPO / "conf", root / "conf")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    root, env = recipe_sandbox(tmp_path, "tedlium")
     cmd = ["bash", str(root / "egs" / "tedlium" / "run.sh"), "--corpus-dir", str(v2), "--release", "v2",
            "--stop-stage", "1"]
     res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=120)

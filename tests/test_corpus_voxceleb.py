@@ -38,6 +38,7 @@ from recipes.download import DownloadError
 from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize
 from tests.fixtures.voxceleb import VOX1, VOX2, build_voxceleb_fixture
+from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 HAVE_FFMPEG = shutil.which("ffmpeg") is not None
@@ -247,12 +248,7 @@ def test_cli_download_link_and_prepare(corpus, tmp_path):
 
 
 def test_run_sh_stages_0_and_1(clean_corpus, tmp_path):
-    root = tmp_path / "repo"
-    (root / "egs" / "voxceleb").mkdir(parents=True)
-    shutil.copy(REPO / "egs" / "voxceleb" / "run.sh", root / "egs" / "voxceleb" / "run.sh")
-    os.symlink(REPO / "local", root / "local")
-    os.symlink(REPO / "conf", root / "conf")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    root, env = recipe_sandbox(tmp_path, "voxceleb")
     cmd = ["bash", str(root / "egs" / "voxceleb" / "run.sh"), "--corpus-dir", str(clean_corpus), "--versions", "1"]
     res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-3000:]

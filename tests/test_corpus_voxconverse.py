@@ -13,7 +13,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from recipes.corpora.voxconverse import prepare_voxconverse, split_dev_recording
 from recipes.download import DownloadError
 from recipes.rttm import AnnotationError
 from tests.fixtures.voxconverse import LABEL_DIR, build_voxconverse_fixture
+from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -233,12 +233,7 @@ def test_cli_download_link_and_prepare(corpus, tmp_path):
 
 
 def test_run_sh_stages_0_and_1(corpus, tmp_path):
-    root = tmp_path / "repo"
-    (root / "egs" / "voxconverse").mkdir(parents=True)
-    shutil.copy(REPO / "egs" / "voxconverse" / "run.sh", root / "egs" / "voxconverse" / "run.sh")
-    os.symlink(REPO / "local", root / "local")
-    os.symlink(REPO / "conf", root / "conf")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    root, env = recipe_sandbox(tmp_path, "voxconverse")
     cmd = ["bash", str(root / "egs" / "voxconverse" / "run.sh"), "--corpus-dir", str(corpus), "--stop-stage", "1",
            "--split-dev-ratio", "0.5"]
     res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=120)
