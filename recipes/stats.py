@@ -143,7 +143,7 @@ def summarize(recs: Sequence[RecordingStats]) -> dict:
     width = max((len(r.time_by_speaker_count) for r in recs), default=1)
     by_k = [sum(r.time_by_speaker_count[k] for r in recs if k < len(r.time_by_speaker_count)) for k in range(width)]
     return {
-        "recordings": len(recs),
+        "recordings": len({r.recording_id for r in recs}),  # windows / segments of one recording count once
         "duration_hours": dur / 3600,
         "duration_source": "+".join(sources) if sources else "none",
         "speech_hours": speech / 3600,

@@ -255,5 +255,12 @@ def test_run_sh_stages_0_and_1(clean_corpus, tmp_path):
     manifests = root / "egs" / "voxceleb" / "data" / "manifests"
     for split in ("dev", "test"):
         assert (manifests / f"voxceleb1_cuts_{split}.jsonl.gz").is_file()
+    # stages 2-4 ran too: features and one-speaker labels for every split stage 1 wrote
+    recipe = root / "egs" / "voxceleb"
+    for split in ("dev", "test"):
+        labelled = CutSet.from_file(recipe / "data" / "cuts" / f"voxceleb1_cuts_{split}_binary.jsonl.gz")
+        for cut in labelled:
+            assert cut.features.num_features == 23 and cut.custom["speakers"] == [cut.supervisions[0].speaker]
+    assert (recipe / "data" / "stats" / "voxceleb1_card.md").is_file()
     res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0 and res.stderr.count("already done") == 2
+    assert res.returncode == 0 and res.stderr.count("already done") == 5

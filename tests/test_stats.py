@@ -135,3 +135,11 @@ def test_ami_only_words_missed_at_oracle_sad(realdata, tmp_path, split, missed, 
     assert total["recordings"] == meetings
     assert total["duration_source"] == "uem"
     assert round(100 * total["missed_at_oracle_sad"], 2) == missed
+
+
+def test_windows_of_one_recording_count_as_one_recording():
+    a = recording_stats("rec", [Turn("rec", 0.0, 5.0, "a")], duration=10.0)
+    b = recording_stats("rec", [Turn("rec", 10.0, 12.0, "b")], duration=10.0)
+    c = recording_stats("other", [Turn("other", 0.0, 1.0, "a")], duration=10.0)
+    total = build_report([("x", [a, b, c])])["total"]
+    assert total["recordings"] == 2 and total["duration_hours"] == pytest.approx(30.0 / 3600)

@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
 # TED-LIUM release 2 or 3: single-speaker utterances (one talk = one speaker) as SOURCES for
-# simulated mixtures. Not a diarization corpus: only stages 0-1 exist here.
+# simulated mixtures (stage 1), with the usual features, labels and statistics (stages 2-4).
 #
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--release v2|v3] [--distribution D] [--corpus-dir DIR] [--force]
 #   --stage N            first stage to run (default 0)
-#   --stop-stage N       last stage to run (default 1; there is no stage after 1)
+#   --stop-stage N       last stage to run (default 4)
 #   --release R          v2 (TEDLIUM_release2) | v3 (TEDLIUM_release-3) (default v3)
 #   --distribution D     v3 only: legacy | speaker-adaptation | all (default legacy)
 #   --sph-decoder X      auto | sph2pipe | soundfile (default auto: sph2pipe when on PATH, else soundfile)
 #   --corpus-dir DIR     stage 0 links this existing copy (holding TEDLIUM_release*/) instead of downloading
 #   --base-url URL       mirror of the openslr archive, same file name (default: openslr.org)
 #   --duration-from-annotations true|false  talk length = last STM end time (default false)
+#   --nj N               worker processes for fbank and labels (default 2)
+#   --label-type T       binary | powerset | target (default binary)
 #   --force              redo the selected stages even when they are done
 #
 # Stage 0: download (or link) -> download/tedlium/TEDLIUM_release-3/{data,legacy,speaker-adaptation}/ (v3)
 #                                download/tedlium/TEDLIUM_release2/{train,dev,test}/{sph,stm}/       (v2)
 # Stage 1: manifests          -> data/manifests/tedlium-<release>[-sa|-all]_{recordings,supervisions,cuts}_<split>.jsonl.gz
 #          the cuts are one MonoCut per STM segment with one supervision (speaker = the talk).
+# Stage 2: 8 kHz fbank        -> data/fbank/, data/cuts/<prefix>_cuts_<split>.jsonl.gz
+# Stage 3: labels             -> data/labels/, data/cuts/<prefix>_cuts_<split>_<type>.jsonl.gz
+# Stage 4: describe           -> data/stats/ (one speaker per cut)
 #
 # Next: simulate mixtures from these cuts with stage 2 of egs/mini_librispeech_sim/run.sh, which takes
 # any such CutSet, e.g. `diar simulate data/manifests/tedlium-v3_cuts_train.jsonl.gz ...`.
@@ -25,7 +30,9 @@ case " $* " in *" --help "*|*" -h "*) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$
 cd "$(dirname "$0")"
 
 stage=0
-stop_stage=1
+stop_stage=4
+nj=2
+label_type=binary
 release=v3
 distribution=legacy
 sph_decoder=auto
@@ -41,6 +48,7 @@ if [ "$release" = v3 ] && [ "$distribution" = speaker-adaptation ]; then prefix=
 if [ "$release" = v3 ] && [ "$distribution" = all ]; then prefix=$prefix-all; fi
 done_dir=data/.done/$prefix
 . ../../local/stages.sh
+. ../../local/common_stages.sh
 
 stage_opts_0="release=$release corpus_dir=$corpus_dir base_url=$base_url"
 if stage_begins 0 "download tedlium ($release)"; then
@@ -65,4 +73,7 @@ if stage_begins 1 "manifests ($prefix)" "${stm_files[@]}"; then
   stage_done 1
 fi
 
-log "Finished stages $stage..$stop_stage; source cuts in $(pwd)/data/manifests"
+# Stages 2-4: fbank, labels (one speaker per cut), describe, for every split stage 1 wrote.
+run_feature_stages_for "$prefix"
+
+log "Finished stages $stage..$stop_stage; outputs in $(pwd)/data"

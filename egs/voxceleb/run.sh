@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # VoxCeleb 1 & 2: single-speaker utterances (one file = one speaker, id = the VoxCeleb id) as SOURCES for
-# simulated mixtures. Not a diarization corpus: only stages 0-1 exist here.
+# simulated mixtures (stage 1), with the usual features, labels and statistics (stages 2-4).
 #
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--versions "1 2"] [--split-by veri|iden] [--corpus-dir DIR] [--force]
 #   --stage N            first stage to run (default 0)
-#   --stop-stage N       last stage to run (default 1; there is no stage after 1)
+#   --stop-stage N       last stage to run (default 4)
 #   --versions "V..."    VoxCeleb versions to download/prepare, space-separated (default "1 2")
 #   --split-by S         VoxCeleb1 splits: veri (dev/test by speaker) | iden (iden_split.txt) (default veri)
 #   --corpus-dir DIR     stage 0 links this existing copy (holding voxceleb1/ and/or voxceleb2/) instead of downloading
 #   --base-url URL       mirror with the VGG file names (default: the VGG URLs, which need VGG's credentials)
 #   --nj N               threads reading audio headers (default 2; an m4a duration needs a full ffmpeg decode)
+#   --label-type T       binary | powerset | target (default binary)
 #   --force              redo the selected stages even when they are done
 #
 # VoxCeleb2 (.m4a, AAC) needs the ffmpeg binary on PATH; stage 1 says so and stops when it is missing.
@@ -19,6 +20,9 @@
 # Stage 1: manifests          -> data/manifests/voxceleb1_{recordings,supervisions,cuts}_{dev,test}.jsonl.gz
 #                                data/manifests/voxceleb2_{recordings,supervisions,cuts}_{dev,test}.jsonl.gz
 #          the cuts are one MonoCut per file with one supervision spanning it (speaker = idNNNNN).
+# Stage 2: 8 kHz fbank        -> data/fbank/, data/cuts/<prefix>_cuts_<split>.jsonl.gz
+# Stage 3: labels             -> data/labels/, data/cuts/<prefix>_cuts_<split>_<type>.jsonl.gz
+# Stage 4: describe           -> data/stats/ (one speaker per cut)
 #
 # Next: simulate mixtures from these cuts with stage 2 of egs/mini_librispeech_sim/run.sh, which takes
 # any such CutSet, e.g. `diar simulate data/manifests/voxceleb2_cuts_dev.jsonl.gz ...`.
@@ -27,7 +31,8 @@ case " $* " in *" --help "*|*" -h "*) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$
 cd "$(dirname "$0")"
 
 stage=0
-stop_stage=1
+stop_stage=4
+label_type=binary
 versions="1 2"
 split_by=veri
 corpus_dir=
@@ -40,6 +45,7 @@ corpus=voxceleb
 prefix=$corpus-${versions// /-}-$split_by
 done_dir=data/.done/$prefix
 . ../../local/stages.sh
+. ../../local/common_stages.sh
 
 version_opts=()
 for v in $versions; do version_opts+=(--version "$v"); done
@@ -72,4 +78,12 @@ if stage_begins 1 "manifests (voxceleb $versions)" "${list_inputs[@]}"; then
   stage_done 1
 fi
 
-log "Finished stages $stage..$stop_stage; source cuts in $(pwd)/data/manifests"
+# Stages 2-4: fbank, labels (one speaker per cut), describe, for every manifest prefix and
+# split stage 1 wrote (voxceleb1 or voxceleb1-iden, voxceleb2).
+prefixes=()
+for v in $versions; do
+  if [ "$v" = 1 ] && [ "$split_by" = iden ]; then prefixes+=(voxceleb1-iden); else prefixes+=(voxceleb$v); fi
+done
+run_feature_stages_for "${prefixes[@]}"
+
+log "Finished stages $stage..$stop_stage; outputs in $(pwd)/data"
