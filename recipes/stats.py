@@ -331,6 +331,8 @@ def build_report(named: Sequence[Tuple[str, Sequence[RecordingStats]]]) -> dict:
     """Report dictionary for several inputs, each summarised, plus the pooled total."""
     inputs = [dict(name=name, **summarize(recs)) for name, recs in named]
     total = summarize([r for _, recs in named for r in recs])
+    # recording ids are unique within an input, not across corpora: add the inputs' counts
+    total["recordings"] = sum(i["recordings"] for i in inputs)
     return {"inputs": inputs, "total": total, "definitions": DEFINITIONS}
 
 
