@@ -33,6 +33,7 @@ import logging
 
 import numpy as np
 import scipy.fft
+from scipy.linalg import blas
 from lhotse import CutSet
 from lhotse.features.base import FeatureExtractor, register_extractor
 from lhotse.features.io import LilcomChunkyWriter
@@ -427,6 +428,8 @@ class NumpyFbank:
         power_t = np.empty((half, size), dtype=np.float32)
         mel_t = np.empty((cfg.num_mel_bins, size), dtype=np.float32)
         w, w0 = self.window, self.window[0]
+        w_padded = np.zeros(self.fft, dtype=np.float32)
+        w_padded[:win] = w
         floor = np.float32(np.finfo(np.float32).eps)
         for a in range(0, T, size):
             b = min(a + size, T)
@@ -434,7 +437,8 @@ class NumpyFbank:
             blk = buf[:k]
             np.multiply(frames_e[a:b], w, out=blk[:, :win])
             m = means[a:b]
-            blk[:, :win] -= ((1 - c) * m)[:, None] * w[None, :]
+            # blk -= outer((1 - c) m, w), in place (BLAS rank-1 update on the transposed view)
+            blas.sger(-1.0, w_padded, (1 - c) * m, a=blk.T, overwrite_a=True)
             blk[:, 0] = (1 - c) * (p[starts[a:b]] - m) * w0
             spec = scipy.fft.rfft(blk, axis=1)[:, :half]
             pw = power_t[:, :k]
@@ -510,6 +514,36 @@ def _without_lazy_resampling(cut):
     return fastcopy(cut, recording=original)
 
 
+def _read_pcm16(cut) -> Optional[np.ndarray]:
+    """Fast path: the samples of a mono cut of a plain 16-bit PCM file, read as int16 and
+    scaled by 1/32768 (the values Lhotse's soundfile backend returns, about 3x faster than
+    reading float32). ``None`` when the cut is anything else; then Lhotse loads it."""
+    import soundfile
+    from lhotse.cut import MonoCut
+    from lhotse.utils import compute_num_samples
+
+    if not isinstance(cut, MonoCut) or not cut.has_recording:
+        return None
+    rec = cut.recording
+    if rec.transforms or len(rec.sources) != 1 or rec.sources[0].type != "file":
+        return None
+    source = rec.sources[0]
+    try:
+        info = soundfile.info(source.source)
+    except Exception:  # noqa: BLE001 - not for soundfile: Lhotse decides
+        return None
+    if info.subtype != "PCM_16" or info.samplerate != rec.sampling_rate or cut.channel not in source.channels:
+        return None
+    start = compute_num_samples(cut.start, rec.sampling_rate)
+    frames = compute_num_samples(cut.duration, rec.sampling_rate)
+    data, _ = soundfile.read(source.source, start=start, frames=frames, dtype="int16", always_2d=True)
+    if data.shape[0] != frames:
+        return None  # shorter file than the manifest says: let Lhotse apply its tolerance rules
+    samples = data[:, source.channels.index(cut.channel)].astype(np.float32)
+    samples *= np.float32(1 / 32768)
+    return samples
+
+
 def load_audio_for_features(cut, config: KnfFbankConfig) -> np.ndarray:
     """Mono float32 samples of ``cut`` at ``config.sampling_rate`` (files are never rewritten).
 
@@ -518,6 +552,9 @@ def load_audio_for_features(cut, config: KnfFbankConfig) -> np.ndarray:
     """
     if config.resampler == "soxr":
         cut = _without_lazy_resampling(cut)
+        pcm = _read_pcm16(cut)
+        if pcm is not None:
+            return resample_audio(pcm, cut.sampling_rate, config.sampling_rate)
     if config.resampler == "lhotse" or cut.sampling_rate == config.sampling_rate:
         audio = cut.resample(config.sampling_rate).load_audio()
     else:

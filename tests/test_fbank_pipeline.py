@@ -200,3 +200,27 @@ def test_output_cut_keeps_its_resampling_and_validates(wav_cuts, tmp_path):
     cut = next(iter(out))
     assert cut.sampling_rate == 8000 and cut.recording.sources[0].source.endswith(".wav")
     assert fastcopy(cut, features=None).load_audio().shape[1] == round(cut.duration * 8000)
+
+
+def test_pcm16_fast_read_equals_lhotse_load_audio(wav_cuts, tmp_path):
+    from recipes.features import _read_pcm16
+
+    cut = wav_cuts[1]
+    np.testing.assert_array_equal(_read_pcm16(cut), cut.load_audio()[0])
+    window = cut.truncate(offset=1.234, duration=2.0)
+    np.testing.assert_array_equal(_read_pcm16(window), window.load_audio()[0])
+    stereo = tmp_path / "stereo.wav"
+    x = np.stack([signal(1.5, 16000, 1), signal(1.5, 16000, 2)], axis=1)
+    soundfile.write(stereo, x, 16000, subtype="PCM_16")
+    from lhotse.cut import MonoCut
+
+    rec = Recording.from_file(stereo)
+    right = MonoCut(id="r", start=0.25, duration=1.0, channel=1, recording=rec)
+    np.testing.assert_array_equal(_read_pcm16(right), right.load_audio()[0])
+    # 16-bit FLAC reads the same way; float WAV and lazily transformed cuts are left to Lhotse
+    flac = Recording.from_file(soundfile.write(tmp_path / "a.flac", signal(1.0, 16000, 3), 16000) or
+                               tmp_path / "a.flac").to_cut()
+    np.testing.assert_array_equal(_read_pcm16(flac), flac.load_audio()[0])
+    soundfile.write(tmp_path / "f.wav", signal(1.0, 16000, 3), 16000, subtype="FLOAT")
+    assert _read_pcm16(Recording.from_file(tmp_path / "f.wav").to_cut()) is None
+    assert _read_pcm16(cut.resample(8000)) is None
