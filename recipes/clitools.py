@@ -9,6 +9,14 @@ import click
 logger = logging.getLogger("recipes")
 
 
+def one_line(error: BaseException) -> str:
+    """An exception as one line: the whole message (Lhotse puts the reason on the lines
+    after the first), without the ``[extra info] When calling: ...`` dump of the whole cut
+    that Lhotse appends."""
+    text = str(error).split("[extra info]", 1)[0]
+    return " ".join(text.split()) or type(error).__name__
+
+
 def one_line_errors(func):
     """Turn exceptions into ``Error: <reason>`` on one line and exit status 1
     (``DIAR_DEBUG=1`` re-raises for the traceback)."""
@@ -22,7 +30,7 @@ def one_line_errors(func):
         except Exception as e:  # noqa: BLE001 - the CLI boundary
             if os.environ.get("DIAR_DEBUG"):
                 raise
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            msg = one_line(e)
             raise click.ClickException(msg) from e
 
     return wrapper

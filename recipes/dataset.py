@@ -78,11 +78,12 @@ class EENDDataset(torch.utils.data.Dataset):
         size; a chunk with more active speakers keeps its most active ones
         (ties: lower column first) and the rest are dropped from that chunk.
     :param feature_extractor: used for cuts that have no stored features.
+    :param max_set_size: powerset classes for cuts labelled on the fly (no stored labels).
     """
 
     def __init__(self, cuts: Optional[CutSet] = None, label_type: str = "binary", context: int = 7,
                  subsampling: int = 10, chunk_size: int = 500, mean_norm: str = "chunk",
-                 max_speakers: Optional[int] = None, feature_extractor=None):
+                 max_speakers: Optional[int] = None, feature_extractor=None, max_set_size: int = 2):
         if label_type not in LABEL_TYPES:
             raise ValueError(f"label_type {label_type!r}; expected one of {LABEL_TYPES}")
         if mean_norm not in MEAN_NORMS:
@@ -95,6 +96,7 @@ class EENDDataset(torch.utils.data.Dataset):
         self.mean_norm = mean_norm
         self.max_speakers = max_speakers
         self.feature_extractor = feature_extractor
+        self.max_set_size = max_set_size
 
     def chunk(self, cuts: Optional[CutSet] = None) -> CutSet:
         return chunk_cuts(cuts if cuts is not None else self.cuts, self.chunk_size, self.subsampling)
@@ -135,7 +137,7 @@ class EENDDataset(torch.utils.data.Dataset):
             speakers = sorted({s.speaker for s in cut.supervisions})
             labels = activity_matrix(cut, speakers, num_frames=feats.shape[0])
             if self.label_type == "powerset":
-                labels, _ = to_powerset(labels, self.max_set_size or 2)
+                labels, _ = to_powerset(labels, self.max_set_size)
         if labels.shape[0] < feats.shape[0]:  # on-the-fly features of a different rounding
             fill = POWERSET_IGNORE if labels.dtype.kind == "i" else IGNORE
             labels = np.concatenate([labels, np.full((feats.shape[0] - labels.shape[0],) + labels.shape[1:],

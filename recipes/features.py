@@ -570,37 +570,49 @@ def load_audio_for_features(cut, config: KnfFbankConfig) -> np.ndarray:
 CONTEXT = 0.25  # seconds of audio read around a cut that is part of a longer recording
 
 
-def compute_cut_features(cut, config: KnfFbankConfig, extract) -> np.ndarray:
-    """Features of ``cut`` equal to the matching frames of the whole recording's features.
+def load_audio_with_context(cut, config: KnfFbankConfig) -> Tuple[np.ndarray, int, Optional[int]]:
+    """Audio for the features of ``cut``: ``(samples, first, count)``.
 
     A cut that is a window of a longer recording (``truncate``,
-    ``cut_into_windows``) is computed from its audio plus ``CONTEXT`` seconds on
-    each side, starting on a frame boundary, and then trimmed to the frames
+    ``cut_into_windows``) is read with ``CONTEXT`` seconds of audio on each
+    side, starting on a frame boundary; its features are then frames
+    ``first .. first + count`` of the features of those samples, the frames
     Lhotse's ``Features.load`` would slice from whole-recording features
     (``compute_num_frames`` of the offset and of the duration). Without the
     context, the edge frames would see reflected samples and resampler
-    transients instead of the real neighbouring audio.
-    ``extract``: samples at ``config.sampling_rate`` -> ``(T, D)`` features.
+    transients instead of the real neighbouring audio. Other cuts: ``(samples, 0, None)``.
     """
     from lhotse.cut import MonoCut
     from lhotse.utils import compute_num_frames
 
     shift, sr = config.frame_shift, config.sampling_rate
     if not isinstance(cut, MonoCut) or not cut.has_recording:
-        return extract(load_audio_for_features(cut, config))
+        return load_audio_for_features(cut, config), 0, None
     total = cut.recording.duration
     start = max(0.0, math.floor((cut.start - CONTEXT) / shift + 1e-9) * shift)
     end = min(total, cut.end + CONTEXT)
     if start >= cut.start - 1e-9 and end <= cut.end + 1e-9:
-        return extract(load_audio_for_features(cut, config))
+        return load_audio_for_features(cut, config), 0, None
     wide = MonoCut(id=cut.id, start=start, duration=end - start, channel=cut.channel, recording=cut.recording)
-    feats = extract(load_audio_for_features(wide, config))
     first = compute_num_frames(cut.start, shift, sr) - int(round(start / shift))
-    count = compute_num_frames(cut.duration, shift, sr)
+    return load_audio_for_features(wide, config), first, compute_num_frames(cut.duration, shift, sr)
+
+
+def _trim(feats: np.ndarray, first: int, count: Optional[int]) -> np.ndarray:
+    if count is None:
+        return feats
     out = feats[first: first + count]
     if out.shape[0] < count:  # the window runs past the recording's last frame: repeat it
         out = np.concatenate([out, np.repeat(out[-1:], count - out.shape[0], axis=0)])
     return out
+
+
+def compute_cut_features(cut, config: KnfFbankConfig, extract) -> np.ndarray:
+    """Features of ``cut`` equal to the matching frames of the whole recording's features
+    (see :func:`load_audio_with_context`). ``extract``: samples at
+    ``config.sampling_rate`` -> ``(T, D)`` features."""
+    audio, first, count = load_audio_with_context(cut, config)
+    return _trim(extract(audio), first, count)
 
 
 def _audio_paths(cut) -> str:
@@ -630,6 +642,8 @@ def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str):
     from lhotse.features import Features
     from lhotse.serialization import deserialize_item
 
+    from recipes.clitools import one_line
+
     config = KnfFbankConfig.from_dict(config_dict)
     compute = NumpyFbank(config) if backend == "numpy" else KaldiNativeFbank(config)
     extract = compute if backend == "numpy" else (lambda a: compute.extract(a, config.sampling_rate))
@@ -641,12 +655,14 @@ def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str):
             for d in cut_dicts:
                 cut: Cut = deserialize_item(d)
                 try:
-                    feats = compute_cut_features(cut, config, extract)
+                    audio, first, count = load_audio_with_context(cut, config)
                 except Exception as e:  # noqa: BLE001 - any decoder error (AudioLoadingError, ...) is this cut's
                     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EROFS):
                         raise  # ... but a full or read-only disk is the whole stage's
-                    rejects.append(Reject(cut.id, _audio_paths(cut), f"{type(e).__name__}: {e}".splitlines()[0]))
+                    rejects.append(Reject(cut.id, _audio_paths(cut), f"{type(e).__name__}: {one_line(e)}"))
                     continue
+                # errors past this point (extractor, bugs) stop the stage: they are not the audio's fault
+                feats = _trim(extract(audio), first, count)
                 key = writer.write(cut.id, feats)
                 done.append((cut.id, Features(
                     type=KaldiNativeFbank.name, num_frames=feats.shape[0], num_features=feats.shape[1],
@@ -746,6 +762,8 @@ def compute_fbank(
         if not skip_bad:
             raise RuntimeError(f"audio of {len(rejects)} of {len(cut_list)} cut(s) failed to load: {listing}{more} "
                                f"(--skip-bad leaves them out and lists them in a rejects file)")
+        if len(rejects) == len(cut_list):
+            raise RuntimeError(f"the audio of every cut ({len(cut_list)}) failed to load, e.g. {listing}{more}")
         if rejects_path is not None:
             write_text(rejects_path, "".join(json.dumps(r.__dict__) + "\n" for r in rejects))
         logger.warning("skipped %d cut(s) whose audio failed to load%s: %s%s", len(rejects),

@@ -114,20 +114,20 @@ def test_an_interrupted_archive_is_never_taken_as_finished(wav_cuts, tmp_path, m
     import recipes.features as features
 
     calls = {"n": 0}
-    real = features.compute_cut_features
+    real = features.load_audio_with_context
 
-    def dies_on_second(cut, config, extract):
+    def dies_on_second(cut, config):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt  # like a kill in the middle of an archive
-        return real(cut, config, extract)
+        return real(cut, config)
 
-    monkeypatch.setattr(features, "compute_cut_features", dies_on_second)
+    monkeypatch.setattr(features, "load_audio_with_context", dies_on_second)
     with pytest.raises(KeyboardInterrupt):
         compute_fbank(wav_cuts, tmp_path / "f", progress=False)
     names = [p.name for p in (tmp_path / "f").iterdir()]
     assert names and all(".partial" in n for n in names)  # only the partial archive, never a final name
-    monkeypatch.setattr(features, "compute_cut_features", real)
+    monkeypatch.setattr(features, "load_audio_with_context", real)
     out = compute_fbank(wav_cuts, tmp_path / "f", progress=False)  # a rerun completes
     assert len(out) == 3 and all(c.load_features().shape[0] == c.num_frames for c in out)
 
@@ -224,3 +224,30 @@ def test_pcm16_fast_read_equals_lhotse_load_audio(wav_cuts, tmp_path):
     soundfile.write(tmp_path / "f.wav", signal(1.0, 16000, 3), 16000, subtype="FLOAT")
     assert _read_pcm16(Recording.from_file(tmp_path / "f.wav").to_cut()) is None
     assert _read_pcm16(cut.resample(8000)) is None
+
+
+def test_skip_bad_does_not_hide_extractor_errors_or_an_empty_result(wav_cuts, tmp_path, monkeypatch):
+    import recipes.features as features
+
+    def broken(self, samples):
+        raise ValueError("extractor bug")
+
+    monkeypatch.setattr(features.NumpyFbank, "__call__", broken)
+    with pytest.raises(ValueError, match="extractor bug"):
+        compute_fbank(wav_cuts, tmp_path / "a", skip_bad=True, progress=False)
+    monkeypatch.undo()
+    for cut in wav_cuts:
+        damage(cut)
+    with pytest.raises(RuntimeError, match="every cut"):
+        compute_fbank(wav_cuts, tmp_path / "b", skip_bad=True, progress=False)
+
+
+def test_audio_error_message_keeps_the_reason(wav_cuts, tmp_path):
+    damage(wav_cuts[0])
+    cuts_in = tmp_path / "in.jsonl.gz"
+    wav_cuts.to_file(cuts_in)
+    res = CliRunner().invoke(cli, ["fbank", str(cuts_in), str(tmp_path / "o.jsonl.gz"), "--storage-path",
+                                   str(tmp_path / "f")])
+    err = [line for line in res.stderr.splitlines() if line.startswith("Error:")]
+    assert res.exit_code == 1 and len(err) == 1
+    assert "Error opening" in err[0] and "[extra info]" not in err[0] and len(err[0]) < 1500, err[0]

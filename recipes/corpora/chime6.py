@@ -367,7 +367,6 @@ def prepare_chime6(
     for s in sorted(recordings):
         if split_of[s] in ("dev", "eval") and s not in uem:
             report.uem_notes.append(f"{s}: {split_of[s]} session without a track-2 UEM entry; whole recording scored")
-    split_ids = {sp: sorted(s for s in recordings if split_of[s] == sp) for sp in splits}
     channels = 0 if mic != "binaural" else None
     if mic == "binaural":
         # build_manifests takes one channel list for every recording: sessions with the most common
@@ -387,6 +386,8 @@ def prepare_chime6(
                             "left/right of the i-th speaker file in sorted order: " + "; ".join(
                                 f"{s}: " + ", ".join(Path(p).stem.split("_")[1] for p in audio[s])
                                 for s in sorted(recordings)))
+    # after the binaural block, which may leave sessions out
+    split_ids = {sp: sorted(s for s in recordings if split_of[s] == sp) for sp in splits}
     result = build_manifests(recordings, turns, report, uem=uem or None,
                              splits={sp: ids for sp, ids in split_ids.items() if ids}, channel=channels)
     return result, report
