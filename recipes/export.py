@@ -23,6 +23,7 @@ from typing import Dict, List, Mapping, Tuple
 from lhotse import CutSet
 
 from recipes.fileio import check_writable_dir, write_text
+from recipes.labels import cut_recording_id
 from recipes.rttm import Turn, write_rttm, write_uem
 
 logger = logging.getLogger(__name__)
@@ -34,11 +35,12 @@ PYANNOTE_SUBSETS = {"train": "train", "dev": "development", "val": "development"
 
 def cut_turns(cut) -> List[Turn]:
     """Speaker turns of a cut in recording time, clipped to the cut."""
+    rec_id = cut_recording_id(cut)
     out = []
     for s in cut.supervisions:
         start, end = max(s.start, 0.0), min(s.end, cut.duration)
         if end > start:
-            out.append(Turn(cut.recording_id, cut.start + start, cut.start + end, s.speaker))
+            out.append(Turn(rec_id, cut.start + start, cut.start + end, s.speaker))
     return out
 
 
@@ -51,11 +53,20 @@ def cut_uem(cut) -> List[Tuple[float, float]]:
 
 
 def _audio_path_and_rate(cut) -> Tuple[str, int, int]:
+    """Absolute path of the cut's single audio file (manifests hold paths relative to the
+    recipe directory: resolved against the current directory), its rate and channel count."""
+    if not cut.has_recording or not hasattr(cut, "recording"):
+        raise ValueError(f"cut {cut.id}: exports need cuts with a recording "
+                         f"(materialize simulated mixtures first: diar simulate --materialize)")
     rec = cut.recording
     if len(rec.sources) != 1 or rec.sources[0].type != "file":
-        raise ValueError(f"recording {rec.id}: Kaldi export needs one audio file per recording, "
+        raise ValueError(f"recording {rec.id}: exports need one audio file per recording, "
                          f"got {len(rec.sources)} source(s) of type {rec.sources[0].type}")
-    return rec.sources[0].source, rec.sampling_rate, rec.num_channels
+    path = Path(rec.sources[0].source).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"cut {cut.id}: audio {rec.sources[0].source} not found (resolved to {path}; "
+                                f"run the export from the recipe directory the manifest was written in)")
+    return str(path), rec.sampling_rate, rec.num_channels
 
 
 def _source_rate(recording) -> int:
@@ -81,8 +92,8 @@ def export_kaldi(cuts: CutSet, out_dir, sampling_rate: int = 8000) -> Path:
             # The recording's own rate: a cut resampled lazily by Lhotse still points at the original file.
             source_rate = _source_rate(cut.recording)
             channel = cut.channel if isinstance(cut.channel, int) else cut.channel[0]
-            if source_rate == sampling_rate and channels == 1:
-                wav[rec_id] = path
+            if source_rate == sampling_rate and channels == 1 and path.lower().endswith(".wav"):
+                wav[rec_id] = path  # Kaldi tools read RIFF WAV only: anything else goes through sox
             else:
                 remix = f" remix {channel + 1}" if channels > 1 else ""
                 wav[rec_id] = f"sox {shlex.quote(str(path))} -t wav -r {sampling_rate} -b 16 -{remix} |"
@@ -136,8 +147,10 @@ def export_pyannote(named_cuts: Mapping[str, CutSet], out_dir, database: str) ->
             ext = Path(path).suffix
             extensions.add(ext)
             link = audio_dir / f"{cut.recording_id}{ext}"
+            if link.is_symlink() and not link.exists():
+                link.unlink()  # dangling, from an earlier export
             if not link.exists():
-                os.symlink(Path(path).resolve(), link)
+                os.symlink(path, link)
             if cut.recording_id not in uem:
                 uris.append(cut.recording_id)
             uem.setdefault(cut.recording_id, []).extend(cut_uem(cut))

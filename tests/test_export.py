@@ -125,3 +125,26 @@ def test_pyannote_export_rejects_unknown_split(prepared, tmp_path):
     shutil.copy(paths["dev"], bad)
     res = CliRunner().invoke(cli, ["export", "pyannote", str(bad), str(tmp_path / "o"), "--name", "X"])
     assert res.exit_code == 1 and "weird" in res.stderr
+
+
+def test_exports_resolve_relative_audio_paths(prepared, tmp_path, monkeypatch):
+    root, paths = prepared
+    import os
+
+    from lhotse.utils import fastcopy
+
+    # the manifest with audio paths relative to `root`, exported from `root` and from elsewhere
+    rel = CutSet.from_file(paths["train"])
+
+    relative = [fastcopy(c, recording=fastcopy(c.recording, sources=[fastcopy(
+        c.recording.sources[0], source=os.path.relpath(c.recording.sources[0].source, root))])) for c in rel]
+    monkeypatch.chdir(root)
+    from recipes.export import export_kaldi
+
+    export_kaldi(CutSet.from_cuts(relative), tmp_path / "k")
+    for line in (tmp_path / "k" / "wav.scp").read_text().splitlines():
+        path = line.split()[2]  # "<rec> sox <path> ..."
+        assert os.path.isabs(path.strip("'")) and os.path.isfile(path.strip("'"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="recipe directory"):
+        export_kaldi(CutSet.from_cuts(relative), tmp_path / "k2")
