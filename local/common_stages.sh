@@ -27,7 +27,7 @@ run_feature_stages() {
   done
 
   local fb=$first lab=$((first + 1)) desc=$((first + 2))
-  printf -v "stage_opts_$fb" '%s' "nj=$nj"
+  # (no nj here: the features do not depend on the number of workers)
   if stage_begins $fb "fbank ($prefix)" "$fbank_conf" "${manifests[@]}"; then
     for s in $splits; do
       diar fbank "$(feature_input "$s")" "data/cuts/${prefix}_cuts_$s.jsonl.gz" \
