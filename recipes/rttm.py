@@ -493,12 +493,17 @@ def clip_to_uem(turns: Iterable[Turn], uem: Mapping[str, List[Tuple[float, float
     return out
 
 
-def _open_for_writing(path_or_file: Union[PathLike, IO[str]]):
+def _write_lines(path_or_file: Union[PathLike, IO[str]], lines: List[str]) -> None:
+    """Write to an open text file, or atomically to a path (a ``.partial`` file renamed
+    when complete, parent directories created)."""
     if hasattr(path_or_file, "write"):
-        return path_or_file, False
+        path_or_file.writelines(lines)
+        return
+    from recipes.fileio import write_text
+
     path = Path(os.fsdecode(path_or_file))
     path.parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "w", encoding="utf-8"), True
+    write_text(path, "".join(lines))
 
 
 def _check_token(value: str, what: str, turn: object, na_ok: bool = True) -> None:
@@ -542,12 +547,7 @@ def write_rttm(turns: Iterable[Turn], path_or_file: Union[PathLike, IO[str]]) ->
         lines.append(
             f"SPEAKER {t.recording_id} {t.channel} {start_s} {dur_s} {_NA} {_NA} {t.speaker} {_NA} {_NA}\n"
         )
-    f, close = _open_for_writing(path_or_file)
-    try:
-        f.writelines(lines)
-    finally:
-        if close:
-            f.close()
+    _write_lines(path_or_file, lines)
 
 
 # ---------------------------------------------------------------------------
@@ -601,12 +601,7 @@ def write_uem(
             if not Decimal(end_s) > Decimal(start_s):
                 raise ValueError(f"UEM interval {rec} {start}-{end} is empty at 1 ms precision")
             lines.append(f"{rec} {channel} {start_s} {end_s}\n")
-    f, close = _open_for_writing(path_or_file)
-    try:
-        f.writelines(lines)
-    finally:
-        if close:
-            f.close()
+    _write_lines(path_or_file, lines)
 
 
 def group_by_recording(turns: Iterable[Turn]) -> Dict[str, List[Turn]]:

@@ -19,7 +19,6 @@ and ``NAME[_SPLIT].uem`` atomically.
 """
 import logging
 from dataclasses import dataclass, field
-from io import StringIO
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -216,9 +215,8 @@ def write_manifests(
         suffix = f"_{split}" if split else ""
         for kind in ("recordings", "supervisions", "cuts"):
             written.append(save_manifest(parts[kind], output_dir / f"{name}_{kind}{suffix}.jsonl.gz"))
-        buf = StringIO()
-        write_uem(parts["uem"], buf)
-        written.append(write_text(output_dir / f"{name}{suffix}.uem", buf.getvalue()))
+        write_uem(parts["uem"], output_dir / f"{name}{suffix}.uem")  # atomic
+        written.append(output_dir / f"{name}{suffix}.uem")
     if report is not None:
         written.append(write_text(output_dir / f"{name}_prepare_report.txt", report.text()))
     return written
