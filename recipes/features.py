@@ -768,11 +768,23 @@ def compute_fbank(
             write_text(rejects_path, "".join(json.dumps(r.__dict__) + "\n" for r in rejects))
         logger.warning("skipped %d cut(s) whose audio failed to load%s: %s%s", len(rejects),
                        f" (listed in {rejects_path})" if rejects_path else "", listing, more)
+    elif rejects_path is not None and Path(rejects_path).exists():
+        Path(rejects_path).unlink()  # from an earlier run: nothing was rejected this time
+    _remove_stale(storage, "feats-*.lca", {t[1] for t in tasks})
     out = []
     for cut in cut_list:
         if cut.id in features:
             out.append(_with_features(cut, Features.from_dict(features[cut.id]), config))
     return CutSet.from_cuts(out)
+
+
+def _remove_stale(directory: Path, pattern: str, keep) -> None:
+    """Delete archives of an earlier run that this run did not write (fewer chunks now)
+    and partial files left by a killed run."""
+    keep = {str(Path(k)) for k in keep}
+    for path in set(directory.glob(pattern)) | set(directory.glob("*.partial*")):
+        if str(path) not in keep:
+            path.unlink()
 
 
 def _with_features(cut, feats, config: KnfFbankConfig):

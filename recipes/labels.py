@@ -418,6 +418,11 @@ def compute_labels(
     # Lhotse caches open HDF5 handles by path; drop them so that this process
     # reads the archives just written, not stale handles to the ones they replaced.
     close_cached_file_handles()
+    # archives of an earlier run with another number of chunks
+    written = {Path(t[1]) for t in tasks}
+    for old in [storage_path, *storage_path.parent.glob(f"{storage_path.stem}-*.h5")]:
+        if old.exists() and old not in written:
+            old.unlink()
     report = _merge_reports(reports)
     report.cuts_in = len(cut_list)
     logger.info("labels: %s", report.summary())

@@ -251,3 +251,15 @@ def test_audio_error_message_keeps_the_reason(wav_cuts, tmp_path):
     err = [line for line in res.stderr.splitlines() if line.startswith("Error:")]
     assert res.exit_code == 1 and len(err) == 1
     assert "Error opening" in err[0] and "[extra info]" not in err[0] and len(err[0]) < 1500, err[0]
+
+
+def test_a_rerun_leaves_no_stale_archives_or_rejects(wav_cuts, tmp_path):
+    compute_fbank(wav_cuts, tmp_path / "f", cuts_per_archive=1, progress=False)
+    assert len(list((tmp_path / "f").glob("feats-*.lca"))) == 3
+    (tmp_path / "rejects.jsonl").write_text('{"cut_id": "old"}\n')
+    (tmp_path / "f" / "feats-00009.partial.lca").write_bytes(b"killed run")
+    out = compute_fbank(wav_cuts, tmp_path / "f", cuts_per_archive=10, progress=False, skip_bad=True,
+                        rejects_path=tmp_path / "rejects.jsonl")
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["feats-00000.lca"]
+    assert not (tmp_path / "rejects.jsonl").exists()
+    assert all(c.load_features().shape[0] == c.num_frames for c in out)

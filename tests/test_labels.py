@@ -238,3 +238,11 @@ def test_parallel_labels_equal_single_job(tmp_path, two_cuts, kind):
         np.testing.assert_array_equal(a.load_labels(), b.load_labels())
     assert sorted(p.name for p in tmp_path.glob("many-*.h5")) == ["many-00000.h5", "many-00001.h5"]
     assert (rep1.frames, rep1.ignored_frames) == (rep2.frames, rep2.ignored_frames)
+
+
+def test_relabelling_with_fewer_archives_removes_the_old_ones(tmp_path, two_cuts):
+    compute_labels(two_cuts, tmp_path / "l.h5", progress=False, num_jobs=1, cuts_per_archive=1)
+    assert sorted(p.name for p in tmp_path.glob("*.h5")) == ["l-00000.h5", "l-00001.h5"]
+    out, _ = compute_labels(two_cuts, tmp_path / "l.h5", progress=False)
+    assert sorted(p.name for p in tmp_path.glob("*.h5")) == ["l.h5"]
+    assert next(iter(out)).load_labels().shape[1] == 2
