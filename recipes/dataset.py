@@ -41,13 +41,13 @@ import torch
 from lhotse import CutSet
 from lhotse.cut import Cut
 
+from recipes.cuts import cut_custom
 from recipes.features import compute_cut_features, eend_input
 from recipes.labels import (
     FRAME_SHIFT,
     IGNORE,
     POWERSET_IGNORE,
     activity_matrix,
-    cut_custom,
     load_labels,
     to_powerset,
 )

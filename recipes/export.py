@@ -23,7 +23,7 @@ from typing import Dict, List, Mapping, Tuple
 from lhotse import CutSet
 
 from recipes.fileio import check_writable_dir, write_text
-from recipes.labels import cut_recording_id
+from recipes.cuts import cut_turns, cut_uem
 from recipes.rttm import Turn, write_rttm, write_uem
 
 logger = logging.getLogger(__name__)
@@ -31,25 +31,6 @@ logger = logging.getLogger(__name__)
 # split names used in our file names -> pyannote subset names
 PYANNOTE_SUBSETS = {"train": "train", "dev": "development", "val": "development", "development": "development",
                     "test": "test", "eval": "test"}
-
-
-def cut_turns(cut) -> List[Turn]:
-    """Speaker turns of a cut in recording time, clipped to the cut."""
-    rec_id = cut_recording_id(cut)
-    out = []
-    for s in cut.supervisions:
-        start, end = max(s.start, 0.0), min(s.end, cut.duration)
-        if end > start:
-            out.append(Turn(rec_id, cut.start + start, cut.start + end, s.speaker))
-    return out
-
-
-def cut_uem(cut) -> List[Tuple[float, float]]:
-    """Scored regions of a cut (custom ``uem`` intersected with the cut), recording time."""
-    span = (cut.start, cut.end)
-    uem = (cut.custom or {}).get("uem") or [span]
-    out = [(max(a, span[0]), min(b, span[1])) for a, b in uem]
-    return [(a, b) for a, b in out if b > a]
 
 
 def _audio_path_and_rate(cut) -> Tuple[str, int, int]:

@@ -53,6 +53,8 @@ from lhotse import CutSet
 from lhotse.cut import Cut
 from lhotse.features.io import NumpyHdf5Writer, close_cached_file_handles, get_reader
 from lhotse.utils import compute_num_frames, fastcopy, isclose
+
+from recipes.cuts import cut_custom, cut_recording_id
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
@@ -62,21 +64,6 @@ IGNORE = 255  # binary / target value for frames outside the UEM
 POWERSET_IGNORE = -1  # powerset value for unscored / over-capacity frames
 LABEL_TYPES = ("binary", "powerset", "target")
 _EPS = 1e-6  # tolerance in frames for boundaries that sit exactly on a centre
-
-
-def cut_recording_id(cut: Cut) -> str:
-    """The recording a cut belongs to; a simulated mixture (``MixedCut``, which has no
-    single recording) is its own recording."""
-    from lhotse.cut import MixedCut
-
-    return cut.id if isinstance(cut, MixedCut) else cut.recording_id
-
-
-def cut_custom(cut: Cut) -> dict:
-    """A cut's custom fields (``MixedCut`` has none of its own)."""
-    from lhotse.cut import MixedCut
-
-    return {} if isinstance(cut, MixedCut) else (cut.custom or {})
 
 
 def first_frame_at_or_after(t: float, frame_shift: float = FRAME_SHIFT) -> int:

@@ -1012,7 +1012,8 @@ def materialize(cuts, out_dir, sampling_rate: int = 8000, progress: bool = True)
     from lhotse.utils import fastcopy
     from tqdm import tqdm
 
-    from recipes.export import cut_turns, export_kaldi
+    from recipes.cuts import cut_turns
+    from recipes.export import export_kaldi
     from recipes.fileio import atomic_path, check_writable_dir, save_manifest
     from recipes.rttm import write_rttm
 

@@ -21,12 +21,12 @@ Turns are clipped to the UEM (when given) before anything is measured.
 """
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from recipes.labels import cut_custom, cut_recording_id
+from recipes.cuts import cut_custom, cut_recording_id, cut_turns, cut_uem
 from recipes.rttm import Turn, clip_to_uem, group_by_recording
 
 DEFINITIONS = {
@@ -104,7 +104,7 @@ def recording_stats(
     """Measure one recording. ``uem`` (recording time) clips the turns and sets the duration."""
     if uem is not None:
         turns = clip_to_uem(turns, {recording_id: list(uem)})
-        duration, source = sum(e - s for s, e in union_intervals(uem)), "uem"
+        duration, source = sum(e - s for s, e in union_intervals(uem)), duration_source or "uem"
     elif duration is not None:
         source = duration_source or "audio"
     else:
@@ -204,25 +204,11 @@ def cutset_stats(cuts, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]
             if base in seen:
                 continue
             seen.add(base)
-        offset = cut.start
-        turns = [
-            Turn(rec_id, max(offset + s.start, offset), min(offset + s.end, offset + cut.duration),
-                 s.speaker or "<unknown>")
-            for s in cut.supervisions
-            if min(s.end, cut.duration) > max(s.start, 0.0)
-        ]
-        window = [(offset, offset + cut.duration)]
-        rec_uem = (uem or {}).get(rec_id, custom.get("uem"))
-        if rec_uem is not None:
-            # intersect the UEM with the cut's span
-            rec_uem = [(max(a, offset), min(b, offset + cut.duration)) for a, b in rec_uem]
-            rec_uem = [(a, b) for a, b in rec_uem if b > a]
-            out.append(recording_stats(rec_id, turns, uem=rec_uem))
-            if union_intervals(rec_uem) == [(offset, offset + cut.duration)]:
-                out[-1].duration_source = "audio"  # a whole-recording UEM is the audio duration
-        else:
-            out.append(recording_stats(rec_id, turns, uem=window))
-            out[-1].duration_source = "audio"
+        regions = cut_uem(cut, uem)
+        whole = union_intervals(regions) == [(cut.start, cut.start + cut.duration)]
+        # a UEM covering the whole cut is just the audio duration
+        out.append(recording_stats(rec_id, cut_turns(cut), uem=regions,
+                                   duration_source="audio" if whole else "uem"))
     return out
 
 
@@ -374,7 +360,3 @@ def plot_report(named: Sequence[Tuple[str, Sequence[RecordingStats]]], path) -> 
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def recording_stats_to_dict(r: RecordingStats) -> dict:
-    return asdict(r)
