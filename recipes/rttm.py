@@ -435,7 +435,7 @@ def clip_to_durations(
     return out, messages
 
 
-def _normalise_intervals(intervals: Iterable[Tuple[float, float]]) -> List[Tuple[float, float]]:
+def union_intervals(intervals: Iterable[Tuple[float, float]]) -> List[Tuple[float, float]]:
     """Sorted union of intervals; overlapping or touching intervals are joined, empty ones dropped."""
     merged: List[Tuple[float, float]] = []
     for a, b in sorted((float(a), float(b)) for a, b in intervals):
@@ -457,7 +457,7 @@ def clip_to_uem(turns: Iterable[Turn], uem: Mapping[str, List[Tuple[float, float
     from ``uem`` are kept as they are. Returns the turns sorted; what was
     trimmed, split or removed is logged (INFO) as one summary line.
     """
-    regions = {rec: _normalise_intervals(iv) for rec, iv in uem.items()}
+    regions = {rec: union_intervals(iv) for rec, iv in uem.items()}
     out: List[Turn] = []
     trimmed = split = removed = 0
     lost = 0.0
@@ -580,7 +580,7 @@ def read_uem(path: PathLike) -> Dict[str, List[Tuple[float, float]]]:
         if not end > start:
             raise AnnotationError(p, lineno, f"end {end_s} is not after start {start_s}", "end > start")
         raw[rec].append((float(start), float(end)))
-    return {rec: _normalise_intervals(raw[rec]) for rec in sorted(raw)}
+    return {rec: union_intervals(raw[rec]) for rec in sorted(raw)}
 
 
 def write_uem(

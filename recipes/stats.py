@@ -27,7 +27,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from recipes.cuts import cut_custom, cut_recording_id, cut_turns, cut_uem
-from recipes.rttm import Turn, clip_to_uem, group_by_recording
+from recipes.rttm import Turn, clip_to_uem, group_by_recording, union_intervals
 
 DEFINITIONS = {
     "duration_hours": "scored length: UEM when given, else audio duration, else last turn end (lower bound)",
@@ -55,19 +55,6 @@ class RecordingStats:
     speakers: List[str]
     # seconds with exactly k active speakers, k = 0, 1, 2, ... (k = 0 within the duration)
     time_by_speaker_count: List[float] = field(default_factory=list)
-
-
-def union_intervals(intervals: Iterable[Tuple[float, float]]) -> List[Tuple[float, float]]:
-    """Sorted union of ``(start, end)`` intervals (touching ones are joined)."""
-    merged: List[List[float]] = []
-    for s, e in sorted(intervals):
-        if e <= s:
-            continue
-        if merged and s <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], e)
-        else:
-            merged.append([s, e])
-    return [(s, e) for s, e in merged]
 
 
 def activity_profile(turns: Sequence[Turn]) -> List[Tuple[float, float, int]]:
