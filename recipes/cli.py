@@ -300,9 +300,7 @@ def _describe_one(path: Path, uem_map):
     from recipes.stats import cutset_stats, turns_stats
 
     if path.is_dir() or path.suffix.lower() == ".rttm":
-        turns, report = read_rttm(path)
-        if report.merged_self_overlaps or report.zero_duration:
-            logger.warning("%s: %s", path, report.summary())
+        turns, _ = read_rttm(path)  # logs its own warnings (merged self-overlaps, zero durations)
         stats = turns_stats(turns, uem=_restrict_uem(uem_map, turns))
         missing = [s.recording_id for s in stats if s.duration_source == "last_turn_end"]
         if missing:

@@ -113,9 +113,10 @@ class EENDDataset(torch.utils.data.Dataset):
         return compute_cut_features(cut, config, lambda a: self.feature_extractor.extract(a, config.sampling_rate))
 
     def _recording_mean(self, cut: Cut) -> np.ndarray:
-        return _recording_mean(cut.features.storage_type, cut.features.storage_path,
-                               cut.features.storage_key) if cut.has_features else \
-            self._features(cut).mean(axis=0)
+        if not cut.has_features:
+            raise ValueError(f"cut {cut.id}: mean_norm='recording' needs stored features (the mean over the "
+                             f"whole recording); use mean_norm='chunk' with on-the-fly features")
+        return _recording_mean(cut.features.storage_type, cut.features.storage_path, cut.features.storage_key)
 
     def _example(self, cut: Cut):
         feats = self._features(cut).astype(np.float32)
@@ -131,6 +132,10 @@ class EENDDataset(torch.utils.data.Dataset):
         if "labels" in custom:
             labels = load_labels(cut)
             speakers = list(custom["speakers"])
+            stored = "powerset" if labels.dtype.kind == "i" else ("target" if "target_speaker" in custom else "binary")
+            if stored != self.label_type:
+                raise ValueError(f"cut {cut.id} carries {stored} labels but the dataset was built with "
+                                 f"label_type={self.label_type!r}")
         elif self.label_type == "target":
             raise ValueError(f"cut {cut.id} has no labels; target-speaker cuts come from `diar labels --type target`")
         else:  # e.g. a simulated mixture trained on the fly: labels from its supervisions, no storage

@@ -60,8 +60,9 @@ def _source_rate(recording) -> int:
 
 
 def export_kaldi(cuts: CutSet, out_dir, sampling_rate: int = 8000) -> Path:
-    """Write a Kaldi data directory (see the module docstring). One entry per recording;
-    several cuts of the same recording (windows) are merged back."""
+    """Write a Kaldi data directory (see the module docstring). One ``wav.scp`` entry per
+    recording; several cuts of one recording (windows) share it, their turns are written per
+    cut (a turn crossing a window boundary becomes two touching segments)."""
     out_dir = check_writable_dir(out_dir)
     wav, reco2dur, segments, utt2spk, uem = {}, {}, [], [], {}
     spk2utt: Dict[str, List[str]] = defaultdict(list)

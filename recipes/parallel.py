@@ -1,7 +1,7 @@
 """Executor choice for the heavy stages: local processes or a dask cluster.
 
-Every stage that fans out (fbank, labels, simulation rendering) takes a
-``concurrent.futures``-style executor from :func:`executor`:
+``diar fbank`` and ``diar labels`` take a ``concurrent.futures``-style executor
+from :func:`executor` (``diar simulate`` uses its own pool of local processes):
 
 - ``num_jobs == 1`` and ``kind == "local"``: no executor, work runs inline;
 - ``kind == "local"``: a ``ProcessPoolExecutor`` with ``num_jobs`` workers,

@@ -159,3 +159,13 @@ def test_numpy_backend_works_as_on_the_fly_extractor(corpus):
     knf = EENDDataset(chunk_size=50, feature_extractor=KaldiNativeFbank())[CutSet.from_cuts([no_feats])]
     fast = EENDDataset(chunk_size=50, feature_extractor=NumpyFbank(load_fbank_config()))[CutSet.from_cuts([no_feats])]
     assert (knf["features"] - fast["features"]).abs().max() < 1e-3
+
+
+def test_mismatched_label_type_and_recording_norm_without_features_are_clear_errors(corpus):
+    chunk = next(iter(chunk_cuts(corpus["powerset"], chunk_size=50)))
+    with pytest.raises(ValueError, match="carries powerset labels"):
+        EENDDataset(label_type="binary", chunk_size=50)[CutSet.from_cuts([chunk])]
+    bare = fastcopy(next(iter(chunk_cuts(corpus["binary"], chunk_size=50))), features=None)
+    with pytest.raises(ValueError, match="needs stored features"):
+        EENDDataset(chunk_size=50, mean_norm="recording", feature_extractor=KaldiNativeFbank())[
+            CutSet.from_cuts([bare])]
