@@ -717,10 +717,9 @@ def compute_fbank(
     import json
 
     from lhotse.features import Features
-    from tqdm import tqdm
 
     from recipes.fileio import check_writable_dir, write_text
-    from recipes.parallel import executor
+    from recipes.parallel import map_tasks
 
     if config is None:
         config = load_fbank_config()
@@ -747,15 +746,10 @@ def compute_fbank(
     tasks = [([c.to_dict() for c in chunk], str(storage / f"feats-{i:05d}.lca"), config.to_dict(), backend)
              for i, chunk in enumerate(chunks)]
     features, rejects = {}, []
-    with executor(num_jobs, executor_kind, scheduler) as pool:
-        if pool is None:
-            results = (_extract_chunk(*t) for t in tasks)
-        else:
-            futures = [pool.submit(_extract_chunk, *t) for t in tasks]
-            results = (f.result() for f in futures)
-        for done, bad in tqdm(results, total=len(tasks), desc="fbank archives", disable=not progress):
-            features.update(done)
-            rejects.extend(bad)
+    for done, bad in map_tasks(_extract_chunk, tasks, num_jobs, executor_kind, scheduler, desc="fbank archives",
+                               progress=progress):
+        features.update(done)
+        rejects.extend(bad)
     if rejects:
         listing = "; ".join(f"{r.cut_id} ({r.audio}): {r.error}" for r in rejects[:10])
         more = f"; ... {len(rejects) - 10} more" if len(rejects) > 10 else ""

@@ -356,7 +356,7 @@ def compute_labels(
     :param num_jobs, executor_kind, scheduler: local processes or dask (:mod:`recipes.parallel`).
     :return: the new CutSet (eager, input order) and a :class:`LabelReport`.
     """
-    from recipes.parallel import executor
+    from recipes.parallel import map_tasks
 
     if label_type not in LABEL_TYPES:
         raise ValueError(f"label type {label_type!r}; expected one of {LABEL_TYPES}")
@@ -393,15 +393,12 @@ def compute_labels(
     from lhotse.serialization import deserialize_item
 
     out, reports = [], []
-    with executor(num_jobs, executor_kind, scheduler) as pool:
-        if pool is None:
-            results = (_label_archive(*t, progress=progress and len(tasks) == 1) for t in tasks)
-        else:
-            results = (f.result() for f in [pool.submit(_label_archive, *t) for t in tasks])
-        for dicts, rep in tqdm(results, total=len(tasks), desc="label archives",
-                               disable=not progress or len(tasks) == 1):
-            out.extend(deserialize_item(d) for d in dicts)
-            reports.append(rep)
+    # one archive: its own per-cut progress bar; several: a bar over archives
+    tasks = [t + (progress and len(tasks) == 1,) for t in tasks]
+    for dicts, rep in map_tasks(_label_archive, tasks, num_jobs, executor_kind, scheduler, desc="label archives",
+                                progress=progress and len(tasks) > 1):
+        out.extend(deserialize_item(d) for d in dicts)
+        reports.append(rep)
     # Lhotse caches open HDF5 handles by path; drop them so that this process
     # reads the archives just written, not stale handles to the ones they replaced.
     close_cached_file_handles()

@@ -63,3 +63,18 @@ def executor(num_jobs: int = 1, kind: str = "local", scheduler: Optional[str] = 
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def map_tasks(fn, tasks, num_jobs: int = 1, kind: str = "local", scheduler: Optional[str] = None,
+              desc: str = "", progress: bool = True) -> Iterator:
+    """``fn(*task)`` for every task, results in task order, with a progress bar over tasks.
+    Inline when ``num_jobs == 1`` locally, else on :func:`executor`'s pool."""
+    from tqdm import tqdm
+
+    with executor(num_jobs, kind, scheduler) as pool:
+        if pool is None:
+            results = (fn(*t) for t in tasks)
+        else:
+            futures = [pool.submit(fn, *t) for t in tasks]
+            results = (f.result() for f in futures)
+        yield from tqdm(results, total=len(tasks), desc=desc, disable=not progress)
