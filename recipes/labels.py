@@ -44,6 +44,7 @@ import itertools
 import json
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -279,13 +280,15 @@ def _label_archive(
 
     report = LabelReport(cuts_in=len(cut_dicts))
     path = Path(storage_path)
-    if path.exists():
-        # A new inode instead of truncating the old one: a process still reading
-        # the old archive (Lhotse caches open HDF5 handles) keeps its copy, and
-        # HDF5's file lock on it does not block this write.
-        path.unlink()
+    # Written as <stem>.partial.h5 and renamed when complete: a killed run leaves nothing
+    # under the final name, and the rename gives a new inode, so a process still reading
+    # the old archive (Lhotse caches open HDF5 handles) keeps its copy and HDF5's file
+    # lock on it does not block this write.
+    partial = path.with_name(path.stem + ".partial" + path.suffix)
+    if partial.exists():
+        partial.unlink()
     out = []
-    with NumpyHdf5Writer(path, mode="w") as writer:
+    with NumpyHdf5Writer(partial, mode="w") as writer:
         for d in tqdm(cut_dicts, desc=f"{label_type} labels", disable=not progress):
             cut = deserialize_item(d)
             speakers = speakers_by_rec[cut_recording_id(cut)]
@@ -310,6 +313,11 @@ def _label_archive(
                         temporal_dim=0, start=cut.start,
                     )
                     out.append(_with_custom(fastcopy(cut, id=key), labels=arr, target_speaker=spk, **custom))
+    os.replace(partial, path)
+    final = str(path)
+    out = [_with_custom(c, labels=fastcopy(c.custom["labels"], array=fastcopy(c.custom["labels"].array,
+                                                                                storage_path=final)))
+           for c in out]
     report.cuts_out = len(out)
     return [c.to_dict() for c in out], report
 

@@ -246,3 +246,9 @@ def test_relabelling_with_fewer_archives_removes_the_old_ones(tmp_path, two_cuts
     out, _ = compute_labels(two_cuts, tmp_path / "l.h5", progress=False)
     assert sorted(p.name for p in tmp_path.glob("*.h5")) == ["l.h5"]
     assert next(iter(out)).load_labels().shape[1] == 2
+
+
+def test_label_archive_is_renamed_when_complete(tmp_path, two_cuts):
+    out, _ = compute_labels(two_cuts, tmp_path / "lab.h5", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lab.h5"]
+    assert all(c.custom["labels"].array.storage_path == str(tmp_path / "lab.h5") for c in out)
