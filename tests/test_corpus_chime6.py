@@ -35,6 +35,7 @@ from recipes.cli import cli
 from recipes.corpora.chime6 import download_chime6, hms_to_seconds, manifest_name, prepare_chime6, track2_uem
 from recipes.rttm import AnnotationError
 from tests.fixtures.chime6 import SESSIONS, build_chime6_fixture, seconds_to_hms, write_kaldi_uem
+from tests.fixtures.expect import union_length
 from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,18 +54,6 @@ def clean_corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def uem(tmp_path_factory):
     return write_kaldi_uem(tmp_path_factory.mktemp("uem") / "uem_file", {"S01": 0, "S02": 0.5, "S09": 0.3})
-
-
-def union_length(intervals):
-    total, cur_s, cur_e = 0.0, None, None
-    for s, e in sorted(intervals):
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = s, e
-        else:
-            cur_e = max(cur_e, e)
-    return total + ((cur_e - cur_s) if cur_e is not None else 0.0)
 
 
 def turns_of(parts):

@@ -31,6 +31,7 @@ from recipes.corpora.dihard3 import download_dihard3, find_releases, prepare_dih
 from recipes.labels import IGNORE, activity_matrix
 from recipes.rttm import AnnotationError
 from tests.fixtures.dihard3 import RECORDINGS, build_dihard3_fixture, release_dir
+from tests.fixtures.expect import union_length
 from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,18 +45,6 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def clean_corpus(tmp_path_factory):
     return build_dihard3_fixture(tmp_path_factory.mktemp("dihard3_clean"))
-
-
-def union_length(intervals):
-    total, cur_s, cur_e = 0.0, None, None
-    for s, e in sorted(intervals):
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = s, e
-        else:
-            cur_e = max(cur_e, e)
-    return total + ((cur_e - cur_s) if cur_e is not None else 0.0)
 
 
 def turns_of(parts, rec=None):

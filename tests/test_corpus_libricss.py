@@ -30,6 +30,7 @@ from recipes.download import DownloadError
 from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize
 from tests.fixtures.libricss import SESSIONS, build_libricss_fixture, write_meeting_info
+from tests.fixtures.expect import union_length
 from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,18 +44,6 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def complete_corpus(tmp_path_factory):
     return build_libricss_fixture(tmp_path_factory.mktemp("libricss_complete"))
-
-
-def union_length(intervals):
-    total, cur_s, cur_e = 0.0, None, None
-    for s, e in sorted(intervals):
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = s, e
-        else:
-            cur_e = max(cur_e, e)
-    return total + ((cur_e - cur_s) if cur_e is not None else 0.0)
 
 
 def test_folder_names_parse_to_conditions():

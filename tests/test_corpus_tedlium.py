@@ -31,6 +31,7 @@ from recipes.download import DownloadError
 from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize
 from tests.fixtures.tedlium import TALKS, build_tedlium_fixture
+from tests.fixtures.expect import union_length
 from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
@@ -166,18 +167,6 @@ def test_malformed_stm_is_reported_with_file_and_line(v3, tmp_path):
     path.write_text("BillGates_2010 1 BillGates_2010 0.3\n")
     with pytest.raises(AnnotationError, match=":1: 4 field"):
         prepare_tedlium(bad, sph_decoder="soundfile", progress=False)
-
-
-def union_length(intervals):
-    total, cur_s, cur_e = 0.0, None, None
-    for s, e in sorted(intervals):
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = s, e
-        else:
-            cur_e = max(cur_e, e)
-    return total + ((cur_e - cur_s) if cur_e is not None else 0.0)
 
 
 def test_same_recordings_and_speech_coverage_as_lhotse(tmp_path, fake_sph2pipe, monkeypatch):

@@ -27,6 +27,7 @@ from recipes.corpora.voxconverse import prepare_voxconverse, split_dev_recording
 from recipes.download import DownloadError
 from recipes.rttm import AnnotationError
 from tests.fixtures.voxconverse import LABEL_DIR, build_voxconverse_fixture
+from tests.fixtures.expect import union_length
 from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,18 +40,6 @@ def corpus(tmp_path_factory):
 
 def turns_of(parts):
     return sorted((s.recording_id, round(s.start, 6), round(s.end, 6), s.speaker) for s in parts["supervisions"])
-
-
-def union_length(intervals):
-    total, cur_s, cur_e = 0.0, None, None
-    for s, e in sorted(intervals):
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = s, e
-        else:
-            cur_e = max(cur_e, e)
-    return total + ((cur_e - cur_s) if cur_e is not None else 0.0)
 
 
 def test_prepare_fixture_splits_turns_speakers_uem_and_report(corpus):
