@@ -280,3 +280,14 @@ def test_streamed_resampling_equals_one_soxr_call(num_samples, monkeypatch):
     np.testing.assert_array_equal(features.resample_audio(pcm, 16000, 8000), ref)
     np.testing.assert_array_equal(features.resample_audio(as_float, 16000, 8000), ref)
     np.testing.assert_array_equal(features.resample_audio(pcm, 8000, 8000), as_float)
+
+
+def test_numpy_backend_leaves_blas_threads_as_it_found_them():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    NumpyFbank(CFG)(signal(2.0, 8000, 1))
+    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before
+    with threadpool_limits(limits=1, user_api="blas"):
+        NumpyFbank(CFG)(signal(2.0, 8000, 1))
+        assert {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == {1}
