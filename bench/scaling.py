@@ -1,10 +1,15 @@
-"""Scaling of `diar fbank` from 1 to 2 workers, local processes and a dask LocalCluster.
+"""Scaling from 1 to 2 workers, local processes and a dask LocalCluster, of
 
-Input: synthetic 16 kHz WAV (default 8 files x 10 minutes = 80 minutes).
-Prints the wall time and real-time factor per setting and the speed-up of 2
-workers over 1 (the ideal is 2.0 on 2 free cores).
+- `diar fbank` (stage 2): synthetic 16 kHz WAV (default 8 files x 10 minutes);
+- simulation rendering: `diar simulate` shards (layouts) and `--materialize`
+  (mixing the audio of every mixture into 8 kHz FLAC), from synthetic 16 kHz
+  WAV sources (default 20 speakers x 10 utterances of 3-8 s; 20,000 mixtures
+  for the layouts, 200 of them rendered to audio).
 
-    python bench/scaling.py [--files 8] [--minutes 10]
+Prints the wall time per setting and the speed-up of 2 workers over 1 (the
+ideal is 2.0 on 2 free cores). Dask times include starting the LocalCluster.
+
+    python bench/scaling.py [--part all|fbank|simulate] [--files 8] [--minutes 10] [--mixtures 200] [--layout-mixtures 20000]
 """
 import argparse
 import importlib.util
@@ -13,39 +18,114 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import soundfile
+
 sys.path.insert(0, str(Path(__file__).parent))
 from fbank import make_audio  # noqa: E402
 
 from recipes.features import compute_fbank, load_fbank_config  # noqa: E402
 
+SETTINGS = [("local", 1), ("local", 2), ("dask", 1), ("dask", 2)]
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--files", type=int, default=8)
-    parser.add_argument("--minutes", type=float, default=10.0)
-    args = parser.parse_args()
-    cfg = load_fbank_config()
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        cuts = make_audio(tmp, args.files, 60 * args.minutes)
-        total = sum(c.duration for c in cuts)
-        compute_fbank(cuts, tmp / "warm", cfg, progress=False)
-        rows = []
-        for kind in ("local", "dask"):
-            for jobs in (1, 2):
-                if kind == "dask" and importlib.util.find_spec("distributed") is None:
-                    print("dask: not installed (extra 'dask'), skipped")
-                    break
-                t0 = time.perf_counter()
-                compute_fbank(cuts, tmp / f"{kind}{jobs}", cfg, num_jobs=jobs, executor_kind=kind,
-                              cuts_per_archive=1, progress=False)
-                rows.append((kind, jobs, time.perf_counter() - t0))
-    print(f"audio: {args.files} x {args.minutes:g} min ({total / 60:.0f} min) of 16 kHz WAV, one archive per file")
+
+def settings():
+    for kind, jobs in SETTINGS:
+        if kind == "dask" and importlib.util.find_spec("distributed") is None:
+            print("dask: not installed (extra 'dask'), skipped")
+            return
+        yield kind, jobs
+
+
+def report(title, rows, unit_seconds=None):
+    print(title)
     base = {}
     for kind, jobs, t in rows:
         base.setdefault(kind, t)
-        print(f"{kind:5s} {jobs} worker(s): {t:6.2f} s  RTF {total / t:7.0f}x  speed-up {base[kind] / t:.2f}x")
-    print("(dask times include starting the LocalCluster)")
+        rtf = f"  RTF {unit_seconds / t:7.0f}x" if unit_seconds else ""
+        print(f"  {kind:5s} {jobs} worker(s): {t:6.2f} s{rtf}  speed-up {base[kind] / t:.2f}x")
+
+
+def bench_fbank(tmp: Path, files: int, minutes: float):
+    cfg = load_fbank_config()
+    cuts = make_audio(tmp, files, 60 * minutes)
+    total = sum(c.duration for c in cuts)
+    compute_fbank(cuts, tmp / "warm", cfg, progress=False)
+    rows = []
+    for kind, jobs in settings():
+        t0 = time.perf_counter()
+        compute_fbank(cuts, tmp / f"{kind}{jobs}", cfg, num_jobs=jobs, executor_kind=kind,
+                      cuts_per_archive=1, progress=False)
+        rows.append((kind, jobs, time.perf_counter() - t0))
+    report(f"diar fbank: {files} x {minutes:g} min ({total / 60:.0f} min) of 16 kHz WAV, one archive per file",
+           rows, total)
+
+
+def make_sources(root: Path, speakers: int = 20, per_speaker: int = 10, sr: int = 16000):
+    from lhotse import CutSet, MonoCut, Recording, SupervisionSegment
+
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True, exist_ok=True)
+    cuts = []
+    for s in range(speakers):
+        f0 = 90 + 7 * s
+        for u in range(per_speaker):
+            dur = float(rng.uniform(3, 8))
+            t = np.arange(int(dur * sr)) / sr
+            x = sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 15)) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
+            x = (0.1 * x + 0.003 * rng.standard_normal(len(t))).astype(np.float32)
+            path = root / f"s{s:02d}-{u:02d}.wav"
+            soundfile.write(path, x, sr, subtype="PCM_16")
+            rec = Recording.from_file(path)
+            sup = SupervisionSegment(id=rec.id, recording_id=rec.id, start=0.0, duration=rec.duration,
+                                     channel=0, speaker=f"s{s:02d}")
+            cuts.append(MonoCut(id=rec.id, start=0.0, duration=rec.duration, channel=0, recording=rec,
+                                supervisions=[sup]))
+    return CutSet.from_cuts(cuts)
+
+
+def bench_simulate(tmp: Path, mixtures: int, layout_mixtures: int):
+    from recipes.simulation import Simulator, load_config, load_sources, materialize, simulate
+
+    src_path = tmp / "sources.jsonl.gz"
+    make_sources(tmp / "wav").to_file(src_path)
+    rows = {"layouts": [], "render": []}
+    hours = {}
+    for part, n, shard_size in (("layouts", layout_mixtures, 500), ("render", mixtures, 10)):
+        cfg = load_config(None, shard_size=shard_size, speakers={2: 0.5, 3: 0.5}, utterances_per_speaker=[2, 4])
+        sim = Simulator(load_sources(src_path, supervision=cfg.supervision), cfg, seed=0, prefix="mix")
+        for kind, jobs in settings():
+            out = tmp / f"{part}-{kind}{jobs}" / "mix.jsonl.gz"
+            t0 = time.perf_counter()
+            stats = simulate(sim, n, out, num_jobs=jobs, executor_kind=kind, progress=False)
+            hours[part] = stats["hours"]
+            if part == "layouts":
+                rows[part].append((kind, jobs, time.perf_counter() - t0))
+                continue
+            shards = [str(out.parent / s) for s in stats["shards"]]
+            t0 = time.perf_counter()
+            materialize(shards, out.parent / "mat", num_jobs=jobs, executor_kind=kind, progress=False)
+            rows[part].append((kind, jobs, time.perf_counter() - t0))
+    report(f"diar simulate, layouts (manifests, no audio): {layout_mixtures} mixtures ({hours['layouts']:.0f} h) "
+           f"in shards of 500", rows["layouts"], hours["layouts"] * 3600)
+    report(f"diar simulate --materialize, audio rendering: {mixtures} mixtures ({hours['render']:.2f} h) "
+           f"into 8 kHz FLAC, shards of 10", rows["render"], hours["render"] * 3600)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=["all", "fbank", "simulate"], default="all")
+    parser.add_argument("--files", type=int, default=8)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--mixtures", type=int, default=200, help="mixtures rendered to audio")
+    parser.add_argument("--layout-mixtures", type=int, default=20000, help="mixtures for the layout timing")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if args.part in ("all", "fbank"):
+            bench_fbank(tmp / "fbank", args.files, args.minutes)
+        if args.part in ("all", "simulate"):
+            bench_simulate(tmp / "simulate", args.mixtures, args.layout_mixtures)
 
 
 if __name__ == "__main__":

@@ -1,21 +1,27 @@
 """Executor choice for the heavy stages: local processes or a dask cluster.
 
-``diar fbank`` and ``diar labels`` take a ``concurrent.futures``-style executor
-from :func:`executor` (``diar simulate`` uses its own pool of local processes):
+``diar fbank``, ``diar labels`` and ``diar simulate`` (layouts and audio
+rendering) fan their work out with :func:`map_tasks`:
 
 - ``num_jobs == 1`` and ``kind == "local"``: no executor, work runs inline;
 - ``kind == "local"``: a ``ProcessPoolExecutor`` with ``num_jobs`` workers,
   each limited to one torch / BLAS thread (processes are the unit of
   parallelism; nested threads oversubscribe the cores);
-- ``kind == "dask"``: ``dask.distributed`` through ``Client.get_executor()``,
-  connected to ``scheduler`` (``tcp://host:8786``), or to a ``LocalCluster``
-  of ``num_jobs`` single-threaded worker processes when no scheduler is given.
-  Needs the ``dask`` extra.
+- ``kind == "dask"``: ``dask.distributed``, connected to ``scheduler``
+  (``tcp://host:8786``), or to a ``LocalCluster`` of ``num_jobs``
+  single-threaded worker processes when no scheduler is given. Needs the
+  ``dask`` extra. Workers read inputs and write outputs at the paths the
+  tasks name: on a cluster those must be on a file system every worker mounts.
+
+A large read-only object that every task needs (the simulator with its source
+index) is passed as ``shared``: it travels once per worker (a process pool's
+initializer; ``Client.scatter(broadcast=True)`` on dask), not once per task.
 """
+import itertools
 import os
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 EXECUTORS = ("local", "dask")
 
@@ -29,22 +35,25 @@ def _single_thread_worker() -> None:
         torch.set_num_threads(1)
     except ImportError:  # pragma: no cover
         pass
+    try:  # BLAS libraries already loaded (numpy/scipy imported before the fork) ignore the env vars
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1)
+    except ImportError:  # pragma: no cover
+        pass
 
 
-@contextmanager
-def executor(num_jobs: int = 1, kind: str = "local", scheduler: Optional[str] = None) -> Iterator[Optional[Executor]]:
-    """Yield an executor (or ``None`` for inline work); closes it on exit."""
+def _check(num_jobs: int, kind: str) -> None:
     if kind not in EXECUTORS:
         raise ValueError(f"executor {kind!r}; expected one of {EXECUTORS}")
     if num_jobs < 1:
         raise ValueError(f"num_jobs must be >= 1, got {num_jobs}")
-    if kind == "local":
-        if num_jobs == 1:
-            yield None
-            return
-        with ProcessPoolExecutor(num_jobs, initializer=_single_thread_worker) as pool:
-            yield pool
-        return
+
+
+@contextmanager
+def dask_client(num_jobs: int = 1, scheduler: Optional[str] = None):
+    """A ``distributed.Client`` on ``scheduler``, or on a LocalCluster of ``num_jobs``
+    single-threaded processes; workers limited to one torch/BLAS thread. Closed on exit."""
     try:
         from distributed import Client, LocalCluster
     except ImportError as e:
@@ -58,23 +67,57 @@ def executor(num_jobs: int = 1, kind: str = "local", scheduler: Optional[str] = 
         client = Client(cluster)
     try:
         client.run(_single_thread_worker)
-        yield client.get_executor()
+        yield client
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
 
 
-def map_tasks(fn, tasks, num_jobs: int = 1, kind: str = "local", scheduler: Optional[str] = None,
-              desc: str = "", progress: bool = True) -> Iterator:
-    """``fn(*task)`` for every task, results in task order, with a progress bar over tasks.
-    Inline when ``num_jobs == 1`` locally, else on :func:`executor`'s pool."""
+# worker side of ``shared`` on a local process pool: set by the pool's initializer
+_SHARED: dict = {}
+_SHARED_KEYS = itertools.count()
+
+
+def _init_shared_worker(key: int, obj: Any) -> None:
+    _single_thread_worker()
+    _SHARED[key] = obj
+
+
+def _call_with_shared(key: int, fn: Callable, *args):
+    return fn(_SHARED[key], *args)
+
+
+def map_tasks(fn: Callable, tasks: Sequence[tuple], num_jobs: int = 1, kind: str = "local",
+              scheduler: Optional[str] = None, desc: str = "", progress: bool = True,
+              shared: Any = None) -> Iterator:
+    """``fn(*task)`` (``fn(shared, *task)`` when ``shared`` is given) for every task,
+    results in task order, with a progress bar over tasks. Inline when
+    ``num_jobs == 1`` locally, else on local processes or dask (see the module doc).
+    A task's exception is raised here, with the remote traceback on dask."""
     from tqdm import tqdm
 
-    with executor(num_jobs, kind, scheduler) as pool:
-        if pool is None:
-            results = (fn(*t) for t in tasks)
-        else:
-            futures = [pool.submit(fn, *t) for t in tasks]
-            results = (f.result() for f in futures)
+    _check(num_jobs, kind)
+    tasks = list(tasks)
+    lead = () if shared is None else (shared,)
+    if kind == "local" and num_jobs == 1:
+        results = (fn(*lead, *t) for t in tasks)
         yield from tqdm(results, total=len(tasks), desc=desc, disable=not progress)
+        return
+    if kind == "local":
+        if shared is None:
+            pool = ProcessPoolExecutor(num_jobs, initializer=_single_thread_worker)
+            submit = pool.submit
+        else:
+            key = next(_SHARED_KEYS)
+            pool = ProcessPoolExecutor(num_jobs, initializer=_init_shared_worker, initargs=(key, shared))
+            submit = lambda f, *a: pool.submit(_call_with_shared, key, f, *a)  # noqa: E731
+        with pool:
+            futures = [submit(fn, *t) for t in tasks]
+            yield from tqdm((f.result() for f in futures), total=len(tasks), desc=desc, disable=not progress)
+        return
+    with dask_client(num_jobs, scheduler) as client:
+        if shared is not None:
+            lead = (client.scatter(shared, broadcast=True, hash=False),)
+        futures = [client.submit(fn, *lead, *t, pure=False) for t in tasks]
+        yield from tqdm((f.result() for f in futures), total=len(tasks), desc=desc, disable=not progress)

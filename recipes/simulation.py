@@ -95,7 +95,6 @@ import logging
 import math
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -892,12 +891,8 @@ class _Reverb:
 # ---------------------------------------------------------------------------
 # writing shards
 
-_SIM: Optional[Simulator] = None  # set before forking workers, inherited by them
-
-
-def _write_shard(args) -> Tuple[int, _Accumulator]:
-    shard, lo, hi, path = args
-    sim = _SIM
+def _write_shard(sim: "Simulator", shard: int, lo: int, hi: int, path: str) -> Tuple[int, "_Accumulator"]:
+    """Worker: mixtures ``lo .. hi - 1`` into the shard file ``path`` (``.partial``, then renamed)."""
     acc = _Accumulator()
     lines = []
     for i in range(lo, hi):
@@ -925,11 +920,13 @@ def _stem_path(out_cuts, suffix: str) -> Path:
 
 
 def simulate(sim: Simulator, num_mixtures: int, out_cuts, num_jobs: int = 1, merge: bool = True,
-             progress: bool = True) -> dict:
-    """Write ``num_mixtures`` mixtures as shards (+ index, merged file, statistics); returns the statistics."""
+             progress: bool = True, executor_kind: str = "local", scheduler: Optional[str] = None) -> dict:
+    """Write ``num_mixtures`` mixtures as shards (+ index, merged file, statistics); returns the statistics.
+    Shards are tasks for :func:`recipes.parallel.map_tasks` (``num_jobs`` local processes or a
+    dask cluster); the simulator travels once per worker."""
     from recipes.fileio import check_writable_dir, write_text
+    from recipes.parallel import map_tasks
 
-    global _SIM
     out_cuts = Path(out_cuts)
     if not out_cuts.name.endswith(".jsonl.gz"):
         raise ValueError(f"{out_cuts}: OUT_CUTS must end with .jsonl.gz")
@@ -937,26 +934,14 @@ def simulate(sim: Simulator, num_mixtures: int, out_cuts, num_jobs: int = 1, mer
     size = sim.cfg.shard_size
     num_shards = max(1, math.ceil(num_mixtures / size))
     paths = shard_paths(out_cuts, num_shards)
-    tasks = [(k, k * size, min((k + 1) * size, num_mixtures), paths[k]) for k in range(num_shards)]
+    tasks = [(k, k * size, min((k + 1) * size, num_mixtures), str(paths[k].resolve())) for k in range(num_shards)]
     for stale in (out_cuts, _stem_path(out_cuts, ".shards.txt")):
         if stale.exists():
             stale.unlink()  # an old index must not describe new shards
     t0 = time.time()
-    _SIM = sim
-    accs: Dict[int, _Accumulator] = {}
-    try:
-        if num_jobs <= 1 or num_shards == 1:
-            for task in tasks:
-                k, acc = _write_shard(task)
-                accs[k] = acc
-        else:
-            import multiprocessing as mp
-
-            with ProcessPoolExecutor(max_workers=min(num_jobs, num_shards), mp_context=mp.get_context("fork")) as ex:
-                for k, acc in ex.map(_write_shard, tasks, chunksize=1):
-                    accs[k] = acc
-    finally:
-        _SIM = None
+    jobs = min(num_jobs, num_shards) if executor_kind == "local" else num_jobs
+    accs: Dict[int, _Accumulator] = dict(map_tasks(_write_shard, tasks, jobs, executor_kind, scheduler,
+                                                   desc="simulate shards", progress=progress, shared=sim))
     total = _Accumulator()
     for k in range(num_shards):
         total.merge(accs[k])
@@ -1002,35 +987,70 @@ def format_stats(stats: dict) -> str:
 # materialize: 8 kHz FLAC, RTTM, Kaldi data dir
 
 
-def materialize(cuts, out_dir, sampling_rate: int = 8000, progress: bool = True):
-    """Mix every MixedCut's audio at ``sampling_rate`` into ``out_dir/audio/<id>.flac``
-    (PCM 16, scaled down only when the peak exceeds 0.99); write ``out_dir/cuts.jsonl.gz``
-    (MonoCuts over the FLAC files, same supervisions), ``out_dir/rttm`` and a Kaldi data
-    dir ``out_dir/kaldi``. Returns the CutSet."""
+def _render(cut_source, audio_dir: str, sampling_rate: int) -> List[dict]:
+    """Worker: mix the audio of every cut in ``cut_source`` (a manifest path or a list of
+    cut dicts) at ``sampling_rate`` into ``audio_dir/<id>.flac``; returns the MonoCuts over
+    those files (as dicts), in input order."""
     import soundfile as sf
     from lhotse import CutSet, MonoCut, Recording
+    from lhotse.serialization import deserialize_item
     from lhotse.utils import fastcopy
-    from tqdm import tqdm
 
-    from recipes.cuts import cut_turns
-    from recipes.export import export_kaldi
-    from recipes.fileio import atomic_path, check_writable_dir, save_manifest
-    from recipes.rttm import write_rttm
+    from recipes.fileio import atomic_path
 
-    out_dir = check_writable_dir(out_dir)
-    audio_dir = check_writable_dir(out_dir / "audio")
+    cuts = CutSet.from_file(cut_source) if isinstance(cut_source, str) else map(deserialize_item, cut_source)
     out = []
-    for cut in tqdm(cuts, desc="materialize", disable=not progress):
+    for cut in cuts:
         x = cut.resample(sampling_rate).load_audio()[0]
         peak = float(np.abs(x).max()) if x.size else 0.0
         if peak > 0.99:
             x = x * (0.99 / peak)
-        path = audio_dir / f"{cut.id}.flac"
+        path = Path(audio_dir) / f"{cut.id}.flac"
         with atomic_path(path) as tmp:
             sf.write(str(tmp), x, sampling_rate, format="FLAC", subtype="PCM_16")
         rec = Recording.from_file(path, recording_id=cut.id)
         sups = [fastcopy(s, recording_id=cut.id, channel=0) for s in sorted(cut.supervisions, key=lambda s: s.start)]
-        out.append(MonoCut(id=cut.id, start=0.0, duration=rec.duration, channel=0, recording=rec, supervisions=sups))
+        out.append(MonoCut(id=cut.id, start=0.0, duration=rec.duration, channel=0, recording=rec,
+                           supervisions=sups).to_dict())
+    return out
+
+
+def materialize(cuts, out_dir, sampling_rate: int = 8000, progress: bool = True, num_jobs: int = 1,
+                executor_kind: str = "local", scheduler: Optional[str] = None, cuts_per_task: int = 200):
+    """Mix every MixedCut's audio at ``sampling_rate`` into ``out_dir/audio/<id>.flac``
+    (PCM 16, scaled down only when the peak exceeds 0.99); write ``out_dir/cuts.jsonl.gz``
+    (MonoCuts over the FLAC files, same supervisions), ``out_dir/rttm`` and a Kaldi data
+    dir ``out_dir/kaldi``. Returns the CutSet.
+
+    ``cuts``: a CutSet, or a list of manifest paths (the simulation's shards: one task
+    each). A CutSet is cut into tasks of ``cuts_per_task`` cuts. Tasks run on
+    ``num_jobs`` local processes or a dask cluster (:func:`recipes.parallel.map_tasks`);
+    the output is the same whatever the executor."""
+    from lhotse import CutSet
+    from lhotse.serialization import deserialize_item
+
+    from recipes.cuts import cut_turns
+    from recipes.export import export_kaldi
+    from recipes.fileio import atomic_path, check_writable_dir, save_manifest
+    from recipes.parallel import map_tasks
+    from recipes.rttm import write_rttm
+
+    out_dir = check_writable_dir(out_dir)
+    audio_dir = str(check_writable_dir(out_dir / "audio").resolve())
+    if isinstance(cuts, (list, tuple)):
+        tasks = [(str(Path(p).resolve()), audio_dir, sampling_rate) for p in cuts]
+    else:
+        tasks, chunk = [], []
+        for cut in cuts:
+            chunk.append(cut.to_dict())
+            if len(chunk) == cuts_per_task:
+                tasks.append((chunk, audio_dir, sampling_rate))
+                chunk = []
+        if chunk:
+            tasks.append((chunk, audio_dir, sampling_rate))
+    jobs = min(num_jobs, max(1, len(tasks))) if executor_kind == "local" else num_jobs
+    out = [deserialize_item(d) for part in map_tasks(_render, tasks, jobs, executor_kind, scheduler,
+                                                     desc="materialize", progress=progress) for d in part]
     cs = CutSet.from_cuts(out)
     save_manifest(cs, out_dir / "cuts.jsonl.gz")
     with atomic_path(out_dir / "rttm") as tmp:
@@ -1057,7 +1077,12 @@ def materialize(cuts, out_dir, sampling_rate: int = 8000, progress: bool = True)
 @click.option("--conversation-stats", type=click.Path(exists=True),
               help="conversation: real turns (RTTM file/dir or CutSet) to measure pauses and overlaps on.")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes.")
+@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Workers: local processes, or the LocalCluster size with --executor dask and no --scheduler.")
+@click.option("--executor", "executor_kind", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where shards (and --materialize audio) are rendered: local processes, or a dask cluster "
+                   "(extra 'dask'; paths must be visible to every worker).")
+@click.option("--scheduler", help="dask scheduler address (tcp://host:8786); default: a LocalCluster of --num-jobs.")
 @click.option("--speaker-split", type=click.Choice(["train", "dev"]),
               help="Keep only this side of the deterministic speaker split (dev_fraction in the preset).")
 @click.option("--prefix", help="Mixture id prefix. Default: the name of OUT_CUTS.")
@@ -1066,7 +1091,8 @@ def materialize(cuts, out_dir, sampling_rate: int = 8000, progress: bool = True)
               help="Also write 8 kHz FLAC mixtures, an RTTM and a Kaldi data dir here.")
 @one_line_errors
 def simulate_command(source_cuts, out_cuts, config_path, method, hours, hours_per_combination, num_mixtures,
-                     conversation_stats, seed, num_jobs, speaker_split, prefix, no_merge, materialize_dir):
+                     conversation_stats, seed, num_jobs, executor_kind, scheduler, speaker_split, prefix, no_merge,
+                     materialize_dir):
     """Simulate multi-speaker mixtures from single-speaker SOURCE_CUTS into OUT_CUTS (NAME.jsonl.gz).
 
     Writes lazily readable shards NAME.NNNNNN.jsonl.gz, their index
@@ -1098,13 +1124,12 @@ def simulate_command(source_cuts, out_cuts, config_path, method, hours, hours_pe
         num_mixtures = sim.set_hours_per_combination(hours_per_combination)
     elif num_mixtures is None:
         num_mixtures = sim.num_mixtures_for_hours(hours)
-    stats = simulate(sim, num_mixtures, out_cuts, num_jobs=num_jobs, merge=not no_merge)
+    stats = simulate(sim, num_mixtures, out_cuts, num_jobs=num_jobs, merge=not no_merge,
+                     executor_kind=executor_kind, scheduler=scheduler)
     click.echo(format_stats(stats), nl=False, err=True)
     if materialize_dir:
-        from lhotse import CutSet
-
         shards = [str(Path(out_cuts).parent / s) for s in stats["shards"]]
-        materialize(CutSet.from_files(shards, shuffle_iters=False), materialize_dir)
+        materialize(shards, materialize_dir, num_jobs=num_jobs, executor_kind=executor_kind, scheduler=scheduler)
         logger.info("materialized audio, rttm and kaldi dir in %s", materialize_dir)
 
 
