@@ -3,7 +3,8 @@
 # stages.sh). The caller sets:
 #   prefix      manifest prefix, e.g. ami-sdm (files data/manifests/${prefix}_cuts_<split>.jsonl.gz)
 #   splits      e.g. "train dev test"
-#   nj          worker processes for fbank
+#   nj          workers for fbank and labels
+#   executor    local | dask (default local); scheduler: dask address (default: a LocalCluster of nj)
 #   label_type  binary | powerset | target
 #   max_set_size  powerset: most simultaneous speakers per class (default 2)
 #   fbank_conf  feature YAML (default conf/fbank_8k.yaml)
@@ -17,6 +18,8 @@
 # data/manifests/${prefix}_cuts_<split>.jsonl.gz redefines feature_input.
 
 : "${max_set_size:=2}"
+: "${executor:=local}"
+: "${scheduler:=}"
 : "${fbank_conf:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/conf/fbank_8k.yaml}"
 
 run_feature_stages() {
@@ -31,7 +34,7 @@ run_feature_stages() {
   if stage_begins $fb "fbank ($prefix)" "$fbank_conf" "${manifests[@]}"; then
     for s in $splits; do
       diar fbank "$(feature_input "$s")" "data/cuts/${prefix}_cuts_$s.jsonl.gz" \
-        --storage-path data/fbank --config "$fbank_conf" --num-jobs "$nj"
+        --storage-path data/fbank --config "$fbank_conf" --num-jobs "$nj" $(executor_opts)
     done
     stage_done $fb
   fi
@@ -40,7 +43,7 @@ run_feature_stages() {
   if stage_begins $lab "labels ($prefix, $label_type)" "${cuts[@]}"; then
     for s in $splits; do
       diar labels "data/cuts/${prefix}_cuts_$s.jsonl.gz" "data/cuts/${prefix}_cuts_${s}_$label_type.jsonl.gz" \
-        --storage-path data/labels --type "$label_type" --max-set-size "$max_set_size" --num-jobs "$nj"
+        --storage-path data/labels --type "$label_type" --max-set-size "$max_set_size" --num-jobs "$nj" $(executor_opts)
     done
     stage_done $lab
   fi
@@ -57,6 +60,12 @@ run_feature_stages() {
     cat "data/stats/${prefix}_card.md"
     stage_done $desc
   fi
+}
+
+# --executor/--scheduler for diar fbank, labels and simulate
+executor_opts() {
+  echo --executor "$executor"
+  if [ -n "$scheduler" ]; then echo --scheduler "$scheduler"; fi
 }
 
 feature_input() { echo "data/manifests/${prefix}_cuts_$1.jsonl.gz"; }

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # AISHELL-4 (OpenSLR 111): 211 Mandarin meetings, 8-channel array, 4-8 speakers each.
 #
-# Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--channel N] [--nj N] [--force]
+# Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--channel N] [--nj N] [--executor local|dask] [--scheduler ADDR] [--force]
 #   --stage N          first stage to run (default 0)
 #   --stop-stage N     last stage to run (default 4)
 #   --corpus-dir DIR   existing copy (holding train_L/ train_M/ train_S/ test/): linked, not downloaded
 #   --channel N        array channel 0-7 for the cuts (default 0; prefix aishell4-ch<N> when not 0)
 #   --splits "S ..."   splits to prepare (default "train_L train_M train_S test")
-#   --nj N             worker processes for fbank (default 4)
+#   --nj N             workers for fbank and labels (default 4)
+#   --executor E       local | dask: where fbank, labels (and simulation) run (default local)
+#   --scheduler ADDR   dask scheduler (tcp://host:8786); default: a LocalCluster of --nj workers
 #   --label-type T     binary | powerset | target (default binary)
 #   --force            redo the selected stages even when they are done
 #
@@ -26,6 +28,8 @@ corpus_dir=
 channel=0
 splits="train_L train_M train_S test"
 nj=4
+executor=local
+scheduler=
 label_type=binary
 corpus=aishell4
 

@@ -2,14 +2,16 @@
 # AMI Meeting Corpus with the BUT diarization references (Full-corpus-ASR split:
 # 136 train / 18 dev / 16 test meetings).
 #
-# Usage: ./run.sh [--stage N] [--stop-stage N] [--mic M] [--annotations A] [--corpus-dir DIR] [--nj N] [--force]
+# Usage: ./run.sh [--stage N] [--stop-stage N] [--mic M] [--annotations A] [--corpus-dir DIR] [--nj N] [--executor local|dask] [--scheduler ADDR] [--force]
 #   --stage N          first stage to run (default 0)
 #   --stop-stage N     last stage to run (default 4)
 #   --mic M            ihm-mix | sdm | mdm (default sdm; mdm = Array1-01..08 as one 8-channel recording;
 #                      stage 2 gives one feature cut per channel, ids <meeting>-<channel>)
 #   --annotations A    only_words | word_and_vocalsounds (default only_words)
 #   --corpus-dir DIR   stage 0 links this existing copy (amicorpus/ + AMI-diarization-setup/) instead of downloading
-#   --nj N             worker processes for fbank (default 2)
+#   --nj N             workers for fbank and labels (default 2)
+#   --executor E       local | dask: where fbank, labels (and simulation) run (default local)
+#   --scheduler ADDR   dask scheduler (tcp://host:8786); default: a LocalCluster of --nj workers
 #   --label-type T     binary | powerset | target (default binary)
 #   --force            redo the selected stages even when they are done
 #
@@ -24,6 +26,8 @@ cd "$(dirname "$0")"
 stage=0
 stop_stage=4
 nj=2
+executor=local
+scheduler=
 label_type=binary
 mic=sdm
 annotations=only_words

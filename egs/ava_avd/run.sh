@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # AVA-AVD: speaker-diarization training data (train / val / test clips) with Lhotse.
 #
-# Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--audio-dir DIR] [--nj N] [--force]
+# Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--audio-dir DIR] [--nj N] [--executor local|dask] [--scheduler ADDR] [--force]
 #   --stage N          first stage to run (default 0)
 #   --stop-stage N     last stage to run (default 4)
 #   --corpus-dir DIR   use an existing copy (the repository's dataset/ folder or its parent)
@@ -12,7 +12,9 @@
 #   --audio-dir DIR    clip WAVs <clip_id>.wav; missing ones are cut from the movies with ffmpeg
 #                      (default: empty = <corpus>/dataset/waves)
 #   --duration-from-annotations true|false  clip length = last turn end - offset (default false)
-#   --nj N             worker processes for fbank (default 2)
+#   --nj N             workers for fbank and labels (default 2)
+#   --executor E       local | dask: where fbank, labels (and simulation) run (default local)
+#   --scheduler ADDR   dask scheduler (tcp://host:8786); default: a LocalCluster of --nj workers
 #   --label-type T     binary | powerset | target (default binary)
 #   --force            redo the selected stages even when they are done
 #
@@ -30,6 +32,8 @@ cd "$(dirname "$0")"
 stage=0
 stop_stage=4
 nj=2
+executor=local
+scheduler=
 label_type=binary
 corpus_dir=
 base_url=

@@ -11,7 +11,9 @@
 #   --uem FILE           Kaldi track-2 UEM for dev/eval (default: official starts S01 0, S02 75, S09 64,
 #                        S21 59 s, to the end of the file)
 #   --duration-from-annotations true|false  recording length = last turn end (default false)
-#   --nj N               worker processes for fbank (default 2)
+#   --nj N               workers for fbank and labels (default 2)
+#   --executor E       local | dask: where fbank, labels (and simulation) run (default local)
+#   --scheduler ADDR   dask scheduler (tcp://host:8786); default: a LocalCluster of --nj workers
 #   --label-type T       binary | powerset | target (default binary)
 #   --force              redo the selected stages even when they are done
 #
@@ -26,6 +28,8 @@ cd "$(dirname "$0")"
 stage=0
 stop_stage=4
 nj=2
+executor=local
+scheduler=
 label_type=binary
 corpus_dir=
 mic=U06

@@ -2,10 +2,12 @@
 # Offline end-to-end demo: a small synthetic multi-speaker corpus through
 # every stage of the diarization data pipeline. Needs no download.
 #
-# Usage: ./run.sh [--stage N] [--stop-stage N] [--nj N] [--force] [--label-type T]
+# Usage: ./run.sh [--stage N] [--stop-stage N] [--nj N] [--executor local|dask] [--scheduler ADDR] [--force] [--label-type T]
 #   --stage N        first stage to run (default 0)
 #   --stop-stage N   last stage to run (default 4)
-#   --nj N           worker processes for fbank (default 2)
+#   --nj N           workers for fbank and labels (default 2)
+#   --executor E       local | dask: where fbank, labels (and simulation) run (default local)
+#   --scheduler ADDR   dask scheduler (tcp://host:8786); default: a LocalCluster of --nj workers
 #   --label-type T   binary | powerset | target (default binary)
 #   --num-recordings N, --duration SECONDS   size of the synthetic corpus (default 6 x 40 s)
 #   --force          redo the selected stages even when they are done
@@ -24,6 +26,8 @@ cd "$(dirname "$0")"
 stage=0
 stop_stage=4
 nj=2
+executor=local
+scheduler=
 label_type=binary
 num_recordings=6
 duration=40

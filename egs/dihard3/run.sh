@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # DIHARD III (LDC2022S12 dev, LDC2022S14 eval): speaker-diarization data with Lhotse.
 #
-# Usage: ./run.sh --corpus-dir DIR [--stage N] [--stop-stage N] [--partition core|full] [--nj N] [--force]
+# Usage: ./run.sh --corpus-dir DIR [--stage N] [--stop-stage N] [--partition core|full] [--nj N] [--executor local|dask] [--scheduler ADDR] [--force]
 #   --corpus-dir DIR     your local LDC copy (required: DIHARD III is LDC-licensed, nothing is downloaded)
 #   --stage N            first stage to run (default 0)
 #   --stop-stage N       last stage to run (default 4)
 #   --partition P        full (all recordings, default) | core (the domain-balanced core subset)
 #   --duration-from-annotations true|false  recording length = UEM end / last turn end (default false)
-#   --nj N               worker processes for fbank (default 2)
+#   --nj N               workers for fbank and labels (default 2)
+#   --executor E       local | dask: where fbank, labels (and simulation) run (default local)
+#   --scheduler ADDR   dask scheduler (tcp://host:8786); default: a LocalCluster of --nj workers
 #   --label-type T       binary | powerset | target (default binary)
 #   --force              redo the selected stages even when they are done
 #
@@ -24,6 +26,8 @@ cd "$(dirname "$0")"
 stage=0
 stop_stage=4
 nj=2
+executor=local
+scheduler=
 label_type=binary
 corpus_dir=
 partition=full

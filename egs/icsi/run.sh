@@ -2,13 +2,15 @@
 # ICSI Meeting Corpus: speaker turns from the NXT word timings, Kaldi/Lhotse split
 # (70 train / 2 dev: Bmr021 Bns001 / 3 test: Bmr013 Bmr018 Bro021).
 #
-# Usage: ./run.sh [--stage N] [--stop-stage N] [--mic M] [--max-gap S] [--corpus-dir DIR] [--nj N] [--force]
+# Usage: ./run.sh [--stage N] [--stop-stage N] [--mic M] [--max-gap S] [--corpus-dir DIR] [--nj N] [--executor local|dask] [--scheduler ADDR] [--force]
 #   --stage N          first stage to run (default 0)
 #   --stop-stage N     last stage to run (default 4)
 #   --mic M            ihm-mix | sdm (default ihm-mix; sdm = chan6.sph, D3 desktop PZM; needs sph2pipe for stage 2)
 #   --max-gap S        seconds: words of a speaker at most S apart form one turn (default 0 = touching words only)
 #   --corpus-dir DIR   stage 0 links this existing copy (ICSI/ + speech/) instead of downloading
-#   --nj N             worker processes for fbank (default 2)
+#   --nj N             workers for fbank and labels (default 2)
+#   --executor E       local | dask: where fbank, labels (and simulation) run (default local)
+#   --scheduler ADDR   dask scheduler (tcp://host:8786); default: a LocalCluster of --nj workers
 #   --label-type T     binary | powerset | target (default binary)
 #   --force            redo the selected stages even when they are done
 #
@@ -23,6 +25,8 @@ cd "$(dirname "$0")"
 stage=0
 stop_stage=4
 nj=2
+executor=local
+scheduler=
 label_type=binary
 mic=ihm-mix
 max_gap=0.0

@@ -2,7 +2,7 @@
 # LibriCSS (Chen et al., ICASSP 2020): 60 mini-sessions of replayed LibriSpeech, 6 overlap conditions
 # (0L, 0S, OV10..OV40). Splits: dev = session0, eval = sessions 1-9 (the community convention).
 #
-# Usage: ./run.sh [--stage N] [--stop-stage N] [--mic M] [--channel N] [--corpus-dir DIR] [--nj N] [--force]
+# Usage: ./run.sh [--stage N] [--stop-stage N] [--mic M] [--channel N] [--corpus-dir DIR] [--nj N] [--executor local|dask] [--scheduler ADDR] [--force]
 #   --stage N            first stage to run (default 0)
 #   --stop-stage N       last stage to run (default 4)
 #   --mic M              raw (7-channel record/raw_recording.wav, one channel) | clean (clean/mix.wav) (default raw)
@@ -11,7 +11,9 @@
 #   --corpus-dir DIR     stage 0 links this existing copy (holding for_release/) instead of downloading
 #   --base-url URL       mirror holding for_release.zip (default: the Google Drive link in conf/corpora/libricss.yaml)
 #   --duration-from-annotations true|false  recording length = last utterance end (default false)
-#   --nj N               worker processes for fbank (default 2)
+#   --nj N               workers for fbank and labels (default 2)
+#   --executor E       local | dask: where fbank, labels (and simulation) run (default local)
+#   --scheduler ADDR   dask scheduler (tcp://host:8786); default: a LocalCluster of --nj workers
 #   --label-type T       binary | powerset | target (default binary)
 #   --force              redo the selected stages even when they are done
 #
@@ -26,6 +28,8 @@ cd "$(dirname "$0")"
 stage=0
 stop_stage=4
 nj=2
+executor=local
+scheduler=
 label_type=binary
 mic=raw
 channel=0

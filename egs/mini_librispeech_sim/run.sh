@@ -2,7 +2,7 @@
 # Simulated multi-speaker mixtures from mini_librispeech (train-clean-5 ->
 # train, dev-clean-2 -> dev: disjoint speakers), for EEND-style training.
 #
-# Usage: ./run.sh [--stage N] [--stop-stage N] [--sim-conf YAML] [--train-hours H] [--dev-hours H] [--nj N] [--force]
+# Usage: ./run.sh [--stage N] [--stop-stage N] [--sim-conf YAML] [--train-hours H] [--dev-hours H] [--nj N] [--executor local|dask] [--scheduler ADDR] [--force]
 #   --stage N            first stage to run (default 0)
 #   --stop-stage N       last stage to run (default 5)
 #   --sim-conf YAML      simulation preset (default conf/simulation/eend_2spk_beta2.yaml)
@@ -15,6 +15,8 @@
 #   --corpus-dir DIR     use this existing LibriSpeech/ (holding train-clean-5, dev-clean-2) instead of downloading
 #   --materialize true|false  stage 2 also writes 8 kHz FLAC, RTTM and a Kaldi dir per split (default false)
 #   --nj N               worker processes (default 2)
+#   --executor E       local | dask: where fbank, labels (and simulation) run (default local)
+#   --scheduler ADDR   dask scheduler (tcp://host:8786); default: a LocalCluster of --nj workers
 #   --label-type T       binary | powerset | target (default binary)
 #   --force              redo the selected stages even when they are done
 #
@@ -51,6 +53,8 @@ musan=false
 rirs=false
 corpus_dir=
 nj=2
+executor=local
+scheduler=
 materialize=false
 label_type=binary
 max_set_size=2
@@ -110,7 +114,7 @@ if stage_begins 2 "simulate ($prefix)" "$sim_conf" "${sources[@]}"; then
     mat_opt=()
     if [ "$materialize" = true ]; then mat_opt=(--materialize data/sim/$s); fi
     diar simulate data/sources/mini_librispeech_sources_$s.jsonl.gz data/sim/${prefix}_mixed_$s.jsonl.gz \
-      --config "$sim_conf" --hours "$hours" --seed "$seed" --num-jobs "$nj" "${conv_opt[@]}" "${mat_opt[@]}"
+      --config "$sim_conf" --hours "$hours" --seed "$seed" --num-jobs "$nj" $(executor_opts) "${conv_opt[@]}" "${mat_opt[@]}"
     cp "data/sim/${prefix}_mixed_$s.stats.json" "data/stats/${prefix}_mixed_${s}_simulation.json"
   done
   stage_done 2

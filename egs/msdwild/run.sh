@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # MSDWild: 3143 in-the-wild video clips (about 80 h), 2-10 speakers per clip.
 #
-# Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--wav-url URL] [--nj N] [--force]
+# Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--wav-url URL] [--nj N] [--executor local|dask] [--scheduler ADDR] [--force]
 #   --stage N          first stage to run (default 0)
 #   --stop-stage N     last stage to run (default 4)
 #   --corpus-dir DIR   existing copy (holding wav/ and rttms/): linked, not downloaded
 #   --wav-url URL      direct URL of the audio zip (the official copy is on Google Drive / Baidu and
 #                      needs a browser); without it stage 0 fetches the labels only
-#   --nj N             worker processes for fbank (default 4)
+#   --nj N             workers for fbank and labels (default 4)
+#   --executor E       local | dask: where fbank, labels (and simulation) run (default local)
+#   --scheduler ADDR   dask scheduler (tcp://host:8786); default: a LocalCluster of --nj workers
 #   --label-type T     binary | powerset | target (default binary)
 #   --force            redo the selected stages even when they are done
 #
@@ -25,6 +27,8 @@ stop_stage=4
 corpus_dir=
 wav_url=
 nj=4
+executor=local
+scheduler=
 label_type=binary
 corpus=msdwild
 splits="few.train few.val many.val"

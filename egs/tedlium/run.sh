@@ -11,7 +11,9 @@
 #   --corpus-dir DIR     stage 0 links this existing copy (holding TEDLIUM_release*/) instead of downloading
 #   --base-url URL       mirror of the openslr archive, same file name (default: openslr.org)
 #   --duration-from-annotations true|false  talk length = last STM end time (default false)
-#   --nj N               worker processes for fbank and labels (default 2)
+#   --nj N               workers for fbank and labels (default 2)
+#   --executor E       local | dask: where fbank, labels (and simulation) run (default local)
+#   --scheduler ADDR   dask scheduler (tcp://host:8786); default: a LocalCluster of --nj workers
 #   --label-type T       binary | powerset | target (default binary)
 #   --force              redo the selected stages even when they are done
 #
@@ -32,6 +34,8 @@ cd "$(dirname "$0")"
 stage=0
 stop_stage=4
 nj=2
+executor=local
+scheduler=
 label_type=binary
 release=v3
 distribution=legacy

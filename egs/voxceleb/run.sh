@@ -10,6 +10,8 @@
 #   --corpus-dir DIR     stage 0 links this existing copy (holding voxceleb1/ and/or voxceleb2/) instead of downloading
 #   --base-url URL       mirror with the VGG file names (default: the VGG URLs, which need VGG's credentials)
 #   --nj N               threads reading audio headers (default 2; an m4a duration needs a full ffmpeg decode)
+#   --executor E       local | dask: where fbank, labels (and simulation) run (default local)
+#   --scheduler ADDR   dask scheduler (tcp://host:8786); default: a LocalCluster of --nj workers
 #   --label-type T       binary | powerset | target (default binary)
 #   --force              redo the selected stages even when they are done
 #
@@ -38,6 +40,8 @@ split_by=veri
 corpus_dir=
 base_url=
 nj=2
+executor=local
+scheduler=
 corpus=voxceleb
 
 . ../../local/parse_options.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # VoxConverse (labels v0.3): speaker-diarization training data with Lhotse.
 #
-# Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--split-dev-ratio R] [--nj N] [--force]
+# Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--split-dev-ratio R] [--nj N] [--executor local|dask] [--scheduler ADDR] [--force]
 #   --stage N            first stage to run (default 0)
 #   --stop-stage N       last stage to run (default 4)
 #   --corpus-dir DIR     use an existing copy (layout below) instead of downloading (default: download)
@@ -11,7 +11,9 @@
 #   --dev-list FILE      dev recording ids held out as 'dev' (rest of dev = train); instead of the ratio
 #   --seed N             seed of the --split-dev-ratio ranking (default 0)
 #   --duration-from-annotations true|false  recording length = last turn end (default false)
-#   --nj N               worker processes for fbank (default 2)
+#   --nj N               workers for fbank and labels (default 2)
+#   --executor E       local | dask: where fbank, labels (and simulation) run (default local)
+#   --scheduler ADDR   dask scheduler (tcp://host:8786); default: a LocalCluster of --nj workers
 #   --label-type T       binary | powerset | target (default binary)
 #   --force              redo the selected stages even when they are done
 #
@@ -28,6 +30,8 @@ cd "$(dirname "$0")"
 stage=0
 stop_stage=4
 nj=2
+executor=local
+scheduler=
 label_type=binary
 corpus_dir=
 base_url=
