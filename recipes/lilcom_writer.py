@@ -23,6 +23,9 @@ import numpy as np
 from lhotse.features.io import LilcomChunkyWriter
 
 
+GROUP = 32  # chunks whose coefficients are computed together
+
+
 def _lilcom_modules():
     import lilcom
 
@@ -71,13 +74,14 @@ def compress_chunked(data: np.ndarray, tick_power: int = -5, chunk_size: int = 1
     T, d = data.shape
     full = T // chunk_size
     out: List[bytes] = []
-    if full:
-        chunks = data[: full * chunk_size].reshape(full, chunk_size, d)
-        ints = np.round(regression_coefficients(chunks).astype(np.float64) * 256).astype(np.int64)
-        for i in range(full):
-            ans = ext.compress_float(chunks[i], [tick_power, int(ints[i, 0]), int(ints[i, 1])])
+    chunks = data[: full * chunk_size].reshape(full, chunk_size, d)
+    for g in range(0, full, GROUP):  # groups of chunks: the temporaries stay in cache
+        group = chunks[g: g + GROUP]
+        ints = np.round(regression_coefficients(group).astype(np.float64) * 256).astype(np.int64).tolist()
+        for chunk, (c0, c1) in zip(group, ints):
+            ans = ext.compress_float(chunk, [tick_power, c0, c1])
             if not isinstance(ans, bytes):
-                raise RuntimeError(f"lilcom compression failed on chunk {i}: {ans!r}")
+                raise RuntimeError(f"lilcom compression failed: {ans!r}")
             out.append(ans)
     if full * chunk_size < T:
         out.append(lilcom.compress(data[full * chunk_size:], tick_power=tick_power))
