@@ -347,6 +347,7 @@ def kaldi_mel_banks(config: KnfFbankConfig, fft_size: int) -> np.ndarray:
 
 
 _BLAS_CONTROLLER = None
+MEL_GROUPS = 4  # NumpyFbank: mel products per block (see NumpyFbank.__init__)
 
 
 def _blas_controller():
@@ -393,13 +394,14 @@ class NumpyFbank:
         self.window = window.astype(np.float32)
         self.banks = kaldi_mel_banks(config, self.fft)
         # Power and mel weights as matrix products on the squared (re, im) pairs of
-        # the FFT (weights repeated for re and im: no strided add), in two halves of
-        # the filters, each over the FFT bins its filters cover (triangular filters
-        # are local: half the multiply-adds of one dense product).
+        # the FFT (weights repeated for re and im: no strided add), in MEL_GROUPS
+        # groups of consecutive filters, each over the FFT bins its filters cover
+        # (triangular filters are local: 4 groups need ~1/3 of the multiply-adds of
+        # one dense product; measured fastest of 1-8 groups for 23 bins).
         # Entries: (first filter, end filter, first re/im column, end column, weights).
         self.mel_groups = []
         nmel = config.num_mel_bins
-        for lo_f, hi_f in ((0, nmel // 2), (nmel // 2, nmel)):
+        for lo_f, hi_f in [(nmel * i // MEL_GROUPS, nmel * (i + 1) // MEL_GROUPS) for i in range(MEL_GROUPS)]:
             used = np.flatnonzero(self.banks[:, lo_f:hi_f].any(axis=1))
             if hi_f > lo_f:
                 lo_b, hi_b = (int(used[0]), int(used[-1]) + 1) if len(used) else (0, 1)
