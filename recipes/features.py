@@ -4,8 +4,14 @@ The feature standard lives in ``conf/fbank_8k.yaml`` and is mirrored by the
 defaults of :class:`KnfFbankConfig`.  :class:`KaldiNativeFbank` is a Lhotse
 :class:`~lhotse.features.base.FeatureExtractor` registered under the name
 ``"kaldi-native-fbank"`` (importing this module registers it); features are
-stored with Lhotse's built-in ``lilcom_chunky`` storage, so reading them back
-(``cut.load_features()``) needs only Lhotse, not this package.
+stored with Lhotse's built-in ``lilcom_chunky`` storage (written by
+:class:`recipes.lilcom_writer.FastLilcomChunkyWriter`, same bytes as Lhotse's
+writer), so reading them back (``cut.load_features()``) needs only Lhotse, not
+this package.
+
+Stage 2 per core (``bench/fbank.py``): PCM16 WAV memory-mapped, soxr streamed
+from int16 (HQ), :class:`NumpyFbank`, lilcom. At ~5,900x real time about 40 %
+of the time is lilcom's C compressor and 25 % soxr; the fbank itself is ~25 %.
 
 :func:`splice`, :func:`subsample` and :func:`eend_input` turn a ``(T, 23)``
 feature matrix into the ``(ceil(T / 10), 345)`` input of an EEND model.
@@ -362,7 +368,7 @@ def _blas_controller():
 
 
 class NumpyFbank:
-    """The same fbank as kaldi-native-fbank, vectorised over blocks of frames with numpy/scipy.
+    """The same fbank as kaldi-native-fbank, vectorised over blocks of frames (numpy, torch's FFT).
 
     Kaldi's per-frame steps are rewritten as whole-signal operations: frames
     past the edges read the signal reflected (Kaldi's rule for
