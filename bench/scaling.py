@@ -48,6 +48,7 @@ def report(title, rows, unit_seconds=None):
 
 def bench_fbank(tmp: Path, files: int, minutes: float):
     cfg = load_fbank_config()
+    tmp.mkdir(parents=True, exist_ok=True)
     cuts = make_audio(tmp, files, 60 * minutes)
     total = sum(c.duration for c in cuts)
     compute_fbank(cuts, tmp / "warm", cfg, progress=False)
