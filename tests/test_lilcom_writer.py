@@ -1,12 +1,25 @@
-"""recipes.lilcom_writer against Lhotse's LilcomChunkyWriter: same bytes, same keys, read by Lhotse."""
+"""recipes.lilcom_writer / lilcom_codec against Lhotse's LilcomChunkyWriter and lilcom.compress:
+same bytes, same keys, read by Lhotse."""
 import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from lhotse.features.io import LilcomChunkyReader, LilcomChunkyWriter
 
+from recipes import lilcom_codec, lilcom_writer
 from recipes.features import NumpyFbank, load_fbank_config
 from recipes.lilcom_writer import FastLilcomChunkyWriter, compress_chunked, regression_coefficients
+
+
+def lilcom_reference(data: np.ndarray, tick_power: int = -5, chunk_size: int = 100):
+    """What Lhotse's lilcom_compress_chunked stores: lilcom.compress per chunk."""
+    import lilcom
+
+    data = np.array(data, dtype=np.float32, copy=True)
+    return [lilcom.compress(data[b: b + chunk_size], tick_power=tick_power) for b in range(0, data.shape[0], chunk_size)]
 
 
 def fbank_features(seconds: float, seed: int) -> np.ndarray:
@@ -50,3 +63,79 @@ def test_other_shapes_fall_back_to_lilcom():
 
     x = np.random.default_rng(0).standard_normal((250,)).astype(np.float32)
     assert compress_chunked(x) == [lilcom.compress(x[b: b + 100].copy(), tick_power=-5) for b in (0, 100, 200)]
+
+
+def _cases():
+    rng = np.random.default_rng(7)
+    walk = np.cumsum(rng.standard_normal((1234, 23)), axis=0) * 0.05 + rng.standard_normal((1234, 23)) * 0.5 - 8
+    spikes = rng.standard_normal((300, 23))
+    spikes[::7] = np.clip(spikes[::7] * 30000, -60000, 60000)  # widths of ~23 bits next to widths of 2
+    yield "random walk", walk
+    yield "zeros", np.zeros((250, 23))  # every code 0: runs of width 0
+    yield "constant log floor", np.full((250, 23), -15.942385)  # silence: width-0 runs between header codes
+    yield "spikes", spikes
+    yield "tiny", rng.standard_normal((300, 5)) * 1e-4
+    yield "ramp", np.tile(np.linspace(-3, 3, 23), (200, 1))
+    yield "near the limit", np.where(rng.random((200, 8)) < 0.5, -1, 1) * lilcom_codec.MAX_ABS
+    silence = walk[:400].copy()
+    silence[120:260] = -15.942385
+    yield "speech, silence, speech", silence
+
+
+@pytest.mark.parametrize("tick_power", [-5, -8, 0, 3])
+@pytest.mark.parametrize("name,data", list(_cases()), ids=[n for n, _ in _cases()])
+def test_codec_bytes_equal_lilcom(name, data, tick_power):
+    data = data.astype(np.float32)
+    assert lilcom_codec.supported(data)
+    assert compress_chunked(data, tick_power=tick_power) == lilcom_reference(data, tick_power)
+
+
+@pytest.mark.parametrize("frames", list(range(1, 101)) + [101, 199, 200, 201, 64 * 100 + 37])
+def test_codec_every_partial_chunk_length(frames):
+    data = np.random.default_rng(frames).standard_normal((frames, 23)).astype(np.float32) * 3
+    assert compress_chunked(data) == lilcom_reference(data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(hnp.arrays(np.float32, st.tuples(st.integers(1, 230), st.integers(2, 30)),
+                  elements=st.floats(-2000, 2000, width=32)),
+       st.sampled_from([-8, -5, -2]))
+def test_codec_fuzz_equals_lilcom(data, tick_power):
+    assert compress_chunked(data, tick_power=tick_power) == lilcom_reference(data, tick_power)
+
+
+@pytest.mark.parametrize("data", [
+    np.full((150, 23), 1e6, dtype=np.float32),  # beyond MAX_ABS
+    np.ones((150, 1), dtype=np.float32),  # one dimension: lilcom drops the axis
+    np.ones((7, 3, 4), dtype=np.float32),
+], ids=["huge", "one dim", "3-D"])
+def test_inputs_outside_the_codec_go_to_lilcom(data):
+    assert not lilcom_codec.supported(data)
+    assert compress_chunked(data) == lilcom_reference(data)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_features_fail_as_in_lhotse(tmp_path, bad):
+    data = np.zeros((150, 23), dtype=np.float32)
+    data[3, 4] = bad
+    assert not lilcom_codec.supported(data)
+    with np.errstate(invalid="ignore"), pytest.raises(ValueError):
+        LilcomChunkyWriter(tmp_path / "stock.lca", mode="w").write("a", data.copy())
+    with np.errstate(invalid="ignore"), pytest.raises(ValueError):
+        FastLilcomChunkyWriter(tmp_path / "fast.lca", mode="w").write("a", data)
+
+
+def test_writer_without_numba_writes_the_same_archive(tmp_path, monkeypatch):
+    feats = fbank_features(12.3, 5)
+    with FastLilcomChunkyWriter(tmp_path / "fast.lca", mode="w") as w:
+        key_fast = w.write("a", feats)
+    monkeypatch.setattr(lilcom_codec, "AVAILABLE", False)
+    assert not lilcom_codec.supported(feats)
+    with FastLilcomChunkyWriter(tmp_path / "plain.lca", mode="w") as w:
+        key_plain = w.write("a", feats)
+    with LilcomChunkyWriter(tmp_path / "stock.lca", mode="w") as w:
+        key_stock = w.write("a", feats.copy())
+    assert key_fast == key_plain == key_stock
+    assert (tmp_path / "fast.lca").read_bytes() == (tmp_path / "plain.lca").read_bytes() == (
+        tmp_path / "stock.lca").read_bytes()
+    assert lilcom_writer  # the module under test
