@@ -52,6 +52,8 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "KnfFbankConfig",
     "KaldiNativeFbank",
+    "NumpyKaldiFbank",
+    "NumpyFbank",
     "load_fbank_config",
     "compute_fbank",
     "splice",
@@ -256,35 +258,15 @@ class KaldiNativeFbank(FeatureExtractor):
         return self.config.num_mel_bins + int(self.config.use_energy)
 
     def extract(self, samples, sampling_rate: int) -> np.ndarray:
-        """``samples``: ``(N,)`` or ``(1, N)`` floats in [-1, 1] at
-        ``config.sampling_rate``.  Returns ``(T, feature_dim)`` float32 with
-        ``T == compute_num_frames(N / sr, frame_shift, sr)`` (snip_edges off)."""
+        """``samples``: ``(N,)`` or ``(1, N)`` floats in [-1, 1] at ``sampling_rate``
+        (resampled with soxr when it is not ``config.sampling_rate``, see
+        :func:`mono_samples_at_config_rate`). Returns ``(T, feature_dim)`` float32 with
+        ``T == compute_num_frames(N' / sr, frame_shift, sr)`` for the ``N'`` samples at
+        ``sr = config.sampling_rate`` (snip_edges off)."""
         import kaldi_native_fbank as knf
 
-        if sampling_rate != self.config.sampling_rate:
-            raise ValueError(
-                f"KaldiNativeFbank is configured for sampling_rate="
-                f"{self.config.sampling_rate} Hz but got {sampling_rate} Hz; "
-                f"resample first (e.g. CutSet.resample({self.config.sampling_rate}))."
-            )
-        if hasattr(samples, "detach"):  # torch.Tensor
-            samples = samples.detach().cpu().numpy()
-        samples = np.asarray(samples)
-        if samples.ndim == 2:
-            if samples.shape[0] != 1:
-                raise ValueError(
-                    f"KaldiNativeFbank expects mono audio, got shape {samples.shape}"
-                )
-            samples = samples[0]
-        if samples.ndim != 1:
-            raise ValueError(
-                f"KaldiNativeFbank expects samples of shape (N,) or (1, N), "
-                f"got {samples.shape}"
-            )
-        samples = np.ascontiguousarray(samples, dtype=np.float32)
-        if not np.isfinite(samples).all():
-            raise ValueError("audio samples contain NaN or Inf")
-
+        samples = mono_samples_at_config_rate(samples, sampling_rate, self.config, type(self).__name__)
+        sampling_rate = self.config.sampling_rate
         fbank = knf.OnlineFbank(_knf_options(self.config))
         dim = self.feature_dim(sampling_rate)
         if samples.size:
@@ -514,6 +496,53 @@ class NumpyFbank:
                 raise ValueError(f"NumpyFbank expects mono audio, got shape {samples.shape}")
             samples = samples[0]
         return self(samples)
+
+
+def mono_samples_at_config_rate(samples, sampling_rate: int, config: KnfFbankConfig, who: str) -> np.ndarray:
+    """``(N,)`` or ``(1, N)`` samples (numpy or torch) as a contiguous float32 ``(N',)``
+    array at ``config.sampling_rate``: resampled with soxr (:func:`resample_audio`) when
+    ``sampling_rate`` differs and ``config.resampler`` is ``soxr`` (so Lhotse's
+    ``OnTheFlyFeatures`` can feed 16 kHz cuts without Lhotse's slower lazy resampling);
+    with ``resampler: lhotse`` a different rate is an error (resample the cuts first)."""
+    if hasattr(samples, "detach"):  # torch.Tensor
+        samples = samples.detach().cpu().numpy()
+    samples = np.asarray(samples)
+    if samples.ndim == 2:
+        if samples.shape[0] != 1:
+            raise ValueError(f"{who} expects mono audio, got shape {samples.shape}")
+        samples = samples[0]
+    if samples.ndim != 1:
+        raise ValueError(f"{who} expects samples of shape (N,) or (1, N), got {samples.shape}")
+    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    if not np.isfinite(samples).all():
+        raise ValueError("audio samples contain NaN or Inf")
+    if sampling_rate != config.sampling_rate:
+        if config.resampler != "soxr":
+            raise ValueError(
+                f"{who} is configured for sampling_rate={config.sampling_rate} Hz but got "
+                f"{sampling_rate} Hz, and resampler is {config.resampler!r}; resample first "
+                f"(e.g. CutSet.resample({config.sampling_rate})) or set resampler: soxr.")
+        samples = resample_audio(samples, int(sampling_rate), config.sampling_rate)
+    return samples
+
+
+@register_extractor
+class NumpyKaldiFbank(KaldiNativeFbank):
+    """:class:`NumpyFbank` as a Lhotse :class:`~lhotse.features.base.FeatureExtractor`
+    (registered as ``numpy-kaldi-fbank``): the same features as :class:`KaldiNativeFbank`
+    (within 1e-3) about 8x faster, for on-the-fly features, e.g.
+    ``lhotse.dataset.OnTheFlyFeatures(NumpyKaldiFbank())`` in a DataLoader's workers.
+    Audio at another rate than the config's is resampled with soxr."""
+
+    name = "numpy-kaldi-fbank"
+
+    def __init__(self, config: Optional[KnfFbankConfig] = None):
+        super().__init__(config=config)
+        self._fbank = NumpyFbank(self.config)  # checks that the config is one the numpy backend implements
+
+    def extract(self, samples, sampling_rate: int) -> np.ndarray:
+        samples = mono_samples_at_config_rate(samples, sampling_rate, self.config, type(self).__name__)
+        return self._fbank(samples)
 
 
 # ------------------------------------------------------------------- CutSets
