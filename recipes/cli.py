@@ -216,6 +216,7 @@ def fbank(in_cuts, out_cuts, storage_path, config, num_jobs, executor_kind, sche
 
     cfg = load_fbank_config(config)
     cuts = _load_cuts(in_cuts)
+    check_writable_dir(Path(out_cuts).parent)  # before any work: an unwritable output fails at once
     storage = check_writable_dir(storage_path) / _stem(out_cuts)
     rejects = Path(out_cuts).with_name(_stem(out_cuts) + "_rejects.jsonl")
     out = compute_fbank(cuts, storage, cfg, num_jobs=num_jobs, backend=backend, executor_kind=executor_kind,
@@ -265,6 +266,7 @@ def labels(in_cuts, out_cuts, storage_path, label_type, max_set_size, global_spe
     from recipes.labels import compute_labels
 
     cuts = _load_cuts(in_cuts)
+    check_writable_dir(Path(out_cuts).parent)  # before any work: an unwritable output fails at once
     storage_dir = check_writable_dir(storage_path)
     stem = _stem(out_cuts)
     out, report = compute_labels(

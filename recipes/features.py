@@ -763,6 +763,7 @@ def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str):
     from lhotse.serialization import deserialize_item
 
     from recipes.clitools import one_line
+    from recipes.fileio import clear_disk_errors
 
     config = KnfFbankConfig.from_dict(config_dict)
     compute = NumpyFbank(config) if backend == "numpy" else KaldiNativeFbank(config)
@@ -770,7 +771,7 @@ def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str):
     final = Path(archive)
     partial = final.with_name(final.stem + ".partial" + final.suffix)
     done, rejects = [], []
-    try:
+    with clear_disk_errors(final.parent, "features", remove=[partial]):
         with FastLilcomChunkyWriter(partial, mode="w") as writer:
             for d in cut_dicts:
                 cut: Cut = deserialize_item(d)
@@ -792,14 +793,6 @@ def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str):
                     channels=cut.channel if hasattr(cut, "channel") else None,
                 ).to_dict()))
         os.replace(partial, final)
-    except OSError as e:
-        if partial.exists():
-            partial.unlink()
-        if e.errno == errno.ENOSPC:
-            raise OSError(e.errno, f"disk full while writing features to {final.parent}") from e
-        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise OSError(e.errno, f"cannot write features to {final.parent}: {e.strerror}") from e
-        raise
     return done, rejects
 
 

@@ -3,10 +3,64 @@
 A stage that is killed leaves at most a ``.partial`` file behind, which no
 later stage reads and which the next run overwrites.
 """
+import errno
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, Optional
+
+# What a full or unwritable output looks like, when the error carries no errno (HDF5's
+# RuntimeError puts it in the text; libsndfile only says "System error.").
+_MARKERS = {"No space left on device": errno.ENOSPC, "errno = 28": errno.ENOSPC,
+            "Disk quota exceeded": errno.EDQUOT, "Read-only file system": errno.EROFS,
+            "errno = 30": errno.EROFS}
+_REASONS = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded",
+            errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied"}
+LOW_SPACE = 1 << 20  # bytes: less than this free after a failed write means the disk filled up
+
+
+def disk_error(error: BaseException, directory, what: str) -> Optional[OSError]:
+    """A one-line ``OSError`` naming ``directory`` when ``error`` (raised while writing
+    ``what`` there) means a full disk, a quota, a read-only file system or missing
+    permissions; ``None`` for any other error."""
+    if not isinstance(error, (OSError, RuntimeError)):
+        return None
+    code = getattr(error, "errno", None)
+    if code not in _REASONS:
+        text = str(error)
+        code = next((c for marker, c in _MARKERS.items() if marker in text), None)
+    if code is None and (isinstance(error, OSError) or "System error" in str(error)):
+        try:  # an error without a reason (libsndfile): a disk with almost nothing left filled up
+            if shutil.disk_usage(directory).free < LOW_SPACE:
+                code = errno.ENOSPC
+        except OSError:
+            pass
+    if code is None:
+        return None
+    clear = OSError(f"{_REASONS[code]} while writing {what} to {directory}")
+    clear.errno = code  # (set apart from the message: str() stays one plain line)
+    return clear
+
+
+@contextmanager
+def clear_disk_errors(directory, what: str, remove: Iterable = ()) -> Iterator[None]:
+    """Run a block that writes ``what`` into ``directory``: on any error the files in
+    ``remove`` (its partial outputs) are deleted, and a full disk, quota, read-only file
+    system or permission error is re-raised as one line naming the directory."""
+    try:
+        yield
+    except BaseException as e:
+        for path in remove:
+            try:
+                Path(path).unlink()
+            except FileNotFoundError:
+                pass
+        clear = disk_error(e, directory, what)
+        if clear is not None:
+            raise clear from e
+        raise
 
 
 def partial_path(path) -> Path:
@@ -26,12 +80,9 @@ def atomic_path(path) -> Iterator[Path]:
     path = Path(path)
     check_writable_dir(path.parent)
     tmp = partial_path(path)
-    try:
+    with clear_disk_errors(path.parent, path.name, remove=[tmp]):
         yield tmp
         os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def save_manifest(manifest, path) -> Path:

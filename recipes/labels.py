@@ -56,6 +56,7 @@ from lhotse.features.io import NumpyHdf5Writer, close_cached_file_handles, get_r
 from lhotse.utils import compute_num_frames, fastcopy, isclose
 
 from recipes.cuts import cut_custom, cut_recording_id
+from recipes.fileio import clear_disk_errors
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
@@ -288,7 +289,7 @@ def _label_archive(
     if partial.exists():
         partial.unlink()
     out = []
-    with NumpyHdf5Writer(partial, mode="w") as writer:
+    with clear_disk_errors(path.parent, "labels", remove=[partial]), MemoryImageHdf5Writer(partial) as writer:
         for d in tqdm(cut_dicts, desc=f"{label_type} labels", disable=not progress):
             cut = deserialize_item(d)
             speakers = speakers_by_rec[cut_recording_id(cut)]
@@ -313,7 +314,8 @@ def _label_archive(
                         temporal_dim=0, start=cut.start,
                     )
                     out.append(_with_custom(fastcopy(cut, id=key), labels=arr, target_speaker=spk, **custom))
-    os.replace(partial, path)
+    with clear_disk_errors(path.parent, "labels", remove=[partial]):
+        os.replace(partial, path)
     final = str(path)
     out = [_with_custom(c, labels=fastcopy(c.custom["labels"], array=fastcopy(c.custom["labels"].array,
                                                                                 storage_path=final)))
@@ -335,6 +337,52 @@ def _merge_reports(reports: Iterable[LabelReport]) -> LabelReport:
     return total
 
 
+class MemoryImageHdf5Writer(NumpyHdf5Writer):
+    """Lhotse's ``numpy_hdf5`` writer (same storage type, read by its reader) that builds
+    the HDF5 file in memory and writes it to ``storage_path`` with plain Python I/O when
+    closed. Works around HDF5 (h5py 3.x) crashing the whole process with a segmentation
+    fault when a write fails on a full disk; Python's write raises ``OSError`` instead.
+    Archives are kept to ``MAX_ARCHIVE_BYTES`` of labels by :func:`compute_labels`."""
+
+    def __init__(self, storage_path):  # noqa: D107 - NumpyHdf5Writer's __init__ opens the file itself
+        import io
+
+        import h5py
+
+        self.storage_path_ = Path(storage_path)
+        self._image = io.BytesIO()
+        self.hdf = h5py.File(self._image, mode="w")
+        self._closed = False
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.hdf.close()
+        with open(self.storage_path_, "wb") as f:
+            f.write(self._image.getbuffer())
+        self._image = None
+
+
+MAX_ARCHIVE_BYTES = 256 << 20  # label bytes per archive (held in memory while it is written)
+
+
+def _archive_chunks(cut_list, per_archive: int, spk_by_rec, frame_shift: float, label_type: str):
+    """Consecutive groups of at most ``per_archive`` cuts and about ``MAX_ARCHIVE_BYTES`` of labels."""
+    chunks, chunk, size = [], [], 0
+    for cut in cut_list:
+        width = 2 if label_type == "powerset" else max(1, len(spk_by_rec[cut_recording_id(cut)]))
+        nbytes = (int(cut.duration / frame_shift) + 1) * width  # frames (an upper bound) x bytes per frame
+        if chunk and (len(chunk) >= per_archive or size + nbytes > MAX_ARCHIVE_BYTES):
+            chunks.append(chunk)
+            chunk, size = [], 0
+        chunk.append(cut)
+        size += nbytes
+    if chunk:
+        chunks.append(chunk)
+    return chunks
+
+
 def compute_labels(
     cuts: CutSet,
     storage_path,
@@ -351,8 +399,8 @@ def compute_labels(
     """Compute, store and attach label arrays for every cut.
 
     :param storage_path: HDF5 archive to write (``.h5``), overwritten; when the
-        work is split (``cuts_per_archive``, or ``num_jobs > 1``), archives
-        ``<stem>-<i>.h5`` beside it.
+        work is split (``cuts_per_archive``, ``num_jobs > 1``, or more than
+        ``MAX_ARCHIVE_BYTES`` of labels), archives ``<stem>-<i>.h5`` beside it.
     :param label_type: ``binary`` (``T x S`` uint8), ``powerset`` (``(T,)`` int16,
         classes over at most ``max_set_size`` simultaneous speakers) or
         ``target`` (one cut per speaker, sharing the original cut's features,
@@ -389,7 +437,7 @@ def compute_labels(
     storage_path.parent.mkdir(parents=True, exist_ok=True)
     if cuts_per_archive is None:
         cuts_per_archive = len(cut_list) if num_jobs == 1 else max(1, -(-len(cut_list) // (4 * num_jobs)))
-    chunks = [cut_list[i: i + cuts_per_archive] for i in range(0, len(cut_list), max(cuts_per_archive, 1))]
+    chunks = _archive_chunks(cut_list, max(cuts_per_archive, 1), spk_by_rec, frame_shift, label_type)
     tasks = []
     for i, chunk in enumerate(chunks):
         path = storage_path if len(chunks) == 1 else storage_path.with_name(f"{storage_path.stem}-{i:05d}.h5")

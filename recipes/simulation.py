@@ -103,6 +103,7 @@ import click
 import numpy as np
 
 from recipes.clitools import one_line_errors
+from recipes.fileio import clear_disk_errors
 
 logger = logging.getLogger(__name__)
 
@@ -902,9 +903,11 @@ def _write_shard(sim: "Simulator", shard: int, lo: int, hi: int, path: str) -> T
         acc.add(lay, sim.src, ov, sp, by_k, lay.duration(sim.src))
         lines.append(sim.mixture_json(i, lay))
     tmp = Path(str(path) + ".partial")
-    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1) as gz:
-        gz.write("".join(lines).encode("utf-8"))
-    os.replace(tmp, path)
+    with clear_disk_errors(tmp.parent, "simulation shards", remove=[tmp]):
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                                   compresslevel=1) as gz:
+            gz.write("".join(lines).encode("utf-8"))
+        os.replace(tmp, path)
     return shard, acc
 
 
@@ -1102,7 +1105,12 @@ def simulate_command(source_cuts, out_cuts, config_path, method, hours, hours_pe
     same bytes for any --num-jobs. Sources come from
     `python -m recipes.simulation prepare-sources` (one VAD-trimmed supervision each).
     """
+    from recipes.fileio import check_writable_dir
+
     cfg = load_config(config_path, method=method, conversation_stats=conversation_stats)
+    check_writable_dir(Path(out_cuts).parent)  # before any work: an unwritable output fails at once
+    if materialize_dir:
+        check_writable_dir(materialize_dir)
     if sum(x is not None for x in (hours, hours_per_combination, num_mixtures)) > 1:
         raise click.UsageError("give one of --hours, --hours-per-combination, --num-mixtures")
     if not str(out_cuts).endswith(".jsonl.gz"):

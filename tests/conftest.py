@@ -5,6 +5,8 @@
 default suite passes on a fresh clone.
 """
 import os
+import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,22 @@ def http_server():
     for httpd in servers:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture
+def mount_point(tmp_path):
+    """``mount(options)``: a tmpfs at a fresh directory (needs privileges; skips otherwise)."""
+    mounted = []
+
+    def mount(options):
+        target = tmp_path / f"mnt-{uuid.uuid4().hex[:6]}"
+        target.mkdir()
+        res = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)], capture_output=True)
+        if res.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {res.stderr.decode().strip()}")
+        mounted.append(target)
+        return target
+
+    yield mount
+    for target in mounted:
+        subprocess.run(["umount", str(target)], capture_output=True)
