@@ -18,30 +18,52 @@ _MARKERS = {"No space left on device": errno.ENOSPC, "errno = 28": errno.ENOSPC,
 _REASONS = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded",
             errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
             errno.EPERM: "permission denied"}
-LOW_SPACE = 1 << 20  # bytes: less than this free after a failed write means the disk filled up
+LOW_SPACE = 1 << 20  # bytes: less than this free (partial output still there) means the disk filled up
+
+
+class OutputError(OSError):
+    """A full disk, quota, read-only file system or permission error while writing an
+    output, as one line naming the directory; ``errno`` is kept (also through pickling)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def _inside(path, directory) -> bool:
+    try:
+        return Path(os.path.abspath(path)).is_relative_to(Path(os.path.abspath(directory)))
+    except (TypeError, ValueError):
+        return False
 
 
 def disk_error(error: BaseException, directory, what: str) -> Optional[OSError]:
-    """A one-line ``OSError`` naming ``directory`` when ``error`` (raised while writing
+    """An :class:`OutputError` naming ``directory`` when ``error`` (raised while writing
     ``what`` there) means a full disk, a quota, a read-only file system or missing
-    permissions; ``None`` for any other error."""
+    permissions; ``None`` for any other error, and for an error about another file
+    (an input that could not be read keeps its own message).
+
+    Call it while the partial output is still on disk: for libsndfile's reasonless
+    "System error." the only sign of a full disk is the free space left."""
     if not isinstance(error, (OSError, RuntimeError)):
+        return None
+    if isinstance(error, OutputError):
+        return None  # already clear (from an inner block)
+    filename = getattr(error, "filename", None)
+    if filename is not None and not _inside(filename, directory):
         return None
     code = getattr(error, "errno", None)
     if code not in _REASONS:
         text = str(error)
         code = next((c for marker, c in _MARKERS.items() if marker in text), None)
-    if code is None and (isinstance(error, OSError) or "System error" in str(error)):
-        try:  # an error without a reason (libsndfile): a disk with almost nothing left filled up
+    if code is None and "System error" in str(error):
+        try:
             if shutil.disk_usage(directory).free < LOW_SPACE:
                 code = errno.ENOSPC
         except OSError:
             pass
     if code is None:
         return None
-    clear = OSError(f"{_REASONS[code]} while writing {what} to {directory}")
-    clear.errno = code  # (set apart from the message: str() stays one plain line)
-    return clear
+    return OutputError(code, f"{_REASONS[code]} while writing {what} to {directory}")
 
 
 @contextmanager
@@ -52,12 +74,14 @@ def clear_disk_errors(directory, what: str, remove: Iterable = ()) -> Iterator[N
     try:
         yield
     except BaseException as e:
+        clear = disk_error(e, directory, what)  # before the partial files go (see disk_error)
         for path in remove:
             try:
                 Path(path).unlink()
             except FileNotFoundError:
                 pass
-        clear = disk_error(e, directory, what)
+            except OSError:  # e.g. the file system went read-only: the original error matters more
+                pass
         if clear is not None:
             raise clear from e
         raise

@@ -354,14 +354,18 @@ class MemoryImageHdf5Writer(NumpyHdf5Writer):
         self.hdf = h5py.File(self._image, mode="w")
         self._closed = False
 
-    def close(self) -> None:
+    def close(self, write: bool = True) -> None:
         if self._closed:
             return
         self._closed = True
         self.hdf.close()
-        with open(self.storage_path_, "wb") as f:
-            f.write(self._image.getbuffer())
+        if write:
+            with open(self.storage_path_, "wb") as f:
+                f.write(self._image.getbuffer())
         self._image = None
+
+    def __exit__(self, exc_type, exc_val, exc_tb):
+        self.close(write=exc_type is None)  # a failed block writes nothing (its error stays the one raised)
 
 
 MAX_ARCHIVE_BYTES = 256 << 20  # label bytes per archive (held in memory while it is written)

@@ -35,7 +35,8 @@ frame) and ``c1`` (previous dimension), both in [-256, 256] (units of 1/256):
 ``tests/test_lilcom_writer.py`` checks the bytes against ``lilcom.compress``
 on fbank features, random walks, constant and zero chunks, huge jumps and
 every partial-chunk length; inputs the encoder does not cover (not 2-D, one
-dimension, non-finite or very large values) go to lilcom itself.
+dimension, non-finite or very large values, codes that could near int32's
+limits: see :func:`supported`) go to lilcom itself.
 """
 from __future__ import annotations
 
@@ -48,7 +49,12 @@ except ImportError:  # pragma: no cover - exercised by forcing AVAILABLE = False
     numba = None
 
 AVAILABLE = numba is not None
-MAX_ABS = 65536.0  # larger values (never fbank log energies) go to lilcom's compressor: codes stay far from int32 limits
+MAX_ABS = 65536.0  # larger values (never fbank log energies) go to lilcom's compressor
+# |code| <= (|x| + |prediction|) / tick <= (3 max|x| + 2 tick) / tick (coefficients in [-1, 1],
+# decoded values within a tick of the input); below this, codes and their zigzag values fit int32
+# and lilcom never reaches its clamping of out-of-range codes.
+MAX_CODE = float(1 << 29)
+TICK_POWERS = range(-20, 21)  # lilcom's own limits (it refuses others)
 
 
 def _jit(fn):
@@ -70,13 +76,16 @@ def _put(out, pos, acc, nacc):
 
 
 @_jit
-def _zero_run(zeros, acc, nacc):
-    """lilcom's code of a run of ``zeros`` integers of width 0 (``b = nbits(zeros) - 1``
-    zeros, a one, the low ``b`` bits of ``zeros``), added to the accumulator."""
+def _zero_run(zeros, out, pos, acc, nacc):
+    """Writes lilcom's code of a run of ``zeros`` integers of width 0 (``b = nbits(zeros) - 1``
+    zeros, a one, then the low ``b`` bits of ``zeros``) in two parts of at most 32 bits, so
+    the accumulator never holds more than 39; returns ``(pos, acc, nacc)``."""
     b = np.uint64(63 - leading_zeros(np.uint64(zeros)))
     one = np.uint64(1)
-    code = (one << b) | ((np.uint64(zeros) & ((one << b) - one)) << (b + one))
-    return acc | (code << nacc), nacc + b + b + one
+    acc |= (one << b) << nacc
+    pos, acc, nacc = _put(out, pos, acc, nacc + b + one)
+    acc |= (np.uint64(zeros) & ((one << b) - one)) << nacc
+    return _put(out, pos, acc, nacc + b)
 
 
 @_jit
@@ -160,8 +169,7 @@ def _encode_group(x, coeffs, tick_power, vals, widths, xt, prev, out, pos, ends)
                 prev_w = cur
                 continue
             if zeros:
-                acc, nacc = _zero_run(zeros, acc, nacc)
-                pos, acc, nacc = _put(out, pos, acc, nacc)
+                pos, acc, nacc = _zero_run(zeros, out, pos, acc, nacc)
                 zeros = 0
             nxt = widths[k + 1, c]
             moved = np.uint64(nxt != cur)
@@ -174,8 +182,7 @@ def _encode_group(x, coeffs, tick_power, vals, widths, xt, prev, out, pos, ends)
             pos, acc, nacc = _put(out, pos, acc, nacc)
             prev_w = cur
         if zeros:
-            acc, nacc = _zero_run(zeros, acc, nacc)
-            pos, acc, nacc = _put(out, pos, acc, nacc)
+            pos, acc, nacc = _zero_run(zeros, out, pos, acc, nacc)
         if nacc > 0:
             out[pos] = np.uint8(acc & np.uint64(255))
             pos += 1
@@ -206,10 +213,15 @@ def _encode_chunks(data, chunk_size, coeffs, tick_power, out, ends):
     return pos
 
 
-def supported(data: np.ndarray) -> bool:
-    """Whether :func:`encode_chunks` gives lilcom's bytes for this float32 matrix."""
-    return (AVAILABLE and data.ndim == 2 and data.shape[0] > 0 and data.shape[1] > 1
-            and bool(np.isfinite(data).all()) and float(np.abs(data).max()) <= MAX_ABS)
+def supported(data: np.ndarray, tick_power: int) -> bool:
+    """Whether :func:`encode_chunks` gives lilcom's bytes for this float32 matrix and tick:
+    2-D with at least two dimensions, finite, ``|x| <= MAX_ABS``, ``tick_power`` in
+    lilcom's range, and codes that cannot come near int32's limits (``MAX_CODE``)."""
+    if not (AVAILABLE and data.ndim == 2 and data.shape[0] > 0 and data.shape[1] > 1
+            and tick_power in TICK_POWERS and bool(np.isfinite(data).all())):
+        return False
+    peak = float(np.abs(data).max())
+    return peak <= MAX_ABS and (3 * peak + 2 * 2.0 ** tick_power) * 2.0 ** -tick_power < MAX_CODE
 
 
 def encode_chunks(data: np.ndarray, coeffs: np.ndarray, tick_power: int, chunk_size: int):

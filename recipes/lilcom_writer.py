@@ -86,7 +86,7 @@ def _compressed(data: np.ndarray, tick_power: int, chunk_size: int):
     """``(buffer, ends)``: the lilcom bytes of the chunks of a 2-D matrix, concatenated
     (chunk c = ``buffer[ends[c-1]:ends[c]]``), or ``None`` when lilcom_codec does not cover it."""
     data = np.array(data, dtype=np.float32, order="C", copy=True)  # the encoder writes into it
-    if not lilcom_codec.supported(data):
+    if not lilcom_codec.supported(data, tick_power):
         return None
     return lilcom_codec.encode_chunks(data, chunk_coefficients(data, chunk_size), tick_power, chunk_size)
 

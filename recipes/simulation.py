@@ -1108,13 +1108,13 @@ def simulate_command(source_cuts, out_cuts, config_path, method, hours, hours_pe
     from recipes.fileio import check_writable_dir
 
     cfg = load_config(config_path, method=method, conversation_stats=conversation_stats)
-    check_writable_dir(Path(out_cuts).parent)  # before any work: an unwritable output fails at once
-    if materialize_dir:
-        check_writable_dir(materialize_dir)
     if sum(x is not None for x in (hours, hours_per_combination, num_mixtures)) > 1:
         raise click.UsageError("give one of --hours, --hours-per-combination, --num-mixtures")
     if not str(out_cuts).endswith(".jsonl.gz"):
         raise click.UsageError("OUT_CUTS must end with .jsonl.gz")
+    check_writable_dir(Path(out_cuts).parent)  # before any work: an unwritable output fails at once
+    if materialize_dir:
+        check_writable_dir(materialize_dir)
     src = load_sources(source_cuts, supervision=cfg.supervision, split=speaker_split,
                        dev_fraction=cfg.dev_fraction, split_seed=cfg.split_seed)
     logger.info("%d source utterances of %d speakers", len(src), len(src.speakers))

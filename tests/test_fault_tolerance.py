@@ -11,6 +11,7 @@ sleeps, so the test kills it at a known point in the middle of the work (some
 archives or shards complete, the next one partial). The shim changes nothing
 else; the reference run goes through the same shim without stopping.
 """
+import errno
 import gzip
 import os
 import signal
@@ -41,7 +42,7 @@ def pausing(fn):
         count += 1
         if count == stop_after:
             marker.touch()
-            time.sleep(120)  # the test kills the process here
+            time.sleep(600)  # the test kills the process here
         return out
     return wrapper
 
@@ -78,16 +79,17 @@ def run_to_completion(target, args, cwd):
 
 def run_and_kill(target, args, cwd, stop_after):
     marker = cwd / f"{target}.paused"
-    proc = subprocess.Popen(shim_command(marker, stop_after, target, args), cwd=cwd, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
+    log = cwd / f"{target}.stderr"  # a file, not a pipe: a full pipe would block the command
+    with open(log, "w") as err:
+        proc = subprocess.Popen(shim_command(marker, stop_after, target, args), cwd=cwd, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=err)
+    deadline = time.time() + 240
     while not marker.exists():
-        assert proc.poll() is None, proc.stderr.read().decode()[-3000:]  # it must not finish or fail first
+        assert proc.poll() is None, log.read_text()[-3000:]  # it must not finish or fail first
         assert time.time() < deadline, "the command never reached the pause point"
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    proc.stderr.close()
     marker.unlink()
 
 
@@ -265,3 +267,43 @@ def test_simulate_read_only_materialize_dir_fails_before_any_work(sources, mount
                      cwd=sources)
     assert code == 1 and error_line(err).startswith(f"Error: cannot create output directory {ro / 'mat'}")
     assert not (sources / "mix.jsonl.gz").exists()  # no shards simulated first
+
+
+def test_flac_larger_than_the_low_space_mark_on_a_full_disk(tmp_path, mount_point):
+    """libsndfile reports a full disk as "System error." only: the free space, read while
+    the partial file still fills the disk, says what happened."""
+    from recipes.fileio import LOW_SPACE, OutputError, atomic_path
+
+    disk = mount_point("size=3m")
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, 400 * 16000).astype(np.float32)  # ~12 MB of FLAC
+    with pytest.raises(OutputError) as info:
+        with atomic_path(disk / "x.flac") as tmp:
+            soundfile.write(str(tmp), noise, 16000, format="FLAC", subtype="PCM_16")
+    assert str(info.value) == f"disk full while writing x.flac to {disk}" and info.value.errno == errno.ENOSPC
+    assert 3 << 20 > LOW_SPACE and not list(disk.iterdir())
+
+
+def test_a_failed_label_archive_writes_nothing_and_keeps_its_error(tmp_path):
+    from recipes.labels import MemoryImageHdf5Writer
+
+    with pytest.raises(ValueError, match="a bug"):
+        with MemoryImageHdf5Writer(tmp_path / "a.h5") as writer:
+            writer.write("k", np.zeros((10, 2), dtype=np.uint8))
+            raise ValueError("a bug")
+    assert not (tmp_path / "a.h5").exists()
+    with MemoryImageHdf5Writer(tmp_path / "b.h5") as writer:
+        writer.write("k", np.arange(20, dtype=np.uint8).reshape(10, 2))
+    from lhotse.features.io import NumpyHdf5Reader
+
+    np.testing.assert_array_equal(NumpyHdf5Reader(str(tmp_path / "b.h5")).read("k"),
+                                  np.arange(20, dtype=np.uint8).reshape(10, 2))
+
+
+def test_an_unreadable_input_keeps_its_own_error(tmp_path):
+    from recipes.fileio import atomic_path
+
+    err = PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "in" / "src.jsonl.gz"))
+    with pytest.raises(PermissionError) as info:
+        with atomic_path(tmp_path / "out" / "cuts.jsonl.gz"):
+            raise err
+    assert info.value is err  # not turned into "permission denied while writing cuts.jsonl.gz"

@@ -86,7 +86,7 @@ def _cases():
 @pytest.mark.parametrize("name,data", list(_cases()), ids=[n for n, _ in _cases()])
 def test_codec_bytes_equal_lilcom(name, data, tick_power):
     data = data.astype(np.float32)
-    assert lilcom_codec.supported(data)
+    assert lilcom_codec.supported(data, tick_power)
     assert compress_chunked(data, tick_power=tick_power) == lilcom_reference(data, tick_power)
 
 
@@ -99,8 +99,9 @@ def test_codec_every_partial_chunk_length(frames):
 @settings(max_examples=150, deadline=None)
 @given(hnp.arrays(np.float32, st.tuples(st.integers(1, 230), st.integers(2, 30)),
                   elements=st.floats(-2000, 2000, width=32)),
-       st.sampled_from([-8, -5, -2]))
+       st.integers(-20, 20))
 def test_codec_fuzz_equals_lilcom(data, tick_power):
+    # (with small ticks and large values some inputs go to lilcom itself: equal by construction)
     assert compress_chunked(data, tick_power=tick_power) == lilcom_reference(data, tick_power)
 
 
@@ -110,7 +111,39 @@ def test_codec_fuzz_equals_lilcom(data, tick_power):
     np.ones((7, 3, 4), dtype=np.float32),
 ], ids=["huge", "one dim", "3-D"])
 def test_inputs_outside_the_codec_go_to_lilcom(data):
-    assert not lilcom_codec.supported(data)
+    assert not lilcom_codec.supported(data, -5)
+    assert compress_chunked(data) == lilcom_reference(data)
+
+
+def test_small_ticks_use_the_codec_only_where_codes_fit_int32():
+    """lilcom clamps codes beyond int32 (3 max|x| / tick can reach 2^31 for tick <= 2^-14);
+    the codec leaves such inputs to lilcom and must match it up to that limit."""
+    extreme = np.array([[65536.0, -65536.0], [-65536.0, 65536.0]], dtype=np.float32)
+    assert not lilcom_codec.supported(extreme, -16)
+    assert compress_chunked(extreme, tick_power=-16) == lilcom_reference(extreme, -16)
+    rng = np.random.default_rng(11)
+    for tick_power in range(-20, -9):
+        peak = min(2.0 ** (28 + tick_power) / 3, lilcom_codec.MAX_ABS)  # inside the bound: codes up to ~2^28
+        data = np.where(rng.random((300, 23)) < 0.5, -1, 1).astype(np.float32) * np.float32(peak)
+        data[::3] *= np.float32(0.37)
+        assert lilcom_codec.supported(data, tick_power)
+        assert compress_chunked(data, tick_power=tick_power) == lilcom_reference(data, tick_power), tick_power
+
+
+@pytest.mark.parametrize("tick_power", [-21, 21])
+def test_tick_power_outside_lilcoms_range_fails_as_lilcom(tmp_path, tick_power):
+    data = np.ones((3, 2), dtype=np.float32)
+    assert not lilcom_codec.supported(data, tick_power)
+    with pytest.raises(RuntimeError):
+        lilcom_reference(data, tick_power)
+    with pytest.raises(RuntimeError):
+        compress_chunked(data, tick_power=tick_power)
+
+
+def test_a_zero_run_of_more_than_2_to_the_24_codes():
+    # one chunk of 2 x 8,388,615 zeros: a single run of ~2^24 width-0 codes (49-bit run code)
+    data = np.zeros((2, (1 << 23) + 7), dtype=np.float32)
+    assert lilcom_codec.supported(data, -5)
     assert compress_chunked(data) == lilcom_reference(data)
 
 
@@ -118,7 +151,7 @@ def test_inputs_outside_the_codec_go_to_lilcom(data):
 def test_non_finite_features_fail_as_in_lhotse(tmp_path, bad):
     data = np.zeros((150, 23), dtype=np.float32)
     data[3, 4] = bad
-    assert not lilcom_codec.supported(data)
+    assert not lilcom_codec.supported(data, -5)
     with np.errstate(invalid="ignore"), pytest.raises(ValueError):
         LilcomChunkyWriter(tmp_path / "stock.lca", mode="w").write("a", data.copy())
     with np.errstate(invalid="ignore"), pytest.raises(ValueError):
@@ -130,7 +163,7 @@ def test_writer_without_numba_writes_the_same_archive(tmp_path, monkeypatch):
     with FastLilcomChunkyWriter(tmp_path / "fast.lca", mode="w") as w:
         key_fast = w.write("a", feats)
     monkeypatch.setattr(lilcom_codec, "AVAILABLE", False)
-    assert not lilcom_codec.supported(feats)
+    assert not lilcom_codec.supported(feats, -5)
     with FastLilcomChunkyWriter(tmp_path / "plain.lca", mode="w") as w:
         key_plain = w.write("a", feats)
     with LilcomChunkyWriter(tmp_path / "stock.lca", mode="w") as w:

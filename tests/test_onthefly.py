@@ -51,8 +51,9 @@ def expected(cut) -> np.ndarray:
     return direct_knf(soxr.resample(audio, cut.sampling_rate, 8000, quality="HQ"))
 
 
-@pytest.mark.parametrize("extractor", [KaldiNativeFbank(), NumpyKaldiFbank()], ids=["knf", "numpy"])
-def test_on_the_fly_features_in_dataloader_workers(cuts_16k, extractor):
+@pytest.mark.parametrize("extractor_type", [KaldiNativeFbank, NumpyKaldiFbank], ids=["knf", "numpy"])
+def test_on_the_fly_features_in_dataloader_workers(cuts_16k, extractor_type):
+    extractor = extractor_type()
     sampler = SimpleCutSampler(cuts_16k, max_duration=6.0, shuffle=True, seed=1)
     loader = torch.utils.data.DataLoader(FeaturesOnly(extractor), sampler=sampler, batch_size=None, num_workers=2)
     seen = {}
