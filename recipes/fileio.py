@@ -78,9 +78,7 @@ def clear_disk_errors(directory, what: str, remove: Iterable = ()) -> Iterator[N
         for path in remove:
             try:
                 Path(path).unlink()
-            except FileNotFoundError:
-                pass
-            except OSError:  # e.g. the file system went read-only: the original error matters more
+            except OSError:  # not there, or the file system went read-only: the original error matters more
                 pass
         if clear is not None:
             raise clear from e

@@ -18,8 +18,7 @@ lilcom's own compressor. The archive is read by Lhotse's stock
 and ``lilcom.compress``. Unlike ``lilcom.compress``, the caller's array is left
 untouched (lilcom's C compressor quantises its input in place).
 """
-import sys
-from typing import List
+from typing import List, Tuple
 
 import numpy as np
 from lhotse.features.io import LilcomChunkyWriter
@@ -28,13 +27,6 @@ from recipes import lilcom_codec
 
 
 GROUP = 32  # chunks whose coefficients are computed together
-
-
-def _lilcom_modules():
-    import lilcom
-
-    interface = sys.modules[lilcom.compress.__module__]
-    return lilcom, interface.lilcom_extension
 
 
 def _clamp(coeff: np.ndarray) -> np.ndarray:
@@ -82,42 +74,34 @@ def chunk_coefficients(data: np.ndarray, chunk_size: int) -> np.ndarray:
     return out
 
 
-def _compressed(data: np.ndarray, tick_power: int, chunk_size: int):
-    """``(buffer, ends)``: the lilcom bytes of the chunks of a 2-D matrix, concatenated
-    (chunk c = ``buffer[ends[c-1]:ends[c]]``), or ``None`` when lilcom_codec does not cover it."""
-    data = np.array(data, dtype=np.float32, order="C", copy=True)  # the encoder writes into it
-    if not lilcom_codec.supported(data, tick_power):
-        return None
-    return lilcom_codec.encode_chunks(data, chunk_coefficients(data, chunk_size), tick_power, chunk_size)
+def _encoded(data: np.ndarray, tick_power: int, chunk_size: int) -> Tuple[memoryview, List[int]]:
+    """The lilcom bytes of the chunks of ``chunk_size`` frames of ``data``, concatenated,
+    and each chunk's size: from :mod:`recipes.lilcom_codec` where it covers the input,
+    else from ``lilcom.compress`` per chunk (what Lhotse's writer calls)."""
+    data = np.array(data, dtype=np.float32, order="C", copy=True)  # both compressors write into it
+    if lilcom_codec.supported(data, tick_power):
+        buffer, ends = lilcom_codec.encode_chunks(data, chunk_coefficients(data, chunk_size), tick_power, chunk_size)
+        return memoryview(buffer), np.diff(ends, prepend=0).tolist()
+    import lilcom
+
+    blobs = [lilcom.compress(data[b: b + chunk_size], tick_power=tick_power)
+             for b in range(0, data.shape[0], chunk_size)]
+    return memoryview(b"".join(blobs)), [len(b) for b in blobs]
 
 
 def compress_chunked(data: np.ndarray, tick_power: int = -5, chunk_size: int = 100) -> List[bytes]:
     """``lhotse.features.compression.lilcom_compress_chunked``, faster (same bytes)."""
-    packed = _compressed(data, tick_power, chunk_size) if np.ndim(data) == 2 else None
-    if packed is None:  # lilcom's own compressor (also quantises in place: copy first)
-        lilcom, _ = _lilcom_modules()
-        data = np.array(data, dtype=np.float32, order="C", copy=True)
-        return [lilcom.compress(data[b: b + chunk_size], tick_power=tick_power)
-                for b in range(0, data.shape[0], chunk_size)]
-    buffer, ends = packed
-    starts = np.concatenate([[0], ends[:-1]])
-    return [buffer[a:b].tobytes() for a, b in zip(starts.tolist(), ends.tolist())]
+    buffer, sizes = _encoded(data, tick_power, chunk_size)
+    ends = np.cumsum([0] + sizes).tolist()
+    return [buffer[a:b].tobytes() for a, b in zip(ends[:-1], ends[1:])]
 
 
 class FastLilcomChunkyWriter(LilcomChunkyWriter):
     """``LilcomChunkyWriter`` with :mod:`recipes.lilcom_codec`; same archive, same storage keys."""
 
     def write(self, key: str, value: np.ndarray) -> str:
-        packed = _compressed(value, self.tick_power, self.CHUNK_SIZE) if np.ndim(value) == 2 else None
-        if packed is None:
-            blobs = compress_chunked(value, tick_power=self.tick_power, chunk_size=self.CHUNK_SIZE)
-            sizes = [len(b) for b in blobs]
-            for blob in blobs:
-                self.file.write(blob)
-        else:
-            buffer, ends = packed
-            self.file.write(memoryview(buffer))
-            sizes = np.diff(ends, prepend=0).tolist()
+        buffer, sizes = _encoded(value, self.tick_power, self.CHUNK_SIZE)
+        self.file.write(buffer)
         key = ",".join(map(str, [self.curr_offset] + sizes))
         self.curr_offset += sum(sizes)
         return key
