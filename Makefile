@@ -19,6 +19,7 @@ $(STAMP): setup.cfg pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet $(TORCH)
 	$(VENV)/bin/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(VENV)/bin/python -c "from recipes import lilcom_codec; lilcom_codec.warm_up()"  # numba compiles once, here
 	touch $@
 
 demo: $(STAMP)

@@ -29,8 +29,8 @@ def _setup_logging(verbose: bool) -> None:
 class DiarGroup(click.Group):
     """The top-level group; verbs that live in their own module load lazily."""
 
-    LAZY = {"simulate": ("recipes.simulation", "simulate_command"),
-            "simulate-sources": ("recipes.simulation", "prepare_sources_command")}
+    LAZY = {"simulate": ("recipes.cli_simulation", "simulate_command"),
+            "simulate-sources": ("recipes.cli_simulation", "prepare_sources_command")}
 
     def list_commands(self, ctx):
         lazy = [n for n, (mod, _) in self.LAZY.items() if importlib.util.find_spec(mod) is not None]
@@ -356,6 +356,51 @@ def describe(inputs, uem, fmt, plot, output):
         with atomic_path(plot) as tmp:
             plot_report(named, tmp)
         logger.info("plot written to %s", plot)
+
+
+@cli.command()
+@click.argument("cuts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+              help="text: ranked list of suspicious recordings + summary; json: every channel's figures.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="PNG: lags, speech over non-speech level, VAD P/R.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--json-output", type=click.Path(dir_okay=False), help="Also write the JSON report here.")
+@click.option("--strict", is_flag=True, help="Exit 1 when anything is flagged (default: warn, exit 0).")
+@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Local processes (one recording per task).")
+@one_line_errors
+def validate(cuts, fmt, plot, output, json_output, strict, num_jobs):
+    """Check each recording (each channel) of CutSets against its audio.
+
+    Audio facts (rate, channels, samples and duration against the manifest,
+    digital silence, clipping, DC offset, level per channel) and the agreement
+    of the annotation with the audio from 10 ms frame energies: annotated vs
+    unannotated level (dB), energy-VAD precision/recall, and the lag in -5..+5 s
+    (seconds; + = annotation late) that best aligns them. Thresholds are relative
+    to each recording's noise floor. Flags: shift, mismatch_duration,
+    mismatch_rate, mismatch_channels, unreadable, dead_channel, clipping, silence,
+    speech_not_louder. Run from the recipe directory (manifest paths are relative to it).
+    """
+    from recipes.fileio import atomic_path, write_text
+    from recipes.validate import format_validation, plot_validation, validate_cutsets
+
+    report = validate_cutsets([(_input_name(Path(p)), _load_cuts(p)) for p in cuts], num_jobs=num_jobs)
+    text = format_validation(report, fmt)
+    if output:
+        write_text(output, text)
+    else:
+        click.echo(text, nl=False)
+    if json_output:
+        write_text(json_output, format_validation(report, "json"))
+    if plot:
+        with atomic_path(plot) as tmp:
+            plot_validation(report, tmp)
+    flagged = report["summary"]["flagged_channels"]
+    if flagged:
+        logger.warning("%d channel(s) of %d recording(s) flagged: %s", flagged,
+                       report["summary"]["flagged_recordings"], report["summary"]["flags"])
+        if strict:
+            raise click.ClickException(f"--strict: {flagged} channel(s) flagged")
 
 
 # ---------------------------------------------------------------------------

@@ -162,6 +162,10 @@ def compute_fbank(
     chunks = [cut_list[i: i + cuts_per_archive] for i in range(0, len(cut_list), cuts_per_archive)]
     tasks = [([c.to_dict() for c in chunk], str(storage / f"feats-{i:05d}.lca"), config.to_dict(), backend)
              for i, chunk in enumerate(chunks)]
+    if num_jobs > 1 or executor_kind != "local":
+        from recipes import lilcom_codec
+
+        lilcom_codec.warm_up()  # compiled once, here: workers inherit it (fork) or load it from numba's cache
     features, rejects = {}, []
     for done, bad in map_tasks(_extract_chunk, tasks, num_jobs, executor_kind, scheduler, desc="fbank archives",
                                progress=progress):
