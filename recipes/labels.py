@@ -44,7 +44,6 @@ import itertools
 import json
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -56,7 +55,7 @@ from lhotse.features.io import NumpyHdf5Writer, close_cached_file_handles, get_r
 from lhotse.utils import compute_num_frames, fastcopy, isclose
 
 from recipes.cuts import cut_custom, cut_recording_id
-from recipes.fileio import clear_disk_errors
+from recipes.fileio import atomic_path, sweep_stale
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
@@ -150,6 +149,28 @@ def cut_num_frames(cut: Cut, frame_shift: float = FRAME_SHIFT) -> int:
         return cut.num_frames
     sr = cut.sampling_rate if cut.has_recording else 8000
     return compute_num_frames(cut.duration, frame_shift, sr)
+
+
+def features_frame_shift(cuts: Sequence[Cut], requested: Optional[float] = None) -> float:
+    """The label frame shift (seconds) for ``cuts``: the frame shift of their features
+    (``cut.features.frame_shift``), which must be one value; ``requested`` (or
+    :data:`FRAME_SHIFT`) when no cut has features. A ``requested`` shift that differs from the
+    features' is an error: such labels would not line up with the frames."""
+    shifts: Dict[float, str] = {}
+    for cut in cuts:
+        if cut.has_features:
+            shifts.setdefault(round(float(cut.features.frame_shift), 9), cut.id)
+    if len(shifts) > 1:
+        listed = ", ".join(f"{shift:g} s (e.g. cut {cid})" for shift, cid in sorted(shifts.items()))
+        raise ValueError(f"the cuts' features have several frame shifts: {listed}; label one feature config at a time")
+    if not shifts:
+        return FRAME_SHIFT if requested is None else float(requested)
+    (shift, cid), = shifts.items()
+    if requested is not None and not isclose(shift, requested, abs_tol=1e-9):
+        raise ValueError(f"labels at a frame shift of {requested:g} s requested, but the features of the cuts "
+                         f"(e.g. {cid}) have a frame shift of {shift:g} s: the labels would not line up with "
+                         f"the feature frames (leave the frame shift to the features)")
+    return shift
 
 
 def recording_speakers(cuts: Iterable[Cut]) -> Dict[str, List[str]]:
@@ -281,41 +302,37 @@ def _label_archive(
 
     report = LabelReport(cuts_in=len(cut_dicts))
     path = Path(storage_path)
-    # Written as <stem>.partial.h5 and renamed when complete: a killed run leaves nothing
-    # under the final name, and the rename gives a new inode, so a process still reading
-    # the old archive (Lhotse caches open HDF5 handles) keeps its copy and HDF5's file
+    # Written as <stem>.partial.h5 and renamed when complete (fileio.atomic_path): a killed run
+    # leaves nothing under the final name, and the rename gives a new inode, so a process still
+    # reading the old archive (Lhotse caches open HDF5 handles) keeps its copy and HDF5's file
     # lock on it does not block this write.
-    partial = path.with_name(path.stem + ".partial" + path.suffix)
-    if partial.exists():
-        partial.unlink()
     out = []
-    with clear_disk_errors(path.parent, "labels", remove=[partial]), MemoryImageHdf5Writer(partial) as writer:
-        for d in tqdm(cut_dicts, desc=f"{label_type} labels", disable=not progress):
-            cut = deserialize_item(d)
-            speakers = speakers_by_rec[cut_recording_id(cut)]
-            binary = activity_matrix(cut, speakers, frame_shift=frame_shift, report=report)
-            custom = {"speakers": list(speakers)}
-            if global_index is not None:
-                custom["speaker_indices"] = [global_index[s] for s in speakers]
-            if label_type == "binary":
-                arr = writer.store_array(cut.id, binary, frame_shift=frame_shift, temporal_dim=0, start=cut.start)
-                out.append(_with_custom(cut, labels=arr, **custom))
-            elif label_type == "powerset":
-                classes, over = to_powerset(binary, max_set_size)
-                if over:
-                    report.over_max_set_size[cut.id] = over
-                arr = writer.store_array(cut.id, classes, frame_shift=frame_shift, temporal_dim=0, start=cut.start)
-                out.append(_with_custom(cut, labels=arr, max_set_size=max_set_size, **custom))
-            else:  # target: one cut per speaker, same features manifest (no copy)
-                for i, spk in enumerate(speakers):
-                    key = f"{cut.id}#{spk}"
-                    arr = writer.store_array(
-                        key, np.ascontiguousarray(binary[:, i]), frame_shift=frame_shift,
-                        temporal_dim=0, start=cut.start,
-                    )
-                    out.append(_with_custom(fastcopy(cut, id=key), labels=arr, target_speaker=spk, **custom))
-    with clear_disk_errors(path.parent, "labels", remove=[partial]):
-        os.replace(partial, path)
+    with atomic_path(path, what="labels") as partial:
+        with MemoryImageHdf5Writer(partial) as writer:
+            for d in tqdm(cut_dicts, desc=f"{label_type} labels", disable=not progress):
+                cut = deserialize_item(d)
+                speakers = speakers_by_rec[cut_recording_id(cut)]
+                binary = activity_matrix(cut, speakers, frame_shift=frame_shift, report=report)
+                custom = {"speakers": list(speakers)}
+                if global_index is not None:
+                    custom["speaker_indices"] = [global_index[s] for s in speakers]
+                if label_type == "binary":
+                    arr = writer.store_array(cut.id, binary, frame_shift=frame_shift, temporal_dim=0, start=cut.start)
+                    out.append(_with_custom(cut, labels=arr, **custom))
+                elif label_type == "powerset":
+                    classes, over = to_powerset(binary, max_set_size)
+                    if over:
+                        report.over_max_set_size[cut.id] = over
+                    arr = writer.store_array(cut.id, classes, frame_shift=frame_shift, temporal_dim=0, start=cut.start)
+                    out.append(_with_custom(cut, labels=arr, max_set_size=max_set_size, **custom))
+                else:  # target: one cut per speaker, same features manifest (no copy)
+                    for i, spk in enumerate(speakers):
+                        key = f"{cut.id}#{spk}"
+                        arr = writer.store_array(
+                            key, np.ascontiguousarray(binary[:, i]), frame_shift=frame_shift,
+                            temporal_dim=0, start=cut.start,
+                        )
+                        out.append(_with_custom(fastcopy(cut, id=key), labels=arr, target_speaker=spk, **custom))
     final = str(path)
     out = [_with_custom(c, labels=fastcopy(c.custom["labels"], array=fastcopy(c.custom["labels"].array,
                                                                                 storage_path=final)))
@@ -393,7 +410,7 @@ def compute_labels(
     label_type: str = "binary",
     max_set_size: int = 2,
     global_speaker_map: Optional[Path] = None,
-    frame_shift: float = FRAME_SHIFT,
+    frame_shift: Optional[float] = None,
     progress: bool = True,
     num_jobs: int = 1,
     executor_kind: str = "local",
@@ -413,6 +430,10 @@ def compute_labels(
     :param global_speaker_map: when given, write a JSON map speaker -> global
         index there and attach each cut's ``speaker_indices`` (global index per
         column of its matrix).
+    :param frame_shift: seconds per label frame. Default: the frame shift of the cuts' features
+        (:func:`features_frame_shift`), so labels line up with the features whatever the feature
+        config; :data:`FRAME_SHIFT` for cuts without features. A value that differs from the
+        features' is an error.
     :param num_jobs, executor_kind, scheduler: local processes or dask (:mod:`recipes.parallel`).
     :return: the new CutSet (eager, input order) and a :class:`LabelReport`.
     """
@@ -423,6 +444,7 @@ def compute_labels(
     if label_type == "powerset" and max_set_size < 1:
         raise ValueError(f"max_set_size must be >= 1, got {max_set_size}")
     cut_list = list(cuts)
+    frame_shift = features_frame_shift(cut_list, frame_shift)
     from lhotse.cut import MixedCut
 
     mixed = [c.id for c in cut_list if isinstance(c, MixedCut)]
@@ -463,10 +485,8 @@ def compute_labels(
     # reads the archives just written, not stale handles to the ones they replaced.
     close_cached_file_handles()
     # archives of an earlier run with another number of chunks
-    written = {Path(t[1]) for t in tasks}
-    for old in [storage_path, *storage_path.parent.glob(f"{storage_path.stem}-*.h5")]:
-        if old.exists() and old not in written:
-            old.unlink()
+    sweep_stale(storage_path.parent, [storage_path.name, f"{storage_path.stem}-*.h5"], {t[1] for t in tasks},
+                partials=False)
     report = _merge_reports(reports)
     report.cuts_in = len(cut_list)
     logger.info("labels: %s", report.summary())

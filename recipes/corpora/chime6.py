@@ -73,12 +73,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import soundfile
 from lhotse import Recording
-from lhotse.audio import AudioSource
 from tqdm import tqdm
 
 from recipes.corpora.common import (
+    multi_file_recording,
     Option,
     PrepareReport,
     build_manifests,
@@ -220,26 +219,8 @@ def array_path(corpus_dir, split: str, session: str, mic: str, channel: int) -> 
 
 def binaural_recording(session: str, paths: Sequence[Path]) -> Tuple[Recording, List[str]]:
     """One recording of the session's in-ear mics (sorted by speaker): channels 2i, 2i+1 = speaker i."""
-    notes, infos = [], []
-    for p in paths:
-        try:
-            infos.append(soundfile.info(str(p)))
-        except Exception as e:  # noqa: BLE001
-            raise RuntimeError(f"cannot read audio {p}: {e}") from e
-        if infos[-1].channels != 2:
-            raise ValueError(f"{p}: expected a 2-channel (binaural) file, got {infos[-1].channels} channels")
-    rates = {i.samplerate for i in infos}
-    if len(rates) != 1:
-        raise ValueError(f"{session}: the binaural files have different sampling rates {sorted(rates)}")
-    frames = [i.frames for i in infos]
-    if len(set(frames)) > 1:
-        notes.append(f"{session}: binaural files differ in length ({min(frames)}..{max(frames)} samples); "
-                     "shortest used")
-    sr, n = rates.pop(), min(frames)
-    rec = Recording(id=session, sampling_rate=sr, num_samples=n, duration=n / sr,
-                    sources=[AudioSource(type="file", channels=[2 * i, 2 * i + 1], source=str(p))
-                             for i, p in enumerate(paths)])
-    return rec, notes
+    rec, note = multi_file_recording(session, paths, channels_per_file=2, what="binaural files")
+    return rec, [note] if note else []
 
 
 def manifest_name(mic: str, channel: int = 1) -> str:
