@@ -61,31 +61,31 @@ def cli(verbose):
 
 
 class CorpusGroup(click.Group):
-    """A group whose per-corpus commands live in ``recipes.corpora.<corpus>`` as
-    ``download_command`` / ``prepare_command`` and are imported only when used,
-    so ``diar --help`` stays fast and each corpus stays self-contained."""
+    """A group whose per-corpus commands are built by :mod:`recipes.cli_corpora` from the
+    declarations of ``recipes.corpora.<corpus>``, only when used, so ``diar --help`` stays
+    fast and each corpus stays one module."""
 
-    def __init__(self, *args, attribute: str, **kwargs):
+    def __init__(self, *args, verb: str, **kwargs):
         super().__init__(*args, **kwargs)
-        self.attribute = attribute
+        self.verb = verb
 
     def list_commands(self, ctx):
         from recipes.corpora import CORPORA
 
-        names = set(super().list_commands(ctx))
-        names.update(c for c in CORPORA if importlib.util.find_spec(f"recipes.corpora.{c}") is not None)
-        return sorted(names)
+        return sorted(set(super().list_commands(ctx)) | set(CORPORA))
 
     def get_command(self, ctx, name):
         from recipes.corpora import CORPORA
 
         command = super().get_command(ctx, name)
-        if command is None and name in CORPORA and importlib.util.find_spec(f"recipes.corpora.{name}"):
-            command = getattr(importlib.import_module(f"recipes.corpora.{name}"), self.attribute, None)
+        if command is None and name in CORPORA:
+            from recipes.cli_corpora import command as corpus_command
+
+            command = corpus_command(name, self.verb)
         return command
 
 
-@cli.group(cls=CorpusGroup, attribute="download_command")
+@cli.group(cls=CorpusGroup, verb="download")
 def download():
     """Download a corpus (or link an existing copy) into TARGET_DIR."""
 
@@ -123,7 +123,7 @@ def download_demo(target_dir, num_recordings, duration, seed):
 # prepare
 
 
-@cli.group(cls=CorpusGroup, attribute="prepare_command")
+@cli.group(cls=CorpusGroup, verb="prepare")
 def prepare():
     """Build Lhotse manifests (recordings, speaker-turn supervisions, cuts) for a corpus."""
 
