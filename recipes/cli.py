@@ -29,8 +29,8 @@ def _setup_logging(verbose: bool) -> None:
 class DiarGroup(click.Group):
     """The top-level group; verbs that live in their own module load lazily."""
 
-    LAZY = {"simulate": ("recipes.simulation", "simulate_command"),
-            "simulate-sources": ("recipes.simulation", "prepare_sources_command")}
+    LAZY = {"simulate": ("recipes.cli_simulation", "simulate_command"),
+            "simulate-sources": ("recipes.cli_simulation", "prepare_sources_command")}
 
     def list_commands(self, ctx):
         lazy = [n for n, (mod, _) in self.LAZY.items() if importlib.util.find_spec(mod) is not None]
@@ -61,31 +61,31 @@ def cli(verbose):
 
 
 class CorpusGroup(click.Group):
-    """A group whose per-corpus commands live in ``recipes.corpora.<corpus>`` as
-    ``download_command`` / ``prepare_command`` and are imported only when used,
-    so ``diar --help`` stays fast and each corpus stays self-contained."""
+    """A group whose per-corpus commands are built by :mod:`recipes.cli_corpora` from the
+    declarations of ``recipes.corpora.<corpus>``, only when used, so ``diar --help`` stays
+    fast and each corpus stays one module."""
 
-    def __init__(self, *args, attribute: str, **kwargs):
+    def __init__(self, *args, verb: str, **kwargs):
         super().__init__(*args, **kwargs)
-        self.attribute = attribute
+        self.verb = verb
 
     def list_commands(self, ctx):
         from recipes.corpora import CORPORA
 
-        names = set(super().list_commands(ctx))
-        names.update(c for c in CORPORA if importlib.util.find_spec(f"recipes.corpora.{c}") is not None)
-        return sorted(names)
+        return sorted(set(super().list_commands(ctx)) | set(CORPORA))
 
     def get_command(self, ctx, name):
         from recipes.corpora import CORPORA
 
         command = super().get_command(ctx, name)
-        if command is None and name in CORPORA and importlib.util.find_spec(f"recipes.corpora.{name}"):
-            command = getattr(importlib.import_module(f"recipes.corpora.{name}"), self.attribute, None)
+        if command is None and name in CORPORA:
+            from recipes.cli_corpora import command as corpus_command
+
+            command = corpus_command(name, self.verb)
         return command
 
 
-@cli.group(cls=CorpusGroup, attribute="download_command")
+@cli.group(cls=CorpusGroup, verb="download")
 def download():
     """Download a corpus (or link an existing copy) into TARGET_DIR."""
 
@@ -123,7 +123,7 @@ def download_demo(target_dir, num_recordings, duration, seed):
 # prepare
 
 
-@cli.group(cls=CorpusGroup, attribute="prepare_command")
+@cli.group(cls=CorpusGroup, verb="prepare")
 def prepare():
     """Build Lhotse manifests (recordings, speaker-turn supervisions, cuts) for a corpus."""
 
@@ -332,8 +332,10 @@ def _restrict_uem(uem_map, turns):
 @click.option("--plot", type=click.Path(dir_okay=False),
               help="PNG with speakers-per-recording, overlap and active-speaker-count distributions.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--bib", type=click.Path(dir_okay=False),
+              help="Write the BibTeX entries the table cites (from conf/corpora/<corpus>.yaml) here.")
 @one_line_errors
-def describe(inputs, uem, fmt, plot, output):
+def describe(inputs, uem, fmt, plot, output, bib):
     """Statistics of diarization data: speech, overlap, speakers, turns.
 
     INPUT is a CutSet manifest (.jsonl.gz), or an RTTM file or a directory of
@@ -341,7 +343,11 @@ def describe(inputs, uem, fmt, plot, output):
     overlap_ratio = overlap / speech; overlap_ratio_of_duration = overlap /
     duration; missed_at_oracle_sad = (speaker time - speech) / speaker time.
     Duration comes from the UEM, else the audio, else the last turn end (and
-    the report says so).
+    the report says so). Also: percentiles 10/50/90 (seconds) of turn
+    durations, pauses (same speaker / speaker change) and overlap segments; a
+    table per (speaker count, target overlap) for simulated mixtures; for a
+    known corpus (conf/corpora/<corpus>.yaml, paper:) a \cite{} per table row
+    (latex; --bib writes the entries) and a short paragraph per corpus.
     """
     from recipes.fileio import atomic_path, write_text
     from recipes.rttm import read_uem
@@ -350,7 +356,12 @@ def describe(inputs, uem, fmt, plot, output):
     uem_map = read_uem(uem) if uem else None
     named = [(_input_name(Path(p)), _describe_one(Path(p), uem_map)) for p in inputs]
     report = build_report(named)
+    from recipes.paper import annotate, bibliography
+
+    annotate(report, [(n, Path(p)) for (n, _), p in zip(named, inputs)], latex=fmt == "latex")
     text = format_report(report, fmt)
+    if bib:
+        write_text(bib, bibliography(report))
     if output:
         write_text(output, text)
     else:
@@ -359,6 +370,51 @@ def describe(inputs, uem, fmt, plot, output):
         with atomic_path(plot) as tmp:
             plot_report(named, tmp)
         logger.info("plot written to %s", plot)
+
+
+@cli.command()
+@click.argument("cuts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+              help="text: ranked list of suspicious recordings + summary; json: every channel's figures.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="PNG: lags, speech over non-speech level, VAD P/R.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--json-output", type=click.Path(dir_okay=False), help="Also write the JSON report here.")
+@click.option("--strict", is_flag=True, help="Exit 1 when anything is flagged (default: warn, exit 0).")
+@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Local processes (one recording per task).")
+@one_line_errors
+def validate(cuts, fmt, plot, output, json_output, strict, num_jobs):
+    """Check each recording (each channel) of CutSets against its audio.
+
+    Audio facts (rate, channels, samples and duration against the manifest,
+    digital silence, clipping, DC offset, level per channel) and the agreement
+    of the annotation with the audio from 10 ms frame energies: annotated vs
+    unannotated level (dB), energy-VAD precision/recall, and the lag in -5..+5 s
+    (seconds; + = annotation late) that best aligns them. Thresholds are relative
+    to each recording's noise floor. Flags: shift, mismatch_duration,
+    mismatch_rate, mismatch_channels, unreadable, dead_channel, clipping, silence,
+    speech_not_louder. Run from the recipe directory (manifest paths are relative to it).
+    """
+    from recipes.fileio import atomic_path, write_text
+    from recipes.validate import format_validation, plot_validation, validate_cutsets
+
+    report = validate_cutsets([(_input_name(Path(p)), _load_cuts(p)) for p in cuts], num_jobs=num_jobs)
+    text = format_validation(report, fmt)
+    if output:
+        write_text(output, text)
+    else:
+        click.echo(text, nl=False)
+    if json_output:
+        write_text(json_output, format_validation(report, "json"))
+    if plot:
+        with atomic_path(plot) as tmp:
+            plot_validation(report, tmp)
+    flagged = report["summary"]["flagged_channels"]
+    if flagged:
+        logger.warning("%d channel(s) of %d recording(s) flagged: %s", flagged,
+                       report["summary"]["flagged_recordings"], report["summary"]["flags"])
+        if strict:
+            raise click.ClickException(f"--strict: {flagged} channel(s) flagged")
 
 
 # ---------------------------------------------------------------------------

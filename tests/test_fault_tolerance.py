@@ -57,8 +57,8 @@ elif target == "labels":
     NumpyHdf5Writer.store_array = pausing(NumpyHdf5Writer.store_array)
     labels.compute_labels = functools.partial(labels.compute_labels, cuts_per_archive=2)
 elif target == "shards":
-    import recipes.simulation as simulation
-    simulation._write_shard = pausing(simulation._write_shard)
+    import recipes.simulation.shards as shards
+    shards._write_shard = pausing(shards._write_shard)
 elif target == "materialize":
     import soundfile
     soundfile.write = pausing(soundfile.write)
