@@ -61,31 +61,31 @@ def cli(verbose):
 
 
 class CorpusGroup(click.Group):
-    """A group whose per-corpus commands live in ``recipes.corpora.<corpus>`` as
-    ``download_command`` / ``prepare_command`` and are imported only when used,
-    so ``diar --help`` stays fast and each corpus stays self-contained."""
+    """A group whose per-corpus commands are built by :mod:`recipes.cli_corpora` from the
+    declarations of ``recipes.corpora.<corpus>``, only when used, so ``diar --help`` stays
+    fast and each corpus stays one module."""
 
-    def __init__(self, *args, attribute: str, **kwargs):
+    def __init__(self, *args, verb: str, **kwargs):
         super().__init__(*args, **kwargs)
-        self.attribute = attribute
+        self.verb = verb
 
     def list_commands(self, ctx):
         from recipes.corpora import CORPORA
 
-        names = set(super().list_commands(ctx))
-        names.update(c for c in CORPORA if importlib.util.find_spec(f"recipes.corpora.{c}") is not None)
-        return sorted(names)
+        return sorted(set(super().list_commands(ctx)) | set(CORPORA))
 
     def get_command(self, ctx, name):
         from recipes.corpora import CORPORA
 
         command = super().get_command(ctx, name)
-        if command is None and name in CORPORA and importlib.util.find_spec(f"recipes.corpora.{name}"):
-            command = getattr(importlib.import_module(f"recipes.corpora.{name}"), self.attribute, None)
+        if command is None and name in CORPORA:
+            from recipes.cli_corpora import command as corpus_command
+
+            command = corpus_command(name, self.verb)
         return command
 
 
-@cli.group(cls=CorpusGroup, attribute="download_command")
+@cli.group(cls=CorpusGroup, verb="download")
 def download():
     """Download a corpus (or link an existing copy) into TARGET_DIR."""
 
@@ -123,7 +123,7 @@ def download_demo(target_dir, num_recordings, duration, seed):
 # prepare
 
 
-@cli.group(cls=CorpusGroup, attribute="prepare_command")
+@cli.group(cls=CorpusGroup, verb="prepare")
 def prepare():
     """Build Lhotse manifests (recordings, speaker-turn supervisions, cuts) for a corpus."""
 
@@ -329,8 +329,10 @@ def _restrict_uem(uem_map, turns):
 @click.option("--plot", type=click.Path(dir_okay=False),
               help="PNG with speakers-per-recording, overlap and active-speaker-count distributions.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--bib", type=click.Path(dir_okay=False),
+              help="Write the BibTeX entries the table cites (from conf/corpora/<corpus>.yaml) here.")
 @one_line_errors
-def describe(inputs, uem, fmt, plot, output):
+def describe(inputs, uem, fmt, plot, output, bib):
     """Statistics of diarization data: speech, overlap, speakers, turns.
 
     INPUT is a CutSet manifest (.jsonl.gz), or an RTTM file or a directory of
@@ -338,7 +340,11 @@ def describe(inputs, uem, fmt, plot, output):
     overlap_ratio = overlap / speech; overlap_ratio_of_duration = overlap /
     duration; missed_at_oracle_sad = (speaker time - speech) / speaker time.
     Duration comes from the UEM, else the audio, else the last turn end (and
-    the report says so).
+    the report says so). Also: percentiles 10/50/90 (seconds) of turn
+    durations, pauses (same speaker / speaker change) and overlap segments; a
+    table per (speaker count, target overlap) for simulated mixtures; for a
+    known corpus (conf/corpora/<corpus>.yaml, paper:) a \cite{} per table row
+    (latex; --bib writes the entries) and a short paragraph per corpus.
     """
     from recipes.fileio import atomic_path, write_text
     from recipes.rttm import read_uem
@@ -347,7 +353,12 @@ def describe(inputs, uem, fmt, plot, output):
     uem_map = read_uem(uem) if uem else None
     named = [(_input_name(Path(p)), _describe_one(Path(p), uem_map)) for p in inputs]
     report = build_report(named)
+    from recipes.paper import annotate, bibliography
+
+    annotate(report, [(n, Path(p)) for (n, _), p in zip(named, inputs)], latex=fmt == "latex")
     text = format_report(report, fmt)
+    if bib:
+        write_text(bib, bibliography(report))
     if output:
         write_text(output, text)
     else:

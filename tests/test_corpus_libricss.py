@@ -20,12 +20,11 @@ from click.testing import CliRunner
 from lhotse import CutSet
 
 from recipes.corpora.libricss import (
-    download_command,
     download_libricss,
     parse_session_folder,
-    prepare_command,
     prepare_libricss,
 )
+from recipes.cli_corpora import download_command as _download, prepare_command as _prepare
 from recipes.download import DownloadError
 from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize
@@ -34,6 +33,8 @@ from tests.fixtures.expect import union_length
 from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
+
+download_command, prepare_command = _download("libricss"), _prepare("libricss")
 
 
 @pytest.fixture(scope="module")

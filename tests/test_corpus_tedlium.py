@@ -26,7 +26,8 @@ import soundfile
 from click.testing import CliRunner
 from lhotse import CutSet
 
-from recipes.corpora.tedlium import download_command, download_tedlium, prepare_command, prepare_tedlium
+from recipes.corpora.tedlium import download_tedlium, prepare_tedlium
+from recipes.cli_corpora import download_command as _download, prepare_command as _prepare
 from recipes.download import DownloadError
 from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize
@@ -35,6 +36,8 @@ from tests.fixtures.expect import union_length
 from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
+
+download_command, prepare_command = _download("tedlium"), _prepare("tedlium")
 
 
 @pytest.fixture(scope="module")

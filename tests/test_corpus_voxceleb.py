@@ -29,11 +29,10 @@ from lhotse import CutSet
 
 from recipes.corpora.voxceleb import (
     MissingDecoderError,
-    download_command,
     download_voxceleb,
-    prepare_command,
     prepare_voxceleb,
 )
+from recipes.cli_corpora import download_command as _download, prepare_command as _prepare
 from recipes.download import DownloadError
 from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize
@@ -43,6 +42,8 @@ from tests.fixtures.sandbox import recipe_sandbox
 REPO = Path(__file__).resolve().parents[1]
 HAVE_FFMPEG = shutil.which("ffmpeg") is not None
 needs_ffmpeg = pytest.mark.skipif(not HAVE_FFMPEG, reason="ffmpeg not installed: cannot write/decode m4a")
+
+download_command, prepare_command = _download("voxceleb"), _prepare("voxceleb")
 
 
 @pytest.fixture(scope="module")

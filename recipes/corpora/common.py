@@ -20,7 +20,7 @@ and ``NAME[_SPLIT].uem`` atomically.
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
 from lhotse.cut import MonoCut, MultiCut
@@ -67,6 +67,30 @@ class PrepareReport:
             if items:
                 logger.warning("%d %s (listed in the report): %s%s", len(items), what,
                                ", ".join(items[:5]), " ..." if len(items) > 5 else "")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of ``diar download <corpus>`` or ``diar prepare <corpus>``, declared by the
+    corpus module without click (:mod:`recipes.cli_corpora` turns it into a click option).
+
+    ``flag``: ``--mic`` (``--x/--no-x`` for an on/off pair); ``dest``: the keyword of
+    ``download_<corpus>`` / ``prepare_<corpus>`` it fills (default: from the flag); ``type``:
+    ``str``, ``int``, ``float``, ``bool`` (a flag), ``"dir"`` / ``"file"`` (must exist),
+    ``"outdir"`` (a folder, created if needed); ``choices``; ``multiple`` (repeatable; given no
+    value, the function's default applies); ``min`` / ``max``: a range (exclusive with ``open``).
+    """
+
+    flag: str
+    help: str
+    dest: Optional[str] = None
+    type: Any = str
+    default: Any = None
+    choices: Optional[Sequence[str]] = None
+    multiple: bool = False
+    min: Optional[float] = None
+    max: Optional[float] = None
+    open: bool = False
 
 
 def with_duration(recording: Recording, duration: float) -> Recording:
