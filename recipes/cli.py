@@ -315,7 +315,9 @@ def _describe_one(path: Path, uem_map, num_jobs: int = 1):
     _load_cuts(path)  # a clear error for a manifest that is not a CutSet
     from recipes.stats_stream import cutset_stats_from_file
 
-    return cutset_stats_from_file(path, uem=uem_map, num_jobs=num_jobs)  # one streaming pass over the file
+    # progress in hours on a terminal, or for a large manifest (logs of long runs)
+    progress = sys.stderr.isatty() or path.stat().st_size > (64 << 20)
+    return cutset_stats_from_file(path, uem=uem_map, num_jobs=num_jobs, progress=progress)  # one streaming pass
 
 
 def _restrict_uem(uem_map, turns):
