@@ -88,7 +88,8 @@ def main():
             ours.append(time.perf_counter() - t0)
         assert report["summary"]["flagged_channels"] == 0, report["summary"]
         r, o = min(ref), min(ours)
-        print(f"audio: {seconds / 3600:.2f} h of channel audio ({len(cuts)} recordings), one core, best of {args.repeat}")
+        print(f"audio: {seconds / 3600:.2f} h of channel audio ({len(cuts)} recordings), one core, "
+              f"best of {args.repeat}")
         print(f"soundfile.read (reference): {r:.2f} s  {seconds / r:,.0f}x real time")
         print(f"validate_cutsets (ours):    {o:.2f} s  {seconds / o:,.0f}x real time  (target >= 1,000x)")
         print(f"ours / reference wall time: {o / r:.2f}")

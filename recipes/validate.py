@@ -308,7 +308,8 @@ def _flags_of(entry: dict, loudest_db: Optional[float]) -> List[Tuple[str, str]]
                                     f"channel"))
     if entry["clipped_share"] > CLIP_SHARE:
         out.append(("clipping", f"{entry['clipped_share']:.3%} of samples at full scale"))
-    if entry["digital_silence_in_speech"] > SILENCE_SHARE_SPEECH or entry["digital_silence_share"] > SILENCE_SHARE_AUDIO:
+    if (entry["digital_silence_in_speech"] > SILENCE_SHARE_SPEECH
+            or entry["digital_silence_share"] > SILENCE_SHARE_AUDIO):
         if "dead_channel" not in [f for f, _ in out]:
             out.append(("silence", f"digital silence in {entry['digital_silence_share']:.1%} of the audio, "
                                    f"{entry['digital_silence_in_speech']:.1%} of the annotated speech"))
@@ -465,7 +466,8 @@ def thresholds() -> dict:
     return dict(frame_seconds=FRAME, max_lag_seconds=MAX_LAG, shift_min_seconds=SHIFT_MIN, shift_gain=SHIFT_GAIN,
                 shift_min_corr=SHIFT_MIN_CORR, clip_level=CLIP_LEVEL, clip_share=CLIP_SHARE,
                 silence_share_speech=SILENCE_SHARE_SPEECH, silence_share_audio=SILENCE_SHARE_AUDIO,
-                dead_below_db=DEAD_BELOW_DB, dead_range_db=DEAD_RANGE_DB, speech_margin_db=SPEECH_MARGIN_DB, speech_min_corr=SPEECH_MIN_CORR,
+                dead_below_db=DEAD_BELOW_DB, dead_range_db=DEAD_RANGE_DB, speech_margin_db=SPEECH_MARGIN_DB,
+                speech_min_corr=SPEECH_MIN_CORR,
                 vad_min_margin_db=VAD_MIN_MARGIN_DB, vad_range_share=VAD_RANGE_SHARE,
                 vad_fill_gap_seconds=VAD_FILL_GAP)
 
@@ -491,7 +493,7 @@ def format_validation(report: dict, fmt: str = "text") -> str:
     s = report["summary"]
     flags = ", ".join(f"{k} {v}" for k, v in s["flags"].items()) or "none"
     if fmt == "markdown":
-        lines = [f"# Validation: audio against annotations\n",
+        lines = ["# Validation: audio against annotations\n",
                  f"{s['recordings']} recordings ({s['channels']} channels, {s['hours']:.2f} h); "
                  f"{s['flagged_recordings']} flagged. Flags: {flags}.\n",
                  f"Median lag {_f(s['median_lag_seconds'], '{:+.2f}')} s; median speech - non-speech "
