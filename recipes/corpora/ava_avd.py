@@ -58,13 +58,12 @@ from typing import Dict, List, Mapping, Optional, Tuple
 from tqdm import tqdm
 
 from recipes.corpora.common import (
+    read_recordings,
     Option,
     PrepareReport,
     build_manifests,
     global_speaker,
-    open_recording,
     read_id_list,
-    with_duration,
 )
 from recipes.corpora.config import load_corpus_config
 from recipes.fileio import atomic_path
@@ -307,10 +306,8 @@ def prepare_ava_avd(
         raise ValueError(f"no clip has both an RTTM in {rttm_dir} and audio in {audio_dir} (or a movie in "
                          f"{data / 'videos'})")
 
-    recordings = {}
-    for clip in tqdm(rec_ids, desc="AVA-AVD audio headers", disable=not progress):
-        rec = open_recording(wavs[clip], clip)
-        recordings[clip] = with_duration(rec, clip_length[clip]) if duration_from_annotations else rec
+    recordings = read_recordings(wavs, rec_ids, "AVA-AVD audio headers", progress,
+                                 durations=clip_length if duration_from_annotations else None)
 
     splits = {}
     prepared = set(rec_ids)

@@ -77,6 +77,7 @@ from lhotse import Recording
 from tqdm import tqdm
 
 from recipes.corpora.common import (
+    annotated_durations,
     multi_file_recording,
     Option,
     PrepareReport,
@@ -90,8 +91,9 @@ from recipes.rttm import AnnotationError, Turn, merge_self_overlaps, read_uem
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("train", "dev", "eval")
-ARRAYS = ("U01", "U02", "U03", "U04", "U05", "U06")
+CONFIG = load_corpus_config("chime6")
+SPLITS = tuple(CONFIG["splits"])
+ARRAYS = tuple(CONFIG["arrays"])
 MICS = ARRAYS + ("binaural",)
 _HMS = re.compile(r"(\d+):([0-5]?\d):(\d+(?:\.\d*)?)\Z")
 
@@ -196,9 +198,8 @@ def track2_uem(uem_file=None) -> Dict[str, List[Tuple[float, float]]]:
     the recording. Arrays of one session must agree (they do in the official file).
     """
     if uem_file is None:
-        conf = load_corpus_config("chime6")
-        end = float(conf["uem"]["end"])
-        return {s: [(float(t), end)] for s, t in conf["uem"]["start"].items()}
+        end = float(CONFIG["uem"]["end"])
+        return {s: [(float(t), end)] for s, t in CONFIG["uem"]["start"].items()}
     out: Dict[str, List[Tuple[float, float]]] = {}
     for rec, ivs in read_uem(uem_file).items():
         session = session_of(rec)
@@ -323,9 +324,7 @@ def prepare_chime6(
     if not audio:
         raise ValueError(f"no session has audio for mic {mic} under {corpus_dir / 'audio'}")
 
-    last_end: Dict[str, float] = {}
-    for t in turns:
-        last_end[t.recording_id] = max(last_end.get(t.recording_id, 0.0), t.end)
+    last_end = annotated_durations(turns)  # the track-2 UEM ends at the end of the file: no annotated end
     recordings = {}
     for session in tqdm(sorted(audio), desc=f"CHiME-6 {mic} audio headers", disable=not progress):
         if mic == "binaural":

@@ -20,12 +20,13 @@ and ``NAME[_SPLIT].uem`` atomically.
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
 from lhotse.cut import MonoCut, MultiCut
 from lhotse.qa import validate, validate_recordings_and_supervisions
 from lhotse.utils import fastcopy
+from tqdm import tqdm
 
 from recipes import naming
 from recipes.fileio import check_writable_dir, save_manifest, write_text
@@ -140,6 +141,51 @@ def multi_file_recording(recording_id: str, paths: Sequence[Path], channels_per_
                     sources=[AudioSource(type="file", channels=list(range(i * k, i * k + k)), source=str(p))
                              for i, p in enumerate(paths)])
     return rec, note
+
+
+def match_audio(report: PrepareReport, annotated: Iterable[str], audio: Iterable[str]) -> List[str]:
+    """The unmatched report: recording ids with annotations but no audio, and audio but no
+    annotations, are listed in ``report`` (and logged); returns the ids with both, sorted."""
+    annotated, audio = set(annotated), set(audio)
+    report.annotations_without_audio = sorted(annotated - audio)
+    report.audio_without_annotations = sorted(audio - annotated)
+    report.log_unmatched()
+    return sorted(annotated & audio)
+
+
+def annotated_durations(turns: Iterable[Turn], uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None
+                        ) -> Dict[str, float]:
+    """``--duration-from-annotations``, one meaning for every corpus: a recording lasts until
+    the end of its last scored (UEM) interval where the corpus gives a UEM with real ends,
+    else until the end of its last annotated turn (seconds). For stand-in audio (tests,
+    annotation-only copies): statistics can be computed, features cannot."""
+    ends: Dict[str, float] = {}
+    for t in turns:
+        ends[t.recording_id] = max(ends.get(t.recording_id, 0.0), t.end)
+    for rec_id, intervals in (uem or {}).items():
+        if intervals:
+            ends[rec_id] = max(e for _, e in intervals)
+    return ends
+
+
+def read_recordings(audio: Mapping[str, Any], ids: Iterable[str], desc: str, progress: bool = True,
+                    read: Callable[[Any, str], Recording] = None, durations: Optional[Mapping[str, float]] = None,
+                    report: Optional[PrepareReport] = None) -> Dict[str, Recording]:
+    """The audio-header loop of every corpus: ``read(audio[id], id)`` (default
+    :func:`open_recording`) for each id, with a progress bar; with ``durations`` (from
+    :func:`annotated_durations`), each recording's duration is replaced by its entry; an id
+    without one keeps the header's (noted in ``report`` when given)."""
+    read = read or open_recording
+    recordings = {}
+    for rec_id in tqdm(list(ids), desc=desc, disable=not progress):
+        rec = read(audio[rec_id], rec_id)
+        if durations is not None:
+            if rec_id in durations:
+                rec = with_duration(rec, durations[rec_id])
+            elif report is not None:
+                report.notes.append(f"{rec_id}: no speaker turn; duration kept from the audio")
+        recordings[rec_id] = rec
+    return recordings
 
 
 def global_speaker(recording_id: str, local_label: str) -> str:
