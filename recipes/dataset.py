@@ -79,11 +79,16 @@ class EENDDataset(torch.utils.data.Dataset):
         (ties: lower column first) and the rest are dropped from that chunk.
     :param feature_extractor: used for cuts that have no stored features.
     :param max_set_size: powerset classes for cuts labelled on the fly (no stored labels).
+    :param source_cache: a source cache directory (``diar simulate-sources --cache``) or
+        :class:`recipes.simulation.cache.SourceCache`: simulated mixtures (and windows of them)
+        without features are rendered from it at 8 kHz (:mod:`recipes.simulation.render`),
+        no FLAC decode and no resampling; a mixture it cannot render is loaded by Lhotse.
     """
 
     def __init__(self, cuts: Optional[CutSet] = None, label_type: str = "binary", context: int = 7,
                  subsampling: int = 10, chunk_size: int = 500, mean_norm: str = "chunk",
-                 max_speakers: Optional[int] = None, feature_extractor=None, max_set_size: int = 2):
+                 max_speakers: Optional[int] = None, feature_extractor=None, max_set_size: int = 2,
+                 source_cache=None):
         if label_type not in LABEL_TYPES:
             raise ValueError(f"label_type {label_type!r}; expected one of {LABEL_TYPES}")
         if mean_norm not in MEAN_NORMS:
@@ -97,6 +102,11 @@ class EENDDataset(torch.utils.data.Dataset):
         self.max_speakers = max_speakers
         self.feature_extractor = feature_extractor
         self.max_set_size = max_set_size
+        if source_cache is not None:
+            from recipes.simulation.cache import open_cache
+
+            source_cache = open_cache(source_cache)
+        self.source_cache = source_cache
 
     def chunk(self, cuts: Optional[CutSet] = None) -> CutSet:
         return chunk_cuts(cuts if cuts is not None else self.cuts, self.chunk_size, self.subsampling)
@@ -108,6 +118,15 @@ class EENDDataset(torch.utils.data.Dataset):
         if self.feature_extractor is None:
             raise ValueError(f"cut {cut.id} has no features; pass feature_extractor= for on-the-fly features")
         config = self.feature_extractor.config
+        if self.source_cache is not None and not cut.has_features and config.sampling_rate == 8000:
+            from recipes.simulation.render import NotRenderable, render
+
+            try:
+                audio = render(cut, self.source_cache)
+            except NotRenderable:
+                pass
+            else:
+                return self.feature_extractor.extract(audio, 8000)
         # the same path as `diar fbank` (resampler, context around windows), so on-the-fly
         # features equal stored ones up to lilcom's quantisation
         return compute_cut_features(cut, config, lambda a: self.feature_extractor.extract(a, config.sampling_rate))

@@ -37,7 +37,7 @@ def source_key(recording) -> str:
     return str(recording.sources[0].source)
 
 
-def _shard_task(recording_dicts: List[dict], shard_path: str) -> dict:
+def _shard_task(recording_dicts: List[dict], shard_path: str, fingerprint: str) -> dict:
     """Worker: decode, resample, quantise and write one shard; returns its index."""
     from lhotse.serialization import deserialize_item
 
@@ -51,7 +51,7 @@ def _shard_task(recording_dicts: List[dict], shard_path: str) -> dict:
     with atomic_path(base.with_suffix(".pcm")) as pcm_tmp, atomic_path(base.with_suffix(".energy")) as en_tmp, \
             open(pcm_tmp, "wb") as pcm, open(en_tmp, "wb") as en:
         for d in recording_dicts:
-            rec = deserialize_item(d)
+            rec = deserialize_item(dict(d))
             audio = rec.load_audio()
             if audio.shape[0] != 1:
                 raise ValueError(f"source cache: {source_key(rec)} has {audio.shape[0]} channels; sources are mono")
@@ -74,7 +74,7 @@ def _shard_task(recording_dicts: List[dict], shard_path: str) -> dict:
             offset += len(q)
             energy_offset += nb
     index = {"pcm": base.with_suffix(".pcm").name, "energy": base.with_suffix(".energy").name,
-             "sources": entries, "fingerprint": _fingerprint(recording_dicts)}
+             "sources": entries, "fingerprint": fingerprint}
     with atomic_path(base.with_suffix(".json")) as tmp:
         Path(tmp).write_text(json.dumps(index))
     return {"seconds": sum(e["num_samples"] for e in entries.values()) / RATE, "sources": len(entries)}
@@ -132,7 +132,7 @@ def build_source_cache(cuts: Iterable, cache_dir, num_jobs: int = 1, progress: b
                     continue
             except ValueError:
                 pass
-        tasks.append((g, str(base)))
+        tasks.append((g, str(base), _fingerprint(g)))
     built = list(map_tasks(_shard_task, tasks, num_jobs, desc="source cache shards", progress=progress))
     meta = {"rate": RATE, "block_seconds": BLOCK_SECONDS, "shards": [f"shard-{i:05d}.json" for i in range(len(groups))]}
     write_text(cache_dir / "meta.json", json.dumps(meta, indent=1) + "\n")
