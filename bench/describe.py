@@ -37,10 +37,10 @@ def write_manifest(work: Path, hours: float, num_jobs: int) -> Path:
     return out
 
 
-def run_describe(manifest: Path, num_jobs: int):
+def run_describe(manifest: Path, num_jobs: int, out: Path):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     cmd = [sys.executable, "-m", "recipes.cli", "describe", str(manifest), "--format", "json",
-           "-o", os.devnull, "--num-jobs", str(num_jobs)]
+           "-o", str(out), "--num-jobs", str(num_jobs)]
     t0 = time.time()
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
     # the peak RSS of the describe process and, separately, of its largest worker
@@ -72,7 +72,7 @@ def main():
                 print(f"manifest of {args.hours:g} h written in {time.time() - t0:.1f} s", flush=True)
         size = manifest.stat().st_size / 2 ** 30
         for j in args.num_jobs:
-            wall, cpu, rss = run_describe(manifest, j)
+            wall, cpu, rss = run_describe(manifest, j, work / f"describe-{j}.json")
             print(f"diar describe --num-jobs {j}: {wall:6.1f} s wall, {cpu:6.1f} s CPU (main process), "
                   f"peak RSS {rss:6.0f} MiB (largest process); manifest {size:.2f} GiB gzip", flush=True)
     finally:

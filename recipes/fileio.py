@@ -106,6 +106,9 @@ def atomic_path(path, what: Optional[str] = None) -> Iterator[Path]:
     rename it to ``path`` when the block succeeds, delete it when it fails. Disk errors are
     reported as writing ``what`` (default: the file name) to the folder."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # /dev/null, a FIFO: written in place, never replaced
+        yield path
+        return
     check_writable_dir(path.parent)
     tmp = partial_path(path)
     if tmp.exists():

@@ -117,3 +117,24 @@ def test_describe_cli_streams_and_names_bad_lines(tmp_path):
     res = CliRunner().invoke(cli, ["describe", str(tmp_path / "bad_cuts_dev.jsonl")])
     assert res.exit_code != 0
     assert "bad_cuts_dev.jsonl:3" in res.output
+
+
+def test_output_to_a_fifo_or_device_is_written_in_place_not_replaced(tmp_path):
+    # `diar describe -o /dev/null` once replaced /dev/null with a regular file (rename over it)
+    import os
+    import stat
+    import threading
+
+    rng = np.random.default_rng(3)
+    CutSet.from_cuts([mono("r0", 20.0, random_turns(rng, 20.0, "xy"))]).to_file(tmp_path / "f_cuts_dev.jsonl.gz")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    res = CliRunner().invoke(cli, ["describe", str(tmp_path / "f_cuts_dev.jsonl.gz"), "--format", "json",
+                                   "-o", str(fifo)])
+    reader.join(timeout=30)
+    assert res.exit_code == 0, res.output
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert json.loads(got[0])["total"]["recordings"] == 1
