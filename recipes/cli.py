@@ -269,12 +269,15 @@ def labels(in_cuts, out_cuts, storage_path, label_type, max_set_size, global_spe
     check_writable_dir(Path(out_cuts).parent)  # before any work: an unwritable output fails at once
     storage_dir = check_writable_dir(storage_path)
     stem = _stem(out_cuts)
+    streamed = str(out_cuts).endswith((".jsonl", ".jsonl.gz"))
     out, report = compute_labels(
         cuts, storage_dir / f"{stem}.h5", label_type=label_type, max_set_size=max_set_size,
         global_speaker_map=global_speaker_map, num_jobs=num_jobs, executor_kind=executor_kind, scheduler=scheduler,
+        output_path=out_cuts if streamed else None,  # JSONL: written as the archives come, memory flat in cuts
     )
     write_text(storage_dir / f"{stem}_report.json", json.dumps(report.to_dict(), indent=1) + "\n")
-    save_manifest(out, out_cuts)
+    if not streamed:
+        save_manifest(out, out_cuts)
     logger.info("labels (%s): %s", label_type, report.summary())
 
 

@@ -10,6 +10,7 @@ VAD_FRAME = 0.025  # seconds
 VAD_SHIFT = 0.010  # seconds
 VAD_RANGE_DB = 40.0  # speech = frames within this many dB of the loudest frame
 VAD_COLLAR = 0.05  # seconds added on both sides of the detected speech
+MAX_SPEAKERS = 32  # speakers per mixture
 HIST_BINS = 20  # per-mixture overlap ratio histogram: bins of 0.05 over [0, 1]
 
 
@@ -22,13 +23,19 @@ class SimulationConfig:
     """A simulation preset (``conf/simulation/*.yaml``); every field has a default.
 
     - ``method``: ``eend`` | ``conversation`` | ``target-overlap``.
-    - ``speakers``: speaker count (1..5) -> probability (normalised).
+    - ``speakers``: speaker count (1..MAX_SPEAKERS) -> probability (normalised); for
+      ``target-overlap`` a share of *hours* (mixture counts are set to give those hours).
     - ``utterances_per_speaker``: ``[lo, hi]`` inclusive.
     - ``beta``: silence scale in seconds, one value or speaker count -> value.
     - ``target_overlap``: overlap levels for ``target-overlap``: one value, a
       list (each mixture draws a level uniformly) or speaker count -> either.
     - ``calibration_mixtures``: pilot size per (speaker count, level).
     - ``conversation_stats``: RTTM file/dir or CutSet manifest for ``conversation``.
+    - ``outlier_cutoff``: pauses and overlaps of this many seconds or more are dropped from the
+      measured statistics (7 s as BUT's EEND_dataprep; ``null`` keeps every value).
+    - ``max_duration``: seconds; a mixture stops before a turn that would end after it
+      (``conversation``, ``target-overlap``).
+    - ``target_silence``: silence / duration, pooled per combination (``target-overlap``; 0.10).
     - ``supervision``: ``speech`` (the VAD-trimmed source supervision) or
       ``utterance`` (the whole utterance, silence included, as EEND labels).
     - ``hours``: default set size, one value or split name -> hours.
@@ -51,6 +58,9 @@ class SimulationConfig:
     target_overlap: Any = None
     calibration_mixtures: int = 300
     conversation_stats: Optional[str] = None
+    outlier_cutoff: Optional[float] = 7.0
+    max_duration: Optional[float] = None
+    target_silence: Optional[float] = None
     supervision: str = "speech"
     hours: Any = None
     hours_per_combination: Any = None
@@ -67,8 +77,8 @@ class SimulationConfig:
         if self.supervision not in SUPERVISION_MODES:
             raise ValueError(f"supervision {self.supervision!r}; expected one of {SUPERVISION_MODES}")
         spk = {int(k): float(v) for k, v in dict(self.speakers).items() if float(v) > 0}
-        if not spk or any(k < 1 or k > 5 for k in spk) or any(v < 0 for v in spk.values()):
-            raise ValueError(f"speakers {self.speakers!r}: expected speaker counts 1..5 -> probabilities > 0")
+        if not spk or any(k < 1 or k > MAX_SPEAKERS for k in spk) or any(v < 0 for v in spk.values()):
+            raise ValueError(f"speakers {self.speakers!r}: expected speaker counts 1..{MAX_SPEAKERS} -> probabilities > 0")
         total = sum(spk.values())
         self.speakers = {k: v / total for k, v in sorted(spk.items())}
         lo, hi = (int(x) for x in self.utterances_per_speaker)
@@ -87,6 +97,10 @@ class SimulationConfig:
                         raise ValueError(f"target_overlap {level!r} for {k} speakers: expected 0 < level < 1")
         if self.method == "conversation" and not self.conversation_stats:
             raise ValueError("method conversation needs conversation_stats (an RTTM or a CutSet of real turns)")
+        if self.max_duration is not None and float(self.max_duration) <= 0:
+            raise ValueError("max_duration must be > 0 seconds")
+        if self.target_silence is not None and not 0.0 <= float(self.target_silence) < 1.0:
+            raise ValueError(f"target_silence {self.target_silence!r}: expected 0 <= target_silence < 1")
         if self.shard_size < 1:
             raise ValueError("shard_size must be >= 1")
         if not 0.0 <= self.dev_fraction <= 1.0:

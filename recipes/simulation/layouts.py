@@ -71,41 +71,119 @@ def eend_layout(draws, src: Sources, beta: float) -> Tuple[np.ndarray, np.ndarra
     return np.concatenate(srcs), np.asarray(offs)
 
 
+def _nearest_unused(lengths: np.ndarray, used: np.ndarray, target: float) -> int:
+    """Index into the sorted ``lengths`` of the unused value nearest ``target`` (-1: all used)."""
+    n = len(lengths)
+    hi = int(np.searchsorted(lengths, target))
+    lo = hi - 1
+    while lo >= 0 or hi < n:
+        if hi < n and used[hi]:
+            hi += 1
+            continue
+        if lo >= 0 and used[lo]:
+            lo -= 1
+            continue
+        if hi >= n:
+            return lo
+        if lo < 0:
+            return hi
+        return lo if target - lengths[lo] <= lengths[hi] - target else hi
+    return -1
+
+
+def _draw(rng, values: np.ndarray, below: Optional[float] = None) -> Optional[float]:
+    """A measured value drawn uniformly (with replacement); ``below``: only among values < below."""
+    n = len(values) if below is None else int(np.searchsorted(values, below))
+    return float(values[rng.integers(n)]) if n else None
+
+
+def _draw_overlap(rng, st: ConversationStats, overlapped: float, room: float) -> Optional[float]:
+    """An overlap of a turn ``overlapped`` s long: drawn from the measured overlaps of the
+    ``max(20, n / 50)`` real turns nearest that length, among those shorter than ``room``."""
+    n = len(st.overlapped_lengths)
+    if n == 0:
+        return _draw(rng, st.overlaps, below=room)
+    w = max(20, n // 50)
+    c = int(np.searchsorted(st.overlapped_lengths, overlapped))
+    lo, hi = max(0, c - w // 2), min(n, c + w // 2 + 1)
+    window = st.overlaps_by_length[lo:hi]
+    fits = window[window < room]
+    return float(fits[rng.integers(len(fits))]) if len(fits) else None
+
+
 def conversation_layout(rng, src: Sources, num_speakers: int, cfg: SimulationConfig,
                         stats: ConversationStats) -> Tuple[np.ndarray, np.ndarray]:
+    """Simulated conversation (Landini et al., 2022, measured as :mod:`recipes.simulation.turns`).
+
+    ``S`` speakers, ``sum_s U{lo..hi}`` turns; each turn is one source segment of its speaker, the
+    unused one whose speech length is nearest a turn length drawn from the real turns. Turn ``b``
+    is placed relative to the latest-ending turn ``a`` so far: with probability
+    ``same_speaker_probability`` it is ``a``'s speaker after a same-speaker pause; else another
+    speaker (uniformly), overlapping ``a`` with probability ``overlap_probability``, else after a
+    speaker-change pause (pauses drawn from the measured ones). The overlap is drawn from the
+    measured overlaps of the ``max(20, n / 50)`` real overlapped turns nearest ``a``'s length
+    (an overlap is never longer than the turn it overlaps, so its distribution depends on that
+    length); it must leave ``b`` starting after ``a`` starts and after its own speaker's previous
+    speech ended (+1 ms): it is drawn among those shorter than that room (truncated, never capped
+    or redrawn); when none is that short, the turn follows a speaker-change pause instead
+    (counted as a pause in the realised statistics).
+    """
+    st = stats.for_speakers(num_speakers)
+    if num_speakers > len(src.speakers):
+        raise ValueError(f"{num_speakers} speakers per mixture but only {len(src.speakers)} in the sources")
     lo, hi = cfg.utterances_per_speaker
-    utts = _draw_speakers_and_utterances(rng, src, num_speakers, lo, hi)
-    seq = np.concatenate(utts)
-    who = np.concatenate([np.full(len(u), k) for k, u in enumerate(utts)])
-    perm = rng.permutation(len(seq))
-    seq, who = seq[perm], who[perm]
-    s0, s1 = src.sup_start[seq], src.sup_end[seq]
-    speech = s1 - s0
-    p_ov = stats.overlap_probability
+    spk = rng.choice(len(src.speakers), num_speakers, replace=False)
+    pools = [src.length_sorted(int(s)) for s in spk]
+    used = [np.zeros(len(p[0]), bool) for p in pools]
+    n_turns = int(sum(rng.integers(lo, hi + 1) for _ in range(num_speakers)))
+    n_turns = min(n_turns, sum(len(p[0]) for p in pools))
+    max_dur = cfg.max_duration
+    seq, start = [], []
     own_end = np.full(num_speakers, -np.inf)
-    start = np.empty(len(seq))
-    prev_end = 0.0
-    for j in range(len(seq)):
+    last_end = last_start = 0.0
+    last_who = -1
+    for j in range(n_turns):
+        t = None
         if j == 0:
-            t = float(s0[0])
-        elif who[j] == who[j - 1]:
-            t = prev_end + stats.same_speaker_pauses[rng.integers(len(stats.same_speaker_pauses))]
-        elif len(stats.overlaps) and rng.random() < p_ov:
-            cap = min(speech[j], speech[j - 1])
-            ov = cap
-            for _ in range(20):
-                ov = stats.overlaps[rng.integers(len(stats.overlaps))]
-                if ov < cap:
-                    break
-            ov = min(ov, 0.9 * cap)
-            t = prev_end - ov
+            who = int(rng.integers(num_speakers))
         else:
-            t = prev_end + stats.speaker_change_pauses[rng.integers(len(stats.speaker_change_pauses))]
-        t = max(t, own_end[who[j]] + 0.001)  # the margin survives the rounding below
-        start[j] = t
-        prev_end = t + speech[j]
-        own_end[who[j]] = prev_end
-    offsets = start - s0
+            if num_speakers == 1 or rng.random() < st.same_speaker_probability:
+                kind, value = 0, _draw(rng, st.same_speaker_pauses)
+            elif len(st.overlaps) and rng.random() < st.overlap_probability:
+                kind, value = 2, np.inf
+            else:
+                kind, value = 1, _draw(rng, st.speaker_change_pauses)
+            if kind == 0:
+                who = last_who
+            else:
+                who = int(rng.integers(num_speakers - 1))
+                who += who >= last_who
+            if kind == 2:
+                room = min(last_end - last_start, last_end - own_end[who] - 0.002)
+                value = _draw_overlap(rng, st, last_end - last_start, room) if room > 0 else None
+                t = last_end - value if value is not None else last_end + _draw(rng, st.speaker_change_pauses)
+            else:
+                t = last_end + value
+        if used[who].all():
+            continue
+        lengths, order = pools[who]
+        target = _draw(rng, st.turn_lengths) if len(st.turn_lengths) else float(rng.choice(lengths))
+        k = _nearest_unused(lengths, used[who], target)
+        used[who][k] = True
+        u = int(order[k])
+        speech = float(src.sup_end[u] - src.sup_start[u])
+        if t is None:
+            t = float(src.sup_start[u])
+        t = max(t, own_end[who] + 0.001)  # the margin survives the rounding below
+        if max_dur and j > 0 and t + speech + src.duration[u] - src.sup_end[u] > max_dur:
+            break
+        seq.append(u)
+        start.append(t)
+        own_end[who] = t + speech
+        if t + speech > last_end or j == 0:
+            last_end, last_start, last_who = t + speech, t, who
+    seq = np.asarray(seq, dtype=np.int64)
+    offsets = np.asarray(start) - src.sup_start[seq]
     offsets -= min(offsets.min(), 0.0)
     offsets = np.ceil(offsets * 1000.0 - 1e-6) / 1000.0
     return seq, offsets

@@ -24,7 +24,7 @@ def _write_shard(sim: "Simulator", shard: int, lo: int, hi: int, path: str) -> T
         a, b = lay.intervals(sim.src)
         ov, sp, by_k = overlap_speech(a, b)
         acc.add(lay, sim.src, ov, sp, by_k, lay.duration(sim.src))
-        lines.append(sim.mixture_json(i, lay))
+        lines.append(sim.mixture_json(i, lay, (ov, sp, lay.duration(sim.src))))
     tmp = Path(str(path) + ".partial")
     with clear_disk_errors(tmp.parent, "simulation shards", remove=[tmp]):
         with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,

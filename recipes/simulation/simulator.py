@@ -1,6 +1,7 @@
 """The :class:`Simulator`: calibration, one mixture's layout and JSON as a pure function of ``(seed, index)``,
 and the set statistics accumulated over mixtures."""
 import bisect
+import json
 import logging
 import math
 from typing import Dict, List, Optional, Tuple
@@ -28,7 +29,7 @@ class Simulator:
         self.blocks: List[Tuple[int, Tuple[int, Optional[float]]]] = []  # (end index, combination)
         self.conv_stats = conv_stats
         if cfg.method == "conversation" and conv_stats is None:
-            self.conv_stats = load_conversation_stats(cfg.conversation_stats)
+            self.conv_stats = load_conversation_stats(cfg.conversation_stats, max_gap=cfg.outlier_cutoff)
         self.noise = None
         if cfg.noise:
             self.noise = load_noise(cfg.noise)
@@ -101,10 +102,31 @@ class Simulator:
     def mixture_id(self, index: int) -> str:
         return f"{self.prefix}-{index:08d}"
 
-    def mixture_json(self, index: int, lay: Layout) -> str:
-        """The MixedCut JSON line, assembled from the sources' serialised JSON."""
+    def sim_info(self, index: int, lay: Layout, overlap: float, speech: float, duration: float) -> dict:
+        """``custom["sim"]`` of a mixture: what it is meant to be and what it is (ratios as
+        ``diar describe``: overlap / speech and silence / duration of its supervisions)."""
+        info = {"method": self.cfg.method, "num_speakers": int(lay.num_speakers)}
+        if self.cfg.method == "target-overlap" and lay.level is not None:
+            info["target_overlap"] = lay.level
+        if self.cfg.method == "target-overlap" and self.cfg.target_silence is not None:
+            info["target_silence"] = float(self.cfg.target_silence)
+        info["overlap_ratio"] = round(overlap / speech, 6) if speech else 0.0
+        info["silence_ratio"] = round((duration - speech) / duration, 6) if duration else 0.0
+        info["index"] = int(index)
+        return info
+
+    def mixture_json(self, index: int, lay: Layout, measured: Optional[Tuple[float, float, float]] = None) -> str:
+        """The MixedCut JSON line, assembled from the sources' serialised JSON. The first track's
+        cut carries the custom fields ``recording_id`` (the mixture id) and ``sim``
+        (:meth:`sim_info`; Lhotse's ``MixedCut.custom`` merges its tracks' custom fields).
+        ``measured``: ``(overlap, speech, duration)`` when the caller has them."""
         src = self.src
         mid = self.mixture_id(index)
+        if measured is None:
+            a, b = lay.intervals(src)
+            ov, sp, _ = overlap_speech(a, b)
+            measured = (ov, sp, lay.duration(src))
+        sim_json = json.dumps(self.sim_info(index, lay, *measured), separators=(",", ":"))
         order = np.lexsort((lay.sources, lay.offsets))
         parts = []
         rvb = self.reverb.transforms(lay.rng, src.speaker[lay.sources]) if self.reverb is not None else None
@@ -114,7 +136,7 @@ class Simulator:
                 cut = cut[:-2] + ',"transforms":[' + rvb[src.speaker[lay.sources[j]]] + "]}}"
             if n == 0:  # the mixture's recording id (see the module docstring)
                 a, b = src.rec_id_pos[lay.sources[j]]
-                cut = cut[:a] + mid + cut[b:-1] + ',"custom":{"recording_id":"' + mid + '"}}'
+                cut = cut[:a] + mid + cut[b:-1] + ',"custom":{"recording_id":"' + mid + '","sim":' + sim_json + "}}"
             parts.append('{"cut":' + cut + ',"type":"MonoCut","offset":' + repr(float(lay.offsets[j])) + "}")
         if self.noise is not None:
             parts += self.noise.tracks(lay.rng, lay.duration(src))

@@ -111,6 +111,16 @@ class Sources:
     def __len__(self):
         return len(self.json)
 
+    def length_sorted(self, speaker: int) -> Tuple[np.ndarray, np.ndarray]:
+        """``(speech lengths ascending, source indices)`` of one speaker's utterances (cached)."""
+        cache = self.__dict__.setdefault("_length_sorted", {})
+        if speaker not in cache:
+            pool = self.by_speaker[speaker]
+            lengths = self.sup_end[pool] - self.sup_start[pool]
+            order = np.argsort(lengths, kind="stable")
+            cache[speaker] = (lengths[order], pool[order])
+        return cache[speaker]
+
 
 def _opener(path):
     return gzip.open(path, "rt") if str(path).endswith(".gz") else open(path)
