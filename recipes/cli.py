@@ -300,7 +300,7 @@ def _input_name(path: Path) -> str:
     return f"{parent}/{stem}" if parent else stem
 
 
-def _describe_one(path: Path, uem_map):
+def _describe_one(path: Path, uem_map, num_jobs: int = 1):
     from recipes.rttm import read_rttm
     from recipes.stats import cutset_stats, turns_stats
 
@@ -312,7 +312,12 @@ def _describe_one(path: Path, uem_map):
             logger.warning("%s: %d recording(s) have no UEM and no audio: duration = last turn end "
                            "(a lower bound)", path, len(missing))
         return stats
-    return cutset_stats(_load_cuts(path), uem=uem_map)
+    _load_cuts(path)  # a clear error for a manifest that is not a CutSet
+    from recipes.stats_stream import cutset_stats_from_file
+
+    # progress in hours on a terminal, or for a large manifest (logs of long runs)
+    progress = sys.stderr.isatty() or path.stat().st_size > (64 << 20)
+    return cutset_stats_from_file(path, uem=uem_map, num_jobs=num_jobs, progress=progress)  # one streaming pass
 
 
 def _restrict_uem(uem_map, turns):
@@ -334,8 +339,10 @@ def _restrict_uem(uem_map, turns):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 @click.option("--bib", type=click.Path(dir_okay=False),
               help="Write the BibTeX entries the table cites (from conf/corpora/<corpus>.yaml) here.")
+@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Local processes that parse and measure a CutSet manifest's lines (large simulated sets).")
 @one_line_errors
-def describe(inputs, uem, fmt, plot, output, bib):
+def describe(inputs, uem, fmt, plot, output, bib, num_jobs):
     """Statistics of diarization data: speech, overlap, speakers, turns.
 
     INPUT is a CutSet manifest (.jsonl.gz), or an RTTM file or a directory of
@@ -354,7 +361,7 @@ def describe(inputs, uem, fmt, plot, output, bib):
     from recipes.stats import build_report, format_report, plot_report
 
     uem_map = read_uem(uem) if uem else None
-    named = [(_input_name(Path(p)), _describe_one(Path(p), uem_map)) for p in inputs]
+    named = [(_input_name(Path(p)), _describe_one(Path(p), uem_map, num_jobs)) for p in inputs]
     report = build_report(named)
     from recipes.paper import annotate, bibliography
 

@@ -90,8 +90,16 @@ def simulate_command(source_cuts, out_cuts, config_path, method, hours, hours_pe
 @click.command("simulate-sources")
 @click.argument("in_cuts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.argument("out_cuts", type=click.Path(dir_okay=False))
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False),
+              help="Also build the source cache here: the sources' audio at 8 kHz int16 in memory-mappable "
+                   "shards (16 kB per source second), for rendering mixtures on the fly without FLAC decoding "
+                   "(EENDDataset(source_cache=DIR)). Resumable; add noise cuts with --cache-extra.")
+@click.option("--cache-extra", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="More cuts (e.g. noise) whose audio goes into the cache (repeatable).")
+@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Local processes building cache shards.")
 @one_line_errors
-def prepare_sources_command(in_cuts, out_cuts):
+def prepare_sources_command(in_cuts, out_cuts, cache_dir, cache_extra, num_jobs):
     """Trim each single-speaker cut's supervision to its speech (word alignments, else energy VAD)."""
     from lhotse import CutSet
     from lhotse.serialization import load_manifest_lazy
@@ -105,3 +113,10 @@ def prepare_sources_command(in_cuts, out_cuts):
                 writer.write(cut)
                 n += 1
     logger.info("prepared %d source cuts -> %s", n, out_cuts)
+    if cache_dir:
+        import itertools
+
+        from recipes.simulation.cache import build_source_cache
+
+        cuts = itertools.chain(load_manifest_lazy(out_cuts), *(load_manifest_lazy(p) for p in cache_extra))
+        build_source_cache(cuts, cache_dir, num_jobs=num_jobs)
