@@ -404,8 +404,10 @@ def describe(inputs, uem, fmt, plot, output, bib, num_jobs):
 @click.option("--strict", is_flag=True, help="Exit 1 when anything is flagged (default: warn, exit 0).")
 @click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
               help="Local processes (one recording per task).")
+@click.option("--mixtures", is_flag=True,
+              help="Also render and check simulated mixtures (MixedCuts; skipped by default, counted).")
 @one_line_errors
-def validate(cuts, fmt, plot, output, json_output, strict, num_jobs):
+def validate(cuts, fmt, plot, output, json_output, strict, num_jobs, mixtures):
     """Check each recording (each channel) of CutSets against its audio.
 
     Audio facts (rate, channels, samples and duration against the manifest,
@@ -420,7 +422,8 @@ def validate(cuts, fmt, plot, output, json_output, strict, num_jobs):
     from recipes.fileio import atomic_path, write_text
     from recipes.validate import format_validation, plot_validation, validate_cutsets
 
-    report = validate_cutsets([(_input_name(Path(p)), _load_cuts(p)) for p in cuts], num_jobs=num_jobs)
+    report = validate_cutsets([(_input_name(Path(p)), _load_cuts(p)) for p in cuts], num_jobs=num_jobs,
+                              mixtures=mixtures)
     text = format_validation(report, fmt)
     if output:
         write_text(output, text)
