@@ -46,15 +46,14 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-import soundfile
 from lhotse import Recording
-from lhotse.audio import AudioSource
 from tqdm import tqdm
 
 from recipes.corpora.common import (
     Option,
     PrepareReport,
     build_manifests,
+    multi_file_recording,
     open_recording,
     read_id_list,
     with_duration,
@@ -161,29 +160,7 @@ def _recording(meeting: str, paths: List[Path]) -> Tuple[Recording, Optional[str
     """One recording of ``paths`` (one mono file per channel, in channel order)."""
     if len(paths) == 1:
         return open_recording(paths[0], meeting), None
-    infos = []
-    for p in paths:
-        try:
-            infos.append(soundfile.info(str(p)))
-        except Exception as e:
-            raise RuntimeError(f"cannot read audio {p}: {e}") from e
-    rates = {i.samplerate for i in infos}
-    if len(rates) != 1:
-        raise ValueError(f"{meeting}: the channel files have different sampling rates {sorted(rates)}")
-    for p, i in zip(paths, infos):
-        if i.channels != 1:
-            raise ValueError(f"{p}: expected a mono file, got {i.channels} channels")
-    frames = [i.frames for i in infos]
-    note = None
-    if len(set(frames)) > 1:
-        note = f"{meeting}: channel files differ in length ({min(frames)}..{max(frames)} samples); shortest used"
-    sr = rates.pop()
-    rec = Recording(
-        id=meeting,
-        sources=[AudioSource(type="file", channels=[c], source=str(p)) for c, p in enumerate(paths)],
-        sampling_rate=sr, num_samples=min(frames), duration=min(frames) / sr,
-    )
-    return rec, note
+    return multi_file_recording(meeting, paths)
 
 
 def prepare_ami(

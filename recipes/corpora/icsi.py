@@ -74,7 +74,14 @@ from lhotse import Recording
 from lhotse.audio import AudioSource
 from tqdm import tqdm
 
-from recipes.corpora.common import Option, PrepareReport, build_manifests, with_duration
+from recipes.corpora.common import (
+    match_audio,
+    annotated_durations,
+    read_recordings,
+    Option,
+    PrepareReport,
+    build_manifests,
+)
 from recipes.corpora.config import load_corpus_config
 from recipes.download import DownloadError, download_file, extract_archive
 from recipes.rttm import AnnotationError, Turn
@@ -304,18 +311,13 @@ def prepare_icsi(
     report = PrepareReport()
     turns = read_icsi_turns(transcripts, max_gap=max_gap, vocalsounds=vocalsounds, report=report,
                             progress=progress)
-    last_end: Dict[str, float] = {}
-    for t in turns:
-        last_end[t.recording_id] = max(last_end.get(t.recording_id, 0.0), t.end)
+    ends = annotated_durations(turns)
     file_name = MICS[mic]["file"]
     found = {p.parent.name: p for p in sorted((corpus_dir / "speech").glob(f"*/{file_name}"))}
-    report.annotations_without_audio = sorted(set(last_end) - set(found))
-    report.audio_without_annotations = sorted(set(found) - set(last_end))
-    report.log_unmatched()
-    recordings = {}
-    for m in tqdm(sorted(set(last_end) & set(found)), desc=f"ICSI audio headers ({mic})", disable=not progress):
-        rec = read_recording(m, found[m])
-        recordings[m] = with_duration(rec, last_end[m]) if duration_from_annotations else rec
+    meetings = match_audio(report, ends, found)
+    recordings = read_recordings(found, meetings, f"ICSI audio headers ({mic})", progress,
+                                 read=lambda path, m: read_recording(m, path),
+                                 durations=ends if duration_from_annotations else None)
     split_ids = {}
     for name, ids in (splits if splits is not None else SPLITS).items():
         split_ids[name] = [m for m in ids if m in recordings]

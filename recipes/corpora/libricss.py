@@ -68,9 +68,8 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from tqdm import tqdm
 
-from recipes.corpora.common import Option, PrepareReport, build_manifests, open_recording, with_duration
+from recipes.corpora.common import annotated_durations, read_recordings, Option, PrepareReport, build_manifests
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_file, extract_archive
 from recipes.rttm import AnnotationError, Turn, merge_self_overlaps
@@ -244,15 +243,8 @@ def prepare_libricss(
     if not rec_ids:
         raise ValueError(f"no mini-session under {release} has both {MICS[mic]} and meeting_info.txt")
 
-    last_end: Dict[str, float] = {}
-    for t in turns:
-        last_end[t.recording_id] = max(last_end.get(t.recording_id, 0.0), t.end)
-    recordings = {}
-    for rec_id in tqdm(rec_ids, desc=f"LibriCSS audio headers ({mic})", disable=not progress):
-        rec = open_recording(audio[rec_id], rec_id)
-        if duration_from_annotations:
-            rec = with_duration(rec, last_end.get(rec_id, rec.duration))
-        recordings[rec_id] = rec
+    recordings = read_recordings(audio, rec_ids, f"LibriCSS audio headers ({mic})", progress,
+                                 durations=annotated_durations(turns) if duration_from_annotations else None)
 
     splits = {
         "dev": [r for r in rec_ids if info[r]["session"] in DEV_SESSIONS],

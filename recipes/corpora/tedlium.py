@@ -71,9 +71,8 @@ import soundfile
 from lhotse import Recording
 from lhotse.audio import AudioSource
 from lhotse.utils import fastcopy
-from tqdm import tqdm
 
-from recipes.corpora.common import Option, PrepareReport, build_manifests, open_recording, with_duration
+from recipes.corpora.common import read_recordings, Option, PrepareReport, build_manifests, open_recording
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_file, extract_archive
 from recipes.rttm import AnnotationError, Turn
@@ -268,10 +267,9 @@ def prepare_tedlium(
     if not rec_ids:
         raise ValueError(f"no STM segment of {', '.join(map(str, dirs.values()))} matches a SPHERE file")
 
-    recordings = {}
-    for rec_id in tqdm(rec_ids, desc=f"TED-LIUM {release} SPHERE headers", disable=not progress):
-        rec = sph_recording(audio[rec_id], rec_id, decoder)
-        recordings[rec_id] = with_duration(rec, last_end[rec_id]) if duration_from_annotations else rec
+    recordings = read_recordings(audio, rec_ids, f"TED-LIUM {release} SPHERE headers", progress,
+                                 read=lambda path, rec_id: sph_recording(path, rec_id, decoder),
+                                 durations=last_end if duration_from_annotations else None)
     split_ids = {s: [r for r in rec_ids if split_of[r] == s] for s in dirs}
     split_ids = {s: ids for s, ids in split_ids.items() if ids}
     result = build_manifests(recordings, turns, report, splits=split_ids)
