@@ -4,7 +4,7 @@
 # Stage 0: link --corpus-dir -> download/chime6/
 #            audio/{train,dev,eval}/<S>_U0<a>.CH<c>.wav, <S>_P<xx>.wav; transcriptions/{train,dev,eval}/<S>.json
 # Stage 1: manifests -> data/manifests/chime6-<mic>[-ch<c>]_{recordings,supervisions,cuts}_{train,dev,eval}.jsonl.gz
-# Stages 2-4: fbank, labels, describe (local/recipe.sh, local/common_stages.sh)
+# Stages 2-4: fbank, labels, describe + validate (local/recipe.sh, local/common_stages.sh)
 . "$(dirname "$0")/../../local/recipe.sh"
 corpus=chime6
 option mic U06 "U01..U06 (one array channel) | binaural (all in-ear mics, MultiCut)" prepare
