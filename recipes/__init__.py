@@ -1,6 +1,6 @@
 """Lhotse recipes that prepare speaker-diarization training data.
 
-Importing :mod:`recipes.features` registers the ``kaldi-native-fbank`` feature
+Importing :mod:`recipes.features` (a package) registers the ``kaldi-native-fbank`` feature
 extractor with Lhotse.
 """
 

@@ -29,8 +29,8 @@ def _setup_logging(verbose: bool) -> None:
 class DiarGroup(click.Group):
     """The top-level group; verbs that live in their own module load lazily."""
 
-    LAZY = {"simulate": ("recipes.simulation", "simulate_command"),
-            "simulate-sources": ("recipes.simulation", "prepare_sources_command")}
+    LAZY = {"simulate": ("recipes.cli_simulation", "simulate_command"),
+            "simulate-sources": ("recipes.cli_simulation", "prepare_sources_command")}
 
     def list_commands(self, ctx):
         lazy = [n for n, (mod, _) in self.LAZY.items() if importlib.util.find_spec(mod) is not None]
@@ -61,31 +61,31 @@ def cli(verbose):
 
 
 class CorpusGroup(click.Group):
-    """A group whose per-corpus commands live in ``recipes.corpora.<corpus>`` as
-    ``download_command`` / ``prepare_command`` and are imported only when used,
-    so ``diar --help`` stays fast and each corpus stays self-contained."""
+    """A group whose per-corpus commands are built by :mod:`recipes.cli_corpora` from the
+    declarations of ``recipes.corpora.<corpus>``, only when used, so ``diar --help`` stays
+    fast and each corpus stays one module."""
 
-    def __init__(self, *args, attribute: str, **kwargs):
+    def __init__(self, *args, verb: str, **kwargs):
         super().__init__(*args, **kwargs)
-        self.attribute = attribute
+        self.verb = verb
 
     def list_commands(self, ctx):
         from recipes.corpora import CORPORA
 
-        names = set(super().list_commands(ctx))
-        names.update(c for c in CORPORA if importlib.util.find_spec(f"recipes.corpora.{c}") is not None)
-        return sorted(names)
+        return sorted(set(super().list_commands(ctx)) | set(CORPORA))
 
     def get_command(self, ctx, name):
         from recipes.corpora import CORPORA
 
         command = super().get_command(ctx, name)
-        if command is None and name in CORPORA and importlib.util.find_spec(f"recipes.corpora.{name}"):
-            command = getattr(importlib.import_module(f"recipes.corpora.{name}"), self.attribute, None)
+        if command is None and name in CORPORA:
+            from recipes.cli_corpora import command as corpus_command
+
+            command = corpus_command(name, self.verb)
         return command
 
 
-@cli.group(cls=CorpusGroup, attribute="download_command")
+@cli.group(cls=CorpusGroup, verb="download")
 def download():
     """Download a corpus (or link an existing copy) into TARGET_DIR."""
 
@@ -104,18 +104,12 @@ def download_demo(target_dir, num_recordings, duration, seed):
     distinct pitch and timbre, in conversations with pauses and overlaps. The
     corpus is built in TARGET_DIR.partial and renamed when complete.
     """
-    import shutil
-
     from recipes.corpora.demo import synthesize_demo
+    from recipes.fileio import atomic_dir
 
     target = Path(target_dir)
-    tmp = target.with_name(target.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    synthesize_demo(tmp, num_recordings=num_recordings, duration=duration, seed=seed)
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
+    with atomic_dir(target) as tmp:
+        synthesize_demo(tmp, num_recordings=num_recordings, duration=duration, seed=seed)
     logger.info("demo corpus written to %s", target)
 
 
@@ -123,7 +117,7 @@ def download_demo(target_dir, num_recordings, duration, seed):
 # prepare
 
 
-@cli.group(cls=CorpusGroup, attribute="prepare_command")
+@cli.group(cls=CorpusGroup, verb="prepare")
 def prepare():
     """Build Lhotse manifests (recordings, speaker-turn supervisions, cuts) for a corpus."""
 
@@ -157,6 +151,28 @@ def prepare_rttm_cmd(audio_dir, rttm, output_dir, name, uem, splits, channel):
     log_prepared(name, result, output_dir, written)
 
 
+@cli.command("names", hidden=True, context_settings={"ignore_unknown_options": True})
+@click.argument("corpus")
+@click.argument("prepare_options", nargs=-1, type=click.UNPROCESSED)
+@one_line_errors
+def names_cmd(corpus, prepare_options):
+    """The output prefix(es) of `diar prepare CORPUS ... PREPARE_OPTIONS`, one per line (for run.sh)."""
+    from recipes.cli_corpora import output_names
+
+    for name in output_names(corpus, list(prepare_options)):
+        click.echo(name)
+
+
+@cli.command("splits", hidden=True)
+@click.argument("manifest_dir", type=click.Path(file_okay=False))
+@click.argument("prefix")
+def splits_cmd(manifest_dir, prefix):
+    """The splits of MANIFEST_DIR/PREFIX_cuts_<split>.jsonl.gz, space-separated (for run.sh)."""
+    from recipes.naming import splits_written
+
+    click.echo(" ".join(splits_written(manifest_dir, prefix)))
+
+
 # ---------------------------------------------------------------------------
 # fbank
 
@@ -176,11 +192,9 @@ def _load_cuts(path):
 
 
 def _stem(path) -> str:
-    name = Path(path).name
-    for ext in (".jsonl.gz", ".jsonl", ".json"):
-        if name.endswith(ext):
-            return name[: -len(ext)]
-    return Path(path).stem
+    from recipes.naming import stem
+
+    return stem(path)
 
 
 @cli.command()
@@ -269,12 +283,15 @@ def labels(in_cuts, out_cuts, storage_path, label_type, max_set_size, global_spe
     check_writable_dir(Path(out_cuts).parent)  # before any work: an unwritable output fails at once
     storage_dir = check_writable_dir(storage_path)
     stem = _stem(out_cuts)
+    streamed = str(out_cuts).endswith((".jsonl", ".jsonl.gz"))
     out, report = compute_labels(
         cuts, storage_dir / f"{stem}.h5", label_type=label_type, max_set_size=max_set_size,
         global_speaker_map=global_speaker_map, num_jobs=num_jobs, executor_kind=executor_kind, scheduler=scheduler,
+        output_path=out_cuts if streamed else None,  # JSONL: written as the archives come, memory flat in cuts
     )
     write_text(storage_dir / f"{stem}_report.json", json.dumps(report.to_dict(), indent=1) + "\n")
-    save_manifest(out, out_cuts)
+    if not streamed:
+        save_manifest(out, out_cuts)
     logger.info("labels (%s): %s", label_type, report.summary())
 
 
@@ -285,19 +302,20 @@ def labels(in_cuts, out_cuts, storage_path, label_type, max_set_size, global_spe
 def _input_name(path: Path) -> str:
     """``data/cuts/ami-sdm_cuts_dev.jsonl.gz`` -> ``ami-sdm/dev``; an RTTM directory
     ``voxconverse/dev`` -> ``voxconverse/dev``; an RTTM file ``x/dev.rttm`` -> ``x/dev``."""
+    from recipes import naming
+
     stem = _stem(path) if path.is_file() else path.name
     if stem.endswith(".rttm"):
         stem = stem[:-5]
-    if "_cuts_" in stem:
-        corpus, split = stem.split("_cuts_", 1)
-        return f"{corpus}/{split}"
-    if stem.endswith("_cuts"):
-        return stem[: -len("_cuts")]
+    parsed = naming.parse(stem)
+    if parsed is not None and parsed.kind == "cuts":
+        split = "_".join(p for p in (parsed.split, parsed.label_type) if p)
+        return f"{parsed.prefix}/{split}" if split else parsed.prefix
     parent = path.resolve().parent.name
     return f"{parent}/{stem}" if parent else stem
 
 
-def _describe_one(path: Path, uem_map):
+def _describe_one(path: Path, uem_map, num_jobs: int = 1):
     from recipes.rttm import read_rttm
     from recipes.stats import cutset_stats, turns_stats
 
@@ -309,7 +327,12 @@ def _describe_one(path: Path, uem_map):
             logger.warning("%s: %d recording(s) have no UEM and no audio: duration = last turn end "
                            "(a lower bound)", path, len(missing))
         return stats
-    return cutset_stats(_load_cuts(path), uem=uem_map)
+    _load_cuts(path)  # a clear error for a manifest that is not a CutSet
+    from recipes.stats_stream import cutset_stats_from_file
+
+    # progress in hours on a terminal, or for a large manifest (logs of long runs)
+    progress = sys.stderr.isatty() or path.stat().st_size > (64 << 20)
+    return cutset_stats_from_file(path, uem=uem_map, num_jobs=num_jobs, progress=progress)  # one streaming pass
 
 
 def _restrict_uem(uem_map, turns):
@@ -329,8 +352,12 @@ def _restrict_uem(uem_map, turns):
 @click.option("--plot", type=click.Path(dir_okay=False),
               help="PNG with speakers-per-recording, overlap and active-speaker-count distributions.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--bib", type=click.Path(dir_okay=False),
+              help="Write the BibTeX entries the table cites (from conf/corpora/<corpus>.yaml) here.")
+@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Local processes that parse and measure a CutSet manifest's lines (large simulated sets).")
 @one_line_errors
-def describe(inputs, uem, fmt, plot, output):
+def describe(inputs, uem, fmt, plot, output, bib, num_jobs):
     """Statistics of diarization data: speech, overlap, speakers, turns.
 
     INPUT is a CutSet manifest (.jsonl.gz), or an RTTM file or a directory of
@@ -338,16 +365,25 @@ def describe(inputs, uem, fmt, plot, output):
     overlap_ratio = overlap / speech; overlap_ratio_of_duration = overlap /
     duration; missed_at_oracle_sad = (speaker time - speech) / speaker time.
     Duration comes from the UEM, else the audio, else the last turn end (and
-    the report says so).
+    the report says so). Also: percentiles 10/50/90 (seconds) of turn
+    durations, pauses (same speaker / speaker change) and overlap segments; a
+    table per (speaker count, target overlap) for simulated mixtures; for a
+    known corpus (conf/corpora/<corpus>.yaml, paper:) a \cite{} per table row
+    (latex; --bib writes the entries) and a short paragraph per corpus.
     """
     from recipes.fileio import atomic_path, write_text
     from recipes.rttm import read_uem
     from recipes.stats import build_report, format_report, plot_report
 
     uem_map = read_uem(uem) if uem else None
-    named = [(_input_name(Path(p)), _describe_one(Path(p), uem_map)) for p in inputs]
+    named = [(_input_name(Path(p)), _describe_one(Path(p), uem_map, num_jobs)) for p in inputs]
     report = build_report(named)
+    from recipes.paper import annotate, bibliography
+
+    annotate(report, [(n, Path(p)) for (n, _), p in zip(named, inputs)], latex=fmt == "latex")
     text = format_report(report, fmt)
+    if bib:
+        write_text(bib, bibliography(report))
     if output:
         write_text(output, text)
     else:
@@ -356,6 +392,54 @@ def describe(inputs, uem, fmt, plot, output):
         with atomic_path(plot) as tmp:
             plot_report(named, tmp)
         logger.info("plot written to %s", plot)
+
+
+@cli.command()
+@click.argument("cuts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+              help="text: ranked list of suspicious recordings + summary; json: every channel's figures.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="PNG: lags, speech over non-speech level, VAD P/R.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--json-output", type=click.Path(dir_okay=False), help="Also write the JSON report here.")
+@click.option("--strict", is_flag=True, help="Exit 1 when anything is flagged (default: warn, exit 0).")
+@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Local processes (one recording per task).")
+@click.option("--mixtures", is_flag=True,
+              help="Also render and check simulated mixtures (MixedCuts; skipped by default, counted).")
+@one_line_errors
+def validate(cuts, fmt, plot, output, json_output, strict, num_jobs, mixtures):
+    """Check each recording (each channel) of CutSets against its audio.
+
+    Audio facts (rate, channels, samples and duration against the manifest,
+    digital silence, clipping, DC offset, level per channel) and the agreement
+    of the annotation with the audio from 10 ms frame energies: annotated vs
+    unannotated level (dB), energy-VAD precision/recall, and the lag in -5..+5 s
+    (seconds; + = annotation late) that best aligns them. Thresholds are relative
+    to each recording's noise floor. Flags: shift, mismatch_duration,
+    mismatch_rate, mismatch_channels, unreadable, dead_channel, clipping, silence,
+    speech_not_louder. Run from the recipe directory (manifest paths are relative to it).
+    """
+    from recipes.fileio import atomic_path, write_text
+    from recipes.validate import format_validation, plot_validation, validate_cutsets
+
+    report = validate_cutsets([(_input_name(Path(p)), _load_cuts(p)) for p in cuts], num_jobs=num_jobs,
+                              mixtures=mixtures)
+    text = format_validation(report, fmt)
+    if output:
+        write_text(output, text)
+    else:
+        click.echo(text, nl=False)
+    if json_output:
+        write_text(json_output, format_validation(report, "json"))
+    if plot:
+        with atomic_path(plot) as tmp:
+            plot_validation(report, tmp)
+    flagged = report["summary"]["flagged_channels"]
+    if flagged:
+        logger.warning("%d channel(s) of %d recording(s) flagged: %s", flagged,
+                       report["summary"]["flagged_recordings"], report["summary"]["flags"])
+        if strict:
+            raise click.ClickException(f"--strict: {flagged} channel(s) flagged")
 
 
 # ---------------------------------------------------------------------------

@@ -6,15 +6,9 @@ from pathlib import Path
 
 import click
 
+from recipes.errors import one_line  # noqa: F401 - re-exported for the verbs
+
 logger = logging.getLogger("recipes")
-
-
-def one_line(error: BaseException) -> str:
-    """An exception as one line: the whole message (Lhotse puts the reason on the lines
-    after the first), without the ``[extra info] When calling: ...`` dump of the whole cut
-    that Lhotse appends."""
-    text = str(error).split("[extra info]", 1)[0]
-    return " ".join(text.split()) or type(error).__name__
 
 
 def one_line_errors(func):

@@ -43,3 +43,14 @@ def cut_uem(cut, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = No
     regions = (uem or {}).get(cut_recording_id(cut), cut_custom(cut).get("uem")) or [span]
     out = [(max(a, span[0]), min(b, span[1])) for a, b in regions]
     return [(a, b) for a, b in out if b > a]
+
+
+def cut_sim(cut) -> Optional[dict]:
+    """A simulated mixture's ``custom["sim"]`` metadata (Lhotse keeps a MixedCut's custom
+    fields on its first track), else None."""
+    try:
+        custom = cut.custom
+    except AttributeError:
+        return None
+    sim = (custom or {}).get("sim")
+    return dict(sim) if isinstance(sim, Mapping) else None

@@ -40,14 +40,14 @@ carries the cut's offset in the recording, ``truncate``, ``cut_into_windows``,
 :func:`load_labels` to read labels with exactly the frame slicing that
 Lhotse uses for the features of the same cut.
 """
+import gzip
 import itertools
 import json
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from lhotse import CutSet
@@ -56,7 +56,7 @@ from lhotse.features.io import NumpyHdf5Writer, close_cached_file_handles, get_r
 from lhotse.utils import compute_num_frames, fastcopy, isclose
 
 from recipes.cuts import cut_custom, cut_recording_id
-from recipes.fileio import clear_disk_errors
+from recipes.fileio import atomic_path, sweep_stale
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
@@ -150,6 +150,32 @@ def cut_num_frames(cut: Cut, frame_shift: float = FRAME_SHIFT) -> int:
         return cut.num_frames
     sr = cut.sampling_rate if cut.has_recording else 8000
     return compute_num_frames(cut.duration, frame_shift, sr)
+
+
+def features_frame_shift(cuts: Iterable[Cut], requested: Optional[float] = None) -> float:
+    """The label frame shift (seconds) for ``cuts``: the frame shift of their features
+    (``cut.features.frame_shift``), which must be one value; ``requested`` (or
+    :data:`FRAME_SHIFT`) when no cut has features. A ``requested`` shift that differs from the
+    features' is an error: such labels would not line up with the frames."""
+    shifts: Dict[float, str] = {}
+    for cut in cuts:
+        if cut.has_features:
+            shifts.setdefault(round(float(cut.features.frame_shift), 9), cut.id)
+    return _label_frame_shift(shifts, requested)
+
+
+def _label_frame_shift(shifts: Dict[float, str], requested: Optional[float]) -> float:
+    if len(shifts) > 1:
+        listed = ", ".join(f"{shift:g} s (e.g. cut {cid})" for shift, cid in sorted(shifts.items()))
+        raise ValueError(f"the cuts' features have several frame shifts: {listed}; label one feature config at a time")
+    if not shifts:
+        return FRAME_SHIFT if requested is None else float(requested)
+    (shift, cid), = shifts.items()
+    if requested is not None and not isclose(shift, requested, abs_tol=1e-9):
+        raise ValueError(f"labels at a frame shift of {requested:g} s requested, but the features of the cuts "
+                         f"(e.g. {cid}) have a frame shift of {shift:g} s: the labels would not line up with "
+                         f"the feature frames (leave the frame shift to the features)")
+    return shift
 
 
 def recording_speakers(cuts: Iterable[Cut]) -> Dict[str, List[str]]:
@@ -281,41 +307,37 @@ def _label_archive(
 
     report = LabelReport(cuts_in=len(cut_dicts))
     path = Path(storage_path)
-    # Written as <stem>.partial.h5 and renamed when complete: a killed run leaves nothing
-    # under the final name, and the rename gives a new inode, so a process still reading
-    # the old archive (Lhotse caches open HDF5 handles) keeps its copy and HDF5's file
+    # Written as <stem>.partial.h5 and renamed when complete (fileio.atomic_path): a killed run
+    # leaves nothing under the final name, and the rename gives a new inode, so a process still
+    # reading the old archive (Lhotse caches open HDF5 handles) keeps its copy and HDF5's file
     # lock on it does not block this write.
-    partial = path.with_name(path.stem + ".partial" + path.suffix)
-    if partial.exists():
-        partial.unlink()
     out = []
-    with clear_disk_errors(path.parent, "labels", remove=[partial]), MemoryImageHdf5Writer(partial) as writer:
-        for d in tqdm(cut_dicts, desc=f"{label_type} labels", disable=not progress):
-            cut = deserialize_item(d)
-            speakers = speakers_by_rec[cut_recording_id(cut)]
-            binary = activity_matrix(cut, speakers, frame_shift=frame_shift, report=report)
-            custom = {"speakers": list(speakers)}
-            if global_index is not None:
-                custom["speaker_indices"] = [global_index[s] for s in speakers]
-            if label_type == "binary":
-                arr = writer.store_array(cut.id, binary, frame_shift=frame_shift, temporal_dim=0, start=cut.start)
-                out.append(_with_custom(cut, labels=arr, **custom))
-            elif label_type == "powerset":
-                classes, over = to_powerset(binary, max_set_size)
-                if over:
-                    report.over_max_set_size[cut.id] = over
-                arr = writer.store_array(cut.id, classes, frame_shift=frame_shift, temporal_dim=0, start=cut.start)
-                out.append(_with_custom(cut, labels=arr, max_set_size=max_set_size, **custom))
-            else:  # target: one cut per speaker, same features manifest (no copy)
-                for i, spk in enumerate(speakers):
-                    key = f"{cut.id}#{spk}"
-                    arr = writer.store_array(
-                        key, np.ascontiguousarray(binary[:, i]), frame_shift=frame_shift,
-                        temporal_dim=0, start=cut.start,
-                    )
-                    out.append(_with_custom(fastcopy(cut, id=key), labels=arr, target_speaker=spk, **custom))
-    with clear_disk_errors(path.parent, "labels", remove=[partial]):
-        os.replace(partial, path)
+    with atomic_path(path, what="labels") as partial:
+        with MemoryImageHdf5Writer(partial) as writer:
+            for d in tqdm(cut_dicts, desc=f"{label_type} labels", disable=not progress):
+                cut = deserialize_item(d)
+                speakers = speakers_by_rec[cut_recording_id(cut)]
+                binary = activity_matrix(cut, speakers, frame_shift=frame_shift, report=report)
+                custom = {"speakers": list(speakers)}
+                if global_index is not None:
+                    custom["speaker_indices"] = [global_index[s] for s in speakers]
+                if label_type == "binary":
+                    arr = writer.store_array(cut.id, binary, frame_shift=frame_shift, temporal_dim=0, start=cut.start)
+                    out.append(_with_custom(cut, labels=arr, **custom))
+                elif label_type == "powerset":
+                    classes, over = to_powerset(binary, max_set_size)
+                    if over:
+                        report.over_max_set_size[cut.id] = over
+                    arr = writer.store_array(cut.id, classes, frame_shift=frame_shift, temporal_dim=0, start=cut.start)
+                    out.append(_with_custom(cut, labels=arr, max_set_size=max_set_size, **custom))
+                else:  # target: one cut per speaker, same features manifest (no copy)
+                    for i, spk in enumerate(speakers):
+                        key = f"{cut.id}#{spk}"
+                        arr = writer.store_array(
+                            key, np.ascontiguousarray(binary[:, i]), frame_shift=frame_shift,
+                            temporal_dim=0, start=cut.start,
+                        )
+                        out.append(_with_custom(fastcopy(cut, id=key), labels=arr, target_speaker=spk, **custom))
     final = str(path)
     out = [_with_custom(c, labels=fastcopy(c.custom["labels"], array=fastcopy(c.custom["labels"].array,
                                                                                 storage_path=final)))
@@ -369,22 +391,45 @@ class MemoryImageHdf5Writer(NumpyHdf5Writer):
 
 
 MAX_ARCHIVE_BYTES = 256 << 20  # label bytes per archive (held in memory while it is written)
+MAX_CUTS_PER_ARCHIVE = 1000  # with their dicts, what one task holds in memory (~80 kB per 50 s cut)
 
 
-def _archive_chunks(cut_list, per_archive: int, spk_by_rec, frame_shift: float, label_type: str):
-    """Consecutive groups of at most ``per_archive`` cuts and about ``MAX_ARCHIVE_BYTES`` of labels."""
-    chunks, chunk, size = [], [], 0
-    for cut in cut_list:
-        width = 2 if label_type == "powerset" else max(1, len(spk_by_rec[cut_recording_id(cut)]))
-        nbytes = (int(cut.duration / frame_shift) + 1) * width  # frames (an upper bound) x bytes per frame
-        if chunk and (len(chunk) >= per_archive or size + nbytes > MAX_ARCHIVE_BYTES):
-            chunks.append(chunk)
-            chunk, size = [], 0
-        chunk.append(cut)
+def _plan_archives(cuts: Iterable[Cut], per_archive: int, frame_shift: float, label_type: str):
+    """One streaming pass: the speaker order per recording, the ids of mixtures (which
+    cannot carry labels), and the sizes of consecutive groups of at most ``per_archive``
+    cuts and about ``MAX_ARCHIVE_BYTES`` of labels. Holds no cut."""
+    speakers: Dict[str, set] = {}
+    shifts: Dict[float, str] = {}  # the features' frame shifts (seconds), each with a cut that has it
+    sizes, mixed, count, size, total = [], [], 0, 0, 0
+    from lhotse.cut import MixedCut
+
+    for cut in cuts:
+        total += 1
+        if cut.has_features:
+            shifts.setdefault(round(float(cut.features.frame_shift), 9), cut.id)
+        if isinstance(cut, MixedCut):
+            mixed.append(cut.id)
+            continue
+        spk = speakers.setdefault(cut_recording_id(cut), set())
+        spk.update(s.speaker for s in cut.supervisions if s.speaker is not None)
+        # frames (an upper bound) x bytes per frame (the recording's speakers seen so far:
+        # a later cut of the same recording may widen it, so the cap is approximate)
+        width = 2 if label_type == "powerset" else max(1, len(spk))
+        nbytes = (int(cut.duration / frame_shift) + 1) * width
+        if count and (count >= per_archive or size + nbytes > MAX_ARCHIVE_BYTES):
+            sizes.append(count)
+            count, size = 0, 0
+        count += 1
         size += nbytes
-    if chunk:
-        chunks.append(chunk)
-    return chunks
+    if count:
+        sizes.append(count)
+    return {rec: sorted(spk) for rec, spk in speakers.items()}, sizes, mixed, total, shifts
+
+
+def _groups(cuts: Iterable[Cut], sizes: List[int]) -> Iterator[List[Cut]]:
+    it = iter(cuts)
+    for n in sizes:
+        yield list(itertools.islice(it, n))
 
 
 def compute_labels(
@@ -393,18 +438,26 @@ def compute_labels(
     label_type: str = "binary",
     max_set_size: int = 2,
     global_speaker_map: Optional[Path] = None,
-    frame_shift: float = FRAME_SHIFT,
+    frame_shift: Optional[float] = None,
     progress: bool = True,
     num_jobs: int = 1,
     executor_kind: str = "local",
     scheduler: Optional[str] = None,
     cuts_per_archive: Optional[int] = None,
+    output_path: Optional[Path] = None,
 ) -> Tuple[CutSet, LabelReport]:
     """Compute, store and attach label arrays for every cut.
 
+    The cuts are read in two streaming passes (speaker orders and archive plan, then
+    labelling), so a lazy CutSet (``CutSet.from_jsonl_lazy``) is never held in memory;
+    with ``output_path`` the labelled cuts are written there as they come (JSONL,
+    gzipped for ``.gz``, under a temporary name until complete) and memory stays flat
+    in the number of cuts (``bench/labels.py``).
+
     :param storage_path: HDF5 archive to write (``.h5``), overwritten; when the
-        work is split (``cuts_per_archive``, ``num_jobs > 1``, or more than
-        ``MAX_ARCHIVE_BYTES`` of labels), archives ``<stem>-<i>.h5`` beside it.
+        work is split (``cuts_per_archive``, ``num_jobs > 1``, more than
+        ``MAX_CUTS_PER_ARCHIVE`` cuts or ``MAX_ARCHIVE_BYTES`` of labels),
+        archives ``<stem>-<i>.h5`` beside it.
     :param label_type: ``binary`` (``T x S`` uint8), ``powerset`` (``(T,)`` int16,
         classes over at most ``max_set_size`` simultaneous speakers) or
         ``target`` (one cut per speaker, sharing the original cut's features,
@@ -413,8 +466,14 @@ def compute_labels(
     :param global_speaker_map: when given, write a JSON map speaker -> global
         index there and attach each cut's ``speaker_indices`` (global index per
         column of its matrix).
+    :param frame_shift: seconds per label frame. Default: the frame shift of the cuts' features
+        (:func:`features_frame_shift`), so labels line up with the features whatever the feature
+        config; :data:`FRAME_SHIFT` for cuts without features. A value that differs from the
+        features' is an error.
     :param num_jobs, executor_kind, scheduler: local processes or dask (:mod:`recipes.parallel`).
-    :return: the new CutSet (eager, input order) and a :class:`LabelReport`.
+    :param output_path: write the labelled cuts to this manifest instead of keeping them.
+    :return: the new CutSet (input order; eager, or lazy over ``output_path``) and a
+        :class:`LabelReport`.
     """
     from recipes.parallel import map_tasks
 
@@ -422,15 +481,21 @@ def compute_labels(
         raise ValueError(f"label type {label_type!r}; expected one of {LABEL_TYPES}")
     if label_type == "powerset" and max_set_size < 1:
         raise ValueError(f"max_set_size must be >= 1, got {max_set_size}")
-    cut_list = list(cuts)
-    from lhotse.cut import MixedCut
-
-    mixed = [c.id for c in cut_list if isinstance(c, MixedCut)]
+    # a first pass computes what needs every cut: speaker order per recording, the global map, the plan
+    per_archive = cuts_per_archive
+    if per_archive is None:
+        per_archive = MAX_CUTS_PER_ARCHIVE
+        if num_jobs > 1:
+            num_cuts = len(cuts) if hasattr(cuts, "__len__") and not getattr(cuts, "is_lazy", False) else None
+            if num_cuts is None:
+                num_cuts = sum(1 for _ in cuts)
+            per_archive = min(per_archive, max(1, -(-num_cuts // (4 * num_jobs))))
+    spk_by_rec, sizes, mixed, num_in, shifts = _plan_archives(cuts, max(per_archive, 1), frame_shift or FRAME_SHIFT,
+                                                              label_type)
+    frame_shift = _label_frame_shift(shifts, frame_shift)
     if mixed:
         raise ValueError(f"{len(mixed)} cut(s) are simulated mixtures without features (e.g. {mixed[0]}): "
                          f"run `diar fbank` first; it turns each mixture into a cut that can carry labels")
-    # speaker order per recording and the global map need every cut: computed here, once
-    spk_by_rec = recording_speakers(cut_list)
     global_index = None
     if global_speaker_map is not None:
         all_speakers = sorted(set(itertools.chain.from_iterable(spk_by_rec.values())))
@@ -439,43 +504,53 @@ def compute_labels(
         Path(global_speaker_map).write_text(json.dumps(global_index, indent=1) + "\n")
     storage_path = Path(storage_path)
     storage_path.parent.mkdir(parents=True, exist_ok=True)
-    if cuts_per_archive is None:
-        cuts_per_archive = len(cut_list) if num_jobs == 1 else max(1, -(-len(cut_list) // (4 * num_jobs)))
-    chunks = _archive_chunks(cut_list, max(cuts_per_archive, 1), spk_by_rec, frame_shift, label_type)
-    tasks = []
-    for i, chunk in enumerate(chunks):
-        path = storage_path if len(chunks) == 1 else storage_path.with_name(f"{storage_path.stem}-{i:05d}.h5")
-        recs = {cut_recording_id(c) for c in chunk}
-        tasks.append(([c.to_dict() for c in chunk], str(path), label_type, max_set_size,
-                      {r: spk_by_rec[r] for r in recs},
-                      None if global_index is None else {s: global_index[s] for r in recs for s in spk_by_rec[r]},
-                      frame_shift))
+    paths = [storage_path if len(sizes) == 1 else storage_path.with_name(f"{storage_path.stem}-{i:05d}.h5")
+             for i in range(len(sizes))]
+    one = len(sizes) == 1
+
+    def tasks():  # the second pass, read as workers take the tasks
+        for path, chunk in zip(paths, _groups(cuts, sizes)):
+            recs = {cut_recording_id(c) for c in chunk}
+            yield ([c.to_dict() for c in chunk], str(path), label_type, max_set_size,
+                   {r: spk_by_rec[r] for r in recs},
+                   None if global_index is None else {s: global_index[s] for r in recs for s in spk_by_rec[r]},
+                   frame_shift, progress and one)
+
     from lhotse.serialization import deserialize_item
 
-    out, reports = [], []
+    reports = []
     # one archive: its own per-cut progress bar; several: a bar over archives
-    tasks = [t + (progress and len(tasks) == 1,) for t in tasks]
-    for dicts, rep in map_tasks(_label_archive, tasks, num_jobs, executor_kind, scheduler, desc="label archives",
-                                progress=progress and len(tasks) > 1):
-        out.extend(deserialize_item(d) for d in dicts)
-        reports.append(rep)
+    results = map_tasks(_label_archive, tasks(), num_jobs, executor_kind, scheduler, desc="label archives",
+                        progress=progress and not one, total=len(sizes))
+    if output_path is None:
+        out = []
+        for dicts, rep in results:
+            out.extend(deserialize_item(d) for d in dicts)
+            reports.append(rep)
+    else:
+        with atomic_path(output_path) as tmp:
+            opener = gzip.open if str(output_path).endswith(".gz") else open
+            with opener(tmp, "wt", encoding="utf-8") as f:
+                for dicts, rep in results:
+                    for d in dicts:
+                        f.write(json.dumps(d, ensure_ascii=False) + "\n")
+                    reports.append(rep)
     # Lhotse caches open HDF5 handles by path; drop them so that this process
     # reads the archives just written, not stale handles to the ones they replaced.
     close_cached_file_handles()
     # archives of an earlier run with another number of chunks
-    written = {Path(t[1]) for t in tasks}
-    for old in [storage_path, *storage_path.parent.glob(f"{storage_path.stem}-*.h5")]:
-        if old.exists() and old not in written:
-            old.unlink()
+    sweep_stale(storage_path.parent, [storage_path.name, f"{storage_path.stem}-*.h5"], paths, partials=False)
     report = _merge_reports(reports)
-    report.cuts_in = len(cut_list)
+    report.cuts_in = num_in
     logger.info("labels: %s", report.summary())
     if report.over_max_set_size:
         logger.warning(
             "powerset: %d frames have more than %d active speakers and are labelled %d (ignored)",
             sum(report.over_max_set_size.values()), max_set_size, POWERSET_IGNORE,
         )
-    return CutSet.from_cuts(out), report
+    if output_path is None:
+        return CutSet.from_cuts(out), report
+    return CutSet.from_jsonl_lazy(output_path), report
 
 
 def _with_custom(cut: Cut, **fields) -> Cut:

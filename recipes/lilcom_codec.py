@@ -40,6 +40,11 @@ limits: see :func:`supported`) go to lilcom itself.
 """
 from __future__ import annotations
 
+import os
+import tempfile
+import warnings
+from typing import Optional
+
 import numpy as np
 
 try:  # numba is a dependency; without it (an unsupported platform) lilcom's own compressor is used
@@ -57,8 +62,52 @@ MAX_CODE = float(1 << 29)
 TICK_POWERS = range(-20, 21)  # lilcom's own limits (it refuses others)
 
 
+_CACHE = {"on": True}  # False once numba's cache proved unwritable (then compiled per process)
+
+
+def _fallback_cache_dir() -> Optional[str]:
+    """A writable directory for numba's cache when neither the install's ``__pycache__`` nor
+    the user's cache directory is writable (read-only install, unwritable HOME): a per-user
+    directory under the system temporary directory, or None when there is none."""
+    if os.environ.get("NUMBA_CACHE_DIR"):  # the user's own choice failed: do not override it
+        return None
+    path = os.path.join(tempfile.gettempdir(), f"recipes-numba-cache-{getattr(os, 'getuid', lambda: 0)()}")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError:
+        return None
+    return path
+
+
 def _jit(fn):
-    return numba.njit(cache=True, nogil=True, boundscheck=False)(fn) if AVAILABLE else fn
+    """``numba.njit`` with an on-disk cache (compiled once per install, then loaded), falling
+    back to a writable cache directory, or to no cache, with a warning, where numba finds no
+    writable place (it would raise ``RuntimeError: cannot cache function`` on import)."""
+    if not AVAILABLE:
+        return fn
+    options = dict(nogil=True, boundscheck=False)
+    if _CACHE["on"]:
+        try:
+            return numba.njit(cache=True, **options)(fn)
+        except RuntimeError as err:  # no cache locator
+            if "cannot cache" not in str(err):
+                raise
+            path = _fallback_cache_dir()
+            if path is not None:
+                os.environ["NUMBA_CACHE_DIR"] = path  # also for worker processes started later
+                numba.config.CACHE_DIR = path
+                warnings.warn(f"recipes.lilcom_codec: numba cannot write its cache next to {__file__} "
+                              f"or in the user's cache directory; caching in {path}", RuntimeWarning)
+                try:
+                    return numba.njit(cache=True, **options)(fn)
+                except RuntimeError:
+                    pass
+            _CACHE["on"] = False
+            warnings.warn("recipes.lilcom_codec: no writable directory for numba's cache (set "
+                          "NUMBA_CACHE_DIR to one); the encoder is compiled in each process", RuntimeWarning)
+    return numba.njit(**options)(fn)
 
 
 GROUP = 64  # chunks quantised together: their closed loops are independent, so they run side by side
@@ -236,3 +285,16 @@ def encode_chunks(data: np.ndarray, coeffs: np.ndarray, tick_power: int, chunk_s
     ends = np.empty(num_chunks, dtype=np.int64)
     end = _encode_chunks(data, chunk_size, np.ascontiguousarray(coeffs, dtype=np.int64), tick_power, out, ends)
     return out[:end], ends
+
+
+def warm_up() -> bool:
+    """Compiles the encoder now (or loads it from numba's cache): call it in a parent process
+    before starting workers, so that forked workers inherit the compiled code and spawned
+    ones find it in the cache, instead of each compiling it again (~7 s of CPU each).
+    Returns whether the compiled encoder is available."""
+    if not AVAILABLE:
+        return False
+    data = np.linspace(-3.0, 3.0, 2 * 3 * 4, dtype=np.float32).reshape(6, 4)
+    coeffs = np.zeros((2, 2), dtype=np.int64)
+    encode_chunks(data, coeffs, -5, 3)
+    return True

@@ -18,15 +18,29 @@ text, markdown and LaTeX outputs repeat them):
   frame must miss (what Kaldi's AMI recipe calls "overlap").
 
 Turns are clipped to the UEM (when given) before anything is measured.
+
+Distributions (seconds; percentiles 10 / 50 / 90 in the report, histograms in the plot),
+on each speaker's unioned turns:
+
+- ``turn_duration``: length of each turn;
+- ``pause_same_speaker`` / ``pause_speaker_change``: the silence before a turn, measured
+  from the end of the latest-ending earlier turn (Landini et al. 2022), split by whether
+  that turn was the same speaker's;
+- ``overlap_segment``: length of each maximal stretch with at least two active speakers.
+
+Simulated mixtures carrying ``custom["sim"]`` (method, num_speakers, target_overlap,
+target_silence, overlap_ratio, silence_ratio, index) are also tabulated per
+(speaker count, target overlap) from that metadata (``simulated`` in the report).
 """
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from recipes.cuts import cut_custom, cut_recording_id, cut_turns, cut_uem
+from recipes.cuts import cut_custom, cut_recording_id, cut_sim, cut_turns, cut_uem
 from recipes.rttm import Turn, clip_to_uem, group_by_recording, union_intervals
 
 DEFINITIONS = {
@@ -38,7 +52,16 @@ DEFINITIONS = {
     "overlap_ratio_of_duration": "overlap / duration",
     "missed_at_oracle_sad": "(speaker time - speech) / speaker time",
     "speakers_per_recording": "distinct speaker labels per recording (min / mean / max)",
+    "oracle_der_c0": "DER (md-eval, collar 0) of oracle speech activity with one speaker: all speech given to "
+                     "each recording's most talkative speaker (recipes.score)",
+    "oracle_der_c025": "the same with a 0.25 s collar",
+    "turn_duration": "seconds per (speaker-unioned) turn",
+    "pause_same_speaker": "silence before a turn after the same speaker's turn (from the latest-ending earlier turn)",
+    "pause_speaker_change": "silence before a turn after another speaker's turn (from the latest-ending earlier turn)",
+    "overlap_segment": "seconds per maximal stretch with >= 2 active speakers",
 }
+DISTRIBUTIONS = ("turn_duration", "pause_same_speaker", "pause_speaker_change", "overlap_segment")
+PERCENTILES = (10, 50, 90)
 
 
 @dataclass
@@ -57,6 +80,51 @@ class RecordingStats:
     time_by_speaker_count: List[float] = field(default_factory=list)
     # which annotation the turns come from, when the corpus offers several (cut custom ``reference``)
     reference: Optional[str] = None
+    # seconds, one value per event: DISTRIBUTIONS -> values
+    events: Dict[str, List[float]] = field(default_factory=dict)
+    audio_duration: Optional[float] = None  # the cut's (audio) length, when known
+    sim: Optional[dict] = None  # a simulated mixture's custom["sim"]
+    # oracle SAD, one speaker (recipes.score): collar -> (error seconds, scored speaker seconds)
+    oracle: Dict[float, Tuple[float, float]] = field(default_factory=dict)
+
+
+def turn_events(turns: Sequence[Turn], profile: Sequence[Tuple[float, float, int]]) -> Dict[str, List[float]]:
+    """Turn durations, pauses (same speaker / speaker change) and overlap segment durations
+    (seconds) of one recording; see the module docstring for the definitions."""
+    by_speaker: Dict[str, List[Tuple[float, float]]] = {}
+    for t in turns:
+        by_speaker.setdefault(t.speaker, []).append((t.start, t.end))
+    unioned = sorted((s, e, spk) for spk, spans in by_speaker.items() for s, e in union_intervals(spans))
+    out: Dict[str, List[float]] = {k: [] for k in DISTRIBUTIONS}
+    out["turn_duration"] = [e - s for s, e, _ in unioned]
+    latest = None  # (end, speaker) of the latest-ending turn so far
+    for s, e, spk in unioned:
+        if latest is not None and s > latest[0]:
+            out["pause_same_speaker" if latest[1] == spk else "pause_speaker_change"].append(s - latest[0])
+        if latest is None or e > latest[0]:
+            latest = (e, spk)
+    run = None  # the overlap stretch being extended
+    for a, b, k in profile:
+        if k < 2:
+            continue
+        if run is not None and abs(a - run[1]) < 1e-9:
+            run = (run[0], b)
+        else:
+            if run is not None:
+                out["overlap_segment"].append(run[1] - run[0])
+            run = (a, b)
+    if run:
+        out["overlap_segment"].append(run[1] - run[0])
+    return out
+
+
+def distribution(values: Sequence[float]) -> dict:
+    """``{"count", "mean", "p10", "p50", "p90"}`` (seconds; None when empty)."""
+    v = np.asarray(values, dtype=float)
+    out = {"count": int(len(v)), "mean": float(v.mean()) if len(v) else None}
+    for q in PERCENTILES:
+        out[f"p{q}"] = float(np.percentile(v, q)) if len(v) else None
+    return out
 
 
 def activity_profile(turns: Sequence[Turn]) -> List[Tuple[float, float, int]]:
@@ -98,6 +166,9 @@ def recording_stats(
         source = duration_source or "audio"
     else:
         duration, source = max((t.end for t in turns), default=0.0), "last_turn_end"
+    from recipes.score import oracle_one_speaker
+
+    oracle = oracle_one_speaker(turns, list(uem) if uem is not None else [(0.0, max(duration, 0.0))])
     profile = activity_profile(turns)
     by_k: Dict[int, float] = {}
     for a, b, k in profile:
@@ -114,6 +185,8 @@ def recording_stats(
         turns=len(turns),
         speakers=sorted({t.speaker for t in turns}),
         time_by_speaker_count=hist,
+        events=turn_events(turns, profile),
+        oracle=oracle,
     )
 
 
@@ -144,6 +217,10 @@ def summarize(recs: Sequence[RecordingStats]) -> dict:
         "overlap_ratio": _ratio(overlap, speech),
         "overlap_ratio_of_duration": _ratio(overlap, dur),
         "missed_at_oracle_sad": _ratio(spk_time - speech, spk_time),
+        "oracle_der_c0": _ratio(sum(r.oracle.get(0.0, (0, 0))[0] for r in recs),
+                                sum(r.oracle.get(0.0, (0, 0))[1] for r in recs)),
+        "oracle_der_c025": _ratio(sum(r.oracle.get(0.25, (0, 0))[0] for r in recs),
+                                  sum(r.oracle.get(0.25, (0, 0))[1] for r in recs)),
         "turns": sum(r.turns for r in recs),
         "num_speakers": len({s for r in recs for s in r.speakers}),
         "speakers_per_recording": {
@@ -152,7 +229,40 @@ def summarize(recs: Sequence[RecordingStats]) -> dict:
             "max": max(nspk) if nspk else 0,
         },
         "hours_by_active_speakers": [h / 3600 for h in by_k],
+        "audio_hours": (sum(r.audio_duration for r in recs) / 3600
+                        if recs and all(r.audio_duration is not None for r in recs) else None),
+        "distributions": {k: distribution([x for r in recs for x in r.events.get(k, [])]) for k in DISTRIBUTIONS},
+        "simulated": simulated_table(recs),
     }
+
+
+def simulated_table(recs: Sequence[RecordingStats]) -> List[dict]:
+    """One row per (num_speakers, target_overlap) of the mixtures with ``custom["sim"]``:
+    mixtures, hours, realised overlap / silence ratios from the metadata (duration-weighted
+    means) next to their targets, and the overlap / speech measured here from the turns."""
+    groups: Dict[tuple, List[RecordingStats]] = {}
+    for r in recs:
+        if r.sim:
+            groups.setdefault((r.sim.get("num_speakers"), r.sim.get("target_overlap")), []).append(r)
+    rows = []
+    for (nspk, target), rs in sorted(groups.items(), key=lambda kv: tuple(-1 if x is None else x for x in kv[0])):
+        dur = sum(r.duration for r in rs)
+
+        def weighted(key):
+            vals = [(r.sim[key], r.duration) for r in rs if r.sim.get(key) is not None]
+            w = sum(d for _, d in vals)
+            return sum(v * d for v, d in vals) / w if w else None
+
+        targets_sil = sorted({r.sim["target_silence"] for r in rs if r.sim.get("target_silence") is not None})
+        rows.append({
+            "num_speakers": nspk, "target_overlap": target,
+            "target_silence": targets_sil[0] if len(targets_sil) == 1 else (targets_sil or None),
+            "methods": sorted({str(r.sim.get("method")) for r in rs}),
+            "mixtures": len(rs), "hours": dur / 3600,
+            "overlap_ratio": weighted("overlap_ratio"), "silence_ratio": weighted("silence_ratio"),
+            "measured_overlap_ratio": _ratio(sum(r.overlap for r in rs), sum(r.speech for r in rs)),
+        })
+    return rows
 
 
 def turns_stats(
@@ -173,13 +283,18 @@ def turns_stats(
 
 
 def cutset_stats(cuts, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None) -> List[RecordingStats]:
-    """Per-recording statistics of a CutSet: one entry per cut (turns clipped to the cut).
+    """Per-recording statistics of a CutSet (or of a manifest path, streamed by
+    :mod:`recipes.stats_stream`): one entry per cut (turns clipped to the cut).
 
     The UEM is taken from ``uem`` (recording time), else from the cut's custom
     ``uem`` field, else the cut's own duration is scored. Target-speaker cuts
     (custom ``target_speaker``) are counted once per original cut, and cuts of
     other channels of the same recording span once.
     """
+    if isinstance(cuts, (str, os.PathLike)):  # a manifest file: one streaming pass, plain JSON where it can
+        from recipes.stats_stream import cutset_stats_from_file
+
+        return cutset_stats_from_file(cuts, uem=uem)
     out = []
     seen = set()
     spans = set()
@@ -198,9 +313,11 @@ def cutset_stats(cuts, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]
         regions = cut_uem(cut, uem)
         whole = union_intervals(regions) == [(cut.start, cut.start + cut.duration)]
         # a UEM covering the whole cut is just the audio duration
-        stats = recording_stats(rec_id, cut_turns(cut), uem=regions, duration_source="audio" if whole else "uem")
-        stats.reference = custom.get("reference")
-        out.append(stats)
+        rs = recording_stats(rec_id, cut_turns(cut), uem=regions, duration_source="audio" if whole else "uem")
+        rs.audio_duration = cut.duration
+        rs.sim = cut_sim(cut)
+        rs.reference = custom.get("reference")
+        out.append(rs)
     return out
 
 
@@ -215,6 +332,8 @@ COLUMNS = [
     ("overlap_ratio", "Ov./speech %", "{:.2%}"),
     ("overlap_ratio_of_duration", "Ov./dur. %", "{:.2%}"),
     ("missed_at_oracle_sad", "Missed@SAD %", "{:.2%}"),
+    ("oracle_der_c0", "Oracle 1-spk DER c=0 %", "{:.2%}"),
+    ("oracle_der_c025", "Oracle 1-spk DER c=0.25 %", "{:.2%}"),
     ("turns", "Turns", "{:d}"),
     ("num_speakers", "Spk.", "{:d}"),
     ("speakers_per_recording", "Spk./rec. min/mean/max", None),
@@ -254,7 +373,7 @@ def format_report(report: dict, fmt: str = "text") -> str:
             r"else the audio length."
             + ("" if not notes else " For " + ", ".join(_latex_escape(r["name"]) for r in notes)
                + ", no audio or UEM was available and the duration is the end of the last turn (a lower bound).")
-            + r"} % needs \usepackage{booktabs}",
+            + r"} % needs \usepackage{booktabs,url}",
             r"  \begin{tabular}{ll" + "r" * len(COLUMNS) + "}",
             r"    \toprule",
             "    Corpus & Split & " + " & ".join(h.replace("%", r"\%") for _, h, _ in COLUMNS) + r" \\",
@@ -264,8 +383,11 @@ def format_report(report: dict, fmt: str = "text") -> str:
             if name == "total":
                 lines.append(r"    \midrule")
             values = " & ".join(_cell(k, f, row, latex=True) for k, _, f in COLUMNS)
-            lines.append(f"    {_latex_escape(corpus)} & {_latex_escape(split)} & {values} \\\\")
+            label = _latex_escape(corpus) + (f"~\\cite{{{row['cite']}}}" if corpus and row.get("cite") else "")
+            lines.append(f"    {label} & {_latex_escape(split)} & {values} \\\\")
         lines += [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
+        lines += _distribution_lines(rows, cells, "latex") + _simulated_lines(rows, "latex")
+        lines += [p for p in report.get("paragraphs", [])]
         return "\n".join(lines) + "\n"
     if fmt == "markdown":
         head = "| Corpus | Split | " + " | ".join(h for _, h, _ in COLUMNS) + " |"
@@ -273,7 +395,9 @@ def format_report(report: dict, fmt: str = "text") -> str:
         body = ["| " + corpus + " | " + split + " | " + " | ".join(_cell(k, f, row) for k, _, f in COLUMNS) + " |"
                 for (name, row), (corpus, split) in zip(rows, cells)]
         defs = "\n".join(f"- **{k}**: {v}" for k, v in DEFINITIONS.items())
-        text = "\n".join([head, sep] + body) + "\n\nDefinitions:\n\n" + defs + "\n"
+        extra = _distribution_lines(rows, cells, "markdown") + _simulated_lines(rows, "markdown")
+        paragraphs = [""] + [p + "\n" for p in report.get("paragraphs", [])]
+        text = "\n".join([head, sep] + body + extra + paragraphs) + "\n\nDefinitions:\n\n" + defs + "\n"
         if notes:
             text += "\nDuration from the last turn end (no audio or UEM; a lower bound) for: " + ", ".join(
                 r["name"] for r in notes) + "\n"
@@ -293,10 +417,13 @@ def format_report(report: dict, fmt: str = "text") -> str:
             f"  overlap / speech           {row['overlap_ratio']:.2%}\n"
             f"  overlap / duration         {row['overlap_ratio_of_duration']:.2%}\n"
             f"  missed at oracle SAD       {row['missed_at_oracle_sad']:.2%}\n"
+            f"  oracle SAD, 1 speaker DER  {row['oracle_der_c0']:.2%} (collar 0) / {row['oracle_der_c025']:.2%} (collar 0.25 s)\n"
             f"  turns                      {row['turns']}\n"
             f"  speakers                   {row['num_speakers']} distinct; per recording "
             f"{spr['min']} / {spr['mean']:.2f} / {spr['max']} (min / mean / max)\n"
         )
+    out += [line for line in _distribution_lines(rows, cells, "text") + _simulated_lines(rows, "text")]
+    out += [p + "\n" for p in report.get("paragraphs", [])]
     out.append("Definitions:\n" + "\n".join(f"  {k}: {v}" for k, v in DEFINITIONS.items()) + "\n")
     return "\n".join(out) + _references_line(report)
 
@@ -305,6 +432,78 @@ def _references_line(report: dict) -> str:
     """``Reference annotations: ami/dev: X; ...`` for inputs whose cuts say which annotation they carry."""
     refs = [f"{r['name']}: {' + '.join(r['references'])}" for r in report["inputs"] if r.get("references")]
     return "\nReference annotations: " + "; ".join(refs) + "\n" if refs else ""
+
+
+def _pcts(d: dict) -> str:
+    if not d or not d["count"]:
+        return "-"
+    return " / ".join(f"{d[f'p{q}']:.2f}" for q in PERCENTILES)
+
+
+def _distribution_lines(rows, cells, fmt: str) -> List[str]:
+    """Percentiles 10 / 50 / 90 (seconds) of turns, pauses and overlap segments, one row per input."""
+    heads = ["Turn dur.", "Pause, same spk.", "Pause, spk. change", "Overlap seg."]
+    if fmt == "latex":
+        lines = [r"\begin{table}[t]", r"  \centering",
+                 r"  \caption{Distributions, 10th / 50th / 90th percentiles in seconds: turn duration, pause before "
+                 r"a turn (from the end of the latest-ending earlier turn) after the same speaker and after another "
+                 r"speaker, and duration of overlapped stretches.}",
+                 r"  \begin{tabular}{llrrrr}", r"    \toprule",
+                 "    Corpus & Split & " + " & ".join(heads) + r" \\", r"    \midrule"]
+        for (name, row), (corpus, split) in zip(rows, cells):
+            if name == "total":
+                lines.append(r"    \midrule")
+            vals = " & ".join(_pcts(row["distributions"][k]) for k in DISTRIBUTIONS)
+            lines.append(f"    {_latex_escape(corpus)} & {_latex_escape(split)} & {vals} \\\\")
+        return lines + [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
+    if fmt == "markdown":
+        lines = ["", "Distributions (seconds, percentiles 10 / 50 / 90; counts in the JSON):", "",
+                 "| Corpus | Split | " + " | ".join(heads) + " |", "|---|---|" + "---:|" * len(heads)]
+        lines += ["| " + corpus + " | " + split + " | " + " | ".join(_pcts(row["distributions"][k])
+                                                                     for k in DISTRIBUTIONS) + " |"
+                  for (name, row), (corpus, split) in zip(rows, cells)]
+        return lines
+    lines = ["Distributions (seconds, p10 / p50 / p90):"]
+    for name, row in rows:
+        dists = row["distributions"]
+        lines.append(f"  {name}: " + "; ".join(f"{k} {_pcts(dists[k])} (n={dists[k]['count']})" for k in DISTRIBUTIONS))
+    return lines + [""]
+
+
+def _simulated_lines(rows, fmt: str) -> List[str]:
+    """One table per simulated input: a row per (speaker count, target overlap), from custom["sim"]."""
+    out: List[str] = []
+
+    def pct(v):
+        return "-" if v is None else (f"{v:.1%}" if not isinstance(v, list) else "/".join(f"{x:.0%}" for x in v))
+
+    for name, row in rows:
+        sim = row.get("simulated") or []
+        if not sim or name == "total":
+            continue
+        cols = [(r["num_speakers"], pct(r["target_overlap"]), pct(r["target_silence"]), r["mixtures"],
+                 f"{r['hours']:.2f}", pct(r["overlap_ratio"]), pct(r["measured_overlap_ratio"]),
+                 pct(r["silence_ratio"]), ",".join(r["methods"])) for r in sim]
+        heads = ["Spk.", "Target ov.", "Target sil.", "Mixtures", "Hours", "Overlap (meta)", "Ov./speech (turns)",
+                 "Silence (meta)", "Method"]
+        if fmt == "latex":
+            out += [r"\begin{table}[t]", r"  \centering",
+                    r"  \caption{Simulated set " + _latex_escape(name) + r" per speaker count and target overlap: "
+                    r"realised overlap and silence ratios from each mixture's metadata (duration-weighted), and "
+                    r"overlap / speech measured on its turns.}",
+                    r"  \begin{tabular}{rrrrrrrrl}", r"    \toprule", "    " + " & ".join(heads) + r" \\",
+                    r"    \midrule"]
+            out += ["    " + " & ".join(_latex_escape(str(c)) for c in r) + r" \\" for r in cols]
+            out += [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
+        elif fmt == "markdown":
+            out += ["", f"Simulated set {name}, per (speaker count, target overlap), from custom[\"sim\"]:", "",
+                    "| " + " | ".join(heads) + " |", "|" + "---:|" * (len(heads) - 1) + "---|"]
+            out += ["| " + " | ".join(str(c) for c in r) + " |" for r in cols]
+        else:
+            out += [f"Simulated set {name} (speakers, target overlap, target silence, mixtures, hours, "
+                    "overlap meta, overlap/speech turns, silence meta, method):"]
+            out += ["  " + "  ".join(str(c) for c in r) for r in cols]
+    return out
 
 
 def _latex_escape(s: str) -> str:
@@ -327,8 +526,10 @@ def plot_report(named: Sequence[Tuple[str, Sequence[RecordingStats]]], path) -> 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, grid = plt.subplots(2, 3, figsize=(15, 8))
+    axes, lower = grid[0], grid[1]
     n = max(len(named), 1)
     width = 0.8 / n
     max_spk = max((len(r.speakers) for _, recs in named for r in recs), default=1)
@@ -352,9 +553,36 @@ def plot_report(named: Sequence[Tuple[str, Sequence[RecordingStats]]], path) -> 
     axes[2].set(xlabel="active speakers", ylabel="% of scored time", title="Time by number of active speakers")
     for ax in (axes[0], axes[2]):
         ax.xaxis.get_major_locator().set_params(integer=True)
-    for ax in axes:
-        ax.legend(fontsize=8)
+    _plot_distributions(named, lower)
+    for ax in (axes[0], axes[1], *lower):  # count axes: whole numbers only
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in (*axes, *lower):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
         ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _plot_distributions(named, axes) -> None:
+    """Histograms (counts) of turn durations, pauses (same speaker / speaker change) and
+    overlap segment durations, one step outline per input, on shared bins."""
+    def values(key):
+        return [(name, [x for r in recs for x in r.events.get(key, [])]) for name, recs in named]
+
+    panels = [(axes[0], ["turn_duration"], "turn duration (s)", "turns", "Turn duration"),
+              (axes[1], ["pause_same_speaker", "pause_speaker_change"], "pause (s)", "pauses",
+               "Pauses: same speaker (solid), speaker change (dashed)"),
+              (axes[2], ["overlap_segment"], "overlap segment (s)", "segments", "Overlap segment duration")]
+    for ax, keys, xlabel, ylabel, title in panels:
+        pooled = [x for key in keys for _, v in values(key) for x in v]
+        top = float(np.percentile(pooled, 99)) if pooled else 1.0
+        bins = np.linspace(0.0, max(top, 0.1), 31)
+        for key, style in zip(keys, ("-", "--")):
+            which = "" if len(keys) == 1 else (", same speaker" if style == "-" else ", speaker change")
+            for i, (name, v) in enumerate(values(key)):
+                if v:
+                    ax.hist(np.clip(v, 0, bins[-1]), bins=bins, histtype="step", ls=style, color=f"C{i}",
+                            label=name + which)
+        ax.set(xlabel=xlabel + " (last bin: at or above it)", ylabel=ylabel, title=title)

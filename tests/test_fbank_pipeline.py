@@ -121,13 +121,13 @@ def test_an_interrupted_archive_is_never_taken_as_finished(wav_cuts, tmp_path, m
             raise KeyboardInterrupt  # like a kill in the middle of an archive
         return real(cut, config)
 
-    monkeypatch.setattr(features, "load_audio_with_context", dies_on_second)
+    monkeypatch.setattr(features.stage, "load_audio_with_context", dies_on_second)
     with pytest.raises(KeyboardInterrupt):
         compute_fbank(wav_cuts, tmp_path / "f", progress=False)
     # never a final name; the partial archive is removed on the way out (a SIGKILL leaves it:
     # tests/test_fault_tolerance.py)
     assert not [p.name for p in (tmp_path / "f").iterdir()]
-    monkeypatch.setattr(features, "load_audio_with_context", real)
+    monkeypatch.setattr(features.stage, "load_audio_with_context", real)
     out = compute_fbank(wav_cuts, tmp_path / "f", progress=False)  # a rerun completes
     assert len(out) == 3 and all(c.load_features().shape[0] == c.num_frames for c in out)
 

@@ -60,20 +60,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-import click
 from tqdm import tqdm
 
-from recipes.clitools import log_prepared, one_line_errors
 from recipes.corpora.common import (
+    annotated_durations,
+    read_recordings,
+    Option,
     PrepareReport,
     build_manifests,
     global_speaker,
-    open_recording,
-    with_duration,
-    write_manifests,
 )
 from recipes.corpora.config import load_corpus_config
-from recipes.download import download_file, extract_archive, link_or_copy_tree
+from recipes.download import download_file, extract_archive
 from recipes.rttm import AnnotationError, Turn, merge_self_overlaps
 
 logger = logging.getLogger(__name__)
@@ -424,82 +422,46 @@ def prepare_aishell4(
     rec_ids = sorted((set(grids) & set(audio)) - set(bad))
     if not rec_ids:
         raise ValueError(f"no session under {corpus_dir} has both audio and a readable TextGrid")
-    last_end: Dict[str, float] = {}
-    for t in turns:
-        last_end[t.recording_id] = max(last_end.get(t.recording_id, 0.0), t.end)
-    recordings = {}
-    for rec_id in tqdm(rec_ids, desc="Reading audio headers", disable=not progress):
-        rec = open_recording(audio[rec_id], rec_id)
-        if duration_from_annotations:
-            if rec_id not in last_end:
-                report.notes.append(f"{rec_id}: no speaker turn; duration kept from the audio")
-            else:
-                rec = with_duration(rec, last_end[rec_id])
-        recordings[rec_id] = rec
+    recordings = read_recordings(audio, rec_ids, "Reading audio headers", progress, report=report,
+                                 durations=annotated_durations(turns) if duration_from_annotations else None)
     split_ids = {s: [r for r in rec_ids if split_of[r] == s] for s in splits}
     result = build_manifests(recordings, turns, report, splits=split_ids, channel=channel)
     return result, report
 
 
-def output_name(channel: int) -> str:
+def output_name(channel: int = 0, **_) -> str:
     return "aishell4" if channel == 0 else f"aishell4-ch{channel}"
 
 
 # ---------------------------------------------------------------------------
-# CLI
+# command-line declarations (built into click commands by recipes.cli_corpora)
 
-
-@click.command("aishell4")
-@click.argument("target_dir", type=click.Path(file_okay=False))
-@click.option("--corpus-dir", type=click.Path(exists=True, file_okay=False),
-              help="Link this existing copy (holding train_L/ ... test/) as TARGET_DIR instead of downloading.")
-@click.option("--split", "splits", multiple=True, type=click.Choice(SPLITS),
-              help="Archive to download; repeatable. Default: all four (about 120 h, 8-channel FLAC).")
-@click.option("--base-url", help="Mirror holding <split>.tar.gz. Default: base_url in conf/corpora/aishell4.yaml "
-                                 "(OpenSLR 111).")
-@one_line_errors
-def download_command(target_dir, corpus_dir, splits, base_url):
-    """Download AISHELL-4 (OpenSLR 111) into TARGET_DIR, or link an existing copy.
+CORPUS_DIR_HELP = "Link this existing copy (holding train_L/ ... test/) as TARGET_DIR instead of downloading."
+DOWNLOAD_HELP = """Download AISHELL-4 (OpenSLR 111) into TARGET_DIR, or link an existing copy.
 
     Archives are fetched resumably (TARGET_DIR/<split>.tar.gz.part until complete) and extracted
     into TARGET_DIR/<split>/{wav,TextGrid}.
     """
-    if corpus_dir:
-        link_or_copy_tree(corpus_dir, target_dir)
-        logger.info("linked %s -> %s", target_dir, corpus_dir)
-        return
-    download_aishell4(target_dir, splits=splits or SPLITS, base_url=base_url)
-    logger.info("AISHELL-4 is in %s", target_dir)
-
-
-@click.command("aishell4")
-@click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("output_dir", type=click.Path())
-@click.option("--split", "splits", multiple=True, type=click.Choice(SPLITS),
-              help="Split folder to prepare; repeatable. Default: every one of train_L, train_M, train_S, "
-                   "test found in CORPUS_DIR.")
-@click.option("--channel", default=0, show_default=True, type=click.IntRange(0, 7),
-              help="Array channel (0-7) of the 8-channel FLAC for the cuts; outputs are named aishell4 for "
-                   "channel 0, aishell4-ch<N> otherwise.")
-@click.option("--skip-bad-annotations", is_flag=True, default=False,
-              help="Leave out sessions whose TextGrid cannot be parsed (listed in the report). Default: fail "
-                   "with the list of those files.")
-@click.option("--duration-from-annotations", is_flag=True, default=False,
-              help="Recording duration (seconds) = end of the last turn instead of the audio header "
-                   "(for stand-in audio). Default: off.")
-@one_line_errors
-def prepare_command(corpus_dir, output_dir, splits, channel, skip_bad_annotations, duration_from_annotations):
-    """AISHELL-4 CORPUS_DIR -> speaker-turn manifests in OUTPUT_DIR.
+DOWNLOAD_OPTIONS = (
+    Option("--split", "Archive to download; repeatable. Default: all four (about 120 h, 8-channel FLAC).",
+           dest="splits", choices=tuple(SPLITS), multiple=True),
+    Option("--base-url", "Mirror holding <split>.tar.gz. Default: base_url in conf/corpora/aishell4.yaml "
+                         "(OpenSLR 111)."),
+)
+PREPARE_HELP = """AISHELL-4 CORPUS_DIR -> speaker-turn manifests in OUTPUT_DIR.
 
     Writes OUTPUT_DIR/aishell4_{recordings,supervisions,cuts}_<split>.jsonl.gz, aishell4_<split>.uem
     (whole recordings) and aishell4_prepare_report.txt. Speakers are <session>_<tier name>.
     """
-    result, report = prepare_aishell4(corpus_dir, splits=splits or None, channel=channel,
-                                      skip_bad_annotations=skip_bad_annotations,
-                                      duration_from_annotations=duration_from_annotations)
-    name = output_name(channel)
-    written = write_manifests(result, output_dir, name, report)
-    log_prepared(name, result, output_dir, written)
+PREPARE_OPTIONS = (
+    Option("--split", "Split folder to prepare; repeatable. Default: every one of train_L, train_M, train_S, "
+                      "test found in CORPUS_DIR.", dest="splits", choices=tuple(SPLITS), multiple=True),
+    Option("--channel", "Array channel (0-7) of the 8-channel FLAC for the cuts; outputs are named aishell4 for "
+                        "channel 0, aishell4-ch<N> otherwise.", type=int, default=0, min=0, max=7),
+    Option("--skip-bad-annotations", "Leave out sessions whose TextGrid cannot be parsed (listed in the report). "
+                                     "Default: fail with the list of those files.", type=bool),
+)
+NAME_HELP = "Default: aishell4 (channel 0), aishell4-ch<N> otherwise."
 
 
 __all__ = ["download_aishell4", "prepare_aishell4", "read_textgrid", "read_textgrid_tolerant", "SPLITS"]

@@ -46,23 +46,20 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-import click
-import soundfile
 from lhotse import Recording
-from lhotse.audio import AudioSource
 from tqdm import tqdm
 
-from recipes.clitools import log_prepared, one_line_errors
 from recipes.corpora.common import (
+    Option,
     PrepareReport,
     build_manifests,
+    multi_file_recording,
     open_recording,
     read_id_list,
     with_duration,
-    write_manifests,
 )
 from recipes.corpora.config import load_corpus_config
-from recipes.download import DownloadError, download_file, link_or_copy_tree
+from recipes.download import DownloadError, download_file
 from recipes.rttm import group_by_recording, read_rttm, read_uem
 
 logger = logging.getLogger(__name__)
@@ -163,29 +160,7 @@ def _recording(meeting: str, paths: List[Path]) -> Tuple[Recording, Optional[str
     """One recording of ``paths`` (one mono file per channel, in channel order)."""
     if len(paths) == 1:
         return open_recording(paths[0], meeting), None
-    infos = []
-    for p in paths:
-        try:
-            infos.append(soundfile.info(str(p)))
-        except Exception as e:
-            raise RuntimeError(f"cannot read audio {p}: {e}") from e
-    rates = {i.samplerate for i in infos}
-    if len(rates) != 1:
-        raise ValueError(f"{meeting}: the channel files have different sampling rates {sorted(rates)}")
-    for p, i in zip(paths, infos):
-        if i.channels != 1:
-            raise ValueError(f"{p}: expected a mono file, got {i.channels} channels")
-    frames = [i.frames for i in infos]
-    note = None
-    if len(set(frames)) > 1:
-        note = f"{meeting}: channel files differ in length ({min(frames)}..{max(frames)} samples); shortest used"
-    sr = rates.pop()
-    rec = Recording(
-        id=meeting,
-        sources=[AudioSource(type="file", channels=[c], source=str(p)) for c, p in enumerate(paths)],
-        sampling_rate=sr, num_samples=min(frames), duration=min(frames) / sr,
-    )
-    return rec, note
+    return multi_file_recording(meeting, paths)
 
 
 def prepare_ami(
@@ -275,63 +250,40 @@ def prepare_ami(
 
 
 # ---------------------------------------------------------------------------
-# CLI
+# command-line declarations (built into click commands by recipes.cli_corpora)
 
-_mic_option = click.option("--mic", type=click.Choice(list(MICS)), default=CONFIG["default_mic"], show_default=True,
-                           help="ihm-mix: Mix-Headset.wav; sdm: Array1-01.wav; mdm: Array1-01..08.wav as one "
-                                "8-channel recording (MultiCut, channels 0-7).")
-_annotations_option = click.option(
-    "--annotations", type=click.Choice(ANNOTATIONS), default=CONFIG["default_annotations"], show_default=True,
-    help="BUT reference flavour: words only, or words and vocal sounds.")
-
-
-@click.command("ami")
-@click.argument("target_dir", type=click.Path(file_okay=False))
-@_mic_option
-@_annotations_option
-@click.option("--corpus-dir", type=click.Path(exists=True, file_okay=False),
-              help="Link this existing copy (amicorpus/ + AMI-diarization-setup/) as TARGET_DIR instead of "
-                   "downloading.")
-@click.option("--meeting", "meetings", multiple=True,
-              help="Download only this meeting id (repeatable). Default: every meeting of the split lists.")
-@click.option("--setup-base-url", help="Base URL of the BUT setup files. Default: the pinned commit's raw URL "
-                                       "in conf/corpora/ami.yaml.")
-@click.option("--base-url", help="Base URL of the AMI audio. Default: the AMI mirror in conf/corpora/ami.yaml.")
-@click.option("--force", is_flag=True, help="Download again files that are already there.")
-@one_line_errors
-def download_command(target_dir, mic, annotations, corpus_dir, meetings, setup_base_url, base_url, force):
-    """Download AMI audio for one mic and the BUT references into TARGET_DIR (resumable, no checksums
+_MIC = Option("--mic", "ihm-mix: Mix-Headset.wav; sdm: Array1-01.wav; mdm: Array1-01..08.wav as one "
+                       "8-channel recording (MultiCut, channels 0-7).", choices=tuple(MICS),
+              default=CONFIG["default_mic"])
+_ANNOTATIONS = Option("--annotations", "BUT reference flavour: words only, or words and vocal sounds.",
+                      choices=tuple(ANNOTATIONS), default=CONFIG["default_annotations"])
+CORPUS_DIR_HELP = "Link this existing copy (amicorpus/ + AMI-diarization-setup/) as TARGET_DIR instead of downloading."
+DOWNLOAD_HELP = """Download AMI audio for one mic and the BUT references into TARGET_DIR (resumable, no checksums
     published), or link an existing copy with --corpus-dir."""
-    if corpus_dir:
-        link_or_copy_tree(corpus_dir, target_dir)
-        logger.info("linked %s -> %s", target_dir, corpus_dir)
-        return
-    download_ami(target_dir, mic=mic, annotations=annotations, meetings=list(meetings) or None,
-                 setup_base_url=setup_base_url, base_url=base_url, force=force)
-
-
-@click.command("ami")
-@click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("output_dir", type=click.Path())
-@_mic_option
-@_annotations_option
-@click.option("--setup-dir", type=click.Path(exists=True, file_okay=False),
-              help="BUT setup directory (lists/, uems/, <annotations>/rttms/). "
-                   "Default: CORPUS_DIR/AMI-diarization-setup.")
-@click.option("--split", "splits", multiple=True, type=click.Choice(SPLITS),
-              help="Prepare only this split (repeatable). Default: train, dev and test.")
-@click.option("--duration-from-annotations", is_flag=True,
-              help="Recording duration (seconds) = UEM end (else last turn end) instead of the audio header; "
-                   "for stand-in audio. Default: off.")
-@one_line_errors
-def prepare_command(corpus_dir, output_dir, mic, annotations, setup_dir, splits, duration_from_annotations):
-    """AMI CORPUS_DIR (audio + BUT references) -> speaker-turn manifests in OUTPUT_DIR.
+DOWNLOAD_OPTIONS = (
+    _MIC, _ANNOTATIONS,
+    Option("--meeting", "Download only this meeting id (repeatable). Default: every meeting of the split lists.",
+           dest="meetings", multiple=True),
+    Option("--setup-base-url", "Base URL of the BUT setup files. Default: the pinned commit's raw URL "
+                               "in conf/corpora/ami.yaml."),
+    Option("--base-url", "Base URL of the AMI audio. Default: the AMI mirror in conf/corpora/ami.yaml."),
+    Option("--force", "Download again files that are already there.", type=bool),
+)
+PREPARE_HELP = """AMI CORPUS_DIR (audio + BUT references) -> speaker-turn manifests in OUTPUT_DIR.
 
     Writes OUTPUT_DIR/ami-<mic>_{recordings,supervisions,cuts}_<split>.jsonl.gz,
     ami-<mic>_<split>.uem and ami-<mic>_prepare_report.txt (meetings without
     audio or annotations, turns clipped to the recording end)."""
-    name = f"ami-{mic}"
-    result, report = prepare_ami(corpus_dir, mic=mic, annotations=annotations, setup_dir=setup_dir,
-                                 splits=list(splits) or SPLITS, duration_from_annotations=duration_from_annotations)
-    written = write_manifests(result, output_dir, name, report)
-    log_prepared(name, result, output_dir, written)
+PREPARE_OPTIONS = (
+    _MIC, _ANNOTATIONS,
+    Option("--setup-dir", "BUT setup directory (lists/, uems/, <annotations>/rttms/). "
+                          "Default: CORPUS_DIR/AMI-diarization-setup.", type="dir"),
+    Option("--split", "Prepare only this split (repeatable). Default: train, dev and test.", dest="splits",
+           choices=tuple(SPLITS), multiple=True),
+)
+NAME_HELP = "Default: ami-<mic>."
+
+
+def output_name(mic: str = CONFIG["default_mic"], **_) -> str:
+    """Prefix of the output files: ``ami-<mic>``."""
+    return f"ami-{mic}"

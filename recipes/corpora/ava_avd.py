@@ -50,27 +50,24 @@ Outputs: ``ava_avd_{recordings,supervisions,cuts}_{train,val,test}.jsonl.gz``,
 ``ava_avd_<split>.uem``, ``ava_avd_prepare_report.txt``.
 """
 import logging
-import os
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
 
-import click
 from tqdm import tqdm
 
-from recipes.clitools import log_prepared, one_line_errors
 from recipes.corpora.common import (
+    read_recordings,
+    Option,
     PrepareReport,
     build_manifests,
     global_speaker,
-    open_recording,
     read_id_list,
-    with_duration,
-    write_manifests,
 )
 from recipes.corpora.config import load_corpus_config
-from recipes.download import download_file, extract_archive, link_or_copy_tree
+from recipes.fileio import atomic_path
+from recipes.download import download_file, extract_archive
 from recipes.rttm import AnnotationError, Turn, read_rttm
 
 logger = logging.getLogger(__name__)
@@ -171,20 +168,15 @@ def extract_clip_audio(video: Path, wav: Path, offset: float, duration: float, f
         raise RuntimeError(f"ffmpeg not found on PATH; it is needed to extract the clip audio {wav.name} "
                            f"from {video}: {FFMPEG_HELP}")
     wav.parent.mkdir(parents=True, exist_ok=True)
-    tmp = wav.with_name(wav.stem + ".partial.wav")
-    # absolute paths: ids may start with '-', which ffmpeg would read as an option
-    cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{offset:.3f}",
-           "-i", str(Path(video).resolve()), "-t", f"{duration:.3f}", "-vn", "-ac", "1",
-           "-ar", str(SAMPLING_RATE), "-c:a", "pcm_s16le", str(tmp.resolve())]
-    try:
+    with atomic_path(wav, what=f"clip audio {wav.name}") as tmp:  # <clip>.partial.wav until ffmpeg succeeded
+        # absolute paths: ids may start with '-', which ffmpeg would read as an option
+        cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{offset:.3f}",
+               "-i", str(Path(video).resolve()), "-t", f"{duration:.3f}", "-vn", "-ac", "1",
+               "-ar", str(SAMPLING_RATE), "-c:a", "pcm_s16le", str(tmp.resolve())]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"ffmpeg failed on {video} (clip {wav.stem}, {offset:.3f} s + {duration:.3f} s): "
                                f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
-        os.replace(tmp, wav)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return wav
 
 
@@ -314,10 +306,8 @@ def prepare_ava_avd(
         raise ValueError(f"no clip has both an RTTM in {rttm_dir} and audio in {audio_dir} (or a movie in "
                          f"{data / 'videos'})")
 
-    recordings = {}
-    for clip in tqdm(rec_ids, desc="AVA-AVD audio headers", disable=not progress):
-        rec = open_recording(wavs[clip], clip)
-        recordings[clip] = with_duration(rec, clip_length[clip]) if duration_from_annotations else rec
+    recordings = read_recordings(wavs, rec_ids, "AVA-AVD audio headers", progress,
+                                 durations=clip_length if duration_from_annotations else None)
 
     splits = {}
     prepared = set(rec_ids)
@@ -338,58 +328,38 @@ def prepare_ava_avd(
 
 
 # ---------------------------------------------------------------------------
-# commands
+# command-line declarations (built into click commands by recipes.cli_corpora)
 
-
-@click.command("ava_avd")
-@click.argument("target_dir", type=click.Path(file_okay=False))
-@click.option("--corpus-dir", type=click.Path(exists=True, file_okay=False),
-              help="Link this existing copy (the repository's dataset/ folder or its parent) as TARGET_DIR "
+CORPUS_DIR_HELP = ("Link this existing copy (the repository's dataset/ folder or its parent) as TARGET_DIR "
                    "instead of downloading. Default: download.")
-@click.option("--base-url", default=None,
-              help="Mirror with split/<list>, videos/<video file>, annotations.tar.gz. "
-                   "Default: GitHub raw (lists) and s3 ava-dataset/trainval (movies).")
-@click.option("--annotations", default=None,
-              help="URL or local file of annotations.tar.gz (Google Drive only: "
-                   "gdown --id 18kjJJbebBg7e8umI6HoGE4_tI3OWufzA). Default: not fetched, with a warning.")
-@click.option("--no-videos", is_flag=True, help="Skip the 117 movies (tens of GB). Default: download them.")
-@click.option("--force", is_flag=True, help="Download again even when the files exist. Default: off.")
-@one_line_errors
-def download_command(target_dir, corpus_dir, base_url, annotations, no_videos, force):
-    """Download AVA-AVD (split lists, annotations, AVA movies) into TARGET_DIR/dataset."""
-    if corpus_dir:
-        link_or_copy_tree(corpus_dir, target_dir)
-        logger.info("linked %s -> %s", target_dir, corpus_dir)
-        return
-    download_ava_avd(target_dir, base_url=base_url, annotations=annotations, videos=not no_videos, force=force)
-
-
-@click.command("ava_avd")
-@click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("output_dir", type=click.Path(file_okay=False))
-@click.option("--audio-dir", type=click.Path(file_okay=False), default=None,
-              help="Folder of clip WAVs <clip_id>.wav (16 kHz mono); missing ones are extracted there from "
-                   "the movies with ffmpeg. Default: CORPUS_DIR's dataset/waves.")
-@click.option("--no-extract", is_flag=True,
-              help="Do not run ffmpeg; clips without a WAV are listed in the report. Default: extract.")
-@click.option("--name", default="ava_avd", show_default=True, help="Prefix of the output files.")
-@click.option("--duration-from-annotations", is_flag=True,
-              help="Clip length (seconds) = last turn end - clip offset instead of the WAV header "
-                   "(for stand-in audio). Default: off.")
-@one_line_errors
-def prepare_command(corpus_dir, output_dir, audio_dir, no_extract, name, duration_from_annotations):
-    """AVA-AVD CORPUS_DIR -> manifests in OUTPUT_DIR (splits train, val, test).
+DOWNLOAD_HELP = "Download AVA-AVD (split lists, annotations, AVA movies) into TARGET_DIR/dataset."
+DOWNLOAD_OPTIONS = (
+    Option("--base-url", "Mirror with split/<list>, videos/<video file>, annotations.tar.gz. "
+                         "Default: GitHub raw (lists) and s3 ava-dataset/trainval (movies)."),
+    Option("--annotations", "URL or local file of annotations.tar.gz (Google Drive only: "
+                            "gdown --id 18kjJJbebBg7e8umI6HoGE4_tI3OWufzA). Default: not fetched, with a warning."),
+    Option("--videos/--no-videos", "--no-videos skips the 117 movies (tens of GB). Default: download them.",
+           dest="videos", type=bool, default=True),
+    Option("--force", "Download again even when the files exist. Default: off.", type=bool),
+)
+PREPARE_HELP = """AVA-AVD CORPUS_DIR -> manifests in OUTPUT_DIR (splits train, val, test).
 
     CORPUS_DIR is the repository's dataset/ folder (or its parent): split/*.list, split/offsets.txt,
     rttms/<clip_id>.rttm (movie time, seconds), videos/<video_id>.<ext>. Clip audio is cut from the
     movies with ffmpeg at the clip offset (seconds); turns are shifted into clip time. Speaker ids
     are <clip_id>_<label>.
     """
-    result, report = prepare_ava_avd(corpus_dir, audio_dir=audio_dir, extract=not no_extract,
-                                     duration_from_annotations=duration_from_annotations)
-    written = write_manifests(result, output_dir, name, report)
-    log_prepared(name, result, output_dir, written)
+PREPARE_OPTIONS = (
+    Option("--audio-dir", "Folder of clip WAVs <clip_id>.wav (16 kHz mono); missing ones are extracted there from "
+                          "the movies with ffmpeg. Default: CORPUS_DIR's dataset/waves.", type="outdir"),
+    Option("--extract/--no-extract", "--no-extract does not run ffmpeg; clips without a WAV are listed in the "
+                                     "report. Default: extract.", dest="extract", type=bool, default=True),
+)
 
 
-__all__ = ["download_ava_avd", "prepare_ava_avd", "extract_clip_audio", "read_offsets", "video_of",
-           "download_command", "prepare_command"]
+def output_name(**_) -> str:
+    """Prefix of the output files."""
+    return "ava_avd"
+
+
+__all__ = ["download_ava_avd", "prepare_ava_avd", "extract_clip_audio", "read_offsets", "video_of"]

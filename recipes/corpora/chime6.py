@@ -94,19 +94,17 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import click
-import soundfile
 from lhotse import CutSet, Recording
-from lhotse.audio import AudioSource
 from tqdm import tqdm
 
-from recipes.clitools import log_prepared, one_line_errors
 from recipes.corpora.common import (
+    annotated_durations,
+    multi_file_recording,
+    Option,
     PrepareReport,
     build_manifests,
     open_recording,
     with_duration,
-    write_manifests,
 )
 from recipes.corpora.config import load_corpus_config
 from recipes.download import DownloadError, download_file, link_or_copy_tree
@@ -114,12 +112,12 @@ from recipes.rttm import AnnotationError, Turn, merge_self_overlaps, read_uem
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("train", "dev", "eval")
-ARRAYS = ("U01", "U02", "U03", "U04", "U05", "U06")
+CONFIG = load_corpus_config("chime6")
+SPLITS = tuple(CONFIG["splits"])
+ARRAYS = tuple(CONFIG["arrays"])
 MICS = ARRAYS + ("binaural",)
-_CONF = load_corpus_config("chime6")
-RTTM_CONF = _CONF["rttm"]
-RELEASE_GAPS = {"missing_arrays": _CONF["missing_arrays"], "no_binaural": _CONF["no_binaural"]}
+RTTM_CONF = CONFIG["rttm"]
+RELEASE_GAPS = {"missing_arrays": CONFIG["missing_arrays"], "no_binaural": CONFIG["no_binaural"]}
 _HMS = re.compile(r"(\d+):([0-5]?\d):(\d+(?:\.\d*)?)\Z")
 
 
@@ -201,7 +199,7 @@ def download_chime6(
     unknown = sorted(set(splits) - set(SPLITS))
     if unknown:
         raise ValueError(f"unknown split(s) {unknown}; choose from {SPLITS}")
-    conf = load_corpus_config("chime6")
+    conf = CONFIG
     base = (base_url or conf["download"]["base_url"]).rstrip("/")
     target = Path(target_dir)
     dl = target / "downloads"
@@ -307,9 +305,8 @@ def track2_uem(uem_file=None) -> Dict[str, List[Tuple[float, float]]]:
     the recording. Arrays of one session must agree (they do in the official file).
     """
     if uem_file is None:
-        conf = load_corpus_config("chime6")
-        end = float(conf["uem"]["end"])
-        return {s: [(float(t), end)] for s, t in conf["uem"]["start"].items()}
+        end = float(CONFIG["uem"]["end"])
+        return {s: [(float(t), end)] for s, t in CONFIG["uem"]["start"].items()}
     out: Dict[str, List[Tuple[float, float]]] = {}
     for rec, ivs in read_uem(uem_file).items():
         session = session_of(rec)
@@ -330,26 +327,8 @@ def array_path(corpus_dir, split: str, session: str, mic: str, channel: int) -> 
 
 def binaural_recording(session: str, paths: Sequence[Path]) -> Tuple[Recording, List[str]]:
     """One recording of the session's in-ear mics (sorted by speaker): channels 2i, 2i+1 = speaker i."""
-    notes, infos = [], []
-    for p in paths:
-        try:
-            infos.append(soundfile.info(str(p)))
-        except Exception as e:  # noqa: BLE001
-            raise RuntimeError(f"cannot read audio {p}: {e}") from e
-        if infos[-1].channels != 2:
-            raise ValueError(f"{p}: expected a 2-channel (binaural) file, got {infos[-1].channels} channels")
-    rates = {i.samplerate for i in infos}
-    if len(rates) != 1:
-        raise ValueError(f"{session}: the binaural files have different sampling rates {sorted(rates)}")
-    frames = [i.frames for i in infos]
-    if len(set(frames)) > 1:
-        notes.append(f"{session}: binaural files differ in length ({min(frames)}..{max(frames)} samples); "
-                     "shortest used")
-    sr, n = rates.pop(), min(frames)
-    rec = Recording(id=session, sampling_rate=sr, num_samples=n, duration=n / sr,
-                    sources=[AudioSource(type="file", channels=[2 * i, 2 * i + 1], source=str(p))
-                             for i, p in enumerate(paths)])
-    return rec, notes
+    rec, note = multi_file_recording(session, paths, channels_per_file=2, what="binaural files")
+    return rec, [note] if note else []
 
 
 def release_gaps_note() -> str:
@@ -519,9 +498,7 @@ def prepare_chime6(
     if not audio:
         raise ValueError(f"no session has audio for mic {mic} under {corpus_dir / 'audio'}")
 
-    last_end: Dict[str, float] = {}
-    for t in turns:
-        last_end[t.recording_id] = max(last_end.get(t.recording_id, 0.0), t.end)
+    last_end = annotated_durations(turns)  # the track-2 UEM ends at the end of the file: no annotated end
     recordings = {}
     for session in tqdm(sorted(audio), desc=f"CHiME-6 {mic} audio headers", disable=not progress):
         if mic == "binaural":
@@ -576,75 +553,62 @@ def _with_custom(cut, **fields):
     return cut
 
 
+
+
 # ---------------------------------------------------------------------------
-# commands
+# command-line declarations (built into click commands by recipes.cli_corpora)
 
-
-@click.command("chime6")
-@click.argument("target_dir", type=click.Path(file_okay=False))
-@click.option("--corpus-dir", type=click.Path(exists=True, file_okay=False), default=None,
-              help="Your synchronised CHiME-6 copy (audio/, transcriptions/), linked as TARGET_DIR instead of "
+CORPUS_DIR_HELP = ("Your synchronised CHiME-6 copy (audio/, transcriptions/), linked as TARGET_DIR instead of "
                    "downloading. Default: download from OpenSLR SLR150.")
-@click.option("--base-url", default=None,
-              help="OpenSLR mirror holding CHiME6_{transcriptions,train,dev,eval}.tar.gz. Default: "
-                   "https://www.openslr.org/resources/150 (also openslr.elda.org, us.openslr.org).")
-@click.option("--split", "splits", multiple=True, type=click.Choice(SPLITS),
-              help="Download only the audio of these splits (repeatable; 97 / 11 / 12 GB for train / dev / eval). "
-                   "Default: all three.")
-@click.option("--rttm-base-url", default=None,
-              help="Where dev_rttm / eval_rttm (forced-alignment references) are. Default: the pinned "
-                   "github.com/nateanl/chime6_rttm commit of conf/corpora/chime6.yaml.")
-@click.option("--keep-archives", is_flag=True, help="Keep the .tar.gz files after extraction. Default: deleted.")
-@click.option("--force", is_flag=True, help="Download again even when the files exist. Default: off.")
-@one_line_errors
-def download_command(target_dir, corpus_dir, base_url, splits, rttm_base_url, keep_archives, force):
-    """Download CHiME-6 (OpenSLR SLR150) into TARGET_DIR, or link a local copy (--corpus-dir)."""
-    download_chime6(target_dir, corpus_dir=corpus_dir, base_url=base_url, splits=splits or SPLITS,
-                    rttm_base_url=rttm_base_url, keep_archives=keep_archives, force=force)
-    logger.info("CHiME-6 in %s", target_dir)
+DOWNLOAD_HELP = """Download CHiME-6 (OpenSLR SLR150) into TARGET_DIR, or link a local copy (--corpus-dir).
 
-
-@click.command("chime6")
-@click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("output_dir", type=click.Path(file_okay=False))
-@click.option("--mic", type=click.Choice(MICS), default="U06", show_default=True,
-              help="U01..U06: one channel of that Kinect array; binaural: all in-ear mics of the session "
-                   "(MultiCut, channels 2i/2i+1 = speaker i in sorted order).")
-@click.option("--channel", type=click.IntRange(1, 4), default=1, show_default=True,
-              help="Array channel (CH1..CH4) with --mic U0x; ignored for binaural.")
-@click.option("--split", "splits", multiple=True, type=click.Choice(SPLITS),
-              help="Prepare only these splits (repeatable). Default: train, dev and eval (those present).")
-@click.option("--uem", "uem_file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Kaldi track-2 UEM (<session>_<array> 1 <start s> <end s>) for dev/eval. Default: the "
-                   "official starts (S01 0, S02 75, S09 64, S21 59 seconds) to the end of the file.")
-@click.option("--references", type=click.Choice(REFERENCES), default="json", show_default=True,
-              help="Speaker turns of dev/eval: json = the transcription utterances; rttm = the track-2 "
-                   "forced-alignment RTTMs (nateanl/chime6_rttm, used by Kaldi's s5_track2; train keeps json). "
-                   "The choice is stored on each cut and shown in the dataset card.")
-@click.option("--rttm-dir", type=click.Path(exists=True, file_okay=False), default=None,
-              help="Folder of dev_rttm / eval_rttm for --references rttm. Default: CORPUS_DIR/chime6_rttm.")
-@click.option("--name", default=None,
-              help="Prefix of the output files. Default: chime6-<mic> (chime6-<mic>-ch<N> for channel N > 1).")
-@click.option("--duration-from-annotations", is_flag=True,
-              help="Recording duration (seconds) = last turn end instead of the audio header "
-                   "(for stand-in audio). Default: off.")
-@one_line_errors
-def prepare_command(corpus_dir, output_dir, mic, channel, splits, uem_file, references, rttm_dir, name,
-                    duration_from_annotations):
-    """CHiME-6 CORPUS_DIR -> manifests in OUTPUT_DIR (splits train, dev, eval).
+    Fetches CHiME6_transcriptions.tar.gz and CHiME6_<split>.tar.gz (97 / 11 / 12 GB for train / dev /
+    eval), extracts them into TARGET_DIR/{audio,transcriptions}/, and the forced-alignment RTTMs into
+    TARGET_DIR/chime6_rttm/. Downloads resume (.part files); OpenSLR publishes no checksums (sizes checked).
+    """
+DOWNLOAD_OPTIONS = (
+    Option("--base-url", "OpenSLR mirror holding CHiME6_{transcriptions,train,dev,eval}.tar.gz. Default: "
+                         "https://www.openslr.org/resources/150 (mirrors: openslr.elda.org, us.openslr.org)."),
+    Option("--split", "Download only the audio of these splits (repeatable). Default: train, dev and eval.",
+           dest="splits", choices=tuple(SPLITS), multiple=True),
+    Option("--rttm-base-url", "Where dev_rttm / eval_rttm (forced-alignment references) are. Default: the pinned "
+                              "github.com/nateanl/chime6_rttm commit of conf/corpora/chime6.yaml."),
+    Option("--keep-archives", "Keep the .tar.gz files after extraction. Default: deleted.", type=bool),
+    Option("--force", "Download again even when the files exist. Default: off.", type=bool),
+)
+PREPARE_HELP = """CHiME-6 CORPUS_DIR -> manifests in OUTPUT_DIR (splits train, dev, eval).
 
     Layout: CORPUS_DIR/audio/<split>/<session>_<U0x>.CH<n>.wav and <session>_<Pxx>.wav,
-    CORPUS_DIR/transcriptions/<split>/<session>.json (times HH:MM:SS.ss). The release has no in-ear
-    audio for eval (binaural: train and dev) and lacks some arrays (S01/S22 U03, S09 U05, S05 U03+U04). Recording id = session,
+    CORPUS_DIR/transcriptions/<split>/<session>.json (times HH:MM:SS.ss). Recording id = session,
     speaker ids Pxx; supervisions are speaker turns (utterances, same-speaker overlaps merged).
+    The release has no in-ear audio for eval (binaural: train and dev) and lacks some arrays
+    (U03 in S01 and S22, U05 in S09, U03 and U04 in S05): those sessions are reported, not fatal.
     """
-    name = name or manifest_name(mic, channel)
-    result, report = prepare_chime6(corpus_dir, mic=mic, channel=channel, splits=splits or SPLITS,
-                                    uem_file=uem_file, duration_from_annotations=duration_from_annotations,
-                                    references=references, rttm_dir=rttm_dir)
-    written = write_manifests(result, output_dir, name, report)
-    log_prepared(name, result, output_dir, written)
+PREPARE_OPTIONS = (
+    Option("--mic", "U01..U06: one channel of that Kinect array; binaural: all in-ear mics of the session "
+                    "(MultiCut, channels 2i/2i+1 = speaker i in sorted order; train and dev only).",
+           choices=tuple(MICS), default="U06"),
+    Option("--channel", "Array channel (CH1..CH4) with --mic U0x; ignored for binaural.", type=int, default=1,
+           min=1, max=4),
+    Option("--split", "Prepare only these splits (repeatable). Default: train, dev and eval (those present).",
+           dest="splits", choices=tuple(SPLITS), multiple=True),
+    Option("--uem", "Kaldi track-2 UEM (<session>_<array> 1 <start s> <end s>) for dev/eval. Default: the "
+                    "official starts (S01 0, S02 75, S09 64, S21 59 seconds) to the end of the file.",
+           dest="uem_file", type="file"),
+    Option("--references", "Speaker turns of dev/eval: json = the transcription utterances; rttm = the track-2 "
+                           "forced-alignment RTTMs (nateanl/chime6_rttm, used by Kaldi's s5_track2; train keeps "
+                           "json). Stored on each cut (custom 'reference') and named in the dataset card.",
+           choices=REFERENCES, default="json"),
+    Option("--rttm-dir", "Folder of dev_rttm / eval_rttm for --references rttm. Default: CORPUS_DIR/chime6_rttm.",
+           type="dir"),
+)
+NAME_HELP = "Default: chime6-<mic> (chime6-<mic>-ch<N> for channel N > 1)."
+
+
+def output_name(mic: str = "U06", channel: int = 1, **_) -> str:
+    """Prefix of the output files (:func:`manifest_name`)."""
+    return manifest_name(mic, channel)
 
 
 __all__ = ["download_chime6", "prepare_chime6", "read_transcription", "hms_to_seconds", "session_of", "track2_uem",
-           "manifest_name", "download_command", "prepare_command"]
+           "manifest_name"]

@@ -72,26 +72,26 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import click
-from tqdm import tqdm
 
-from recipes.clitools import log_prepared, one_line_errors
 from recipes.corpora.common import (
+    annotated_durations,
+    read_recordings,
+    Option,
     PrepareReport,
     build_manifests,
     global_speaker,
-    open_recording,
-    with_duration,
-    write_manifests,
 )
+from recipes.corpora.config import load_corpus_config
 from recipes.download import link_or_copy_tree
 from recipes.rttm import AnnotationError, Turn, read_rttm, read_uem
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("dev", "eval")
-PARTITIONS = ("core", "full")
-LDC_CATALOG = {"dev": "LDC2022S12 (LDC2020E12)", "eval": "LDC2022S14 (LDC2021E02)"}
+CONFIG = load_corpus_config("dihard3")
+SPLITS = tuple(CONFIG["splits"])
+PARTITIONS = tuple(CONFIG["partitions"])
+LDC_CATALOG: Dict[str, str] = CONFIG["ldc"]  # split -> "general release (participants' release)"
+RELEASE_DIRS: Dict[str, str] = CONFIG["release_dirs"]  # split -> the folder name of the LDC release
 TABLE_ID_COLUMNS = ("uri", "file_id")
 TABLE_LANG_COLUMNS = ("lang", "language")
 
@@ -140,7 +140,8 @@ def find_releases(corpus_dir) -> Dict[str, Path]:
     if not found:
         raise FileNotFoundError(
             f"no DIHARD III release under {corpus_dir}: expected "
-            "third_dihard_challenge_{dev,eval}/data/flac/<id>.flac (LDC2022S12 / LDC2022S14)")
+            f"{RELEASE_DIRS['dev']}/ and {RELEASE_DIRS['eval']}/ holding data/flac/<id>.flac "
+            f"({LDC_CATALOG['dev']} / {LDC_CATALOG['eval']})")
     return found
 
 
@@ -311,16 +312,8 @@ def prepare_dihard3(
     if not audio:
         raise ValueError(f"no DIHARD III RTTM matches a FLAC file under {corpus_dir} (partition {partition})")
 
-    last_end: Dict[str, float] = {}
-    for t in turns:
-        last_end[t.recording_id] = max(last_end.get(t.recording_id, 0.0), t.end)
-    recordings = {}
-    for rec_id in tqdm(sorted(audio), desc="DIHARD III audio headers", disable=not progress):
-        rec = open_recording(audio[rec_id], rec_id)
-        if duration_from_annotations:
-            end = uem_all[rec_id][-1][1] if rec_id in uem_all else last_end[rec_id]
-            rec = with_duration(rec, end)
-        recordings[rec_id] = rec
+    recordings = read_recordings(audio, sorted(audio), "DIHARD III audio headers", progress,
+                                 durations=annotated_durations(turns, uem_all) if duration_from_annotations else None)
 
     result = build_manifests(recordings, turns, report, uem=uem_all or None,
                              splits={s: ids for s, ids in split_ids.items() if ids},
@@ -341,47 +334,29 @@ def manifest_name(partition: str) -> str:
 
 
 # ---------------------------------------------------------------------------
-# commands
+# command-line declarations (built into click commands by recipes.cli_corpora)
 
-
-@click.command("dihard3")
-@click.argument("target_dir", type=click.Path(file_okay=False))
-@click.option("--corpus-dir", type=click.Path(exists=True, file_okay=False), default=None,
-              help="Your local LDC copy (holding third_dihard_challenge_{dev,eval}/), linked as TARGET_DIR. "
+CORPUS_DIR_HELP = ("Your local LDC copy (holding third_dihard_challenge_{dev,eval}/), linked as TARGET_DIR. "
                    "Required: DIHARD III is LDC-licensed and cannot be downloaded. Default: none (error).")
-@one_line_errors
-def download_command(target_dir, corpus_dir):
-    """Link a local DIHARD III copy (LDC2022S12 dev, LDC2022S14 eval) as TARGET_DIR (no download)."""
-    download_dihard3(target_dir, corpus_dir=corpus_dir)
-    logger.info("linked %s -> %s", target_dir, corpus_dir)
-
-
-@click.command("dihard3")
-@click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("output_dir", type=click.Path(file_okay=False))
-@click.option("--partition", type=click.Choice(PARTITIONS), default="full", show_default=True,
-              help="full: every recording; core: the domain-balanced core subset (in_core in recordings.tbl).")
-@click.option("--split", "splits", multiple=True, type=click.Choice(SPLITS),
-              help="Prepare only these splits (repeatable). Default: dev and eval (those present).")
-@click.option("--name", default=None,
-              help="Prefix of the output files. Default: dihard3 (full) or dihard3-core (core).")
-@click.option("--duration-from-annotations", is_flag=True,
-              help="Recording duration (seconds) = end of the last UEM interval (else last turn end) "
-                   "instead of the audio header (for stand-in audio). Default: off.")
-@one_line_errors
-def prepare_command(corpus_dir, output_dir, partition, splits, name, duration_from_annotations):
-    """DIHARD III CORPUS_DIR -> manifests in OUTPUT_DIR (splits dev, eval).
+DOWNLOAD_HELP = "Link a local DIHARD III copy (LDC2022S12 dev, LDC2022S14 eval) as TARGET_DIR (no download)."
+PREPARE_HELP = """DIHARD III CORPUS_DIR -> manifests in OUTPUT_DIR (splits dev, eval).
 
     Layout: CORPUS_DIR/third_dihard_challenge_{dev,eval}/data/{flac/<id>.flac, rttm/<id>.rttm,
     uem_scoring/{core,full}/all.uem}, docs/recordings.tbl. Speaker ids are <id>_speakerN; the
     UEM (seconds) is each cut's custom 'uem'; the domain is each cut's custom 'domain'.
     """
-    name = name or manifest_name(partition)
-    result, report = prepare_dihard3(corpus_dir, partition=partition, splits=splits or SPLITS,
-                                     duration_from_annotations=duration_from_annotations)
-    written = write_manifests(result, output_dir, name, report)
-    log_prepared(name, result, output_dir, written)
+PREPARE_OPTIONS = (
+    Option("--partition", "full: every recording; core: the domain-balanced core subset (in_core in "
+                          "recordings.tbl).", choices=tuple(PARTITIONS), default="full"),
+    Option("--split", "Prepare only these splits (repeatable). Default: dev and eval (those present).",
+           dest="splits", choices=tuple(SPLITS), multiple=True),
+)
+NAME_HELP = "Default: dihard3 (full) or dihard3-core (core)."
 
 
-__all__ = ["download_dihard3", "prepare_dihard3", "find_releases", "read_recordings_table", "manifest_name",
-           "download_command", "prepare_command"]
+def output_name(partition: str = "full", **_) -> str:
+    """Prefix of the output files (:func:`manifest_name`)."""
+    return manifest_name(partition)
+
+
+__all__ = ["download_dihard3", "prepare_dihard3", "find_releases", "read_recordings_table", "manifest_name"]

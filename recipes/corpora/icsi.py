@@ -70,15 +70,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-import click
 from lhotse import Recording
 from lhotse.audio import AudioSource
 from tqdm import tqdm
 
-from recipes.clitools import log_prepared, one_line_errors
-from recipes.corpora.common import PrepareReport, build_manifests, with_duration, write_manifests
+from recipes.corpora.common import (
+    match_audio,
+    annotated_durations,
+    read_recordings,
+    Option,
+    PrepareReport,
+    build_manifests,
+)
 from recipes.corpora.config import load_corpus_config
-from recipes.download import DownloadError, download_file, extract_archive, link_or_copy_tree
+from recipes.download import DownloadError, download_file, extract_archive
 from recipes.rttm import AnnotationError, Turn
 
 logger = logging.getLogger(__name__)
@@ -306,18 +311,13 @@ def prepare_icsi(
     report = PrepareReport()
     turns = read_icsi_turns(transcripts, max_gap=max_gap, vocalsounds=vocalsounds, report=report,
                             progress=progress)
-    last_end: Dict[str, float] = {}
-    for t in turns:
-        last_end[t.recording_id] = max(last_end.get(t.recording_id, 0.0), t.end)
+    ends = annotated_durations(turns)
     file_name = MICS[mic]["file"]
     found = {p.parent.name: p for p in sorted((corpus_dir / "speech").glob(f"*/{file_name}"))}
-    report.annotations_without_audio = sorted(set(last_end) - set(found))
-    report.audio_without_annotations = sorted(set(found) - set(last_end))
-    report.log_unmatched()
-    recordings = {}
-    for m in tqdm(sorted(set(last_end) & set(found)), desc=f"ICSI audio headers ({mic})", disable=not progress):
-        rec = read_recording(m, found[m])
-        recordings[m] = with_duration(rec, last_end[m]) if duration_from_annotations else rec
+    meetings = match_audio(report, ends, found)
+    recordings = read_recordings(found, meetings, f"ICSI audio headers ({mic})", progress,
+                                 read=lambda path, m: read_recording(m, path),
+                                 durations=ends if duration_from_annotations else None)
     split_ids = {}
     for name, ids in (splits if splits is not None else SPLITS).items():
         split_ids[name] = [m for m in ids if m in recordings]
@@ -378,56 +378,38 @@ def download_icsi(
 
 
 # ---------------------------------------------------------------------------
-# CLI
+# command-line declarations (built into click commands by recipes.cli_corpora)
 
-_mic_option = click.option(
-    "--mic", type=click.Choice(list(MICS)), default=CONFIG["default_mic"], show_default=True,
-    help="ihm-mix: the headset mix speech/<meeting>/Mix-Headset.wav; sdm: far-field channel 6 "
-         "(D3, desktop PZM) speech/<meeting>/chan6.sph.")
-
-
-@click.command("icsi")
-@click.argument("target_dir", type=click.Path(file_okay=False))
-@_mic_option
-@click.option("--corpus-dir", type=click.Path(exists=True, file_okay=False),
-              help="Link this existing copy (ICSI/ + speech/) as TARGET_DIR instead of downloading.")
-@click.option("--meeting", "meetings", multiple=True, help="Download only this meeting (repeatable). Default: all 75.")
-@click.option("--base-url", help="Mirror base URL. Default: https://groups.inf.ed.ac.uk/ami (conf/corpora/icsi.yaml).")
-@click.option("--force", is_flag=True, help="Download again files that are already there.")
-@one_line_errors
-def download_command(target_dir, mic, corpus_dir, meetings, base_url, force):
-    """Download ICSI_core_NXT.zip (extracted) and one mic's audio into TARGET_DIR (resumable; no
+_MIC = Option("--mic", "ihm-mix: the headset mix speech/<meeting>/Mix-Headset.wav; sdm: far-field channel 6 "
+                       "(D3, desktop PZM) speech/<meeting>/chan6.sph.", choices=tuple(MICS),
+              default=CONFIG["default_mic"])
+CORPUS_DIR_HELP = "Link this existing copy (ICSI/ + speech/) as TARGET_DIR instead of downloading."
+DOWNLOAD_HELP = """Download ICSI_core_NXT.zip (extracted) and one mic's audio into TARGET_DIR (resumable; no
     checksums are published), or link an existing copy with --corpus-dir."""
-    if corpus_dir:
-        link_or_copy_tree(corpus_dir, target_dir)
-        logger.info("linked %s -> %s", target_dir, corpus_dir)
-        return
-    download_icsi(target_dir, mic=mic, meetings=list(meetings) or None, base_url=base_url, force=force)
-
-
-@click.command("icsi")
-@click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("output_dir", type=click.Path())
-@_mic_option
-@click.option("--transcripts-dir", type=click.Path(exists=True, file_okay=False),
-              help="NXT files (Words/, Segments/). Default: CORPUS_DIR/ICSI, else CORPUS_DIR/transcripts.")
-@click.option("--max-gap", default=CONFIG["max_gap"], show_default=True, type=click.FloatRange(min=0.0),
-              help="Seconds: words of one speaker separated by at most this pause form one turn "
-                   "(0 = only touching words, the BUT AMI only_words rule).")
-@click.option("--vocalsounds", is_flag=True,
-              help="Count timed <vocalsound> elements (laughs, ...) as speech too. Default: words only.")
-@click.option("--duration-from-annotations", is_flag=True,
-              help="Recording duration (seconds) = last turn end instead of the audio header; for "
-                   "stand-in audio. Default: off.")
-@one_line_errors
-def prepare_command(corpus_dir, output_dir, mic, transcripts_dir, max_gap, vocalsounds, duration_from_annotations):
-    """ICSI CORPUS_DIR (NXT words + audio) -> speaker-turn manifests in OUTPUT_DIR.
+DOWNLOAD_OPTIONS = (
+    _MIC,
+    Option("--meeting", "Download only this meeting (repeatable). Default: all 75.", dest="meetings", multiple=True),
+    Option("--base-url", "Mirror base URL. Default: https://groups.inf.ed.ac.uk/ami (conf/corpora/icsi.yaml)."),
+    Option("--force", "Download again files that are already there.", type=bool),
+)
+PREPARE_HELP = """ICSI CORPUS_DIR (NXT words + audio) -> speaker-turn manifests in OUTPUT_DIR.
 
     Writes OUTPUT_DIR/icsi-<mic>_{recordings,supervisions,cuts}_{train,dev,test}.jsonl.gz,
     icsi-<mic>_<split>.uem (whole recordings) and icsi-<mic>_prepare_report.txt
     (meetings without audio or annotations, words left out)."""
-    name = f"icsi-{mic}"
-    result, report = prepare_icsi(corpus_dir, mic=mic, transcripts_dir=transcripts_dir, max_gap=max_gap,
-                                  vocalsounds=vocalsounds, duration_from_annotations=duration_from_annotations)
-    written = write_manifests(result, output_dir, name, report)
-    log_prepared(name, result, output_dir, written)
+PREPARE_OPTIONS = (
+    _MIC,
+    Option("--transcripts-dir", "NXT files (Words/, Segments/). Default: CORPUS_DIR/ICSI, else "
+                                "CORPUS_DIR/transcripts.", type="dir"),
+    Option("--max-gap", "Seconds: words of one speaker separated by at most this pause form one turn "
+                        "(0 = only touching words, the BUT AMI only_words rule).", type=float,
+           default=CONFIG["max_gap"], min=0.0),
+    Option("--vocalsounds", "Count timed <vocalsound> elements (laughs, ...) as speech too. Default: words only.",
+           type=bool),
+)
+NAME_HELP = "Default: icsi-<mic>."
+
+
+def output_name(mic: str = CONFIG["default_mic"], **_) -> str:
+    """Prefix of the output files: ``icsi-<mic>``."""
+    return f"icsi-{mic}"

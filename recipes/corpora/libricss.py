@@ -68,13 +68,10 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-import click
-from tqdm import tqdm
 
-from recipes.clitools import log_prepared, one_line_errors
-from recipes.corpora.common import PrepareReport, build_manifests, open_recording, with_duration, write_manifests
+from recipes.corpora.common import annotated_durations, read_recordings, Option, PrepareReport, build_manifests
 from recipes.corpora.config import load_corpus_config
-from recipes.download import download_file, extract_archive, link_or_copy_tree
+from recipes.download import download_file, extract_archive
 from recipes.rttm import AnnotationError, Turn, merge_self_overlaps
 
 logger = logging.getLogger(__name__)
@@ -246,15 +243,8 @@ def prepare_libricss(
     if not rec_ids:
         raise ValueError(f"no mini-session under {release} has both {MICS[mic]} and meeting_info.txt")
 
-    last_end: Dict[str, float] = {}
-    for t in turns:
-        last_end[t.recording_id] = max(last_end.get(t.recording_id, 0.0), t.end)
-    recordings = {}
-    for rec_id in tqdm(rec_ids, desc=f"LibriCSS audio headers ({mic})", disable=not progress):
-        rec = open_recording(audio[rec_id], rec_id)
-        if duration_from_annotations:
-            rec = with_duration(rec, last_end.get(rec_id, rec.duration))
-        recordings[rec_id] = rec
+    recordings = read_recordings(audio, rec_ids, f"LibriCSS audio headers ({mic})", progress,
+                                 durations=annotated_durations(turns) if duration_from_annotations else None)
 
     splits = {
         "dev": [r for r in rec_ids if info[r]["session"] in DEV_SESSIONS],
@@ -277,56 +267,37 @@ def manifest_name(mic: str, channel: int = 0) -> str:
 
 
 # ---------------------------------------------------------------------------
-# commands
+# command-line declarations (built into click commands by recipes.cli_corpora)
 
-
-@click.command("libricss")
-@click.argument("target_dir", type=click.Path(file_okay=False))
-@click.option("--corpus-dir", type=click.Path(exists=True, file_okay=False),
-              help="Link this existing copy (holding for_release/) as TARGET_DIR instead of downloading. "
+CORPUS_DIR_HELP = ("Link this existing copy (holding for_release/) as TARGET_DIR instead of downloading. "
                    "Default: download.")
-@click.option("--base-url", default=None,
-              help="Mirror holding for_release.zip (same file name). Default: the Google Drive link in "
-                   "conf/corpora/libricss.yaml.")
-@click.option("--force", is_flag=True, help="Download again even when the archive exists. Default: off.")
-@one_line_errors
-def download_command(target_dir, corpus_dir, base_url, force):
-    """Download LibriCSS for_release.zip (about 6.4 GB) into TARGET_DIR and extract it."""
-    if corpus_dir:
-        link_or_copy_tree(corpus_dir, target_dir)
-        logger.info("linked %s -> %s", target_dir, corpus_dir)
-        return
-    download_libricss(target_dir, base_url=base_url, force=force)
-
-
-@click.command("libricss")
-@click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("output_dir", type=click.Path(file_okay=False))
-@click.option("--mic", type=click.Choice(list(MICS)), default="raw", show_default=True,
-              help="raw: record/raw_recording.wav (7 channels, one used, see --channel); "
-                   "clean: clean/mix.wav (1 channel).")
-@click.option("--channel", type=click.IntRange(0, 6), default=0, show_default=True,
-              help="Channel (0-6) of the raw recording; outputs are named libricss-raw-ch<N> when N > 0.")
-@click.option("--by-condition", is_flag=True,
-              help="Also write per-condition splits dev_<cond> / eval_<cond> (cond: 0L 0S OV10 OV20 OV30 OV40). "
-                   "Default: off (the condition is the cut's custom field 'condition' either way).")
-@click.option("--name", default=None, help="Prefix of the output files. Default: libricss-<mic>[-ch<N>].")
-@click.option("--duration-from-annotations", is_flag=True,
-              help="Recording duration (seconds) = last utterance end instead of the audio header "
-                   "(for stand-in audio). Default: off.")
-@one_line_errors
-def prepare_command(corpus_dir, output_dir, mic, channel, by_condition, name, duration_from_annotations):
-    """LibriCSS CORPUS_DIR (extracted for_release.zip) -> speaker-turn manifests in OUTPUT_DIR.
+DOWNLOAD_HELP = "Download LibriCSS for_release.zip (about 6.4 GB) into TARGET_DIR and extract it."
+DOWNLOAD_OPTIONS = (
+    Option("--base-url", "Mirror holding for_release.zip (same file name). Default: the Google Drive link in "
+                         "conf/corpora/libricss.yaml."),
+    Option("--force", "Download again even when the archive exists. Default: off.", type=bool),
+)
+PREPARE_HELP = """LibriCSS CORPUS_DIR (extracted for_release.zip) -> speaker-turn manifests in OUTPUT_DIR.
 
     Splits: dev = session 0, eval = sessions 1-9 (the community convention). Speaker ids are the
     LibriSpeech speaker ids; times in seconds.
     """
-    name = name or manifest_name(mic, channel)
-    result, report = prepare_libricss(corpus_dir, mic=mic, channel=channel, by_condition=by_condition,
-                                      duration_from_annotations=duration_from_annotations)
-    written = write_manifests(result, output_dir, name, report)
-    log_prepared(name, result, output_dir, written)
+PREPARE_OPTIONS = (
+    Option("--mic", "raw: record/raw_recording.wav (7 channels, one used, see --channel); "
+                    "clean: clean/mix.wav (1 channel).", choices=tuple(MICS), default="raw"),
+    Option("--channel", "Channel (0-6) of the raw recording; outputs are named libricss-raw-ch<N> when N > 0.",
+           type=int, default=0, min=0, max=6),
+    Option("--by-condition", "Also write per-condition splits dev_<cond> / eval_<cond> (cond: 0L 0S OV10 OV20 "
+                             "OV30 OV40). Default: off (the condition is the cut's custom field 'condition' "
+                             "either way).", type=bool),
+)
+NAME_HELP = "Default: libricss-<mic>[-ch<N>]."
+
+
+def output_name(mic: str = "raw", channel: int = 0, **_) -> str:
+    """Prefix of the output files (:func:`manifest_name`)."""
+    return manifest_name(mic, channel)
 
 
 __all__ = ["download_libricss", "prepare_libricss", "parse_session_folder", "read_meeting_info",
-           "manifest_name", "download_command", "prepare_command"]
+           "manifest_name"]

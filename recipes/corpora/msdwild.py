@@ -38,20 +38,18 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-import click
-from tqdm import tqdm
 
-from recipes.clitools import log_prepared, one_line_errors
 from recipes.corpora.common import (
+    annotated_durations,
+    read_recordings,
+    match_audio,
+    Option,
     PrepareReport,
     build_manifests,
     global_speaker,
-    open_recording,
-    with_duration,
-    write_manifests,
 )
 from recipes.corpora.config import load_corpus_config
-from recipes.download import download_file, extract_archive, link_or_copy_tree
+from recipes.download import download_file, extract_archive
 from recipes.rttm import Turn, group_by_recording, read_rttm
 
 logger = logging.getLogger(__name__)
@@ -210,18 +208,11 @@ def prepare_msdwild(
              for rec in sorted(by_rec) for t in by_rec[rec]]
 
     audio = find_wavs(corpus_dir)
-    report.annotations_without_audio = sorted(set(by_rec) - set(audio))
-    report.audio_without_annotations = sorted(set(audio) - set(by_rec))
-    report.log_unmatched()
-    rec_ids = sorted(set(by_rec) & set(audio))
+    rec_ids = match_audio(report, by_rec, audio)
     if not rec_ids:
         raise ValueError(f"no annotated clip has audio under {corpus_dir} (expected wav/<id>.wav)")
-    recordings = {}
-    for rec_id in tqdm(rec_ids, desc="Reading audio headers", disable=not progress):
-        rec = open_recording(audio[rec_id], rec_id)
-        if duration_from_annotations:
-            rec = with_duration(rec, max(t.end for t in by_rec[rec_id]))
-        recordings[rec_id] = rec
+    recordings = read_recordings(audio, rec_ids, "Reading audio headers", progress,
+                                 durations=annotated_durations(turns) if duration_from_annotations else None)
     split_ids = {s: sorted(members[s] & set(recordings)) for s in splits}
     for s in splits:
         missing = sorted(members[s] - set(recordings))
@@ -233,53 +224,37 @@ def prepare_msdwild(
 
 
 # ---------------------------------------------------------------------------
-# CLI
+# command-line declarations (built into click commands by recipes.cli_corpora)
 
-
-@click.command("msdwild")
-@click.argument("target_dir", type=click.Path(file_okay=False))
-@click.option("--corpus-dir", type=click.Path(exists=True, file_okay=False),
-              help="Link this existing copy (holding wav/ and rttms/) as TARGET_DIR instead of downloading.")
-@click.option("--base-url", help="Folder URL of the four RTTMs. Default: rttm_base_url in "
-                                 "conf/corpora/msdwild.yaml (GitHub X-LANCE/MSDWILD at a pinned commit).")
-@click.option("--wav-url", help="Direct URL of the audio zip (7.56 GB; the official copy is on Google Drive / "
-                                "Baidu). Default: none, labels only.")
-@click.option("--wav-md5", help="md5 of the audio zip. Default: wav_md5 in the config "
-                                "(0057f82daaddf2ce993d1bf0679929c4, from the README).")
-@one_line_errors
-def download_command(target_dir, corpus_dir, base_url, wav_url, wav_md5):
-    """Download the MSDWild RTTMs (and audio with --wav-url) into TARGET_DIR, or link a copy.
+CORPUS_DIR_HELP = "Link this existing copy (holding wav/ and rttms/) as TARGET_DIR instead of downloading."
+DOWNLOAD_HELP = """Download the MSDWild RTTMs (and audio with --wav-url) into TARGET_DIR, or link a copy.
 
     Files are fetched resumably (<name>.part until complete) into TARGET_DIR/rttms/; the audio
     zip is verified against its md5 and unpacked into TARGET_DIR (clips in TARGET_DIR/wav/).
     """
-    if corpus_dir:
-        link_or_copy_tree(corpus_dir, target_dir)
-        logger.info("linked %s -> %s", target_dir, corpus_dir)
-        return
-    download_msdwild(target_dir, base_url=base_url, wav_url=wav_url, wav_md5=wav_md5)
-
-
-@click.command("msdwild")
-@click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("output_dir", type=click.Path())
-@click.option("--split", "splits", multiple=True, type=click.Choice(SPLITS),
-              help="Split to write; repeatable. Default: few.train, few.val and many.val.")
-@click.option("--duration-from-annotations", is_flag=True, default=False,
-              help="Recording duration (seconds) = end of the clip's last turn instead of the audio header "
-                   "(for stand-in audio). Default: off.")
-@one_line_errors
-def prepare_command(corpus_dir, output_dir, splits, duration_from_annotations):
-    """MSDWild CORPUS_DIR (wav/, rttms/) -> speaker-turn manifests in OUTPUT_DIR.
+DOWNLOAD_OPTIONS = (
+    Option("--base-url", "Folder URL of the four RTTMs. Default: rttm_base_url in "
+                         "conf/corpora/msdwild.yaml (GitHub X-LANCE/MSDWILD at a pinned commit)."),
+    Option("--wav-url", "Direct URL of the audio zip (7.56 GB; the official copy is on Google Drive / "
+                        "Baidu). Default: none, labels only."),
+    Option("--wav-md5", "md5 of the audio zip. Default: wav_md5 in the config "
+                        "(0057f82daaddf2ce993d1bf0679929c4, from the README)."),
+)
+PREPARE_HELP = """MSDWild CORPUS_DIR (wav/, rttms/) -> speaker-turn manifests in OUTPUT_DIR.
 
     Writes OUTPUT_DIR/msdwild_{recordings,supervisions,cuts}_<split>.jsonl.gz (e.g.
     msdwild_cuts_few.train.jsonl.gz), msdwild_<split>.uem (whole clips) and
     msdwild_prepare_report.txt. Speakers are <clip id>_<label>.
     """
-    result, report = prepare_msdwild(corpus_dir, splits=splits or None,
-                                     duration_from_annotations=duration_from_annotations)
-    written = write_manifests(result, output_dir, "msdwild", report)
-    log_prepared("msdwild", result, output_dir, written)
+PREPARE_OPTIONS = (
+    Option("--split", "Split to write; repeatable. Default: few.train, few.val and many.val.", dest="splits",
+           choices=tuple(SPLITS), multiple=True),
+)
+
+
+def output_name(**_) -> str:
+    """Prefix of the output files."""
+    return "msdwild"
 
 
 __all__ = ["download_msdwild", "prepare_msdwild", "find_wavs", "SPLITS"]

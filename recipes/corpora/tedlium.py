@@ -67,17 +67,14 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import click
 import soundfile
 from lhotse import Recording
 from lhotse.audio import AudioSource
 from lhotse.utils import fastcopy
-from tqdm import tqdm
 
-from recipes.clitools import log_prepared, one_line_errors
-from recipes.corpora.common import PrepareReport, build_manifests, open_recording, with_duration, write_manifests
+from recipes.corpora.common import read_recordings, Option, PrepareReport, build_manifests, open_recording
 from recipes.corpora.config import load_corpus_config
-from recipes.download import download_file, extract_archive, link_or_copy_tree
+from recipes.download import download_file, extract_archive
 from recipes.rttm import AnnotationError, Turn
 
 logger = logging.getLogger(__name__)
@@ -270,10 +267,9 @@ def prepare_tedlium(
     if not rec_ids:
         raise ValueError(f"no STM segment of {', '.join(map(str, dirs.values()))} matches a SPHERE file")
 
-    recordings = {}
-    for rec_id in tqdm(rec_ids, desc=f"TED-LIUM {release} SPHERE headers", disable=not progress):
-        rec = sph_recording(audio[rec_id], rec_id, decoder)
-        recordings[rec_id] = with_duration(rec, last_end[rec_id]) if duration_from_annotations else rec
+    recordings = read_recordings(audio, rec_ids, f"TED-LIUM {release} SPHERE headers", progress,
+                                 read=lambda path, rec_id: sph_recording(path, rec_id, decoder),
+                                 durations=last_end if duration_from_annotations else None)
     split_ids = {s: [r for r in rec_ids if split_of[r] == s] for s in dirs}
     split_ids = {s: ids for s, ids in split_ids.items() if ids}
     result = build_manifests(recordings, turns, report, splits=split_ids)
@@ -295,63 +291,41 @@ def utterance_cuts(cuts):
 
 
 # ---------------------------------------------------------------------------
-# commands
+# command-line declarations (built into click commands by recipes.cli_corpora)
 
-_release_option = click.option("--release", type=click.Choice(list(RELEASE_DIRS)), default="v3", show_default=True,
-                               help="TED-LIUM release: v2 (TEDLIUM_release2) or v3 (TEDLIUM_release-3).")
-
-
-@click.command("tedlium")
-@click.argument("target_dir", type=click.Path(file_okay=False))
-@_release_option
-@click.option("--corpus-dir", type=click.Path(exists=True, file_okay=False),
-              help="Link this existing copy (holding TEDLIUM_release2/ or TEDLIUM_release-3/) as TARGET_DIR "
+_RELEASE = Option("--release", "TED-LIUM release: v2 (TEDLIUM_release2) or v3 (TEDLIUM_release-3).",
+                  choices=tuple(RELEASE_DIRS), default="v3")
+CORPUS_DIR_HELP = ("Link this existing copy (holding TEDLIUM_release2/ or TEDLIUM_release-3/) as TARGET_DIR "
                    "instead of downloading. Default: download.")
-@click.option("--base-url", default=None,
-              help="Mirror replacing the directory of the openslr URL (same file name). Default: openslr.org.")
-@click.option("--force", is_flag=True, help="Download again even when the archive exists. Default: off.")
-@one_line_errors
-def download_command(target_dir, release, corpus_dir, base_url, force):
-    """Download TED-LIUM (v2: 35 GB, v3: 51 GB, from openslr) into TARGET_DIR and extract it."""
-    if corpus_dir:
-        link_or_copy_tree(corpus_dir, target_dir)
-        logger.info("linked %s -> %s", target_dir, corpus_dir)
-        return
-    download_tedlium(target_dir, release=release, base_url=base_url, force=force)
-
-
-@click.command("tedlium")
-@click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("output_dir", type=click.Path(file_okay=False))
-@_release_option
-@click.option("--distribution", type=click.Choice(list(DISTRIBUTIONS)), default="legacy", show_default=True,
-              help="v3 only: legacy/{train,dev,test}, speaker-adaptation/{train,dev,test}, or all (data/, "
-                   "split 'all').")
-@click.option("--split", "splits", multiple=True,
-              help="Prepare only this split (repeatable). Default: every split folder found.")
-@click.option("--sph-decoder", type=click.Choice(list(SPH_DECODERS)), default="auto", show_default=True,
-              help="sph2pipe: Lhotse's reader (needs the sph2pipe binary on PATH, `lhotse install-sph2pipe`); "
-                   "soundfile: libsndfile via a Python command source (PCM SPHERE only, decodes the whole talk "
-                   "per load); auto: sph2pipe when on PATH, else soundfile.")
-@click.option("--name", default=None, help="Prefix of the output files. Default: tedlium-<release>[-sa|-all].")
-@click.option("--duration-from-annotations", is_flag=True,
-              help="Talk duration (seconds) = last STM end time instead of the SPHERE header "
-                   "(for stand-in audio). Default: off.")
-@one_line_errors
-def prepare_command(corpus_dir, output_dir, release, distribution, splits, sph_decoder, name,
-                    duration_from_annotations):
-    """TED-LIUM CORPUS_DIR -> single-speaker utterance manifests in OUTPUT_DIR (sources for `diar simulate`).
+DOWNLOAD_HELP = "Download TED-LIUM (v2: 35 GB, v3: 51 GB, from openslr) into TARGET_DIR and extract it."
+DOWNLOAD_OPTIONS = (
+    _RELEASE,
+    Option("--base-url", "Mirror replacing the directory of the openslr URL (same file name). Default: openslr.org."),
+    Option("--force", "Download again even when the archive exists. Default: off.", type=bool),
+)
+PREPARE_HELP = """TED-LIUM CORPUS_DIR -> single-speaker utterance manifests in OUTPUT_DIR (sources for `diar simulate`).
 
     Cuts: one per STM segment (ignore_time_segment_in_scoring lines excluded), speaker = the talk
     (STM speaker field). Times in seconds.
     """
-    name = name or manifest_name(release, distribution)
-    result, report = prepare_tedlium(corpus_dir, release=release, distribution=distribution,
-                                     splits=list(splits) or None, sph_decoder=sph_decoder,
-                                     duration_from_annotations=duration_from_annotations)
-    written = write_manifests(result, output_dir, name, report)
-    log_prepared(name, result, output_dir, written)
+PREPARE_OPTIONS = (
+    _RELEASE,
+    Option("--distribution", "v3 only: legacy/{train,dev,test}, speaker-adaptation/{train,dev,test}, or all "
+                             "(data/, split 'all').", choices=tuple(DISTRIBUTIONS), default="legacy"),
+    Option("--split", "Prepare only this split (repeatable). Default: every split folder found.", dest="splits",
+           multiple=True),
+    Option("--sph-decoder", "sph2pipe: Lhotse's reader (needs the sph2pipe binary on PATH, `lhotse "
+                            "install-sph2pipe`); soundfile: libsndfile via a Python command source (PCM SPHERE "
+                            "only, decodes the whole talk per load); auto: sph2pipe when on PATH, else soundfile.",
+           choices=tuple(SPH_DECODERS), default="auto"),
+)
+NAME_HELP = "Default: tedlium-<release>[-sa|-all]."
+
+
+def output_name(release: str = "v3", distribution: str = "legacy", **_) -> str:
+    """Prefix of the output files (:func:`manifest_name`)."""
+    return manifest_name(release, distribution)
 
 
 __all__ = ["download_tedlium", "prepare_tedlium", "read_stm", "split_dirs", "sph_recording", "utterance_cuts",
-           "manifest_name", "download_command", "prepare_command"]
+           "manifest_name"]

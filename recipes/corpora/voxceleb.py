@@ -63,13 +63,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import click
 from tqdm import tqdm
 
-from recipes.clitools import log_prepared, one_line_errors
-from recipes.corpora.common import PrepareReport, build_manifests, open_recording, write_manifests
+from recipes.corpora.common import Option, PrepareReport, build_manifests, open_recording
 from recipes.corpora.config import load_corpus_config
-from recipes.download import DownloadError, download_file, extract_archive, link_or_copy_tree
+from recipes.fileio import atomic_path
+from recipes.download import DownloadError, download_file, extract_archive
 from recipes.rttm import AnnotationError, Turn
 
 logger = logging.getLogger(__name__)
@@ -209,12 +208,10 @@ def download_voxceleb(target_dir, versions: Sequence[str] = VERSIONS, base_url: 
             if parts:
                 joined = dl / archive["file"]
                 if not joined.exists() or force:
-                    tmp = joined.with_name(joined.name + ".joining")
-                    with open(tmp, "wb") as out:
+                    with atomic_path(joined) as tmp, open(tmp, "wb") as out:
                         for p in parts:
                             with open(p, "rb") as f:
                                 shutil.copyfileobj(f, out, 1 << 20)
-                    tmp.rename(joined)
             else:
                 joined = get(archive["url"], archive["file"], archive.get("sha256"))
             extract_archive(joined, root / archive.get("extract_into", "."))
@@ -314,61 +311,57 @@ def prepare_voxceleb(
 
 
 # ---------------------------------------------------------------------------
-# commands
+# command-line declarations (built into click commands by recipes.cli_corpora)
 
-_version_option = click.option("--version", "versions", multiple=True, type=click.Choice(list(VERSIONS)),
-                               help="VoxCeleb version, 1 and/or 2 (repeatable). Default: both.")
-
-
-@click.command("voxceleb")
-@click.argument("target_dir", type=click.Path(file_okay=False))
-@_version_option
-@click.option("--corpus-dir", type=click.Path(exists=True, file_okay=False),
-              help="Link this existing copy (holding voxceleb1/ and/or voxceleb2/) as TARGET_DIR instead of "
+_VERSION = Option("--version", "VoxCeleb version, 1 and/or 2 (repeatable). Default: both.", dest="versions",
+                  choices=tuple(VERSIONS), multiple=True)
+CORPUS_DIR_HELP = ("Link this existing copy (holding voxceleb1/ and/or voxceleb2/) as TARGET_DIR instead of "
                    "downloading. Default: download.")
-@click.option("--base-url", default=None,
-              help="Mirror replacing the directory of every URL in conf/corpora/voxceleb.yaml (same file names). "
-                   "Default: the VGG URLs (they ask for the credentials VGG e-mails on request).")
-@click.option("--force", is_flag=True, help="Download again even when the files exist. Default: off.")
-@one_line_errors
-def download_command(target_dir, versions, corpus_dir, base_url, force):
-    """Download VoxCeleb1 (about 39 GB of WAV) and/or VoxCeleb2 (about 72 GB of m4a) into TARGET_DIR."""
-    if corpus_dir:
-        link_or_copy_tree(corpus_dir, target_dir)
-        logger.info("linked %s -> %s", target_dir, corpus_dir)
-        return
-    download_voxceleb(target_dir, versions=versions or VERSIONS, base_url=base_url, force=force)
-
-
-@click.command("voxceleb")
-@click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("output_dir", type=click.Path(file_okay=False))
-@_version_option
-@click.option("--split-by", type=click.Choice(["veri", "iden"]), default="veri", show_default=True,
-              help="VoxCeleb1 splits: veri = dev/test by speaker (vox1_meta.csv or the trial list); "
-                   "iden = train/dev/test of iden_split.txt (by utterance, speakers shared).")
-@click.option("--num-jobs", type=click.IntRange(1), default=1, show_default=True,
-              help="Threads reading audio headers (an m4a duration needs a full ffmpeg decode).")
-@click.option("--name", default=None, help="Prefix of the output files. Default: voxceleb<version>[-iden].")
-@one_line_errors
-def prepare_command(corpus_dir, output_dir, versions, split_by, num_jobs, name):
-    """VoxCeleb CORPUS_DIR -> single-speaker utterance manifests in OUTPUT_DIR (sources for `diar simulate`).
+DOWNLOAD_HELP = "Download VoxCeleb1 (about 39 GB of WAV) and/or VoxCeleb2 (about 72 GB of m4a) into TARGET_DIR."
+DOWNLOAD_OPTIONS = (
+    _VERSION,
+    Option("--base-url", "Mirror replacing the directory of every URL in conf/corpora/voxceleb.yaml (same file "
+                         "names). Default: the VGG URLs (they ask for the credentials VGG e-mails on request)."),
+    Option("--force", "Download again even when the files exist. Default: off.", type=bool),
+)
+PREPARE_HELP = """VoxCeleb CORPUS_DIR -> single-speaker utterance manifests in OUTPUT_DIR (sources for `diar simulate`).
 
     One cut per file with one supervision spanning it (durations in seconds from the audio),
     speaker = the VoxCeleb id. VoxCeleb2 .m4a needs ffmpeg on PATH.
     """
-    versions = versions or VERSIONS
+PREPARE_OPTIONS = (
+    _VERSION,
+    Option("--split-by", "VoxCeleb1 splits: veri = dev/test by speaker (vox1_meta.csv or the trial list); "
+                         "iden = train/dev/test of iden_split.txt (by utterance, speakers shared).",
+           choices=("veri", "iden"), default="veri"),
+    Option("--num-jobs", "Threads reading audio headers (an m4a duration needs a full ffmpeg decode).", type=int,
+           default=1, min=1),
+)
+NAME_HELP = "Default: voxceleb<version>[-iden]."
+
+
+def output_names(versions: Sequence[str] = VERSIONS, split_by: str = "veri", **_) -> List[str]:
+    """Prefixes of the output files, one per version (:func:`manifest_name`)."""
+    return [manifest_name(v, split_by) for v in versions]
+
+
+def output_name(versions: Sequence[str] = ("1",), split_by: str = "veri", **_) -> str:
+    """Prefix of the output files of the first version (:func:`manifest_name`)."""
+    return manifest_name(versions[0], split_by)
+
+
+def prepare_outputs(corpus_dir, name: Optional[str] = None, versions: Sequence[str] = VERSIONS, **options):
+    """``(name, manifests, report)`` for each version in ``versions`` found under ``corpus_dir``
+    (one version: its root may be ``corpus_dir`` itself)."""
     if name and len(versions) > 1:
-        raise click.UsageError("--name needs a single --version")
+        raise ValueError("--name needs a single --version")
     prepared = 0
     for version in versions:
         if len(versions) > 1 and not (Path(corpus_dir) / f"voxceleb{version}").is_dir():
             logger.warning("no %s/voxceleb%s: VoxCeleb%s skipped", corpus_dir, version, version)
             continue
-        out_name = name or manifest_name(version, split_by)
-        result, report = prepare_voxceleb(corpus_dir, version=version, split_by=split_by, num_jobs=num_jobs)
-        written = write_manifests(result, output_dir, out_name, report)
-        log_prepared(out_name, result, output_dir, written)
+        result, report = prepare_voxceleb(corpus_dir, version=version, **options)
+        yield name or manifest_name(version, options.get("split_by", "veri")), result, report
         prepared += 1
     if not prepared:
         raise FileNotFoundError(f"neither {corpus_dir}/voxceleb1 nor {corpus_dir}/voxceleb2 exists; "
@@ -376,5 +369,5 @@ def prepare_command(corpus_dir, output_dir, versions, split_by, num_jobs, name):
 
 
 __all__ = ["download_voxceleb", "prepare_voxceleb", "check_m4a_decoder", "MissingDecoderError", "read_vox1_meta",
-           "read_iden_split", "read_trial_speakers", "manifest_name", "download_command", "prepare_command",
+           "read_iden_split", "read_trial_speakers", "manifest_name",
            "DownloadError"]

@@ -57,21 +57,19 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-import click
-from tqdm import tqdm
 
-from recipes.clitools import log_prepared, one_line_errors
 from recipes.corpora.common import (
+    annotated_durations,
+    read_recordings,
+    match_audio,
+    Option,
     PrepareReport,
     build_manifests,
     global_speaker,
-    open_recording,
     read_id_list,
-    with_duration,
-    write_manifests,
 )
 from recipes.corpora.config import load_corpus_config
-from recipes.download import download_file, extract_archive, link_or_copy_tree
+from recipes.download import download_file, extract_archive
 from recipes.rttm import Turn, read_rttm
 
 logger = logging.getLogger(__name__)
@@ -231,20 +229,12 @@ def prepare_voxconverse(
         report.notes.append(f"{split}: {n} same-speaker overlapping turn(s) merged into their neighbours")
 
     audio = find_voxconverse_audio(corpus_dir, [root / s for s in OFFICIAL_SPLITS])
-    report.annotations_without_audio = sorted(set(split_of) - set(audio))
-    report.audio_without_annotations = sorted(set(audio) - set(split_of))
-    report.log_unmatched()
-    rec_ids = sorted(set(split_of) & set(audio))
+    rec_ids = match_audio(report, split_of, audio)
     if not rec_ids:
         raise ValueError(f"no RTTM under {root} matches a WAV file under {corpus_dir}")
 
-    last_end: Dict[str, float] = {}
-    for t in turns:
-        last_end[t.recording_id] = max(last_end.get(t.recording_id, 0.0), t.end)
-    recordings = {}
-    for rec_id in tqdm(rec_ids, desc="VoxConverse audio headers", disable=not progress):
-        rec = open_recording(audio[rec_id], rec_id)
-        recordings[rec_id] = with_duration(rec, last_end[rec_id]) if duration_from_annotations else rec
+    recordings = read_recordings(audio, rec_ids, "VoxConverse audio headers", progress,
+                                 durations=annotated_durations(turns) if duration_from_annotations else None)
 
     prepared = set(rec_ids)
     splits = {s: sorted(r for r, sp in split_of.items() if sp == s and r in prepared) for s in OFFICIAL_SPLITS}
@@ -272,64 +262,40 @@ def prepare_voxconverse(
 
 
 # ---------------------------------------------------------------------------
-# commands
+# command-line declarations (built into click commands by recipes.cli_corpora)
 
-
-@click.command("voxconverse")
-@click.argument("target_dir", type=click.Path(file_okay=False))
-@click.option("--corpus-dir", type=click.Path(exists=True, file_okay=False),
-              help="Link this existing copy (layout in `diar prepare voxconverse --help`) as TARGET_DIR "
+CORPUS_DIR_HELP = ("Link this existing copy (layout in `diar prepare voxconverse --help`) as TARGET_DIR "
                    "instead of downloading. Default: download.")
-@click.option("--base-url", default=None,
-              help="Mirror replacing the directory of every URL in conf/corpora/voxconverse.yaml "
-                   "(same file names). Default: the official URLs.")
-@click.option("--part", "parts", multiple=True, type=click.Choice(["dev", "test", "annotations"]),
-              help="Download only these parts (repeatable). Default: all three.")
-@click.option("--force", is_flag=True, help="Download again even when the archives exist. Default: off.")
-@one_line_errors
-def download_command(target_dir, corpus_dir, base_url, parts, force):
-    """Download VoxConverse (dev/test WAV zips, about 4 GB and 8 GB, and the v0.3 RTTMs) into TARGET_DIR."""
-    if corpus_dir:
-        link_or_copy_tree(corpus_dir, target_dir)
-        logger.info("linked %s -> %s", target_dir, corpus_dir)
-        return
-    download_voxconverse(target_dir, base_url=base_url, parts=parts or ("dev", "test", "annotations"), force=force)
-
-
-@click.command("voxconverse")
-@click.argument("corpus_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("output_dir", type=click.Path(file_okay=False))
-@click.option("--rttm-dir", type=click.Path(exists=True, file_okay=False), default=None,
-              help="Folder holding dev/ and test/ RTTMs. Default: found under CORPUS_DIR "
-                   "(CORPUS_DIR/voxconverse-*/ or CORPUS_DIR itself).")
-@click.option("--split-dev-ratio", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True), default=None,
-              help="Split dev by recording: this fraction (0-1) is held out as 'dev', the rest is 'train'. "
-                   "Deterministic (sha256 ranking with --seed). Default: no split (splits dev, test).")
-@click.option("--dev-list", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="File of dev recording ids (one per line) held out as 'dev'; the rest of dev is 'train'. "
-                   "Default: none.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --split-dev-ratio ranking.")
-@click.option("--name", default="voxconverse", show_default=True, help="Prefix of the output files.")
-@click.option("--duration-from-annotations", is_flag=True,
-              help="Recording duration (seconds) = last turn end instead of the audio header "
-                   "(for stand-in audio). Default: off.")
-@one_line_errors
-def prepare_command(corpus_dir, output_dir, rttm_dir, split_dev_ratio, dev_list, seed, name,
-                    duration_from_annotations):
-    """VoxConverse CORPUS_DIR -> manifests in OUTPUT_DIR (splits dev, test; train with a dev split).
+DOWNLOAD_HELP = "Download VoxConverse (dev/test WAV zips, about 4 GB and 8 GB, and the v0.3 RTTMs) into TARGET_DIR."
+DOWNLOAD_OPTIONS = (
+    Option("--base-url", "Mirror replacing the directory of every URL in conf/corpora/voxconverse.yaml "
+                         "(same file names). Default: the official URLs."),
+    Option("--part", "Download only these parts (repeatable). Default: all three.", dest="parts",
+           choices=("dev", "test", "annotations"), multiple=True),
+    Option("--force", "Download again even when the archives exist. Default: off.", type=bool),
+)
+PREPARE_HELP = """VoxConverse CORPUS_DIR -> manifests in OUTPUT_DIR (splits dev, test; train with a dev split).
 
     Layout: CORPUS_DIR/audio/<id>.wav (dev), CORPUS_DIR/voxconverse_test_wav/<id>.wav (test),
     CORPUS_DIR/voxconverse-<commit>/{dev,test}/<id>.rttm (labels v0.3). Speaker ids are
     <id>_spkNN; same-speaker overlapping turns are merged (counted in the report).
     """
-    if split_dev_ratio is not None and dev_list is not None:
-        raise click.UsageError("give either --split-dev-ratio or --dev-list, not both")
-    result, report = prepare_voxconverse(corpus_dir, rttm_dir=rttm_dir, split_dev_ratio=split_dev_ratio,
-                                         dev_list=dev_list, seed=seed,
-                                         duration_from_annotations=duration_from_annotations)
-    written = write_manifests(result, output_dir, name, report)
-    log_prepared(name, result, output_dir, written)
+PREPARE_OPTIONS = (
+    Option("--rttm-dir", "Folder holding dev/ and test/ RTTMs. Default: found under CORPUS_DIR "
+                         "(CORPUS_DIR/voxconverse-*/ or CORPUS_DIR itself).", type="dir"),
+    Option("--split-dev-ratio", "Split dev by recording: this fraction (0-1) is held out as 'dev', the rest is "
+                                "'train'. Deterministic (sha256 ranking with --seed). Default: no split "
+                                "(splits dev, test).", type=float, min=0.0, max=1.0, open=True),
+    Option("--dev-list", "File of dev recording ids (one per line) held out as 'dev'; the rest of dev is "
+                         "'train'. Default: none.", type="file"),
+    Option("--seed", "Seed of the --split-dev-ratio ranking.", type=int, default=0),
+)
+
+
+def output_name(**options) -> str:
+    """Prefix of the output files."""
+    return "voxconverse"
 
 
 __all__ = ["download_voxconverse", "prepare_voxconverse", "split_dev_recordings", "find_voxconverse_audio",
-           "find_annotation_root", "download_command", "prepare_command"]
+           "find_annotation_root"]

@@ -1,0 +1,204 @@
+"""Layouts: where each source utterance goes in a mixture (``eend``, ``conversation``; ``target-overlap``
+is ``eend`` with a calibrated silence scale, see :mod:`recipes.simulation.simulator`)."""
+import math
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+
+from recipes.simulation.config import SimulationConfig
+from recipes.simulation.sources import Sources
+from recipes.simulation.turns import ConversationStats
+
+
+@dataclass
+class Layout:
+    """One mixture: source indices, offsets (seconds, whole ms) and the supervision intervals."""
+
+    sources: np.ndarray
+    offsets: np.ndarray
+    num_speakers: int
+    level: Optional[float]
+
+    def intervals(self, src: Sources) -> Tuple[np.ndarray, np.ndarray]:
+        return self.offsets + src.sup_start[self.sources], self.offsets + src.sup_end[self.sources]
+
+    def duration(self, src: Sources) -> float:
+        return float(np.max(self.offsets + src.duration[self.sources]))
+
+
+def _draw_combination(rng, combos) -> Tuple[int, Optional[float]]:
+    probs = np.array([p for _, _, p in combos])
+    k = int(rng.choice(len(combos), p=probs / probs.sum())) if len(combos) > 1 else 0
+    return combos[k][0], combos[k][1]
+
+
+def _draw_speakers_and_utterances(rng, src: Sources, num_speakers: int, lo: int, hi: int):
+    if num_speakers > len(src.speakers):
+        raise ValueError(f"{num_speakers} speakers per mixture but only {len(src.speakers)} in the sources")
+    spk = rng.choice(len(src.speakers), num_speakers, replace=False)
+    out = []
+    for s in spk:
+        pool = src.by_speaker[s]
+        n = min(int(rng.integers(lo, hi + 1)), len(pool))
+        out.append(pool[rng.choice(len(pool), n, replace=False)])
+    return out
+
+
+def _ms_ceil(x: float) -> float:
+    return math.ceil(x * 1000.0 - 1e-6) / 1000.0
+
+
+def eend_draws(rng, src: Sources, num_speakers: int, cfg: SimulationConfig):
+    """Per speaker: (utterance indices, unit exponentials E); the silences are ``beta * E``."""
+    lo, hi = cfg.utterances_per_speaker
+    utts = _draw_speakers_and_utterances(rng, src, num_speakers, lo, hi)
+    return [(u, rng.standard_exponential(len(u))) for u in utts]
+
+
+def eend_layout(draws, src: Sources, beta: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Offsets of the EEND algorithm: silence ``beta * E_j`` before every utterance,
+    each offset rounded up to a whole millisecond (so a speaker never overlaps itself)."""
+    srcs, offs = [], []
+    for utts, e in draws:
+        pos = 0.0
+        durs = src.duration[utts]
+        for j in range(len(utts)):
+            off = _ms_ceil(pos + beta * e[j])
+            offs.append(off)
+            pos = off + durs[j]
+        srcs.append(utts)
+    return np.concatenate(srcs), np.asarray(offs)
+
+
+def _nearest_unused(lengths: np.ndarray, used: np.ndarray, target: float) -> int:
+    """Index into the sorted ``lengths`` of the unused value nearest ``target`` (-1: all used)."""
+    n = len(lengths)
+    hi = int(np.searchsorted(lengths, target))
+    lo = hi - 1
+    while lo >= 0 or hi < n:
+        if hi < n and used[hi]:
+            hi += 1
+            continue
+        if lo >= 0 and used[lo]:
+            lo -= 1
+            continue
+        if hi >= n:
+            return lo
+        if lo < 0:
+            return hi
+        return lo if target - lengths[lo] <= lengths[hi] - target else hi
+    return -1
+
+
+def _draw(rng, values: np.ndarray, below: Optional[float] = None) -> Optional[float]:
+    """A measured value drawn uniformly (with replacement); ``below``: only among values < below."""
+    n = len(values) if below is None else int(np.searchsorted(values, below))
+    return float(values[rng.integers(n)]) if n else None
+
+
+def _draw_overlap(rng, st: ConversationStats, overlapped: float, room: float) -> Optional[float]:
+    """An overlap of a turn ``overlapped`` s long: drawn from the measured overlaps of the
+    ``max(20, n / 50)`` real turns nearest that length, among those shorter than ``room``."""
+    n = len(st.overlapped_lengths)
+    if n == 0:
+        return _draw(rng, st.overlaps, below=room)
+    w = max(20, n // 50)
+    c = int(np.searchsorted(st.overlapped_lengths, overlapped))
+    lo, hi = max(0, c - w // 2), min(n, c + w // 2 + 1)
+    window = st.overlaps_by_length[lo:hi]
+    fits = window[window < room]
+    return float(fits[rng.integers(len(fits))]) if len(fits) else None
+
+
+def conversation_layout(rng, src: Sources, num_speakers: int, cfg: SimulationConfig,
+                        stats: ConversationStats) -> Tuple[np.ndarray, np.ndarray]:
+    """Simulated conversation (Landini et al., 2022, measured as :mod:`recipes.simulation.turns`).
+
+    ``S`` speakers, ``sum_s U{lo..hi}`` turns; each turn is one source segment of its speaker, the
+    unused one whose speech length is nearest a turn length drawn from the real turns. Turn ``b``
+    is placed relative to the latest-ending turn ``a`` so far: with probability
+    ``same_speaker_probability`` it is ``a``'s speaker after a same-speaker pause; else another
+    speaker (uniformly), overlapping ``a`` with probability ``overlap_probability``, else after a
+    speaker-change pause (pauses drawn from the measured ones). The overlap is drawn from the
+    measured overlaps of the ``max(20, n / 50)`` real overlapped turns nearest ``a``'s length
+    (an overlap is never longer than the turn it overlaps, so its distribution depends on that
+    length); it must leave ``b`` starting after ``a`` starts and after its own speaker's previous
+    speech ended (+1 ms): it is drawn among those shorter than that room (truncated, never capped
+    or redrawn); when none is that short, the turn follows a speaker-change pause instead
+    (counted as a pause in the realised statistics).
+    """
+    st = stats.for_speakers(num_speakers)
+    if num_speakers > len(src.speakers):
+        raise ValueError(f"{num_speakers} speakers per mixture but only {len(src.speakers)} in the sources")
+    lo, hi = cfg.utterances_per_speaker
+    spk = rng.choice(len(src.speakers), num_speakers, replace=False)
+    pools = [src.length_sorted(int(s)) for s in spk]
+    used = [np.zeros(len(p[0]), bool) for p in pools]
+    n_turns = int(sum(rng.integers(lo, hi + 1) for _ in range(num_speakers)))
+    n_turns = min(n_turns, sum(len(p[0]) for p in pools))
+    max_dur = cfg.max_duration
+    seq, start = [], []
+    own_end = np.full(num_speakers, -np.inf)
+    last_end = last_start = 0.0
+    last_who = -1
+    for j in range(n_turns):
+        t = None
+        if j == 0:
+            who = int(rng.integers(num_speakers))
+        else:
+            if num_speakers == 1 or rng.random() < st.same_speaker_probability:
+                kind, value = 0, _draw(rng, st.same_speaker_pauses)
+            elif len(st.overlaps) and rng.random() < st.overlap_probability:
+                kind, value = 2, np.inf
+            else:
+                kind, value = 1, _draw(rng, st.speaker_change_pauses)
+            if kind == 0:
+                who = last_who
+            else:
+                who = int(rng.integers(num_speakers - 1))
+                who += who >= last_who
+            if kind == 2:
+                room = min(last_end - last_start, last_end - own_end[who] - 0.002)
+                value = _draw_overlap(rng, st, last_end - last_start, room) if room > 0 else None
+                t = last_end - value if value is not None else last_end + _draw(rng, st.speaker_change_pauses)
+            else:
+                t = last_end + value
+        if used[who].all():
+            continue
+        lengths, order = pools[who]
+        target = _draw(rng, st.turn_lengths) if len(st.turn_lengths) else float(rng.choice(lengths))
+        k = _nearest_unused(lengths, used[who], target)
+        used[who][k] = True
+        u = int(order[k])
+        speech = float(src.sup_end[u] - src.sup_start[u])
+        if t is None:
+            t = float(src.sup_start[u])
+        t = max(t, own_end[who] + 0.001)  # the margin survives the rounding below
+        if max_dur and j > 0 and t + speech + src.duration[u] - src.sup_end[u] > max_dur:
+            break
+        seq.append(u)
+        start.append(t)
+        own_end[who] = t + speech
+        if t + speech > last_end or j == 0:
+            last_end, last_start, last_who = t + speech, t, who
+    seq = np.asarray(seq, dtype=np.int64)
+    offsets = np.asarray(start) - src.sup_start[seq]
+    offsets -= min(offsets.min(), 0.0)
+    offsets = np.ceil(offsets * 1000.0 - 1e-6) / 1000.0
+    return seq, offsets
+
+
+def overlap_speech(starts: np.ndarray, ends: np.ndarray, speakers: Optional[np.ndarray] = None,
+                   max_k: int = 6) -> Tuple[float, float, np.ndarray]:
+    """``(overlap, speech, seconds with exactly k speakers for k = 1..max_k-1)`` of intervals
+    (a speaker's own intervals must not overlap; they do not in any layout here)."""
+    t = np.concatenate([starts, ends])
+    d = np.concatenate([np.ones(len(starts), np.int64), -np.ones(len(ends), np.int64)])
+    order = np.lexsort((d, t))  # at equal times, ends (-1) first
+    t, d = t[order], d[order]
+    k = np.cumsum(d)[:-1]
+    seg = np.diff(t)
+    by_k = np.bincount(np.minimum(k, max_k - 1), weights=seg, minlength=max_k)
+    speech = float(seg[k >= 1].sum())
+    return float(seg[k >= 2].sum()), speech, by_k

@@ -1,0 +1,233 @@
+"""The :class:`Simulator`: calibration, one mixture's layout and JSON as a pure function of ``(seed, index)``,
+and the set statistics accumulated over mixtures."""
+import bisect
+import json
+import logging
+import math
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from recipes.simulation.config import HIST_BINS, PILOT_MIXTURES, SimulationConfig
+from recipes.simulation.effects import _Reverb, load_noise
+from recipes.simulation.layouts import (
+    Layout, _draw_combination, conversation_layout, eend_draws, eend_layout, overlap_speech,
+)
+from recipes.simulation.sources import Sources
+from recipes.simulation.turns import ConversationStats, load_conversation_stats
+
+logger = logging.getLogger(__name__)
+
+
+class Simulator:
+    """Holds the sources and calibration; ``layout(i)`` is a pure function of ``(seed, i)``."""
+
+    def __init__(self, src: Sources, cfg: SimulationConfig, seed: int = 0,
+                 conv_stats: Optional[ConversationStats] = None, prefix: str = "mix"):
+        self.src, self.cfg, self.seed, self.prefix = src, cfg, int(seed), prefix
+        self.combos = cfg.combinations()
+        self.blocks: List[Tuple[int, Tuple[int, Optional[float]]]] = []  # (end index, combination)
+        self.conv_stats = conv_stats
+        if cfg.method == "conversation" and conv_stats is None:
+            self.conv_stats = load_conversation_stats(cfg.conversation_stats, max_gap=cfg.outlier_cutoff)
+        self.noise = None
+        if cfg.noise:
+            self.noise = load_noise(cfg.noise)
+        self.reverb = None
+        if cfg.reverb:
+            if src.has_transforms:
+                raise ValueError("reverb: source recordings already have transforms; prepare plain sources")
+            self.reverb = _Reverb(cfg.reverb, src.sampling_rate)
+        self.calibration: Dict[str, dict] = {}
+        self.betas: Dict[Tuple[int, Optional[float]], float] = {}
+        for k, level, _ in self.combos:
+            self.betas[(k, level)] = cfg.beta_for(k) if level is None else self._calibrate(k, level)
+
+    # -- calibration -------------------------------------------------------
+    def _pilot_ratio(self, pilots, beta: float) -> float:
+        ov = sp = 0.0
+        for draws in pilots:
+            srcs, offs = eend_layout(draws, self.src, beta)
+            o, s, _ = overlap_speech(offs + self.src.sup_start[srcs], offs + self.src.sup_end[srcs])
+            ov += o
+            sp += s
+        return ov / sp if sp else 0.0
+
+    def _calibrate(self, k: int, level: float) -> float:
+        """Silence scale whose pooled pilot overlap ratio equals ``level`` (bisection on log beta)."""
+        m = self.cfg.calibration_mixtures
+        tag = int(round(level * 1e6))
+        pilots = [eend_draws(np.random.default_rng([self.seed, 1 << 40, k, tag, j]), self.src, k, self.cfg)
+                  for j in range(m)]
+        lo, hi = math.log(1e-3), math.log(1e3)
+        r_lo, r_hi = self._pilot_ratio(pilots, math.exp(lo)), self._pilot_ratio(pilots, math.exp(hi))
+        if not r_hi <= level <= r_lo:
+            raise ValueError(f"target overlap {level} for {k} speakers is out of reach: silence scales "
+                             f"1e-3..1e3 s give {r_lo:.3f}..{r_hi:.3f} with these sources")
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            if self._pilot_ratio(pilots, math.exp(mid)) > level:
+                lo = mid
+            else:
+                hi = mid
+        beta = round(math.exp((lo + hi) / 2), 6)
+        reached = self._pilot_ratio(pilots, beta)
+        self.calibration[f"{k}spk@{level}"] = {"speakers": k, "target": level, "beta": beta,
+                                               "pilot_mixtures": m, "pilot_overlap_ratio": reached}
+        logger.info("target-overlap: %d speakers, overlap %.3f -> beta %.4f s (pilot %.4f)", k, level, beta, reached)
+        return beta
+
+    # -- one mixture ---------------------------------------------------------
+    def rng(self, index: int):
+        return np.random.default_rng([self.seed, index])
+
+    def layout(self, index: int, combination: Optional[Tuple[int, Optional[float]]] = None) -> Layout:
+        rng = self.rng(index)
+        if combination is not None:
+            k, level = combination
+        elif self.blocks:
+            k, level = self.blocks[min(bisect.bisect_right([e for e, _ in self.blocks], index),
+                                       len(self.blocks) - 1)][1]
+        else:
+            k, level = _draw_combination(rng, self.combos)
+        if self.cfg.method == "conversation":
+            srcs, offs = conversation_layout(rng, self.src, k, self.cfg, self.conv_stats)
+        else:
+            draws = eend_draws(rng, self.src, k, self.cfg)
+            srcs, offs = eend_layout(draws, self.src, self.betas[(k, level)])
+        lay = Layout(srcs, offs, k, level)
+        lay.rng = rng  # noise draws continue the same stream
+        return lay
+
+    def mixture_id(self, index: int) -> str:
+        return f"{self.prefix}-{index:08d}"
+
+    def sim_info(self, index: int, lay: Layout, overlap: float, speech: float, duration: float) -> dict:
+        """``custom["sim"]`` of a mixture: what it is meant to be and what it is (ratios as
+        ``diar describe``: overlap / speech and silence / duration of its supervisions)."""
+        info = {"method": self.cfg.method, "num_speakers": int(lay.num_speakers)}
+        if self.cfg.method == "target-overlap" and lay.level is not None:
+            info["target_overlap"] = lay.level
+        if self.cfg.method == "target-overlap" and self.cfg.target_silence is not None:
+            info["target_silence"] = float(self.cfg.target_silence)
+        info["overlap_ratio"] = round(overlap / speech, 6) if speech else 0.0
+        info["silence_ratio"] = round((duration - speech) / duration, 6) if duration else 0.0
+        info["index"] = int(index)
+        return info
+
+    def mixture_json(self, index: int, lay: Layout, measured: Optional[Tuple[float, float, float]] = None) -> str:
+        """The MixedCut JSON line, assembled from the sources' serialised JSON. The first track's
+        cut carries the custom fields ``recording_id`` (the mixture id) and ``sim``
+        (:meth:`sim_info`; Lhotse's ``MixedCut.custom`` merges its tracks' custom fields).
+        ``measured``: ``(overlap, speech, duration)`` when the caller has them."""
+        src = self.src
+        mid = self.mixture_id(index)
+        if measured is None:
+            a, b = lay.intervals(src)
+            ov, sp, _ = overlap_speech(a, b)
+            measured = (ov, sp, lay.duration(src))
+        sim_json = json.dumps(self.sim_info(index, lay, *measured), separators=(",", ":"))
+        order = np.lexsort((lay.sources, lay.offsets))
+        parts = []
+        rvb = self.reverb.transforms(lay.rng, src.speaker[lay.sources]) if self.reverb is not None else None
+        for n, j in enumerate(order):
+            cut = src.json[lay.sources[j]]
+            if rvb is not None:  # inside the recording object: "...}}" = end of recording, end of cut
+                cut = cut[:-2] + ',"transforms":[' + rvb[src.speaker[lay.sources[j]]] + "]}}"
+            if n == 0:  # the mixture's recording id (see the module docstring)
+                a, b = src.rec_id_pos[lay.sources[j]]
+                cut = cut[:a] + mid + cut[b:-1] + ',"custom":{"recording_id":"' + mid + '","sim":' + sim_json + "}}"
+            parts.append('{"cut":' + cut + ',"type":"MonoCut","offset":' + repr(float(lay.offsets[j])) + "}")
+        if self.noise is not None:
+            parts += self.noise.tracks(lay.rng, lay.duration(src))
+        return '{"id":"' + mid + '","tracks":[' + ",".join(parts) + '],"type":"MixedCut"}\n'
+
+    def num_mixtures_for_hours(self, hours: float) -> int:
+        """``ceil(3600 hours / expected mixture duration)``; the expectation is stratified:
+        sum over combinations of probability x mean duration of a pilot of that combination."""
+        if self.blocks:
+            raise ValueError("hours per combination are set; the number of mixtures is fixed")
+        n = max(100, PILOT_MIXTURES // len(self.combos))
+        mean = sum(p * float(np.mean([self.layout(j, (k, lv)).duration(self.src) for j in range(n)]))
+                   for k, lv, p in self.combos)
+        return max(1, math.ceil(hours * 3600 / mean))
+
+    def set_hours_per_combination(self, hours: float) -> int:
+        """Give every combination its own block of consecutive mixture indices, just long
+        enough for at least ``hours`` (mixture ``i`` of a block is ``layout(i, combination)``,
+        so the durations summed here are exactly those written); returns the number of mixtures."""
+        self.blocks, end = [], 0
+        for k, level, _ in self.combos:
+            total = 0.0
+            while total < hours * 3600:
+                total += self.layout(end, (k, level)).duration(self.src)
+                end += 1
+            self.blocks.append((end, (k, level)))
+        return end
+
+
+class _Accumulator:
+    """Set statistics summed over mixtures (seconds)."""
+
+    def __init__(self):
+        self.mixtures = 0
+        self.duration = self.speech = self.overlap = 0.0
+        self.tracks = 0
+        self.by_k = np.zeros(6)
+        self.by_combo: Dict[str, dict] = {}
+
+    def add(self, lay: Layout, src: Sources, ov: float, sp: float, by_k: np.ndarray, dur: float):
+        self.mixtures += 1
+        self.duration += dur
+        self.speech += sp
+        self.overlap += ov
+        self.tracks += len(lay.sources)
+        self.by_k += by_k
+        key = f"{lay.num_speakers}spk" + ("" if lay.level is None else f"@{lay.level}")
+        c = self.by_combo.setdefault(key, {"speakers": lay.num_speakers, "target": lay.level, "mixtures": 0,
+                                           "duration": 0.0, "speech": 0.0, "overlap": 0.0,
+                                           "mixture_overlap_ratio_hist": [0] * HIST_BINS})
+        c["mixtures"] += 1
+        c["duration"] += dur
+        c["speech"] += sp
+        c["overlap"] += ov
+        r = ov / sp if sp else 0.0
+        c["mixture_overlap_ratio_hist"][min(int(r * HIST_BINS), HIST_BINS - 1)] += 1
+
+    def merge(self, other: "_Accumulator"):
+        self.mixtures += other.mixtures
+        self.duration += other.duration
+        self.speech += other.speech
+        self.overlap += other.overlap
+        self.tracks += other.tracks
+        self.by_k += other.by_k
+        for key, c in other.by_combo.items():
+            mine = self.by_combo.setdefault(key, {**c, "mixtures": 0, "duration": 0.0, "speech": 0.0, "overlap": 0.0,
+                                                  "mixture_overlap_ratio_hist": [0] * HIST_BINS})
+            for f in ("mixtures", "duration", "speech", "overlap"):
+                mine[f] += c[f]
+            mine["mixture_overlap_ratio_hist"] = [a + b for a, b in zip(mine["mixture_overlap_ratio_hist"],
+                                                                         c["mixture_overlap_ratio_hist"])]
+
+    def to_dict(self) -> dict:
+        def ratios(dur, sp, ov):
+            return {"hours": dur / 3600, "overlap_ratio": ov / sp if sp else 0.0,
+                    "silence_ratio": (dur - sp) / dur if dur else 0.0}
+
+        combos = {}
+        for key in sorted(self.by_combo):
+            c = self.by_combo[key]
+            combos[key] = {"speakers": c["speakers"], "target_overlap": c["target"], "mixtures": c["mixtures"],
+                           **ratios(c["duration"], c["speech"], c["overlap"]),
+                           "mixture_overlap_ratio_hist": c["mixture_overlap_ratio_hist"],
+                           "hist_bin_width": 1 / HIST_BINS}
+        hist: Dict[str, int] = {}
+        for c in self.by_combo.values():
+            hist[str(c["speakers"])] = hist.get(str(c["speakers"]), 0) + c["mixtures"]
+        by_k = list(self.by_k)
+        by_k[0] = self.duration - self.speech
+        return {"mixtures": self.mixtures, "tracks": self.tracks, **ratios(self.duration, self.speech, self.overlap),
+                "speech_hours": self.speech / 3600, "overlap_hours": self.overlap / 3600,
+                "speaker_count_histogram": dict(sorted(hist.items())),
+                "hours_by_active_speakers": [h / 3600 for h in by_k],
+                "by_combination": combos}
