@@ -19,6 +19,7 @@ official track-2 UEM file.
 """
 import json
 import shutil
+import subprocess
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -383,3 +384,31 @@ def test_real_rttms_reproduce_stats(real_corpus, realdata):
         assert stats["turns"] == len(scored) and len(lines) - len(scored) == expected_before[split]
     starts = {c.id: c.custom["uem"][0][0] for c in result[""]["cuts"]}
     assert starts == {"S01": 0.0, "S02": 75.0, "S09": 64.0, "S21": 59.0}
+
+
+@pytest.mark.slow  # about 1 CPU-minute (a dozen diar processes); run with -m slow
+def test_run_sh_binaural_stages_0_to_4_on_the_release_layout(clean_corpus, tmp_path):
+    """No in-ear audio for eval: stage 1 writes train and dev, stages 2-4 process exactly those."""
+    from tests.fixtures.sandbox import recipe_sandbox
+
+    root, env = recipe_sandbox(tmp_path, "chime6")
+    recipe = root / "egs" / "chime6"
+    cmd = ["bash", str(recipe / "run.sh"), "--corpus-dir", str(clean_corpus), "--mic", "binaural",
+           "--references", "rttm"]
+    res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    manifests = sorted(p.name for p in (recipe / "data" / "manifests").glob("chime6-binaural_cuts_*.jsonl.gz"))
+    assert manifests == ["chime6-binaural_cuts_dev.jsonl.gz", "chime6-binaural_cuts_train.jsonl.gz"]
+    for split in ("train", "dev"):
+        labelled = CutSet.from_file(recipe / "data" / "cuts" / f"chime6-binaural_cuts_{split}_binary.jsonl.gz")
+        # one feature cut per in-ear channel (4 speakers x 2), every one labelled
+        assert len(labelled) == 8 * len(CutSet.from_file(recipe / "data" / "manifests" /
+                                                         f"chime6-binaural_cuts_{split}.jsonl.gz"))
+        assert all(c.features.num_features == 23 and "labels" in c.custom for c in labelled)
+    assert not list((recipe / "data" / "cuts").glob("*eval*"))
+    card = (recipe / "data" / "stats" / "chime6-binaural_card.md").read_text()
+    assert "chime6-binaural/dev: CHiME-6 track-2 forced-alignment RTTM" in card
+    report = (recipe / "data" / "manifests" / "chime6-binaural_prepare_report.txt").read_text()
+    assert "no in-ear audio for eval" in report
+    res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0 and res.stderr.count("already done") == 5, res.stderr[-3000:]
