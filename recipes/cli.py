@@ -30,7 +30,8 @@ class DiarGroup(click.Group):
     """The top-level group; verbs that live in their own module load lazily."""
 
     LAZY = {"simulate": ("recipes.cli_simulation", "simulate_command"),
-            "simulate-sources": ("recipes.cli_simulation", "prepare_sources_command")}
+            "simulate-sources": ("recipes.cli_simulation", "prepare_sources_command"),
+            "score": ("recipes.cli_score", "score_command")}
 
     def list_commands(self, ctx):
         lazy = [n for n, (mod, _) in self.LAZY.items() if importlib.util.find_spec(mod) is not None]

@@ -364,6 +364,32 @@ def oracle_one_speaker(turns: Sequence[Turn], uem: Sequence[Tuple[float, float]]
     return out
 
 
+def reference_from_cuts(cuts, group_by: Optional[str] = None, uem=None):
+    """Reference turns, UEM and groups of a CutSet: ``(turns, {recording: regions},
+    {recording: value of the custom field group_by})``. A recording's regions are the
+    union of its cuts' custom ``uem`` (else the cuts' spans), intersected with each cut;
+    ``uem`` (recording time) replaces them. Several cuts of one recording (channels,
+    windows) pool their turns; identical turns merge when scored."""
+    from recipes.cuts import cut_custom, cut_recording_id, cut_turns, cut_uem
+
+    turns: List[Turn] = []
+    regions: Dict[str, List[Tuple[float, float]]] = {}
+    groups: Dict[str, str] = {}
+    for cut in cuts:
+        rec = cut_recording_id(cut)
+        turns.extend(cut_turns(cut))
+        regions.setdefault(rec, []).extend(cut_uem(cut, uem))
+        if group_by is not None:
+            custom = cut_custom(cut)
+            if group_by not in custom:
+                raise ValueError(f"cut {cut.id}: no custom field {group_by!r} to group by "
+                                 f"(custom fields: {', '.join(sorted(custom)) or 'none'})")
+            value = str(custom[group_by])
+            if groups.setdefault(rec, value) != value:
+                raise ValueError(f"recording {rec}: cuts disagree on {group_by!r} ({groups[rec]!r} and {value!r})")
+    return turns, {rec: union_intervals(r) for rec, r in regions.items()}, groups
+
+
 # ---------------------------------------------------------------------------
 # text / markdown
 

@@ -98,11 +98,11 @@ from lhotse import CutSet, Recording
 from tqdm import tqdm
 
 from recipes.corpora.common import (
-    annotated_durations,
-    multi_file_recording,
     Option,
     PrepareReport,
+    annotated_durations,
     build_manifests,
+    multi_file_recording,
     open_recording,
     with_duration,
 )

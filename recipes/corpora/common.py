@@ -188,6 +188,17 @@ def read_recordings(audio: Mapping[str, Any], ids: Iterable[str], desc: str, pro
     return recordings
 
 
+def read_times(path, lineno: int, start: str, end: str) -> Tuple[float, float]:
+    """The start and end fields of an annotation line as seconds, or an
+    :class:`~recipes.rttm.AnnotationError` naming the file and line."""
+    from recipes.rttm import AnnotationError
+
+    try:
+        return float(start), float(end)
+    except ValueError:
+        raise AnnotationError(path, lineno, f"times {start!r} {end!r}", "start and end times in seconds") from None
+
+
 def global_speaker(recording_id: str, local_label: str) -> str:
     """Speaker id for corpora whose labels are local to a recording (VoxConverse, MSDWild, ...)."""
     return f"{recording_id}_{local_label}"

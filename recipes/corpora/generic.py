@@ -29,11 +29,11 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 import soundfile
 
 from recipes.corpora.common import (
-    read_recordings,
-    match_audio,
     PrepareReport,
     build_manifests,
+    match_audio,
     read_id_list,
+    read_recordings,
     write_manifests,
 )
 from recipes.rttm import group_by_recording, read_rttm, read_uem
