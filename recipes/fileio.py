@@ -170,3 +170,34 @@ def check_writable_dir(directory) -> Path:
     if not os.access(directory, os.W_OK):
         raise PermissionError(f"output directory {directory} is not writable")
     return directory
+
+
+@contextmanager
+def atomic_group() -> Iterator["callable"]:
+    """All or nothing for several outputs: the block gets ``tmp = stage(path)`` for each
+    output and writes ``tmp``; when the whole block succeeds every file is renamed to its
+    final name, and when anything fails every partial file is removed, so a failed
+    command leaves no output that looks finished (``diar prepare``)."""
+    staged = []
+
+    def stage(path) -> Path:
+        path = Path(path)
+        check_writable_dir(path.parent)
+        tmp = partial_path(path)
+        staged.append((tmp, path))
+        return tmp
+
+    try:
+        yield stage
+    except BaseException as e:
+        clear = next((c for c in (disk_error(e, final.parent, final.name) for _, final in staged[-1:]) if c), None)
+        for tmp, _ in staged:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+        if clear is not None:
+            raise clear from e
+        raise
+    for tmp, final in staged:
+        os.replace(tmp, final)

@@ -1,7 +1,8 @@
 """conf/corpora/*.yaml hold external facts only, and every key is read.
 
 A key counts as read when the code that loads the file names it as a string: the corpus module
-(``recipes/corpora/<corpus>.py``), or ``recipes/paper.py`` for the ``paper:`` block. The keys of
+(``recipes/corpora/<corpus>.py``) or ``recipes/download.py`` (archive entries), or
+``recipes/paper.py`` for the ``paper:`` block. The keys of
 the mappings listed in DATA_KEYED are data (meeting ids, mic names, versions): the module reads
 them by iterating over the mapping, so only the mapping's own name must appear."""
 import re
@@ -16,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA_KEYED = {  # corpus -> mappings (dotted paths) whose keys are data, read by iteration
     "ami": {"mics"},
     "icsi": {"mics", "splits"},
-    "chime6": {"uem.start"},
+    "chime6": {"uem.start", "missing_arrays", "download.audio", "rttm.files"},
     "dihard3": {"ldc", "release_dirs"},
     "tedlium": {"releases"},
     "voxconverse": {"audio"},
@@ -42,7 +43,8 @@ def key_paths(data, path=""):
 @pytest.mark.parametrize("corpus", CORPORA)
 def test_every_yaml_key_is_read(corpus):
     data = yaml.safe_load((REPO / "conf" / "corpora" / f"{corpus}.yaml").read_text())
-    module = (REPO / "recipes" / "corpora" / f"{corpus}.py").read_text()
+    # the corpus module, and recipes/download.py, which reads archive entries (url, file, sha256)
+    module = (REPO / "recipes" / "corpora" / f"{corpus}.py").read_text() + (REPO / "recipes" / "download.py").read_text()
     paper = (REPO / "recipes" / "paper.py").read_text()
     unread = []
     for parent, key in key_paths(data):

@@ -63,12 +63,12 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from tqdm import tqdm
 
 from recipes.corpora.common import (
-    annotated_durations,
-    read_recordings,
     Option,
     PrepareReport,
+    annotated_durations,
     build_manifests,
     global_speaker,
+    read_recordings,
 )
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_file, extract_archive

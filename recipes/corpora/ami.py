@@ -59,7 +59,7 @@ from recipes.corpora.common import (
     with_duration,
 )
 from recipes.corpora.config import load_corpus_config
-from recipes.download import DownloadError, download_file
+from recipes.download import download_each, download_file
 from recipes.rttm import group_by_recording, read_rttm, read_uem
 
 logger = logging.getLogger(__name__)
@@ -135,20 +135,11 @@ def download_ami(
             by_split[split] = [m for m in by_split[split] if m in set(meetings)]
     for rel in tqdm(setup_files(by_split, annotations), desc="BUT references", disable=not progress):
         get(f"{setup_url}/{rel}", f"{SETUP_DIR}/{rel}")
-    missing = []
     all_meetings = sorted({m for ms in by_split.values() for m in ms})
-    for m in tqdm(all_meetings, desc=f"AMI audio ({mic})", disable=not progress):
-        for stream in MICS[mic]:
-            rel = audio_path("", m, stream).as_posix()
-            try:
-                get(f"{audio_url}/{m}/audio/{m}.{stream}.wav", rel)
-            except DownloadError as e:
-                if "HTTP 404" not in str(e):
-                    raise
-                missing.append(rel)
-    if missing:
-        logger.warning("%d audio file(s) not on the server (their meetings will be reported by prepare): %s",
-                       len(missing), ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+    urls = {audio_path("", m, stream).as_posix(): f"{audio_url}/{m}/audio/{m}.{stream}.wav"
+            for m in all_meetings for stream in MICS[mic]}
+    download_each(urls, lambda rel: get(urls[rel], rel), f"AMI audio ({mic})", progress,
+                  note="their meetings will be reported by prepare")
     return target
 
 

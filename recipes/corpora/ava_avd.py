@@ -57,17 +57,10 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 from tqdm import tqdm
 
-from recipes.corpora.common import (
-    read_recordings,
-    Option,
-    PrepareReport,
-    build_manifests,
-    global_speaker,
-    read_id_list,
-)
+from recipes.corpora.common import Option, PrepareReport, build_manifests, global_speaker, read_id_list, read_recordings
 from recipes.corpora.config import load_corpus_config
-from recipes.fileio import atomic_path
 from recipes.download import download_file, extract_archive
+from recipes.fileio import atomic_path
 from recipes.rttm import AnnotationError, Turn, read_rttm
 
 logger = logging.getLogger(__name__)

@@ -72,14 +72,13 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-
 from recipes.corpora.common import (
-    annotated_durations,
-    read_recordings,
     Option,
     PrepareReport,
+    annotated_durations,
     build_manifests,
     global_speaker,
+    read_recordings,
 )
 from recipes.corpora.config import load_corpus_config
 from recipes.download import link_or_copy_tree

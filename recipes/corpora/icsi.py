@@ -75,15 +75,15 @@ from lhotse.audio import AudioSource
 from tqdm import tqdm
 
 from recipes.corpora.common import (
-    match_audio,
-    annotated_durations,
-    read_recordings,
     Option,
     PrepareReport,
+    annotated_durations,
     build_manifests,
+    match_audio,
+    read_recordings,
 )
 from recipes.corpora.config import load_corpus_config
-from recipes.download import DownloadError, download_file, extract_archive
+from recipes.download import download_each, download_file, extract_archive
 from recipes.rttm import AnnotationError, Turn
 
 logger = logging.getLogger(__name__)
@@ -361,19 +361,10 @@ def download_icsi(
                              progress=progress)
     extract_archive(zip_path, target)
     ids = list(meetings) if meetings else [m for ids in SPLITS.values() for m in ids]
-    missing = []
-    for m in tqdm(ids, desc=f"ICSI audio ({mic})", disable=not progress):
-        rel = f"speech/{m}/{MICS[mic]['file']}"
-        try:
-            download_file(f"{url}/{MICS[mic]['url'].format(m=m)}", target / rel, sha256=sha256.get(rel),
-                          force=force, progress=progress)
-        except DownloadError as e:
-            if "HTTP 404" not in str(e):
-                raise
-            missing.append(rel)
-    if missing:
-        logger.warning("%d audio file(s) not on the server (prepare reports their meetings): %s",
-                       len(missing), ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+    urls = {f"speech/{m}/{MICS[mic]['file']}": f"{url}/{MICS[mic]['url'].format(m=m)}" for m in ids}
+    download_each(urls, lambda rel: download_file(urls[rel], target / rel, sha256=sha256.get(rel), force=force,
+                                                  progress=progress),
+                  f"ICSI audio ({mic})", progress, note="prepare reports their meetings")
     return target
 
 

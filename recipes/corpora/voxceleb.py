@@ -67,8 +67,8 @@ from tqdm import tqdm
 
 from recipes.corpora.common import Option, PrepareReport, build_manifests, open_recording
 from recipes.corpora.config import load_corpus_config
-from recipes.fileio import atomic_path
 from recipes.download import DownloadError, download_file, extract_archive
+from recipes.fileio import atomic_path
 from recipes.rttm import AnnotationError, Turn
 
 logger = logging.getLogger(__name__)

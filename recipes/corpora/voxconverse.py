@@ -57,16 +57,15 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-
 from recipes.corpora.common import (
-    annotated_durations,
-    read_recordings,
-    match_audio,
     Option,
     PrepareReport,
+    annotated_durations,
     build_manifests,
     global_speaker,
+    match_audio,
     read_id_list,
+    read_recordings,
 )
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_file, extract_archive
