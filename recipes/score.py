@@ -35,7 +35,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from recipes.rttm import Turn, group_by_recording, union_intervals
+from recipes.rttm import Turn, union_intervals
 
 US = 1_000_000  # time unit of the computation: microseconds
 
@@ -258,6 +258,14 @@ class Scores:
         return rep
 
 
+def _by_recording(turns: Iterable[Turn]) -> Dict[str, List[Turn]]:
+    """Turns per recording, in input order (the scorer does not need them sorted)."""
+    out: Dict[str, List[Turn]] = {}
+    for t in turns:
+        out.setdefault(t.recording_id, []).append(t)
+    return out
+
+
 def score(ref: Iterable[Turn], hyp: Iterable[Turn], uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None,
           collar: float = 0.0, skip_overlap: bool = False, progress: bool = False) -> Scores:
     """Score system turns ``hyp`` against reference turns ``ref``.
@@ -269,8 +277,8 @@ def score(ref: Iterable[Turn], hyp: Iterable[Turn], uem: Optional[Mapping[str, S
     """
     from tqdm import tqdm
 
-    refs = group_by_recording(ref)
-    hyps = group_by_recording(hyp)
+    refs = _by_recording(ref)
+    hyps = _by_recording(hyp)
     if uem is not None:
         files = sorted(uem)
         ref_not_in_uem = sorted(set(refs) - set(uem))

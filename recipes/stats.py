@@ -78,6 +78,8 @@ class RecordingStats:
     speakers: List[str]
     # seconds with exactly k active speakers, k = 0, 1, 2, ... (k = 0 within the duration)
     time_by_speaker_count: List[float] = field(default_factory=list)
+    # which annotation the turns come from, when the corpus offers several (cut custom ``reference``)
+    reference: Optional[str] = None
     # seconds, one value per event: DISTRIBUTIONS -> values
     events: Dict[str, List[float]] = field(default_factory=dict)
     audio_duration: Optional[float] = None  # the cut's (audio) length, when known
@@ -202,7 +204,9 @@ def summarize(recs: Sequence[RecordingStats]) -> dict:
     sources = sorted({r.duration_source for r in recs})
     width = max((len(r.time_by_speaker_count) for r in recs), default=1)
     by_k = [sum(r.time_by_speaker_count[k] for r in recs if k < len(r.time_by_speaker_count)) for k in range(width)]
+    references = sorted({r.reference for r in recs if r.reference})
     return {
+        **({"references": references} if references else {}),
         "recordings": len({r.recording_id for r in recs}),  # windows / segments of one recording count once
         "duration_hours": dur / 3600,
         "duration_source": "+".join(sources) if sources else "none",
@@ -312,6 +316,7 @@ def cutset_stats(cuts, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]
         rs = recording_stats(rec_id, cut_turns(cut), uem=regions, duration_source="audio" if whole else "uem")
         rs.audio_duration = cut.duration
         rs.sim = cut_sim(cut)
+        rs.reference = custom.get("reference")
         out.append(rs)
     return out
 
@@ -396,7 +401,7 @@ def format_report(report: dict, fmt: str = "text") -> str:
         if notes:
             text += "\nDuration from the last turn end (no audio or UEM; a lower bound) for: " + ", ".join(
                 r["name"] for r in notes) + "\n"
-        return text
+        return text + _references_line(report)
     if fmt != "text":
         raise ValueError(f"format {fmt!r}; expected text, markdown, latex or json")
     out = []
@@ -420,7 +425,13 @@ def format_report(report: dict, fmt: str = "text") -> str:
     out += [line for line in _distribution_lines(rows, cells, "text") + _simulated_lines(rows, "text")]
     out += [p + "\n" for p in report.get("paragraphs", [])]
     out.append("Definitions:\n" + "\n".join(f"  {k}: {v}" for k, v in DEFINITIONS.items()) + "\n")
-    return "\n".join(out)
+    return "\n".join(out) + _references_line(report)
+
+
+def _references_line(report: dict) -> str:
+    """``Reference annotations: ami/dev: X; ...`` for inputs whose cuts say which annotation they carry."""
+    refs = [f"{r['name']}: {' + '.join(r['references'])}" for r in report["inputs"] if r.get("references")]
+    return "\nReference annotations: " + "; ".join(refs) + "\n" if refs else ""
 
 
 def _pcts(d: dict) -> str:
