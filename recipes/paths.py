@@ -68,7 +68,8 @@ def resolve_cuts(cuts, manifest, root: Optional[str] = None, check_audio: bool =
     if check_audio:
         missing, n = missing_audio(cuts, base)
         if missing:
-            shown = ", ".join(p for _, p in missing[:SHOWN]) + (", ..." if len(missing) > SHOWN else "")
+            shown = ", ".join(p if Path(p).stem == c else f"{c}: {p}" for c, p in missing[:SHOWN])
+            shown += ", ..." if len(missing) > SHOWN else ""
             where = ""
             if listing is not None:
                 from recipes.fileio import write_text
