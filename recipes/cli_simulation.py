@@ -6,7 +6,7 @@ import click
 
 from recipes.clitools import one_line_errors
 from recipes.simulation import (
-    METHODS, Simulator, format_stats, load_config, load_sources, materialize, prepare_sources, simulate,
+    METHODS, MIN_PAUSE, Simulator, format_stats, load_config, load_sources, materialize, prepare_sources, simulate,
 )
 
 logger = logging.getLogger(__name__)
@@ -90,9 +90,14 @@ def simulate_command(source_cuts, out_cuts, config_path, method, hours, hours_pe
 @click.command("simulate-sources")
 @click.argument("in_cuts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.argument("out_cuts", type=click.Path(dir_okay=False))
+@click.option("--min-pause", default=MIN_PAUSE, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds: split each utterance into speech segments at pauses at least this long "
+                   "(one cut per segment, what the conversation method consumes); 0 keeps each utterance "
+                   "whole with one supervision from its first to its last speech (the EEND layout).")
 @one_line_errors
-def prepare_sources_command(in_cuts, out_cuts):
-    """Trim each single-speaker cut's supervision to its speech (word alignments, else energy VAD)."""
+def prepare_sources_command(in_cuts, out_cuts, min_pause):
+    """Single-speaker source cuts for `diar simulate`: speech from the word alignments, else an energy VAD
+    relative to the noise floor (a low percentile of the frame energies); one supervision per cut."""
     from lhotse import CutSet
     from lhotse.serialization import load_manifest_lazy
 
@@ -101,7 +106,7 @@ def prepare_sources_command(in_cuts, out_cuts):
     n = 0
     with atomic_path(out_cuts) as tmp, CutSet.open_writer(tmp) as writer:
         for path in in_cuts:
-            for cut in prepare_sources(load_manifest_lazy(path)):
+            for cut in prepare_sources(load_manifest_lazy(path), min_pause=min_pause):
                 writer.write(cut)
                 n += 1
     logger.info("prepared %d source cuts -> %s", n, out_cuts)

@@ -187,10 +187,12 @@ def test_train_dev_speakers_disjoint(tmp_path, src_path):
 def test_audio_vad_load_audio_and_materialize(tmp_path):
     raw = audio_sources(tmp_path / "wav", per_speaker=3, seed=0)
     prepared = CutSet.from_cuts(list(prepare_sources(raw, progress=False)))
-    for r, p in zip(raw, prepared):  # VAD: speech found within the 50 ms collar + one frame
+    assert len(prepared) == len(raw)  # one speech segment each (no pause inside)
+    for r, p in zip(raw, prepared):  # VAD: speech found within the 50 ms collar + one frame (recording time)
         true_start, true_end = r.custom["true_speech"]
         sup = p.supervisions[0]
-        assert true_start - 0.08 <= sup.start <= true_start and true_end <= sup.end <= true_end + 0.08
+        start, end = p.start + sup.start, p.start + sup.end
+        assert true_start - 0.08 <= start <= true_start and true_end <= end <= true_end + 0.08
     assert energy_vad(np.zeros(8000), 16000) is None
     src = tmp_path / "src.jsonl.gz"
     prepared.to_file(src)
@@ -483,3 +485,68 @@ def test_every_mixture_says_what_it_is(tmp_path, src_path):
         assert info["overlap_ratio"] == pytest.approx(r["overlap_ratio"], abs=1e-5)
         assert info["silence_ratio"] == pytest.approx(1 - r["speech_ratio"], abs=1e-5)
         assert cut.custom["recording_id"] == cut.id
+
+
+def _noisy_utterance(path, rng, sr=16000, floor_dbfs=-65.0, peak=0.03):
+    """Quiet voiced speech (peak -30 dBFS) over white noise at ``floor_dbfs`` RMS: 4 runs of speech;
+    pauses 0.5, 0.2 and 0.35 s between them. Returns the speech runs (seconds)."""
+    from recipes.corpora.demo import voiced_signal
+
+    layout = [0.4, 1.2, 0.5, 0.8, 0.2, 1.0, 0.35, 0.6, 0.5]  # lead, speech, pause, speech, ...
+    parts, runs, t = [], [], 0.0
+    for k, d in enumerate(layout):
+        n = int(round(d * sr))
+        if k % 2:
+            parts.append(voiced_signal("spk_alice", n / sr, rng, sr) * (peak / 0.3))
+            runs.append((t, t + n / sr))
+        else:
+            parts.append(np.zeros(n, np.float32))
+        t += n / sr
+    x = np.concatenate(parts).astype(np.float64)
+    x += rng.standard_normal(x.size) * 10 ** (floor_dbfs / 20)
+    sf.write(str(path), x.astype(np.float32), sr, subtype="FLOAT")
+    return runs, t
+
+
+def test_segmentation_relative_to_a_minus_65_dbfs_noise_floor(tmp_path):
+    from lhotse.supervision import AlignmentItem
+
+    rng = np.random.default_rng(5)
+    runs, dur = _noisy_utterance(tmp_path / "u.wav", rng)
+    cut = make_cut("u", "A", dur, (0.0, dur), str(tmp_path / "u.wav"))
+    expected = {0.3: [(runs[0][0], runs[0][1]), (runs[1][0], runs[2][1]), (runs[3][0], runs[3][1])],  # 0.2 s kept
+                0.15: runs}
+    for min_pause, spans in expected.items():
+        segs = list(prepare_sources([cut], progress=False, min_pause=min_pause))
+        assert len(segs) == len(spans), (min_pause, [(s.start, s.duration) for s in segs])
+        for s, (a, b) in zip(segs, spans):
+            sup = s.supervisions[0]
+            assert abs(s.start + sup.start - a) <= 0.1 and abs(s.start + sup.end - b) <= 0.1, (min_pause, a, b)
+            assert s.custom["speech_boundary"] == "vad" and s.start <= s.start + sup.start
+            assert s.end <= s.start + sup.end + 0.1 + 1e-6  # at most the margin beyond the speech
+    whole = list(prepare_sources([cut], progress=False, min_pause=0))
+    assert len(whole) == 1 and whole[0].start == 0 and whole[0].duration == cut.duration
+    assert abs(whole[0].supervisions[0].start - runs[0][0]) <= 0.1  # the noise is trimmed
+    assert abs(whole[0].supervisions[0].end - runs[-1][1]) <= 0.1
+    # word alignments, when present, decide instead of the VAD
+    words = [AlignmentItem("A", 0.5, 0.4), AlignmentItem("B", 1.0, 0.5), AlignmentItem("C", 1.7, 0.3),
+             AlignmentItem("D", 2.5, 0.5)]
+    aligned = make_cut("w", "A", dur, (0.0, dur), str(tmp_path / "u.wav"))
+    aligned.supervisions[0].alignment = {"word": words}
+    segs = list(prepare_sources([aligned], progress=False, min_pause=0.3))
+    assert [(round(s.start + s.supervisions[0].start, 3), round(s.start + s.supervisions[0].end, 3)) for s in segs] \
+        == [(0.5, 2.0), (2.5, 3.0)]
+    assert all(s.custom["speech_boundary"] == "alignment" for s in segs)
+
+
+def test_simulate_sources_cli_min_pause(tmp_path):
+    rng = np.random.default_rng(6)
+    runs, dur = _noisy_utterance(tmp_path / "u.wav", rng)
+    CutSet.from_cuts([make_cut("u", "A", dur, (0.0, dur), str(tmp_path / "u.wav"))]).to_file(tmp_path / "raw.jsonl.gz")
+    for opts, n in [([], 3), (["--min-pause", "0"], 1), (["--min-pause", "0.1"], 4)]:
+        res = CliRunner().invoke(cli, ["simulate-sources", str(tmp_path / "raw.jsonl.gz"), str(tmp_path / "s.jsonl.gz"),
+                                       *opts], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        cuts = list(load_manifest_lazy(tmp_path / "s.jsonl.gz"))
+        assert len(cuts) == n and all(len(c.supervisions) == 1 for c in cuts)
+        assert all(c.load_audio().shape[1] == round(c.duration * 16000) for c in cuts)
