@@ -25,6 +25,12 @@ logger = logging.getLogger(__name__)
 @click.option("--num-mixtures", type=click.IntRange(min=1), help="Exactly this many mixtures.")
 @click.option("--conversation-stats", type=click.Path(exists=True),
               help="conversation: real turns (RTTM file/dir or CutSet) to measure pauses and overlaps on.")
+@click.option("--noise-cuts", type=click.Path(exists=True, dir_okay=False),
+              help="Noise MonoCuts (e.g. MUSAN noise): fills the preset's noise: entry (EEND presets: one "
+                   "recording looped per mixture, SNR 5/10/15/20 dB relative to the whole speech mixture).")
+@click.option("--rirs", help="Impulse responses: a RecordingSet manifest (resampled to the sources' rate) or "
+                             "'fast' (Lhotse's random RIRs; needs torchaudio); fills the preset's reverb: entry "
+                             "(EEND presets: each speaker reverberant with probability 0.5).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
               help="Workers: local processes, or the LocalCluster size with --executor dask and no --scheduler.")
@@ -40,7 +46,7 @@ logger = logging.getLogger(__name__)
               help="Also write 8 kHz FLAC mixtures, an RTTM and a Kaldi data dir here.")
 @one_line_errors
 def simulate_command(source_cuts, out_cuts, config_path, method, hours, hours_per_combination, num_mixtures,
-                     conversation_stats, seed, num_jobs, executor_kind, scheduler, speaker_split, prefix, no_merge,
+                     conversation_stats, noise_cuts, rirs, seed, num_jobs, executor_kind, scheduler, speaker_split, prefix, no_merge,
                      materialize_dir):
     """Simulate multi-speaker mixtures from single-speaker SOURCE_CUTS into OUT_CUTS (NAME.jsonl.gz).
 
@@ -54,6 +60,10 @@ def simulate_command(source_cuts, out_cuts, config_path, method, hours, hours_pe
     from recipes.fileio import check_writable_dir
 
     cfg = load_config(config_path, method=method, conversation_stats=conversation_stats)
+    if noise_cuts:
+        cfg.noise = {**(cfg.noise or {}), "cuts": noise_cuts}
+    if rirs:
+        cfg.reverb = {**(cfg.reverb or {}), "rirs": rirs}
     if sum(x is not None for x in (hours, hours_per_combination, num_mixtures)) > 1:
         raise click.UsageError("give one of --hours, --hours-per-combination, --num-mixtures")
     if not str(out_cuts).endswith(".jsonl.gz"):

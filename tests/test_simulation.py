@@ -280,7 +280,7 @@ def test_reverb_and_noise_tracks(tmp_path):
     CutSet.from_cuts([make_cut("noise", "n", 3.0, (0, 3.0), str(tmp_path / "noise.wav"))]) \
         .drop_supervisions().to_file(tmp_path / "noise.jsonl.gz")
     audio = {}
-    for name, extra in [("dry", {}), ("wet", {"reverb": {"rirs": str(tmp_path / "rirs.jsonl.gz")},
+    for name, extra in [("dry", {}), ("wet", {"reverb": {"rirs": str(tmp_path / "rirs.jsonl.gz"), "probability": 1.0},
                                               "noise": {"cuts": str(tmp_path / "noise.jsonl.gz"), "snr": [5, 5]}})]:
         out, _ = run(tmp_path, src_path, name, 2, seed=4, utterances_per_speaker=[2, 3], **extra)
         cut = next(iter(load_manifest_lazy(out)))

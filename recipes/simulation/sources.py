@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
@@ -110,7 +111,8 @@ def prepare_sources(cuts, progress: bool = True, min_pause: Optional[float] = MI
     ``margin`` seconds (at most half the pause) beyond its speech, as BUT's EEND_dataprep v2
     prepares conversation sources; with ``min_pause`` None or 0 the cut keeps its extent and
     one supervision from its first to its last speech. Custom field ``speech_boundary`` says
-    how (``alignment`` | ``vad``). Silent cuts are skipped with a warning.
+    how (``alignment`` | ``vad``), ``energy`` is the mean square of the cut's audio (the SNR
+    reference of noise, see :class:`recipes.simulation.effects._Noise`). Silent cuts are skipped with a warning.
     """
     from lhotse.utils import fastcopy
     from tqdm import tqdm
@@ -124,11 +126,15 @@ def prepare_sources(cuts, progress: bool = True, min_pause: Optional[float] = MI
             raise ValueError(f"source cut {cut.id}: expected supervisions of one speaker, "
                              f"got {sorted(map(str, speakers))}")
         words = [a for s in sups for a in ((s.alignment or {}).get("word") or [])]
+        audio = cut.load_audio()
+        if audio.ndim > 1:
+            audio = audio.mean(axis=0)
+        sr = cut.sampling_rate
         if words:
             segs = word_segments(words, gap, cut.duration)
             how = "alignment"
         else:
-            segs = speech_segments(cut.load_audio(), cut.sampling_rate, min_pause=gap)
+            segs = speech_segments(audio, sr, min_pause=gap)
             how = "vad"
         if not segs:
             logger.warning("source cut %s: no speech found, skipped", cut.id)
@@ -139,6 +145,7 @@ def prepare_sources(cuts, progress: bool = True, min_pause: Optional[float] = MI
         if not split:
             a, b = segs[0][0], segs[-1][1]
             sup = fastcopy(first, id=first.id, start=a, duration=round(b - a, 4), alignment=None)
+            custom["energy"] = float(np.mean(np.square(audio, dtype=np.float64)))
             yield fastcopy(cut, supervisions=[sup], custom=custom)
             continue
         for k, (a, b) in enumerate(segs):
@@ -147,8 +154,10 @@ def prepare_sources(cuts, progress: bool = True, min_pause: Optional[float] = MI
             lo, hi = round(lo, 4), round(hi, 4)
             sid = f"{cut.id}-{k:03d}"
             sup = fastcopy(first, id=sid, start=round(a - lo, 4), duration=round(b - a, 4), alignment=None)
+            piece = audio[int(round(lo * sr)):int(round(hi * sr))]
+            energy = float(np.mean(np.square(piece, dtype=np.float64))) if piece.size else 0.0
             yield fastcopy(cut, id=sid, start=round(cut.start + lo, 4), duration=round(hi - lo, 4),
-                           supervisions=[sup], custom=custom)
+                           supervisions=[sup], custom={**custom, "energy": energy})
 
 
 def speaker_in_split(speaker: str, split: Optional[str], dev_fraction: float, seed: int = 0) -> bool:
@@ -175,7 +184,8 @@ class Sources:
     speakers: List[str]
     by_speaker: List[np.ndarray]  # source indices per speaker
     sampling_rate: Optional[int]
-    has_transforms: bool = False  # a source recording has Lhotse transforms (resampling, speed, ...)
+    has_transforms: bool = False
+    energy: Optional[np.ndarray] = None  # mean square of each source cut's audio (NaN: unknown)  # a source recording has Lhotse transforms (resampling, speed, ...)
 
     def __len__(self):
         return len(self.json)
@@ -205,7 +215,7 @@ def load_sources(paths, supervision: str = "speech", split: Optional[str] = None
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    js, dur, s0, s1, spk, pos = [], [], [], [], [], []
+    js, dur, s0, s1, spk, pos, en = [], [], [], [], [], [], []
     spk_index: Dict[str, int] = {}
     keep: Dict[str, bool] = {}
     rates = set()
@@ -247,6 +257,7 @@ def load_sources(paths, supervision: str = "speech", split: Optional[str] = None
                 js.append(head + rec_id + ("," + rest[1:] if len(rest) > 2 else "}") + "}")
                 pos.append((len(head) + 1, len(head) + len(rec_id) - 1))
                 rates.add(rec.get("sampling_rate"))
+                en.append(float((d.get("custom") or {}).get("energy", math.nan)))
                 dur.append(duration)
                 s0.append(start)
                 s1.append(end)
@@ -262,4 +273,4 @@ def load_sources(paths, supervision: str = "speech", split: Optional[str] = None
                    sup_start=np.asarray(s0), sup_end=np.asarray(s1),
                    speaker=speaker, speakers=list(spk_index), sampling_rate=rates.pop(),
                    by_speaker=[order[bounds[i]:bounds[i + 1]] for i in range(len(spk_index))],
-                   has_transforms=has_transforms)
+                   has_transforms=has_transforms, energy=np.asarray(en))
