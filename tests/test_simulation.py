@@ -27,9 +27,9 @@ def src_path(tmp_path_factory):
     return path
 
 
-def run(tmp_path, src_path, name, n, seed=0, num_jobs=1, split=None, **cfg):
+def run(tmp_path, src_path, name, n, seed=0, num_jobs=1, split=None, config_from=None, **cfg):
     cfg.setdefault("shard_size", 250)
-    config = load_config(None, **cfg)
+    config = load_config(f"conf/simulation/{config_from}.yaml" if config_from else None, **cfg)
     src = load_sources(src_path, supervision=config.supervision, split=split, dev_fraction=config.dev_fraction)
     out = tmp_path / f"{name}.jsonl.gz"
     stats = simulate(Simulator(src, config, seed=seed, prefix=name), n, out, num_jobs=num_jobs, progress=False)
@@ -550,3 +550,116 @@ def test_simulate_sources_cli_min_pause(tmp_path):
         cuts = list(load_manifest_lazy(tmp_path / "s.jsonl.gz"))
         assert len(cuts) == n and all(len(c.supervisions) == 1 for c in cuts)
         assert all(c.load_audio().shape[1] == round(c.duration * 16000) for c in cuts)
+
+
+def _prepared_audio_sources(tmp_path, per_speaker=3, seed=0):
+    raw = audio_sources(tmp_path / "wav", per_speaker=per_speaker, seed=seed)
+    path = tmp_path / "src.jsonl.gz"
+    CutSet.from_cuts(list(prepare_sources(raw, progress=False, min_pause=0))).to_file(path)
+    return path
+
+
+def test_noise_is_one_looped_recording_at_an_snr_of_the_whole_speech_mixture(tmp_path):
+    """EEND's rule, measured on the audio: 10 log10(mean(speech mixture^2) / mean(noise^2)) over the
+    whole mixture equals the drawn SNR (one of 5/10/15/20 dB)."""
+    from lhotse.cut import MixedCut
+
+    src = _prepared_audio_sources(tmp_path)
+    rng = np.random.default_rng(2)
+    for k, level in enumerate([0.05, 0.3]):  # two noise recordings of different level
+        sf.write(str(tmp_path / f"noise{k}.wav"), (rng.standard_normal(16000 * 2) * level).astype(np.float32), 16000)
+    CutSet.from_cuts([make_cut(f"noise{k}", "n", 2.0, (0, 2.0), str(tmp_path / f"noise{k}.wav")) for k in range(2)]) \
+        .drop_supervisions().to_file(tmp_path / "noise.jsonl.gz")
+    out, _ = run(tmp_path, src, "snr", 12, seed=3, utterances_per_speaker=[2, 3], config_from="eend_2spk_beta2",
+                 noise={"cuts": str(tmp_path / "noise.jsonl.gz"), "snrs": [5, 10, 15, 20]})
+    seen = set()
+    for cut in load_manifest_lazy(out):
+        noise = [t for t in cut.tracks if t.snr is not None]
+        assert len({t.cut.recording.id for t in noise}) == 1  # one recording, looped
+        assert abs(sum(t.cut.duration for t in noise) - cut.duration) < 2e-3 and noise[0].offset == 0.0
+        full = cut.load_audio()[0]
+        speech = MixedCut(id=cut.id, tracks=[t for t in cut.tracks if t.snr is None]).load_audio()[0]
+        n = min(len(full), len(speech))
+        snr = 10 * np.log10(np.mean(speech[:n] ** 2) / np.mean((full[:n] - speech[:n]) ** 2))
+        nearest = min((5, 10, 15, 20), key=lambda s: abs(s - snr))
+        assert abs(snr - nearest) < 0.6, snr
+        seen.add(nearest)
+    assert len(seen) >= 3
+
+
+def test_rirs_resampled_to_the_source_rate_and_fast_needs_torchaudio(tmp_path):
+    """An 8 kHz RIR (direct path + an echo 50 ms later) on 16 kHz sources: the echo stays 50 ms late."""
+    from lhotse import Recording, RecordingSet
+
+    src = _prepared_audio_sources(tmp_path, per_speaker=1)
+    h = np.zeros(800, np.float32)
+    h[0], h[400] = 0.9, 0.6  # 400 samples at 8 kHz = 50 ms
+    sf.write(str(tmp_path / "rir8k.wav"), h, 8000)
+    RecordingSet.from_recordings([Recording.from_file(tmp_path / "rir8k.wav")]).to_file(tmp_path / "rirs.jsonl.gz")
+    out, _ = run(tmp_path, src, "rir", 1, seed=1, utterances_per_speaker=[1, 1],
+                 reverb={"rirs": str(tmp_path / "rirs.jsonl.gz"), "probability": 1.0})
+    cut = next(iter(load_manifest_lazy(out)))
+    track = cut.tracks[0].cut
+    wet = track.load_audio()[0]
+    dry = {c.id: c for c in CutSet.from_file(src)}[track.id].load_audio()[0]
+    lags = np.arange(300, 1300)
+    xc = [float(np.dot(wet[lag:], dry[:len(dry) - lag])) for lag in lags]
+    assert abs(lags[int(np.argmax(xc))] - 800) <= 2  # 50 ms at 16 kHz (400 would be double speed)
+    if __import__("importlib").util.find_spec("torchaudio") is None:
+        conf = tmp_path / "fast.yaml"
+        conf.write_text("reverb: {rirs: fast}\n")
+        res = CliRunner().invoke(cli, ["simulate", str(src), str(tmp_path / "f" / "mix.jsonl.gz"), "--config",
+                                       str(conf), "--num-mixtures", "2"])
+        assert res.exit_code == 1 and "torchaudio" in res.stderr and "diar-recipes[torchaudio]" in res.stderr
+        assert not (tmp_path / "f").exists() or not any((tmp_path / "f").iterdir())
+
+
+def eend_reference(by_spk, num_mixtures, speakers, beta, rnd):
+    """EEND's random_mixture.py, written again: S speakers, U{10..20} utterances each (without
+    replacement), Exp(beta) silence before every utterance; labels are whole utterances. Returns
+    pooled overlap / speech, silence / duration and the mean mixture length."""
+    ov = sp = dur = 0.0
+    for _ in range(num_mixtures):
+        k = rnd.choices(list(speakers), weights=list(speakers.values()))[0]
+        intervals, length = [], 0.0
+        for spk in rnd.sample(sorted(by_spk), k):
+            t = 0.0
+            utts = by_spk[spk]
+            for d in rnd.sample(utts, min(rnd.randint(10, 20), len(utts))):
+                t += rnd.expovariate(1 / (beta[k] if isinstance(beta, dict) else beta))
+                intervals.append((t, t + d))
+                t += d
+            length = max(length, t)
+        r = overlap_ratio_sweep(intervals)
+        speech = speech_sweep(intervals)
+        ov += r * speech
+        sp += speech
+        dur += length
+    return ov / sp, (dur - sp) / dur, dur / num_mixtures
+
+
+def speech_sweep(intervals):
+    total, end = 0.0, -np.inf
+    for s, e in sorted(intervals):
+        if s > end:
+            total += e - s
+            end = e
+        elif e > end:
+            total += e - end
+            end = e
+    return total
+
+
+@pytest.mark.parametrize("preset", ["eend_2spk_beta2", "eda_1to4spk"])
+def test_eend_presets_equal_an_independent_eend(tmp_path, src_path, preset):
+    out, stats = run(tmp_path, src_path, preset, 2500, seed=9, config_from=preset)
+    cuts = list(load_manifest_lazy(out))
+    r = summarize(cutset_stats(cuts))  # recipes.stats on the simulated MixedCuts
+    cfg = load_config(f"conf/simulation/{preset}.yaml")
+    by_spk = {}
+    for c in manifest_sources(num_speakers=20, per_speaker=30, seed=0):
+        by_spk.setdefault(c.supervisions[0].speaker, []).append(c.duration)
+    ref_ov, ref_sil, ref_len = eend_reference(by_spk, 8000, cfg.speakers, cfg.beta, random.Random(4321))
+    assert abs(r["overlap_ratio"] - ref_ov) < 0.005, (r["overlap_ratio"], ref_ov)
+    assert abs((1 - r["speech_ratio"]) - ref_sil) < 0.005, (1 - r["speech_ratio"], ref_sil)
+    assert abs(np.mean([c.duration for c in cuts]) / ref_len - 1) < 0.02

@@ -25,7 +25,7 @@ class _Noise:
       sources' ``energy`` (mean square of each source cut, written by ``diar
       simulate-sources``) as ``sum_i energy_i duration_i / duration`` (different
       speakers' signals are uncorrelated); Lhotse measures a track's SNR against the
-      first track, so each noise track's SNR is shifted by ``10 log10(E_mix / E_first)``.
+      first track, so each noise track's SNR is shifted by ``10 log10(E_first / E_mix)``.
       ``reference: first_track``: Lhotse's rule as it is (the old behaviour).
     - ``probability``: of a mixture getting noise (default 1).
     """
@@ -57,7 +57,7 @@ class _Noise:
 
     def tracks(self, rng, duration: float, shift_db: float = 0.0) -> List[str]:
         """Noise tracks under a mixture of ``duration`` s; ``shift_db`` is added to the drawn SNR
-        (``10 log10(E_mix / E_first)`` for ``reference: mixture``)."""
+        (``10 log10(E_first / E_mix)`` for ``reference: mixture``)."""
         if rng.random() >= self.probability:
             return []
         dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode

@@ -147,7 +147,7 @@ class Simulator:
                 e = src.energy[lay.sources]
                 d = src.duration[lay.sources]
                 e_mix = float(np.sum(e * d)) / measured[2]
-                shift = 10 * np.log10(e_mix / e[order[0]]) if e_mix > 0 and e[order[0]] > 0 else 0.0
+                shift = 10 * np.log10(e[order[0]] / e_mix) if e_mix > 0 and e[order[0]] > 0 else 0.0
             parts += self.noise.tracks(lay.rng, lay.duration(src), shift_db=float(shift))
         return '{"id":"' + mid + '","tracks":[' + ",".join(parts) + '],"type":"MixedCut"}\n'
 
