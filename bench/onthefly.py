@@ -10,8 +10,17 @@ they are computed from the audio in the DataLoader's workers (0, 1, 2).
    ``KaldiNativeFbank()`` and ``NumpyKaldiFbank()`` fed the 16 kHz cuts (soxr inside).
 2. ``EENDDataset(feature_extractor=...)`` (features, 345-dim splicing, labels)
    through a DynamicBucketingSampler.
+3. Simulated 2-speaker EEND mixtures of 16 kHz FLAC sources with a noise track
+   (``diar simulate``'s code), 50 s chunks, through a DataLoader with workers:
+   stock Lhotse (``OnTheFlyFeatures(Fbank)`` on ``cuts.resample(8000)``: features only),
+   ``EENDDataset(feature_extractor=NumpyKaldiFbank())`` without and with the source
+   cache (mixing + noise + 8 kHz fbank + splice + labels). Prints the rate per core,
+   the ratio to stock, the floor from single-step rates measured here (render from
+   the cache, fbank, splice, labels: 1 / sum of 1 / rate), and the cores a GPU that
+   consumes 16,000 audio seconds per second needs. Targets (issue 17): >= 3,000x real
+   time per core, >= 6x stock, within 2x of the floor.
 
-    python bench/onthefly.py [--files 4] [--minutes 30]
+    python bench/onthefly.py [--parts 1 2 3] [--files 4] [--minutes 30] [--mixture-minutes 30]
 """
 import argparse
 import sys
@@ -54,7 +63,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=4)
     parser.add_argument("--minutes", type=float, default=30.0, help="minutes per file (enough work that worker start-up does not dominate)")
+    parser.add_argument("--parts", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--mixture-minutes", type=float, default=30.0, help="part 3: minutes of mixtures")
+    parser.add_argument("--workers", type=int, default=2, help="part 3: DataLoader workers (one core each)")
     args = parser.parse_args()
+    if 3 in args.parts:
+        simulated(args)
+    if not {1, 2} & set(args.parts):
+        return
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cuts = make_audio(tmp, args.files, 60 * args.minutes)
@@ -90,6 +106,166 @@ def main():
                     batch_size=None, num_workers=workers)
                 cps, rtf, t, n = rate(loader, total)
                 print(f"  {name:18s} {workers} worker(s): {cps:7.1f} cuts/s  RTF {rtf:7.0f}x  ({t:.2f} s, {n} cuts)")
+
+
+def make_sim_corpus(tmp: Path, minutes: float, seed: int = 0):
+    """16 kHz FLAC sources (speech-like voiced words with pauses, 8 speakers), a FLAC noise
+    recording, and EEND 2-speaker mixtures with a noise track at 5-15 dB SNR."""
+    import numpy as np
+    import soundfile as sf
+
+    from recipes.corpora.demo import SPEAKERS, voiced_signal
+    from recipes.simulation import Simulator, load_config, load_sources, prepare_sources, simulate
+
+    rng = np.random.default_rng(seed)
+    raw = []
+    (tmp / "src").mkdir()
+    names = list(SPEAKERS)
+    for s in range(8):
+        spk = names[s % len(names)]
+        for u in range(12):
+            parts = []
+            for _ in range(int(rng.integers(3, 8))):
+                parts += [voiced_signal(spk, float(rng.uniform(0.3, 1.2)), rng, 16000),
+                          np.zeros(int(16000 * rng.uniform(0.1, 0.4)), np.float32)]
+            x = np.concatenate([np.zeros(3200, np.float32)] + parts) * np.float32(10 ** (rng.uniform(-10, 0) / 20))
+            x += rng.standard_normal(len(x)).astype(np.float32) * np.float32(10 ** (rng.uniform(-90, -60) / 20))
+            path = tmp / "src" / f"s{s}-{u:02d}.flac"
+            sf.write(str(path), x, 16000, subtype="PCM_16")
+            raw.append(make_source_cut(f"s{s}-{u:02d}", f"s{s}", path, len(x)))
+    noise = (rng.standard_normal(16000 * 300) * 0.05).astype(np.float32)
+    sf.write(str(tmp / "noise.flac"), noise, 16000, subtype="PCM_16")
+    CutSet.from_cuts([make_source_cut("noise", None, tmp / "noise.flac", len(noise))]).to_file(tmp / "noise.jsonl.gz")
+    CutSet.from_cuts(list(prepare_sources(CutSet.from_cuts(raw), progress=False))).to_file(tmp / "src.jsonl.gz")
+    cfg = load_config(None, noise={"cuts": str(tmp / "noise.jsonl.gz"), "snr": [5, 15]})
+    sim = Simulator(load_sources(tmp / "src.jsonl.gz", supervision=cfg.supervision), cfg, seed=seed, prefix="b")
+    n = sim.num_mixtures_for_hours(minutes / 60)
+    simulate(sim, n, tmp / "mix.jsonl.gz", progress=False)
+    return tmp / "src.jsonl.gz", tmp / "noise.jsonl.gz", tmp / "mix.jsonl.gz"
+
+
+def make_source_cut(cid, speaker, path, n):
+    from lhotse import AudioSource, Recording
+    from lhotse.cut import MonoCut
+
+    rec = Recording(id=cid, sources=[AudioSource(type="file", channels=[0], source=str(path))], sampling_rate=16000,
+                    num_samples=n, duration=n / 16000)
+    sups = [] if speaker is None else [SupervisionSegment(cid, cid, 0.0, n / 16000, channel=0, speaker=speaker)]
+    return MonoCut(cid, 0.0, n / 16000, 0, recording=rec, supervisions=sups)
+
+
+class Float32Fbank(Fbank):
+    """Stock Fbank with a float32 cast: Lhotse mixes noisy windows as float64 (NumPy 2 promotion of
+    the SNR gain) and its own Fbank.extract_batch then raises a dtype error."""
+
+    def extract_batch(self, samples, sampling_rate, lengths=None):
+        samples = [s.astype("float32") if hasattr(s, "astype") else s.float() for s in samples] \
+            if isinstance(samples, list) else samples.astype("float32")
+        return super().extract_batch(samples, sampling_rate, lengths)
+
+
+def simulated(args):
+    import os
+
+    import numpy as np
+    from lhotse import load_manifest_lazy
+
+    from recipes.dataset import _one_torch_thread
+    from recipes.features import eend_input
+    from recipes.labels import activity_matrix
+    from recipes.simulation.cache import SourceCache, build_source_cache
+    from recipes.simulation.render import render
+
+    cores = min(args.workers, os.cpu_count() or 1) or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        src, noise, mix = make_sim_corpus(tmp, args.mixture_minutes)
+        sources = list(load_manifest_lazy(src)) + list(load_manifest_lazy(noise))
+        src_seconds = sum(c.duration for c in sources)
+        t0 = time.perf_counter()
+        info = build_source_cache(sources, tmp / "cache", progress=False)
+        t_build = time.perf_counter() - t0
+        cache = SourceCache(tmp / "cache")
+        chunks = CutSet.from_cuts([w for m in load_manifest_lazy(mix) for w in m.cut_into_windows(50.0)]).to_eager()
+        total = sum(c.duration for c in chunks)
+        print(f"3. simulated mixtures: {len(chunks)} chunks of up to 50 s, {total / 60:.1f} min, noise track in each, "
+              f"{args.workers} DataLoader worker(s) = {cores} core(s)")
+        print(f"  source cache: {info['sources']} sources, {src_seconds / 60:.1f} min, {info['bytes'] / src_seconds:.0f} "
+              f"bytes per source second, built at {src_seconds / t_build:.0f}x real time (1 process)")
+
+        def loader_rate(dataset, cuts, workers):
+            # persistent workers, one untimed epoch first: worker start-up (fork, first batch) is not
+            # part of a training run's steady input rate
+            loader = torch.utils.data.DataLoader(dataset, sampler=SimpleCutSampler(cuts, max_duration=200.0),
+                                                 batch_size=None, num_workers=workers,
+                                                 persistent_workers=workers > 0)
+            try:
+                rate(loader, total)
+                return max((rate(loader, total) for _ in range(2)), key=lambda r: r[1])
+            finally:  # stop the persistent workers now (not in a later loader's forked workers)
+                if getattr(loader, "_iterator", None) is not None:
+                    loader._iterator._shutdown_workers()
+                    loader._iterator = None
+
+        results = {}
+        try:
+            cps, rtf, t, n = loader_rate(FeaturesOnly(Fbank(FbankConfig(sampling_rate=8000, num_mel_bins=23))),
+                                         chunks.resample(8000), args.workers)
+            results["stock"] = rtf
+            stock_name = "stock Lhotse (resample + Fbank), features only"
+        except Exception as e:  # noqa: BLE001 - the float64 failure the issue describes
+            print(f"  stock Lhotse (resample + Fbank) fails on noisy windows: {type(e).__name__}: "
+                  f"{[x for x in str(e).splitlines() if x.strip()][-1][:160]}")
+            cps, rtf, t, n = loader_rate(FeaturesOnly(Float32Fbank(FbankConfig(sampling_rate=8000, num_mel_bins=23))),
+                                         chunks.resample(8000), args.workers)
+            results["stock"] = rtf
+            stock_name = "stock Lhotse + float32 cast, features only"
+        print(f"  {stock_name:52s} {rtf:7.0f}x real time, {rtf / cores:6.0f}x per core")
+        for name, ds in [("EENDDataset, Lhotse mixing (no cache)", EENDDataset(feature_extractor=NumpyKaldiFbank())),
+                         ("EENDDataset + source cache", EENDDataset(feature_extractor=NumpyKaldiFbank(),
+                                                                     source_cache=cache))]:
+            cps, rtf, t, n = loader_rate(ds, chunks, args.workers)
+            results[name] = rtf
+            print(f"  {name:52s} {rtf:7.0f}x real time, {rtf / cores:6.0f}x per core, "
+                  f"{rtf / results['stock']:.1f}x stock")
+        for pin in (False, True):
+            ds = EENDDataset(feature_extractor=NumpyKaldiFbank(), source_cache=cache, pin_threads=pin)
+            sub = CutSet.from_cuts(list(chunks)[:8])
+            t0 = time.perf_counter()
+            ds[sub]
+            dt = time.perf_counter() - t0
+            print(f"  num_workers=0, pin_threads={pin!s:5s} (torch threads {torch.get_num_threads()}): "
+                  f"{sum(c.duration for c in sub) / dt:7.0f}x real time")
+        # single-step rates, one core, in this process (one torch thread, as in a worker)
+        steps = {}
+        ext = NumpyKaldiFbank()
+        sample = list(chunks)[: min(len(chunks), 12)]
+        secs = sum(c.duration for c in sample)
+        with _one_torch_thread():
+            t0 = time.perf_counter()
+            audio = [render(c, cache) for c in sample]
+            steps["render from cache (mix + noise)"] = secs / (time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            feats = [ext.extract(a, 8000) for a in audio]
+            steps["numpy fbank at 8 kHz"] = secs / (time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            for f in feats:
+                eend_input(f - f.mean(axis=0, keepdims=True))
+            steps["mean norm + splice + subsample"] = secs / (time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            for c, f in zip(sample, feats):
+                activity_matrix(c, sorted({s.speaker for s in c.supervisions}), num_frames=f.shape[0])
+            steps["labels"] = secs / (time.perf_counter() - t0)
+        floor = 1 / sum(1 / r for r in steps.values())
+        for k, v in steps.items():
+            print(f"    step: {k:34s} {v:9.0f}x real time")
+        ours = results["EENDDataset + source cache"] / cores
+        print(f"  floor from the steps: {floor:.0f}x per core; measured {ours:.0f}x per core = "
+              f"{ours / floor:.2f} of the floor (target >= 0.5)")
+        print(f"  targets: {ours:.0f}x per core (>= 3,000), {results['EENDDataset + source cache'] / results['stock']:.1f}x "
+              f"stock (>= 6); cores per 16,000 s/s GPU: {16000 / ours:.1f} with the cache, "
+              f"{16000 * cores / results['EENDDataset, Lhotse mixing (no cache)']:.1f} without, "
+              f"{16000 * cores / results['stock']:.1f} stock")
 
 
 if __name__ == "__main__":

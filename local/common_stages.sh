@@ -11,7 +11,8 @@
 #
 # Stage 2: fbank     -> data/fbank/${prefix}_cuts_<split>/, data/cuts/${prefix}_cuts_<split>.jsonl.gz
 # Stage 3: labels    -> data/labels/, data/cuts/${prefix}_cuts_<split>_<type>.jsonl.gz
-# Stage 4: describe  -> data/stats/<file>.lhotse.txt, ${prefix}_card.md, _table.tex, _stats.json, .png
+# Stage 4: describe  -> data/stats/<file>.lhotse.txt, ${prefix}_card.md, _table.tex, _refs.bib, _stats.json, .png
+#          validate  -> data/stats/${prefix}_validate.{md,json,png} (audio against annotations; warnings only)
 #
 # run_feature_stages FIRST runs the same three stages numbered FIRST..FIRST+2
 # (the simulation recipe: 3-5); a recipe whose stage-2 input is not
@@ -55,8 +56,11 @@ run_feature_stages() {
       lhotse cut describe "$f" > "data/stats/$(basename "$f" .jsonl.gz).lhotse.txt"
     done
     diar describe "${cuts[@]}" --format markdown -o "data/stats/${prefix}_card.md" --plot "data/stats/${prefix}.png"
-    diar describe "${cuts[@]}" --format latex -o "data/stats/${prefix}_table.tex"
+    diar describe "${cuts[@]}" --format latex -o "data/stats/${prefix}_table.tex" --bib "data/stats/${prefix}_refs.bib"
     diar describe "${cuts[@]}" --format json -o "data/stats/${prefix}_stats.json"
+    # flagged recordings are warnings here (no --strict): read the ranked list in _validate.md
+    diar validate "${cuts[@]}" --format markdown -o "data/stats/${prefix}_validate.md" \
+      --json-output "data/stats/${prefix}_validate.json" --plot "data/stats/${prefix}_validate.png" --num-jobs "$nj"
     cat "data/stats/${prefix}_card.md"
     stage_done $desc
   fi

@@ -269,12 +269,15 @@ def labels(in_cuts, out_cuts, storage_path, label_type, max_set_size, global_spe
     check_writable_dir(Path(out_cuts).parent)  # before any work: an unwritable output fails at once
     storage_dir = check_writable_dir(storage_path)
     stem = _stem(out_cuts)
+    streamed = str(out_cuts).endswith((".jsonl", ".jsonl.gz"))
     out, report = compute_labels(
         cuts, storage_dir / f"{stem}.h5", label_type=label_type, max_set_size=max_set_size,
         global_speaker_map=global_speaker_map, num_jobs=num_jobs, executor_kind=executor_kind, scheduler=scheduler,
+        output_path=out_cuts if streamed else None,  # JSONL: written as the archives come, memory flat in cuts
     )
     write_text(storage_dir / f"{stem}_report.json", json.dumps(report.to_dict(), indent=1) + "\n")
-    save_manifest(out, out_cuts)
+    if not streamed:
+        save_manifest(out, out_cuts)
     logger.info("labels (%s): %s", label_type, report.summary())
 
 
@@ -297,7 +300,7 @@ def _input_name(path: Path) -> str:
     return f"{parent}/{stem}" if parent else stem
 
 
-def _describe_one(path: Path, uem_map):
+def _describe_one(path: Path, uem_map, num_jobs: int = 1):
     from recipes.rttm import read_rttm
     from recipes.stats import cutset_stats, turns_stats
 
@@ -309,7 +312,12 @@ def _describe_one(path: Path, uem_map):
             logger.warning("%s: %d recording(s) have no UEM and no audio: duration = last turn end "
                            "(a lower bound)", path, len(missing))
         return stats
-    return cutset_stats(_load_cuts(path), uem=uem_map)
+    _load_cuts(path)  # a clear error for a manifest that is not a CutSet
+    from recipes.stats_stream import cutset_stats_from_file
+
+    # progress in hours on a terminal, or for a large manifest (logs of long runs)
+    progress = sys.stderr.isatty() or path.stat().st_size > (64 << 20)
+    return cutset_stats_from_file(path, uem=uem_map, num_jobs=num_jobs, progress=progress)  # one streaming pass
 
 
 def _restrict_uem(uem_map, turns):
@@ -331,8 +339,10 @@ def _restrict_uem(uem_map, turns):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 @click.option("--bib", type=click.Path(dir_okay=False),
               help="Write the BibTeX entries the table cites (from conf/corpora/<corpus>.yaml) here.")
+@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Local processes that parse and measure a CutSet manifest's lines (large simulated sets).")
 @one_line_errors
-def describe(inputs, uem, fmt, plot, output, bib):
+def describe(inputs, uem, fmt, plot, output, bib, num_jobs):
     """Statistics of diarization data: speech, overlap, speakers, turns.
 
     INPUT is a CutSet manifest (.jsonl.gz), or an RTTM file or a directory of
@@ -351,7 +361,7 @@ def describe(inputs, uem, fmt, plot, output, bib):
     from recipes.stats import build_report, format_report, plot_report
 
     uem_map = read_uem(uem) if uem else None
-    named = [(_input_name(Path(p)), _describe_one(Path(p), uem_map)) for p in inputs]
+    named = [(_input_name(Path(p)), _describe_one(Path(p), uem_map, num_jobs)) for p in inputs]
     report = build_report(named)
     from recipes.paper import annotate, bibliography
 
@@ -379,8 +389,10 @@ def describe(inputs, uem, fmt, plot, output, bib):
 @click.option("--strict", is_flag=True, help="Exit 1 when anything is flagged (default: warn, exit 0).")
 @click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
               help="Local processes (one recording per task).")
+@click.option("--mixtures", is_flag=True,
+              help="Also render and check simulated mixtures (MixedCuts; skipped by default, counted).")
 @one_line_errors
-def validate(cuts, fmt, plot, output, json_output, strict, num_jobs):
+def validate(cuts, fmt, plot, output, json_output, strict, num_jobs, mixtures):
     """Check each recording (each channel) of CutSets against its audio.
 
     Audio facts (rate, channels, samples and duration against the manifest,
@@ -395,7 +407,8 @@ def validate(cuts, fmt, plot, output, json_output, strict, num_jobs):
     from recipes.fileio import atomic_path, write_text
     from recipes.validate import format_validation, plot_validation, validate_cutsets
 
-    report = validate_cutsets([(_input_name(Path(p)), _load_cuts(p)) for p in cuts], num_jobs=num_jobs)
+    report = validate_cutsets([(_input_name(Path(p)), _load_cuts(p)) for p in cuts], num_jobs=num_jobs,
+                              mixtures=mixtures)
     text = format_validation(report, fmt)
     if output:
         write_text(output, text)

@@ -33,6 +33,7 @@ before sampling. Features come from the cut's stored features, or are computed
 on the fly from the audio with ``feature_extractor`` (e.g.
 ``recipes.features.KaldiNativeFbank()``) for cuts without features.
 """
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Dict, List, Optional
 
@@ -79,11 +80,21 @@ class EENDDataset(torch.utils.data.Dataset):
         (ties: lower column first) and the rest are dropped from that chunk.
     :param feature_extractor: used for cuts that have no stored features.
     :param max_set_size: powerset classes for cuts labelled on the fly (no stored labels).
+    :param source_cache: a source cache directory (``diar simulate-sources --cache``) or
+        :class:`recipes.simulation.cache.SourceCache`: simulated mixtures (and windows of them)
+        without features are rendered from it at 8 kHz (:mod:`recipes.simulation.render`),
+        no FLAC decode and no resampling; a mixture it cannot render is loaded by Lhotse.
+    :param pin_threads: run each batch's per-cut work (fbank FFTs, BLAS) on one torch thread,
+        restoring the caller's setting after (with ``num_workers=0`` torch's default of one
+        thread per core made batches 15-35x slower: thread wake-ups cost more than the work).
+        DataLoader workers run on one thread anyway (torch sets it in each worker); use
+        ``num_workers`` = the cores left for input, ``batch_size=None`` with a Lhotse sampler.
     """
 
     def __init__(self, cuts: Optional[CutSet] = None, label_type: str = "binary", context: int = 7,
                  subsampling: int = 10, chunk_size: int = 500, mean_norm: str = "chunk",
-                 max_speakers: Optional[int] = None, feature_extractor=None, max_set_size: int = 2):
+                 max_speakers: Optional[int] = None, feature_extractor=None, max_set_size: int = 2,
+                 source_cache=None, pin_threads: bool = True):
         if label_type not in LABEL_TYPES:
             raise ValueError(f"label_type {label_type!r}; expected one of {LABEL_TYPES}")
         if mean_norm not in MEAN_NORMS:
@@ -97,6 +108,12 @@ class EENDDataset(torch.utils.data.Dataset):
         self.max_speakers = max_speakers
         self.feature_extractor = feature_extractor
         self.max_set_size = max_set_size
+        if source_cache is not None:
+            from recipes.simulation.cache import open_cache
+
+            source_cache = open_cache(source_cache)
+        self.source_cache = source_cache
+        self.pin_threads = pin_threads
 
     def chunk(self, cuts: Optional[CutSet] = None) -> CutSet:
         return chunk_cuts(cuts if cuts is not None else self.cuts, self.chunk_size, self.subsampling)
@@ -108,6 +125,15 @@ class EENDDataset(torch.utils.data.Dataset):
         if self.feature_extractor is None:
             raise ValueError(f"cut {cut.id} has no features; pass feature_extractor= for on-the-fly features")
         config = self.feature_extractor.config
+        if self.source_cache is not None and not cut.has_features and config.sampling_rate == 8000:
+            from recipes.simulation.render import NotRenderable, render
+
+            try:
+                audio = render(cut, self.source_cache)
+            except NotRenderable:
+                pass
+            else:
+                return self.feature_extractor.extract(audio, 8000)
         # the same path as `diar fbank` (resampler, context around windows), so on-the-fly
         # features equal stored ones up to lilcom's quantisation
         return compute_cut_features(cut, config, lambda a: self.feature_extractor.extract(a, config.sampling_rate))
@@ -160,7 +186,8 @@ class EENDDataset(torch.utils.data.Dataset):
         return x, y, speakers
 
     def __getitem__(self, cuts: CutSet) -> Dict[str, object]:
-        examples = [self._example(cut) for cut in cuts]
+        with _one_torch_thread(self.pin_threads):
+            examples = [self._example(cut) for cut in cuts]
         B = len(examples)
         T = max(x.shape[0] for x, _, _ in examples)
         D = examples[0][0].shape[1]
@@ -188,6 +215,20 @@ class EENDDataset(torch.utils.data.Dataset):
             speakers.append(spk)
         return {"features": features, "labels": labels, "lengths": lengths, "speakers": speakers,
                 "cut_ids": [c.id for c in cuts]}
+
+
+@contextmanager
+def _one_torch_thread(enabled: bool = True):
+    """torch's intra-op threads set to 1 inside the block, the caller's number restored after."""
+    n = torch.get_num_threads()
+    if not enabled or n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 @lru_cache(maxsize=64)

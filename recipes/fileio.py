@@ -100,6 +100,9 @@ def partial_path(path) -> Path:
 def atomic_path(path) -> Iterator[Path]:
     """Yield a temporary path to write; rename it to ``path`` when the block succeeds."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # /dev/null, a FIFO: written in place, never replaced
+        yield path
+        return
     check_writable_dir(path.parent)
     tmp = partial_path(path)
     with clear_disk_errors(path.parent, path.name, remove=[tmp]):

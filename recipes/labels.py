@@ -40,6 +40,7 @@ carries the cut's offset in the recording, ``truncate``, ``cut_into_windows``,
 :func:`load_labels` to read labels with exactly the frame slicing that
 Lhotse uses for the features of the same cut.
 """
+import gzip
 import itertools
 import json
 import logging
@@ -47,7 +48,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from lhotse import CutSet
@@ -369,22 +370,42 @@ class MemoryImageHdf5Writer(NumpyHdf5Writer):
 
 
 MAX_ARCHIVE_BYTES = 256 << 20  # label bytes per archive (held in memory while it is written)
+MAX_CUTS_PER_ARCHIVE = 1000  # with their dicts, what one task holds in memory (~80 kB per 50 s cut)
 
 
-def _archive_chunks(cut_list, per_archive: int, spk_by_rec, frame_shift: float, label_type: str):
-    """Consecutive groups of at most ``per_archive`` cuts and about ``MAX_ARCHIVE_BYTES`` of labels."""
-    chunks, chunk, size = [], [], 0
-    for cut in cut_list:
-        width = 2 if label_type == "powerset" else max(1, len(spk_by_rec[cut_recording_id(cut)]))
-        nbytes = (int(cut.duration / frame_shift) + 1) * width  # frames (an upper bound) x bytes per frame
-        if chunk and (len(chunk) >= per_archive or size + nbytes > MAX_ARCHIVE_BYTES):
-            chunks.append(chunk)
-            chunk, size = [], 0
-        chunk.append(cut)
+def _plan_archives(cuts: Iterable[Cut], per_archive: int, frame_shift: float, label_type: str):
+    """One streaming pass: the speaker order per recording, the ids of mixtures (which
+    cannot carry labels), and the sizes of consecutive groups of at most ``per_archive``
+    cuts and about ``MAX_ARCHIVE_BYTES`` of labels. Holds no cut."""
+    speakers: Dict[str, set] = {}
+    sizes, mixed, count, size, total = [], [], 0, 0, 0
+    from lhotse.cut import MixedCut
+
+    for cut in cuts:
+        total += 1
+        if isinstance(cut, MixedCut):
+            mixed.append(cut.id)
+            continue
+        spk = speakers.setdefault(cut_recording_id(cut), set())
+        spk.update(s.speaker for s in cut.supervisions if s.speaker is not None)
+        # frames (an upper bound) x bytes per frame (the recording's speakers seen so far:
+        # a later cut of the same recording may widen it, so the cap is approximate)
+        width = 2 if label_type == "powerset" else max(1, len(spk))
+        nbytes = (int(cut.duration / frame_shift) + 1) * width
+        if count and (count >= per_archive or size + nbytes > MAX_ARCHIVE_BYTES):
+            sizes.append(count)
+            count, size = 0, 0
+        count += 1
         size += nbytes
-    if chunk:
-        chunks.append(chunk)
-    return chunks
+    if count:
+        sizes.append(count)
+    return {rec: sorted(spk) for rec, spk in speakers.items()}, sizes, mixed, total
+
+
+def _groups(cuts: Iterable[Cut], sizes: List[int]) -> Iterator[List[Cut]]:
+    it = iter(cuts)
+    for n in sizes:
+        yield list(itertools.islice(it, n))
 
 
 def compute_labels(
@@ -399,12 +420,20 @@ def compute_labels(
     executor_kind: str = "local",
     scheduler: Optional[str] = None,
     cuts_per_archive: Optional[int] = None,
+    output_path: Optional[Path] = None,
 ) -> Tuple[CutSet, LabelReport]:
     """Compute, store and attach label arrays for every cut.
 
+    The cuts are read in two streaming passes (speaker orders and archive plan, then
+    labelling), so a lazy CutSet (``CutSet.from_jsonl_lazy``) is never held in memory;
+    with ``output_path`` the labelled cuts are written there as they come (JSONL,
+    gzipped for ``.gz``, under a temporary name until complete) and memory stays flat
+    in the number of cuts (``bench/labels.py``).
+
     :param storage_path: HDF5 archive to write (``.h5``), overwritten; when the
-        work is split (``cuts_per_archive``, ``num_jobs > 1``, or more than
-        ``MAX_ARCHIVE_BYTES`` of labels), archives ``<stem>-<i>.h5`` beside it.
+        work is split (``cuts_per_archive``, ``num_jobs > 1``, more than
+        ``MAX_CUTS_PER_ARCHIVE`` cuts or ``MAX_ARCHIVE_BYTES`` of labels),
+        archives ``<stem>-<i>.h5`` beside it.
     :param label_type: ``binary`` (``T x S`` uint8), ``powerset`` (``(T,)`` int16,
         classes over at most ``max_set_size`` simultaneous speakers) or
         ``target`` (one cut per speaker, sharing the original cut's features,
@@ -414,23 +443,30 @@ def compute_labels(
         index there and attach each cut's ``speaker_indices`` (global index per
         column of its matrix).
     :param num_jobs, executor_kind, scheduler: local processes or dask (:mod:`recipes.parallel`).
-    :return: the new CutSet (eager, input order) and a :class:`LabelReport`.
+    :param output_path: write the labelled cuts to this manifest instead of keeping them.
+    :return: the new CutSet (input order; eager, or lazy over ``output_path``) and a
+        :class:`LabelReport`.
     """
+    from recipes.fileio import atomic_path
     from recipes.parallel import map_tasks
 
     if label_type not in LABEL_TYPES:
         raise ValueError(f"label type {label_type!r}; expected one of {LABEL_TYPES}")
     if label_type == "powerset" and max_set_size < 1:
         raise ValueError(f"max_set_size must be >= 1, got {max_set_size}")
-    cut_list = list(cuts)
-    from lhotse.cut import MixedCut
-
-    mixed = [c.id for c in cut_list if isinstance(c, MixedCut)]
+    # a first pass computes what needs every cut: speaker order per recording, the global map, the plan
+    per_archive = cuts_per_archive
+    if per_archive is None:
+        per_archive = MAX_CUTS_PER_ARCHIVE
+        if num_jobs > 1:
+            num_cuts = len(cuts) if hasattr(cuts, "__len__") and not getattr(cuts, "is_lazy", False) else None
+            if num_cuts is None:
+                num_cuts = sum(1 for _ in cuts)
+            per_archive = min(per_archive, max(1, -(-num_cuts // (4 * num_jobs))))
+    spk_by_rec, sizes, mixed, num_in = _plan_archives(cuts, max(per_archive, 1), frame_shift, label_type)
     if mixed:
         raise ValueError(f"{len(mixed)} cut(s) are simulated mixtures without features (e.g. {mixed[0]}): "
                          f"run `diar fbank` first; it turns each mixture into a cut that can carry labels")
-    # speaker order per recording and the global map need every cut: computed here, once
-    spk_by_rec = recording_speakers(cut_list)
     global_index = None
     if global_speaker_map is not None:
         all_speakers = sorted(set(itertools.chain.from_iterable(spk_by_rec.values())))
@@ -439,43 +475,56 @@ def compute_labels(
         Path(global_speaker_map).write_text(json.dumps(global_index, indent=1) + "\n")
     storage_path = Path(storage_path)
     storage_path.parent.mkdir(parents=True, exist_ok=True)
-    if cuts_per_archive is None:
-        cuts_per_archive = len(cut_list) if num_jobs == 1 else max(1, -(-len(cut_list) // (4 * num_jobs)))
-    chunks = _archive_chunks(cut_list, max(cuts_per_archive, 1), spk_by_rec, frame_shift, label_type)
-    tasks = []
-    for i, chunk in enumerate(chunks):
-        path = storage_path if len(chunks) == 1 else storage_path.with_name(f"{storage_path.stem}-{i:05d}.h5")
-        recs = {cut_recording_id(c) for c in chunk}
-        tasks.append(([c.to_dict() for c in chunk], str(path), label_type, max_set_size,
-                      {r: spk_by_rec[r] for r in recs},
-                      None if global_index is None else {s: global_index[s] for r in recs for s in spk_by_rec[r]},
-                      frame_shift))
+    paths = [storage_path if len(sizes) == 1 else storage_path.with_name(f"{storage_path.stem}-{i:05d}.h5")
+             for i in range(len(sizes))]
+    one = len(sizes) == 1
+
+    def tasks():  # the second pass, read as workers take the tasks
+        for path, chunk in zip(paths, _groups(cuts, sizes)):
+            recs = {cut_recording_id(c) for c in chunk}
+            yield ([c.to_dict() for c in chunk], str(path), label_type, max_set_size,
+                   {r: spk_by_rec[r] for r in recs},
+                   None if global_index is None else {s: global_index[s] for r in recs for s in spk_by_rec[r]},
+                   frame_shift, progress and one)
+
     from lhotse.serialization import deserialize_item
 
-    out, reports = [], []
+    reports = []
     # one archive: its own per-cut progress bar; several: a bar over archives
-    tasks = [t + (progress and len(tasks) == 1,) for t in tasks]
-    for dicts, rep in map_tasks(_label_archive, tasks, num_jobs, executor_kind, scheduler, desc="label archives",
-                                progress=progress and len(tasks) > 1):
-        out.extend(deserialize_item(d) for d in dicts)
-        reports.append(rep)
+    results = map_tasks(_label_archive, tasks(), num_jobs, executor_kind, scheduler, desc="label archives",
+                        progress=progress and not one, total=len(sizes))
+    if output_path is None:
+        out = []
+        for dicts, rep in results:
+            out.extend(deserialize_item(d) for d in dicts)
+            reports.append(rep)
+    else:
+        with atomic_path(output_path) as tmp:
+            opener = gzip.open if str(output_path).endswith(".gz") else open
+            with opener(tmp, "wt", encoding="utf-8") as f:
+                for dicts, rep in results:
+                    for d in dicts:
+                        f.write(json.dumps(d, ensure_ascii=False) + "\n")
+                    reports.append(rep)
     # Lhotse caches open HDF5 handles by path; drop them so that this process
     # reads the archives just written, not stale handles to the ones they replaced.
     close_cached_file_handles()
     # archives of an earlier run with another number of chunks
-    written = {Path(t[1]) for t in tasks}
+    written = set(paths)
     for old in [storage_path, *storage_path.parent.glob(f"{storage_path.stem}-*.h5")]:
         if old.exists() and old not in written:
             old.unlink()
     report = _merge_reports(reports)
-    report.cuts_in = len(cut_list)
+    report.cuts_in = num_in
     logger.info("labels: %s", report.summary())
     if report.over_max_set_size:
         logger.warning(
             "powerset: %d frames have more than %d active speakers and are labelled %d (ignored)",
             sum(report.over_max_set_size.values()), max_set_size, POWERSET_IGNORE,
         )
-    return CutSet.from_cuts(out), report
+    if output_path is None:
+        return CutSet.from_cuts(out), report
+    return CutSet.from_jsonl_lazy(output_path), report
 
 
 def _with_custom(cut: Cut, **fields) -> Cut:

@@ -17,11 +17,12 @@ A large read-only object that every task needs (the simulator with its source
 index) is passed as ``shared``: it travels once per worker (a process pool's
 initializer; ``Client.scatter(broadcast=True)`` on dask), not once per task.
 """
+import collections
 import itertools
 import os
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 EXECUTORS = ("local", "dask")
 
@@ -88,21 +89,39 @@ def _call_with_shared(key: int, fn: Callable, *args):
     return fn(_SHARED[key], *args)
 
 
-def map_tasks(fn: Callable, tasks: Sequence[tuple], num_jobs: int = 1, kind: str = "local",
+def _bounded(submit: Callable, tasks: Iterable[tuple], window: int) -> Iterator:
+    """Futures' results in task order, with at most ``window`` tasks submitted and not yet
+    collected: a task generator is consumed as results come back, never all at once."""
+    pending = collections.deque()
+    for t in tasks:
+        pending.append(submit(t))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def map_tasks(fn: Callable, tasks: Iterable[tuple], num_jobs: int = 1, kind: str = "local",
               scheduler: Optional[str] = None, desc: str = "", progress: bool = True,
-              shared: Any = None) -> Iterator:
+              shared: Any = None, total: Optional[int] = None) -> Iterator:
     """``fn(*task)`` (``fn(shared, *task)`` when ``shared`` is given) for every task,
     results in task order, with a progress bar over tasks. Inline when
     ``num_jobs == 1`` locally, else on local processes or dask (see the module doc).
-    A task's exception is raised here, with the remote traceback on dask."""
+    A task's exception is raised here, with the remote traceback on dask.
+
+    ``tasks`` may be a generator (``total``: how many, for the progress bar): it is
+    read lazily, at most ``4 * num_jobs`` tasks ahead of the results, so that task
+    arguments built from a large manifest never sit in memory all together."""
     from tqdm import tqdm
 
     _check(num_jobs, kind)
-    tasks = list(tasks)
+    if total is None and hasattr(tasks, "__len__"):
+        total = len(tasks)
     lead = () if shared is None else (shared,)
+    window = 4 * num_jobs
     if kind == "local" and num_jobs == 1:
         results = (fn(*lead, *t) for t in tasks)
-        yield from tqdm(results, total=len(tasks), desc=desc, disable=not progress)
+        yield from tqdm(results, total=total, desc=desc, disable=not progress)
         return
     if kind == "local":
         if shared is None:
@@ -113,11 +132,11 @@ def map_tasks(fn: Callable, tasks: Sequence[tuple], num_jobs: int = 1, kind: str
             pool = ProcessPoolExecutor(num_jobs, initializer=_init_shared_worker, initargs=(key, shared))
             submit = lambda f, *a: pool.submit(_call_with_shared, key, f, *a)  # noqa: E731
         with pool:
-            futures = [submit(fn, *t) for t in tasks]
-            yield from tqdm((f.result() for f in futures), total=len(tasks), desc=desc, disable=not progress)
+            results = _bounded(lambda t: submit(fn, *t), tasks, window)
+            yield from tqdm(results, total=total, desc=desc, disable=not progress)
         return
     with dask_client(num_jobs, scheduler) as client:
         if shared is not None:
             lead = (client.scatter(shared, broadcast=True, hash=False),)
-        futures = [client.submit(fn, *lead, *t, pure=False) for t in tasks]
-        yield from tqdm((f.result() for f in futures), total=len(tasks), desc=desc, disable=not progress)
+        results = _bounded(lambda t: client.submit(fn, *lead, *t, pure=False), tasks, window)
+        yield from tqdm(results, total=total, desc=desc, disable=not progress)

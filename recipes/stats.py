@@ -33,6 +33,7 @@ target_silence, overlap_ratio, silence_ratio, index) are also tabulated per
 (speaker count, target overlap) from that metadata (``simulated`` in the report).
 """
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -265,13 +266,18 @@ def turns_stats(
 
 
 def cutset_stats(cuts, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None) -> List[RecordingStats]:
-    """Per-recording statistics of a CutSet: one entry per cut (turns clipped to the cut).
+    """Per-recording statistics of a CutSet (or of a manifest path, streamed by
+    :mod:`recipes.stats_stream`): one entry per cut (turns clipped to the cut).
 
     The UEM is taken from ``uem`` (recording time), else from the cut's custom
     ``uem`` field, else the cut's own duration is scored. Target-speaker cuts
     (custom ``target_speaker``) are counted once per original cut, and cuts of
     other channels of the same recording span once.
     """
+    if isinstance(cuts, (str, os.PathLike)):  # a manifest file: one streaming pass, plain JSON where it can
+        from recipes.stats_stream import cutset_stats_from_file
+
+        return cutset_stats_from_file(cuts, uem=uem)
     out = []
     seen = set()
     spans = set()

@@ -115,7 +115,8 @@ def snapshot(directory: Path) -> dict:
     return out
 
 
-def assert_rerun_equals_reference(target, args, cwd, out_dir, stop_after, partial_expected, finished_glob=None):
+def assert_rerun_equals_reference(target, args, cwd, out_dir, stop_after, partial_expected, finished_glob=None,
+                                  partial_glob=None):
     run_to_completion(target, args, cwd)
     reference = snapshot(out_dir)
     import shutil
@@ -124,6 +125,8 @@ def assert_rerun_equals_reference(target, args, cwd, out_dir, stop_after, partia
     run_and_kill(target, args, cwd, stop_after)
     left = [p for p in out_dir.rglob("*") if p.is_file()]
     assert any(".partial" in p.name for p in left) == partial_expected, left
+    if partial_glob:  # the only partial files are these
+        assert {p for p in left if ".partial" in p.name} == set(out_dir.rglob(partial_glob)), left
     if finished_glob:  # some of the work was complete when it was killed
         assert [p for p in out_dir.rglob(finished_glob) if ".partial" not in p.name], left
     assert snapshot(out_dir) != reference  # killed in the middle: the output is not complete
@@ -165,9 +168,10 @@ def test_labels_killed_mid_stage_then_rerun(corpus):
     run_to_completion("fbank", ["fbank", "cuts.jsonl.gz", "feats.jsonl.gz", "--storage-path", "fbank"], corpus)
     out = corpus / "out"
     args = ["labels", "feats.jsonl.gz", "out/cuts_binary.jsonl.gz", "--storage-path", "out/labels"]
-    # killed after the 3rd cut: archive 0 complete, archive 1 still in memory (written whole when closed)
-    assert_rerun_equals_reference("labels", args, corpus, out, stop_after=3, partial_expected=False,
-                                  finished_glob="*.h5")
+    # killed after the 3rd cut: archive 0 complete, archive 1 still in memory (written whole when closed);
+    # the output manifest, streamed as archives complete, is left under its partial name only
+    assert_rerun_equals_reference("labels", args, corpus, out, stop_after=3, partial_expected=True,
+                                  finished_glob="*.h5", partial_glob="*.partial.jsonl.gz")
 
 
 @pytest.fixture

@@ -252,3 +252,52 @@ def test_label_archive_is_renamed_when_complete(tmp_path, two_cuts):
     out, _ = compute_labels(two_cuts, tmp_path / "lab.h5", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lab.h5"]
     assert all(c.custom["labels"].array.storage_path == str(tmp_path / "lab.h5") for c in out)
+
+
+def test_streamed_labels_from_a_lazy_manifest_equal_the_eager_ones(tmp_path):
+    # one recording cut in two: the first half has only speaker A, the second only B; with an
+    # archive per cut the speaker order must still be the recording's [A, B] in both
+    rec_cut = make_cut([(0.5, 4.0, "A"), (6.0, 9.5, "B")], 10.0, cut_id="rec")
+    halves = [rec_cut.truncate(offset=0, duration=5.0), rec_cut.truncate(offset=5.0, duration=5.0)]
+    halves = [h.with_id(f"rec-{i}") for i, h in enumerate(halves)]
+    other = make_cut([(1.0, 3.0, "C"), (2.0, 7.0, "D")], 8.0, cut_id="other")
+    eager_in = CutSet.from_cuts(halves + [other])
+    eager_in.to_file(tmp_path / "in.jsonl.gz")
+    lazy_in = CutSet.from_jsonl_lazy(tmp_path / "in.jsonl.gz")
+    eager, rep1 = compute_labels(eager_in, tmp_path / "a" / "l.h5", progress=False)
+    streamed, rep2 = compute_labels(lazy_in, tmp_path / "b" / "l.h5", progress=False, cuts_per_archive=1,
+                                    output_path=tmp_path / "out.jsonl.gz")
+    assert streamed.is_lazy and (tmp_path / "out.jsonl.gz").exists()
+    assert sorted(p.name for p in (tmp_path / "b").glob("*.h5")) == ["l-00000.h5", "l-00001.h5", "l-00002.h5"]
+    assert [c.id for c in streamed] == ["rec-0", "rec-1", "other"]
+    for a, b in zip(eager, streamed):
+        assert a.custom["speakers"] == b.custom["speakers"]
+        np.testing.assert_array_equal(a.load_labels(), b.load_labels())
+    first, second = list(streamed)[:2]
+    assert first.custom["speakers"] == second.custom["speakers"] == ["A", "B"]
+    assert first.load_labels()[:, 1].max() == 0 and second.load_labels()[:, 0].max() == 0
+    assert (rep1.cuts_in, rep1.frames) == (rep2.cuts_in, rep2.frames)
+    assert rep2.cuts_in == 3
+
+
+def test_map_tasks_reads_a_task_generator_lazily():
+    from concurrent.futures import Future
+
+    from recipes.parallel import _bounded
+
+    pulled = []
+
+    def tasks():
+        for i in range(100):
+            pulled.append(i)
+            yield (i,)
+
+    def submit(t):
+        f = Future()
+        f.set_result(t[0] * 2)
+        return f
+
+    results = _bounded(submit, tasks(), window=4)
+    assert next(results) == 0
+    assert len(pulled) == 4  # not the 100 tasks
+    assert list(results) == [2 * i for i in range(1, 100)]
