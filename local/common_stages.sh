@@ -76,15 +76,8 @@ feature_input() { echo "data/manifests/${prefix}_cuts_$1.jsonl.gz"; }
 run_stages_2_to_4() { run_feature_stages 2; }
 
 # splits_of PREFIX: the split names stage 1 wrote, from
-# data/manifests/PREFIX_cuts_<split>.jsonl.gz (sorted; empty before stage 1).
-splits_of() {
-  local f out=()
-  for f in data/manifests/"$1"_cuts_*.jsonl.gz; do
-    [ -e "$f" ] || continue
-    f=${f##*/}; f=${f#"$1"_cuts_}; out+=("${f%.jsonl.gz}")
-  done
-  echo "${out[*]}"
-}
+# data/manifests/PREFIX_cuts_<split>.jsonl.gz (recipes.naming parses the names; empty before stage 1).
+splits_of() { diar splits data/manifests "$1"; }
 
 # run_feature_stages_for PREFIX...: stages 2-4 for each prefix in turn, with the
 # splits stage 1 wrote and done markers in data/.done/<prefix>.

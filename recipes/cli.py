@@ -30,7 +30,8 @@ class DiarGroup(click.Group):
     """The top-level group; verbs that live in their own module load lazily."""
 
     LAZY = {"simulate": ("recipes.cli_simulation", "simulate_command"),
-            "simulate-sources": ("recipes.cli_simulation", "prepare_sources_command")}
+            "simulate-sources": ("recipes.cli_simulation", "prepare_sources_command"),
+            "score": ("recipes.cli_score", "score_command")}
 
     def list_commands(self, ctx):
         lazy = [n for n, (mod, _) in self.LAZY.items() if importlib.util.find_spec(mod) is not None]
@@ -104,18 +105,12 @@ def download_demo(target_dir, num_recordings, duration, seed):
     distinct pitch and timbre, in conversations with pauses and overlaps. The
     corpus is built in TARGET_DIR.partial and renamed when complete.
     """
-    import shutil
-
     from recipes.corpora.demo import synthesize_demo
+    from recipes.fileio import atomic_dir
 
     target = Path(target_dir)
-    tmp = target.with_name(target.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    synthesize_demo(tmp, num_recordings=num_recordings, duration=duration, seed=seed)
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
+    with atomic_dir(target) as tmp:
+        synthesize_demo(tmp, num_recordings=num_recordings, duration=duration, seed=seed)
     logger.info("demo corpus written to %s", target)
 
 
@@ -133,28 +128,84 @@ def prepare():
 @click.argument("rttm", type=click.Path(exists=True))
 @click.argument("output_dir", type=click.Path())
 @click.option("--name", required=True, help="Corpus name, the prefix of every output file.")
-@click.option("--uem", type=click.Path(exists=True, dir_okay=False),
-              help="UEM file (<uri> <channel> <start> <end>, seconds). Default: whole recordings.")
+@click.option("--uem", "uems", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="UEM file (<uri> <channel> <start> <end>, seconds). Repeatable (e.g. one per split): their "
+                   "union, a recording in two files is an error. Default: whole recordings.")
 @click.option("--split", "splits", multiple=True, callback=parse_split_files, metavar="NAME=LISTFILE",
               help="A split and the file listing its recording ids, one per line. Repeatable.")
 @click.option("--channel", default=0, show_default=True, type=int,
               help="Audio channel for multi-channel files.")
+@click.option("--skip-bad", is_flag=True,
+              help="Leave out audio that cannot be read or is shorter than one 10 ms frame, and list it in "
+                   "NAME_prepare_rejects.jsonl (default: stop, naming every such file, writing no manifest).")
+@click.option("--allow-empty", is_flag=True,
+              help="A listed recording (in a --split list; every audio file without lists) with audio and no "
+                   "speaker turn becomes a recording with no speech: all silence inside its UEM or the whole "
+                   "file (pyannote's semantics). Default: an error.")
+@click.option("--relative-paths", is_flag=True,
+              help="Store audio paths as given (relative to the current directory, icefall-style) instead of "
+                   "absolute paths that work from any directory.")
 @one_line_errors
-def prepare_rttm_cmd(audio_dir, rttm, output_dir, name, uem, splits, channel):
+def prepare_rttm_cmd(audio_dir, rttm, output_dir, name, uems, splits, channel, skip_bad, allow_empty,
+                     relative_paths):
     """Generic recipe: your own AUDIO_DIR + RTTM -> manifests in OUTPUT_DIR.
 
     Audio files are found by the RTTM file id (uri) = file name without
-    extension, anywhere under AUDIO_DIR, in any format soundfile reads. RTTM is
-    one file or a directory of *.rttm files. Writes
-    OUTPUT_DIR/NAME_{recordings,supervisions,cuts}[_SPLIT].jsonl.gz,
-    NAME[_SPLIT].uem and NAME_prepare_report.txt (annotations without audio,
-    audio without annotations, clipped turns: listed, never silently dropped).
+    extension, anywhere under AUDIO_DIR (symlinked directories followed), in
+    any format soundfile reads (wav, flac, ogg, opus, mp3, ...). RTTM is one
+    file or a directory of *.rttm files; SPEAKER lines are read, other NIST
+    types (SPKR-INFO, LEXEME, ...) skipped and counted. Writes
+    OUTPUT_DIR/NAME_{recordings,supervisions,cuts}[_SPLIT].jsonl.gz and
+    NAME[_SPLIT].uem all or nothing, and NAME_prepare_report.txt in every case
+    (annotations without audio, audio without annotations, clipped turns,
+    rejected files: listed, never silently dropped).
     """
-    from recipes.corpora.generic import prepare_rttm, write_manifests
+    import os
 
-    result, report = prepare_rttm(audio_dir, rttm, uem=uem, splits=splits, channel=channel)
-    written = write_manifests(result, output_dir, name, report)
+    from recipes.corpora.common import PrepareReport
+    from recipes.corpora.generic import prepare_rttm, write_prepared
+    from recipes.fileio import check_writable_dir, write_text
+
+    if not relative_paths:
+        audio_dir = os.path.abspath(audio_dir)
+    report = PrepareReport()
+    try:
+        result, _ = prepare_rttm(audio_dir, rttm, uem=list(uems), splits=splits, channel=channel,
+                                 skip_bad=skip_bad, allow_empty=allow_empty, report=report)
+        written = write_prepared(result, output_dir, name, report)
+    except Exception as e:
+        from recipes.clitools import one_line
+
+        report.error = one_line(e)
+        try:
+            write_text(check_writable_dir(output_dir) / f"{name}_prepare_report.txt", report.text())
+            e.args = (f"{one_line(e)} (report: {Path(output_dir) / f'{name}_prepare_report.txt'})",)
+        except OSError:
+            pass
+        raise
     log_prepared(name, result, output_dir, written)
+
+
+@cli.command("names", hidden=True, context_settings={"ignore_unknown_options": True})
+@click.argument("corpus")
+@click.argument("prepare_options", nargs=-1, type=click.UNPROCESSED)
+@one_line_errors
+def names_cmd(corpus, prepare_options):
+    """The output prefix(es) of `diar prepare CORPUS ... PREPARE_OPTIONS`, one per line (for run.sh)."""
+    from recipes.cli_corpora import output_names
+
+    for name in output_names(corpus, list(prepare_options)):
+        click.echo(name)
+
+
+@cli.command("splits", hidden=True)
+@click.argument("manifest_dir", type=click.Path(file_okay=False))
+@click.argument("prefix")
+def splits_cmd(manifest_dir, prefix):
+    """The splits of MANIFEST_DIR/PREFIX_cuts_<split>.jsonl.gz, space-separated (for run.sh)."""
+    from recipes.naming import splits_written
+
+    click.echo(" ".join(splits_written(manifest_dir, prefix)))
 
 
 # ---------------------------------------------------------------------------
@@ -176,11 +227,9 @@ def _load_cuts(path):
 
 
 def _stem(path) -> str:
-    name = Path(path).name
-    for ext in (".jsonl.gz", ".jsonl", ".json"):
-        if name.endswith(ext):
-            return name[: -len(ext)]
-    return Path(path).stem
+    from recipes.naming import stem
+
+    return stem(path)
 
 
 @cli.command()
@@ -288,14 +337,15 @@ def labels(in_cuts, out_cuts, storage_path, label_type, max_set_size, global_spe
 def _input_name(path: Path) -> str:
     """``data/cuts/ami-sdm_cuts_dev.jsonl.gz`` -> ``ami-sdm/dev``; an RTTM directory
     ``voxconverse/dev`` -> ``voxconverse/dev``; an RTTM file ``x/dev.rttm`` -> ``x/dev``."""
+    from recipes import naming
+
     stem = _stem(path) if path.is_file() else path.name
     if stem.endswith(".rttm"):
         stem = stem[:-5]
-    if "_cuts_" in stem:
-        corpus, split = stem.split("_cuts_", 1)
-        return f"{corpus}/{split}"
-    if stem.endswith("_cuts"):
-        return stem[: -len("_cuts")]
+    parsed = naming.parse(stem)
+    if parsed is not None and parsed.kind == "cuts":
+        split = "_".join(p for p in (parsed.split, parsed.label_type) if p)
+        return f"{parsed.prefix}/{split}" if split else parsed.prefix
     parent = path.resolve().parent.name
     return f"{parent}/{stem}" if parent else stem
 

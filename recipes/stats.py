@@ -52,6 +52,9 @@ DEFINITIONS = {
     "overlap_ratio_of_duration": "overlap / duration",
     "missed_at_oracle_sad": "(speaker time - speech) / speaker time",
     "speakers_per_recording": "distinct speaker labels per recording (min / mean / max)",
+    "oracle_der_c0": "DER (md-eval, collar 0) of oracle speech activity with one speaker: all speech given to "
+                     "each recording's most talkative speaker (recipes.score)",
+    "oracle_der_c025": "the same with a 0.25 s collar",
     "turn_duration": "seconds per (speaker-unioned) turn",
     "pause_same_speaker": "silence before a turn after the same speaker's turn (from the latest-ending earlier turn)",
     "pause_speaker_change": "silence before a turn after another speaker's turn (from the latest-ending earlier turn)",
@@ -75,10 +78,14 @@ class RecordingStats:
     speakers: List[str]
     # seconds with exactly k active speakers, k = 0, 1, 2, ... (k = 0 within the duration)
     time_by_speaker_count: List[float] = field(default_factory=list)
+    # which annotation the turns come from, when the corpus offers several (cut custom ``reference``)
+    reference: Optional[str] = None
     # seconds, one value per event: DISTRIBUTIONS -> values
     events: Dict[str, List[float]] = field(default_factory=dict)
     audio_duration: Optional[float] = None  # the cut's (audio) length, when known
     sim: Optional[dict] = None  # a simulated mixture's custom["sim"]
+    # oracle SAD, one speaker (recipes.score): collar -> (error seconds, scored speaker seconds)
+    oracle: Dict[float, Tuple[float, float]] = field(default_factory=dict)
 
 
 def turn_events(turns: Sequence[Turn], profile: Sequence[Tuple[float, float, int]]) -> Dict[str, List[float]]:
@@ -159,6 +166,9 @@ def recording_stats(
         source = duration_source or "audio"
     else:
         duration, source = max((t.end for t in turns), default=0.0), "last_turn_end"
+    from recipes.score import oracle_one_speaker
+
+    oracle = oracle_one_speaker(turns, list(uem) if uem is not None else [(0.0, max(duration, 0.0))])
     profile = activity_profile(turns)
     by_k: Dict[int, float] = {}
     for a, b, k in profile:
@@ -176,6 +186,7 @@ def recording_stats(
         speakers=sorted({t.speaker for t in turns}),
         time_by_speaker_count=hist,
         events=turn_events(turns, profile),
+        oracle=oracle,
     )
 
 
@@ -193,7 +204,9 @@ def summarize(recs: Sequence[RecordingStats]) -> dict:
     sources = sorted({r.duration_source for r in recs})
     width = max((len(r.time_by_speaker_count) for r in recs), default=1)
     by_k = [sum(r.time_by_speaker_count[k] for r in recs if k < len(r.time_by_speaker_count)) for k in range(width)]
+    references = sorted({r.reference for r in recs if r.reference})
     return {
+        **({"references": references} if references else {}),
         "recordings": len({r.recording_id for r in recs}),  # windows / segments of one recording count once
         "duration_hours": dur / 3600,
         "duration_source": "+".join(sources) if sources else "none",
@@ -204,6 +217,10 @@ def summarize(recs: Sequence[RecordingStats]) -> dict:
         "overlap_ratio": _ratio(overlap, speech),
         "overlap_ratio_of_duration": _ratio(overlap, dur),
         "missed_at_oracle_sad": _ratio(spk_time - speech, spk_time),
+        "oracle_der_c0": _ratio(sum(r.oracle.get(0.0, (0, 0))[0] for r in recs),
+                                sum(r.oracle.get(0.0, (0, 0))[1] for r in recs)),
+        "oracle_der_c025": _ratio(sum(r.oracle.get(0.25, (0, 0))[0] for r in recs),
+                                  sum(r.oracle.get(0.25, (0, 0))[1] for r in recs)),
         "turns": sum(r.turns for r in recs),
         "num_speakers": len({s for r in recs for s in r.speakers}),
         "speakers_per_recording": {
@@ -299,6 +316,7 @@ def cutset_stats(cuts, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]
         rs = recording_stats(rec_id, cut_turns(cut), uem=regions, duration_source="audio" if whole else "uem")
         rs.audio_duration = cut.duration
         rs.sim = cut_sim(cut)
+        rs.reference = custom.get("reference")
         out.append(rs)
     return out
 
@@ -314,6 +332,8 @@ COLUMNS = [
     ("overlap_ratio", "Ov./speech %", "{:.2%}"),
     ("overlap_ratio_of_duration", "Ov./dur. %", "{:.2%}"),
     ("missed_at_oracle_sad", "Missed@SAD %", "{:.2%}"),
+    ("oracle_der_c0", "Oracle 1-spk DER c=0 %", "{:.2%}"),
+    ("oracle_der_c025", "Oracle 1-spk DER c=0.25 %", "{:.2%}"),
     ("turns", "Turns", "{:d}"),
     ("num_speakers", "Spk.", "{:d}"),
     ("speakers_per_recording", "Spk./rec. min/mean/max", None),
@@ -381,7 +401,7 @@ def format_report(report: dict, fmt: str = "text") -> str:
         if notes:
             text += "\nDuration from the last turn end (no audio or UEM; a lower bound) for: " + ", ".join(
                 r["name"] for r in notes) + "\n"
-        return text
+        return text + _references_line(report)
     if fmt != "text":
         raise ValueError(f"format {fmt!r}; expected text, markdown, latex or json")
     out = []
@@ -397,6 +417,7 @@ def format_report(report: dict, fmt: str = "text") -> str:
             f"  overlap / speech           {row['overlap_ratio']:.2%}\n"
             f"  overlap / duration         {row['overlap_ratio_of_duration']:.2%}\n"
             f"  missed at oracle SAD       {row['missed_at_oracle_sad']:.2%}\n"
+            f"  oracle SAD, 1 speaker DER  {row['oracle_der_c0']:.2%} (collar 0) / {row['oracle_der_c025']:.2%} (collar 0.25 s)\n"
             f"  turns                      {row['turns']}\n"
             f"  speakers                   {row['num_speakers']} distinct; per recording "
             f"{spr['min']} / {spr['mean']:.2f} / {spr['max']} (min / mean / max)\n"
@@ -404,7 +425,13 @@ def format_report(report: dict, fmt: str = "text") -> str:
     out += [line for line in _distribution_lines(rows, cells, "text") + _simulated_lines(rows, "text")]
     out += [p + "\n" for p in report.get("paragraphs", [])]
     out.append("Definitions:\n" + "\n".join(f"  {k}: {v}" for k, v in DEFINITIONS.items()) + "\n")
-    return "\n".join(out)
+    return "\n".join(out) + _references_line(report)
+
+
+def _references_line(report: dict) -> str:
+    """``Reference annotations: ami/dev: X; ...`` for inputs whose cuts say which annotation they carry."""
+    refs = [f"{r['name']}: {' + '.join(r['references'])}" for r in report["inputs"] if r.get("references")]
+    return "\nReference annotations: " + "; ".join(refs) + "\n" if refs else ""
 
 
 def _pcts(d: dict) -> str:

@@ -20,14 +20,16 @@ and ``NAME[_SPLIT].uem`` atomically.
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
 from lhotse.cut import MonoCut, MultiCut
 from lhotse.qa import validate, validate_recordings_and_supervisions
 from lhotse.utils import fastcopy
+from tqdm import tqdm
 
-from recipes.fileio import check_writable_dir, save_manifest, write_text
+from recipes import naming
+from recipes.fileio import atomic_group, check_writable_dir, write_text
 from recipes.rttm import Turn, clip_to_durations, group_by_recording, write_uem
 
 logger = logging.getLogger(__name__)
@@ -46,19 +48,26 @@ class PrepareReport:
     uem_notes: List[str] = field(default_factory=list)
     unlisted: List[str] = field(default_factory=list)  # recordings in no split
     notes: List[str] = field(default_factory=list)  # corpus-specific remarks (malformed files, ...)
+    dangling_links: List[str] = field(default_factory=list)  # symbolic links whose target is missing
+    rejects: List[Dict[str, str]] = field(default_factory=list)  # audio left out: recording_id, audio, error
+    error: str = ""  # why the preparation failed (nothing but this report was written)
 
     def text(self) -> str:
         def section(title, items):
             return f"# {title}: {len(items)}\n" + "".join(f"{x}\n" for x in items)
 
         return (
-            f"# annotations: {self.annotation_summary}\n"
+            (f"# FAILED, no manifest written: {self.error}\n" if self.error else "")
+            + f"# annotations: {self.annotation_summary}\n"
             + section("annotations without audio (not in the manifests)", self.annotations_without_audio)
             + section("audio without annotations (not in the manifests)", self.audio_without_annotations)
             + section("turns clipped to the recording duration", self.clipped)
             + section("UEM notes", self.uem_notes)
             + section("recordings in no split list (only in the unsplit manifests)", self.unlisted)
             + section("notes", self.notes)
+            + section("dangling symbolic links (target missing)", self.dangling_links)
+            + section("audio files left out (cannot be used)",
+                      [f"{r['recording_id']}\t{r['audio']}\t{r['error']}" for r in self.rejects])
         )
 
     def log_unmatched(self) -> None:
@@ -105,7 +114,115 @@ def open_recording(path, recording_id: Optional[str] = None) -> Recording:
     try:
         return Recording.from_file(path, recording_id=recording_id)
     except Exception as e:  # noqa: BLE001 - any decoder error
-        raise RuntimeError(f"cannot read audio {path}: {e}") from e
+        raise RuntimeError(f"cannot read audio {path}: {short_audio_error(path, e)}") from e
+
+
+def short_audio_error(path, error: BaseException) -> str:
+    """Why an audio file cannot be opened, in a few words: libsndfile's own reason when it has
+    one (``Error in WAV file. No 'data' chunk marker.``), not Lhotse's multi-backend dump."""
+    import os
+
+    import soundfile
+
+    if not os.path.exists(path):
+        return "file not found"
+    try:
+        soundfile.info(str(path))
+    except soundfile.LibsndfileError as e:
+        return e.error_string
+    except Exception as e:  # noqa: BLE001
+        return f"{type(e).__name__}: {e}"
+    text = str(error).split(". Details:", 1)[0]
+    return " ".join(text.split())[:200]
+
+
+def multi_file_recording(recording_id: str, paths: Sequence[Path], channels_per_file: int = 1,
+                         what: str = "channel files") -> Tuple[Recording, Optional[str]]:
+    """One recording of several files holding ``channels_per_file`` channels each, in channel
+    order (AMI mdm: eight mono array files; CHiME-6 binaural: one 2-channel file per speaker).
+    File ``i`` gives channels ``i * k .. i * k + k - 1``. Returns the recording (as long as the
+    shortest file) and a note when the files differ in length (``None`` otherwise)."""
+    import soundfile
+    from lhotse.audio import AudioSource
+
+    infos = []
+    for p in paths:
+        try:
+            infos.append(soundfile.info(str(p)))
+        except Exception as e:  # noqa: BLE001 - any decoder error, named with its file
+            raise RuntimeError(f"cannot read audio {p}: {e}") from e
+        if infos[-1].channels != channels_per_file:
+            shape = "mono" if channels_per_file == 1 else f"{channels_per_file}-channel"
+            raise ValueError(f"{p}: expected a {shape} file, got {infos[-1].channels} channels")
+    rates = {i.samplerate for i in infos}
+    if len(rates) != 1:
+        raise ValueError(f"{recording_id}: the {what} have different sampling rates {sorted(rates)}")
+    frames = [i.frames for i in infos]
+    note = None
+    if len(set(frames)) > 1:
+        note = f"{recording_id}: {what} differ in length ({min(frames)}..{max(frames)} samples); shortest used"
+    sr, n = rates.pop(), min(frames)
+    k = channels_per_file
+    rec = Recording(id=recording_id, sampling_rate=sr, num_samples=n, duration=n / sr,
+                    sources=[AudioSource(type="file", channels=list(range(i * k, i * k + k)), source=str(p))
+                             for i, p in enumerate(paths)])
+    return rec, note
+
+
+def match_audio(report: PrepareReport, annotated: Iterable[str], audio: Iterable[str]) -> List[str]:
+    """The unmatched report: recording ids with annotations but no audio, and audio but no
+    annotations, are listed in ``report`` (and logged); returns the ids with both, sorted."""
+    annotated, audio = set(annotated), set(audio)
+    report.annotations_without_audio = sorted(annotated - audio)
+    report.audio_without_annotations = sorted(audio - annotated)
+    report.log_unmatched()
+    return sorted(annotated & audio)
+
+
+def annotated_durations(turns: Iterable[Turn], uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None
+                        ) -> Dict[str, float]:
+    """``--duration-from-annotations``, one meaning for every corpus: a recording lasts until
+    the end of its last scored (UEM) interval where the corpus gives a UEM with real ends,
+    else until the end of its last annotated turn (seconds). For stand-in audio (tests,
+    annotation-only copies): statistics can be computed, features cannot."""
+    ends: Dict[str, float] = {}
+    for t in turns:
+        ends[t.recording_id] = max(ends.get(t.recording_id, 0.0), t.end)
+    for rec_id, intervals in (uem or {}).items():
+        if intervals:
+            ends[rec_id] = max(e for _, e in intervals)
+    return ends
+
+
+def read_recordings(audio: Mapping[str, Any], ids: Iterable[str], desc: str, progress: bool = True,
+                    read: Callable[[Any, str], Recording] = None, durations: Optional[Mapping[str, float]] = None,
+                    report: Optional[PrepareReport] = None) -> Dict[str, Recording]:
+    """The audio-header loop of every corpus: ``read(audio[id], id)`` (default
+    :func:`open_recording`) for each id, with a progress bar; with ``durations`` (from
+    :func:`annotated_durations`), each recording's duration is replaced by its entry; an id
+    without one keeps the header's (noted in ``report`` when given)."""
+    read = read or open_recording
+    recordings = {}
+    for rec_id in tqdm(list(ids), desc=desc, disable=not progress):
+        rec = read(audio[rec_id], rec_id)
+        if durations is not None:
+            if rec_id in durations:
+                rec = with_duration(rec, durations[rec_id])
+            elif report is not None:
+                report.notes.append(f"{rec_id}: no speaker turn; duration kept from the audio")
+        recordings[rec_id] = rec
+    return recordings
+
+
+def read_times(path, lineno: int, start: str, end: str) -> Tuple[float, float]:
+    """The start and end fields of an annotation line as seconds, or an
+    :class:`~recipes.rttm.AnnotationError` naming the file and line."""
+    from recipes.rttm import AnnotationError
+
+    try:
+        return float(start), float(end)
+    except ValueError:
+        raise AnnotationError(path, lineno, f"times {start!r} {end!r}", "start and end times in seconds") from None
 
 
 def global_speaker(recording_id: str, local_label: str) -> str:
@@ -169,6 +286,13 @@ def build_manifests(
             full_uem[rec_id] = [(0.0, dur)]
     for rec_id in sorted(set(uem) - set(rec_ids)):
         report.uem_notes.append(f"{rec_id}: in the UEM but not prepared (no audio or no turns)")
+    if uem:  # the console says what the report lists: a recording scored whole is easy to miss
+        for what in ("not in the UEM; the whole recording is scored", "UEM lies outside the recording",
+                     "UEM end clipped", "in the UEM but not prepared"):
+            ids = [n.split(": ", 1)[0] for n in report.uem_notes if what in n]
+            if ids:
+                logger.warning("%d recording(s): %s (listed in the report): %s%s", len(ids), what,
+                               ", ".join(ids[:5]), " ..." if len(ids) > 5 else "")
 
     by_rec = group_by_recording(kept)
     sup_channel = channels[0] if isinstance(channel, int) else channels
@@ -206,13 +330,33 @@ def build_manifests(
             if unknown:
                 raise ValueError(
                     f"split {name}: {len(unknown)} recording id(s) have no prepared recording "
-                    f"(no audio or no annotations): {', '.join(unknown[:10])}"
+                    f"(no audio or no annotations): {', '.join(_with_hint(i, recordings) for i in unknown[:10])}"
                     + (" ..." if len(unknown) > 10 else "")
                 )
             listed.update(ids)
             result[name] = _subset(recording_set, supervision_set, cut_set, full_uem, sorted(set(ids)))
         report.unlisted = sorted(set(rec_ids) - listed)
     return result
+
+
+def _with_hint(rec_id: str, known) -> str:
+    """``trñ00 (did you mean trn00?)``: the closest prepared id, for a list that misspells one."""
+    import difflib
+
+    close = difflib.get_close_matches(rec_id, list(known), n=1, cutoff=0.75)
+    return f"{rec_id} (did you mean {close[0]}?)" if close else rec_id
+
+
+MIN_DURATION = 0.01  # seconds: one feature frame shift; a shorter file has no frame to label
+
+
+def check_usable(recording: Recording, path) -> Recording:
+    """The recording, or a ValueError naming ``path`` when it is too short to hold one
+    10 ms frame (a 5-sample file, an empty WAV)."""
+    if recording.duration < MIN_DURATION:
+        raise ValueError(f"audio {path} is {recording.num_samples} samples ({recording.duration * 1000:.2f} ms) "
+                         f"long: shorter than one {MIN_DURATION * 1000:.0f} ms frame")
+    return recording
 
 
 def _subset(recordings, supervisions, cuts, uem, ids) -> Dict[str, object]:
@@ -233,14 +377,17 @@ def write_manifests(
     and (with ``report``) ``NAME_prepare_report.txt``, each atomically."""
     output_dir = check_writable_dir(output_dir)
     written = []
-    for split, parts in result.items():
-        if not split and not write_unsplit and len(result) > 1:
-            continue
-        suffix = f"_{split}" if split else ""
-        for kind in ("recordings", "supervisions", "cuts"):
-            written.append(save_manifest(parts[kind], output_dir / f"{name}_{kind}{suffix}.jsonl.gz"))
-        write_uem(parts["uem"], output_dir / f"{name}{suffix}.uem")  # atomic
-        written.append(output_dir / f"{name}{suffix}.uem")
+    with atomic_group() as stage:  # all or nothing: a failure leaves no manifest that looks finished
+        for split, parts in result.items():
+            if not split and not write_unsplit and len(result) > 1:
+                continue
+            for kind in naming.KINDS:
+                path = output_dir / naming.manifest_name(name, kind, split)
+                parts[kind].to_file(stage(path))
+                written.append(path)
+            path = output_dir / naming.uem_name(name, split)
+            write_uem(parts["uem"], stage(path))
+            written.append(path)
     if report is not None:
         written.append(write_text(output_dir / f"{name}_prepare_report.txt", report.text()))
     return written
