@@ -7,7 +7,7 @@
 #            transcriptions/{train,dev,eval}/<S>.json; chime6_rttm/{dev,eval}_rttm
 # Stage 1: manifests -> data/manifests/chime6-<mic>[-ch<c>]_{recordings,supervisions,cuts}_<split>.jsonl.gz
 #          (binaural: train and dev only; sessions without the chosen array are in the prepare report)
-# Stages 2-4: fbank, labels, describe (local/recipe.sh, local/common_stages.sh) on the splits stage 1 wrote
+# Stages 2-4: fbank, labels, describe + validate (local/recipe.sh, local/common_stages.sh) on the splits stage 1 wrote
 . "$(dirname "$0")/../../local/recipe.sh"
 corpus=chime6
 option mic U06 "U01..U06 (one array channel) | binaural (all in-ear mics, MultiCut; train and dev)" prepare
