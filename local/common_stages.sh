@@ -11,7 +11,8 @@
 #
 # Stage 2: fbank     -> data/fbank/${prefix}_cuts_<split>/, data/cuts/${prefix}_cuts_<split>.jsonl.gz
 # Stage 3: labels    -> data/labels/, data/cuts/${prefix}_cuts_<split>_<type>.jsonl.gz
-# Stage 4: describe  -> data/stats/<file>.lhotse.txt, ${prefix}_card.md, _table.tex, _stats.json, .png
+# Stage 4: describe  -> data/stats/<file>.lhotse.txt, ${prefix}_card.md, _table.tex, _refs.bib, _stats.json, .png
+#          validate  -> data/stats/${prefix}_validate.{md,json,png} (audio against annotations; warnings only)
 #
 # run_feature_stages FIRST runs the same three stages numbered FIRST..FIRST+2
 # (the simulation recipe: 3-5); a recipe whose stage-2 input is not
@@ -55,8 +56,11 @@ run_feature_stages() {
       lhotse cut describe "$f" > "data/stats/$(basename "$f" .jsonl.gz).lhotse.txt"
     done
     diar describe "${cuts[@]}" --format markdown -o "data/stats/${prefix}_card.md" --plot "data/stats/${prefix}.png"
-    diar describe "${cuts[@]}" --format latex -o "data/stats/${prefix}_table.tex"
+    diar describe "${cuts[@]}" --format latex -o "data/stats/${prefix}_table.tex" --bib "data/stats/${prefix}_refs.bib"
     diar describe "${cuts[@]}" --format json -o "data/stats/${prefix}_stats.json"
+    # flagged recordings are warnings here (no --strict): read the ranked list in _validate.md
+    diar validate "${cuts[@]}" --format markdown -o "data/stats/${prefix}_validate.md" \
+      --json-output "data/stats/${prefix}_validate.json" --plot "data/stats/${prefix}_validate.png" --num-jobs "$nj"
     cat "data/stats/${prefix}_card.md"
     stage_done $desc
   fi
@@ -72,15 +76,8 @@ feature_input() { echo "data/manifests/${prefix}_cuts_$1.jsonl.gz"; }
 run_stages_2_to_4() { run_feature_stages 2; }
 
 # splits_of PREFIX: the split names stage 1 wrote, from
-# data/manifests/PREFIX_cuts_<split>.jsonl.gz (sorted; empty before stage 1).
-splits_of() {
-  local f out=()
-  for f in data/manifests/"$1"_cuts_*.jsonl.gz; do
-    [ -e "$f" ] || continue
-    f=${f##*/}; f=${f#"$1"_cuts_}; out+=("${f%.jsonl.gz}")
-  done
-  echo "${out[*]}"
-}
+# data/manifests/PREFIX_cuts_<split>.jsonl.gz (recipes.naming parses the names; empty before stage 1).
+splits_of() { diar splits data/manifests "$1"; }
 
 # run_feature_stages_for PREFIX...: stages 2-4 for each prefix in turn, with the
 # splits stage 1 wrote and done markers in data/.done/<prefix>.

@@ -7,8 +7,9 @@
 #
 # `--some-name VALUE` (or `--some-name=VALUE`) sets the shell variable
 # `some_name`, which must already exist (a typo is an error, not a silent
-# no-op). `--force` (no value) sets force=true. `--help` prints the run.sh
-# header comment (every line from line 2 that starts with '#') and exits.
+# no-op). `--force` (no value) sets force=true. `--help` prints the options with
+# their live defaults (recipe_usage, local/recipe.sh) or else the run.sh header
+# comment (every line from line 2 that starts with '#') and exits.
 # Remaining positional arguments are left in "$@".
 
 # run.sh usually cds to its own directory before sourcing this file, so "$0"
@@ -21,7 +22,7 @@ __usage() {
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --help|-h) __usage; exit 0 ;;
+    --help|-h) if declare -F recipe_usage >/dev/null; then recipe_usage; else __usage; fi; exit 0 ;;
     --force) force=true; shift ;;
     --*=*) __opt="${1%%=*}"; __val="${1#*=}"; shift; set -- "$__opt" "$__val" "$@" ;;
     --*)

@@ -30,7 +30,8 @@ class DiarGroup(click.Group):
     """The top-level group; verbs that live in their own module load lazily."""
 
     LAZY = {"simulate": ("recipes.cli_simulation", "simulate_command"),
-            "simulate-sources": ("recipes.cli_simulation", "prepare_sources_command")}
+            "simulate-sources": ("recipes.cli_simulation", "prepare_sources_command"),
+            "score": ("recipes.cli_score", "score_command")}
 
     def list_commands(self, ctx):
         lazy = [n for n, (mod, _) in self.LAZY.items() if importlib.util.find_spec(mod) is not None]
@@ -104,18 +105,12 @@ def download_demo(target_dir, num_recordings, duration, seed):
     distinct pitch and timbre, in conversations with pauses and overlaps. The
     corpus is built in TARGET_DIR.partial and renamed when complete.
     """
-    import shutil
-
     from recipes.corpora.demo import synthesize_demo
+    from recipes.fileio import atomic_dir
 
     target = Path(target_dir)
-    tmp = target.with_name(target.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    synthesize_demo(tmp, num_recordings=num_recordings, duration=duration, seed=seed)
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
+    with atomic_dir(target) as tmp:
+        synthesize_demo(tmp, num_recordings=num_recordings, duration=duration, seed=seed)
     logger.info("demo corpus written to %s", target)
 
 
@@ -157,6 +152,28 @@ def prepare_rttm_cmd(audio_dir, rttm, output_dir, name, uem, splits, channel):
     log_prepared(name, result, output_dir, written)
 
 
+@cli.command("names", hidden=True, context_settings={"ignore_unknown_options": True})
+@click.argument("corpus")
+@click.argument("prepare_options", nargs=-1, type=click.UNPROCESSED)
+@one_line_errors
+def names_cmd(corpus, prepare_options):
+    """The output prefix(es) of `diar prepare CORPUS ... PREPARE_OPTIONS`, one per line (for run.sh)."""
+    from recipes.cli_corpora import output_names
+
+    for name in output_names(corpus, list(prepare_options)):
+        click.echo(name)
+
+
+@cli.command("splits", hidden=True)
+@click.argument("manifest_dir", type=click.Path(file_okay=False))
+@click.argument("prefix")
+def splits_cmd(manifest_dir, prefix):
+    """The splits of MANIFEST_DIR/PREFIX_cuts_<split>.jsonl.gz, space-separated (for run.sh)."""
+    from recipes.naming import splits_written
+
+    click.echo(" ".join(splits_written(manifest_dir, prefix)))
+
+
 # ---------------------------------------------------------------------------
 # fbank
 
@@ -176,11 +193,9 @@ def _load_cuts(path):
 
 
 def _stem(path) -> str:
-    name = Path(path).name
-    for ext in (".jsonl.gz", ".jsonl", ".json"):
-        if name.endswith(ext):
-            return name[: -len(ext)]
-    return Path(path).stem
+    from recipes.naming import stem
+
+    return stem(path)
 
 
 @cli.command()
@@ -288,14 +303,15 @@ def labels(in_cuts, out_cuts, storage_path, label_type, max_set_size, global_spe
 def _input_name(path: Path) -> str:
     """``data/cuts/ami-sdm_cuts_dev.jsonl.gz`` -> ``ami-sdm/dev``; an RTTM directory
     ``voxconverse/dev`` -> ``voxconverse/dev``; an RTTM file ``x/dev.rttm`` -> ``x/dev``."""
+    from recipes import naming
+
     stem = _stem(path) if path.is_file() else path.name
     if stem.endswith(".rttm"):
         stem = stem[:-5]
-    if "_cuts_" in stem:
-        corpus, split = stem.split("_cuts_", 1)
-        return f"{corpus}/{split}"
-    if stem.endswith("_cuts"):
-        return stem[: -len("_cuts")]
+    parsed = naming.parse(stem)
+    if parsed is not None and parsed.kind == "cuts":
+        split = "_".join(p for p in (parsed.split, parsed.label_type) if p)
+        return f"{parsed.prefix}/{split}" if split else parsed.prefix
     parent = path.resolve().parent.name
     return f"{parent}/{stem}" if parent else stem
 
@@ -389,8 +405,10 @@ def describe(inputs, uem, fmt, plot, output, bib, num_jobs):
 @click.option("--strict", is_flag=True, help="Exit 1 when anything is flagged (default: warn, exit 0).")
 @click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
               help="Local processes (one recording per task).")
+@click.option("--mixtures", is_flag=True,
+              help="Also render and check simulated mixtures (MixedCuts; skipped by default, counted).")
 @one_line_errors
-def validate(cuts, fmt, plot, output, json_output, strict, num_jobs):
+def validate(cuts, fmt, plot, output, json_output, strict, num_jobs, mixtures):
     """Check each recording (each channel) of CutSets against its audio.
 
     Audio facts (rate, channels, samples and duration against the manifest,
@@ -405,7 +423,8 @@ def validate(cuts, fmt, plot, output, json_output, strict, num_jobs):
     from recipes.fileio import atomic_path, write_text
     from recipes.validate import format_validation, plot_validation, validate_cutsets
 
-    report = validate_cutsets([(_input_name(Path(p)), _load_cuts(p)) for p in cuts], num_jobs=num_jobs)
+    report = validate_cutsets([(_input_name(Path(p)), _load_cuts(p)) for p in cuts], num_jobs=num_jobs,
+                              mixtures=mixtures)
     text = format_validation(report, fmt)
     if output:
         write_text(output, text)

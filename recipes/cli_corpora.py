@@ -139,3 +139,20 @@ def command(corpus: str, verb: str) -> click.Command:
     """The click command of ``diar <verb> <corpus>`` (``verb``: download or prepare)."""
     return {"download": download_command, "prepare": prepare_command}[verb](corpus)
 
+
+
+def output_names(corpus: str, args) -> list:
+    """The prefixes ``diar prepare <corpus> CORPUS_DIR OUTPUT_DIR ARGS...`` writes (the run.sh
+    template asks this instead of restating each corpus's naming rule in shell)."""
+    module = corpus_module(corpus)
+    ctx = prepare_command(corpus).make_context(corpus, [".", ".", *args], resilient_parsing=False)
+    params = dict(ctx.params)
+    name = params.pop("name")
+    for key in ("corpus_dir", "output_dir", "duration_from_annotations"):
+        params.pop(key)
+    options = _given(params, tuple(getattr(module, "PREPARE_OPTIONS", ())))
+    if name:
+        return [name]
+    if hasattr(module, "output_names"):
+        return list(module.output_names(**options))
+    return [module.output_name(**options)]

@@ -168,6 +168,39 @@ def extract_archive(archive, target_dir, done_marker: bool = True) -> Path:
     return target_dir
 
 
+def download_archive(entry, target_dir, base_url: Optional[str] = None, url: Optional[str] = None,
+                     sha256: Optional[str] = None, force: bool = False, progress: bool = True) -> Path:
+    """Fetch one archive of a corpus YAML (``entry``: ``url``, ``file``, optional ``sha256``)
+    into ``target_dir/downloads/<file>`` and extract it into ``target_dir``. ``base_url``
+    replaces the directory of the URL (same file name); ``url`` replaces the whole URL.
+    Returns the archive's path."""
+    target = Path(target_dir)
+    if url is None:
+        url = f"{base_url.rstrip('/')}/{entry['file']}" if base_url else entry["url"]
+    archive = download_file(url, target / "downloads" / entry["file"], sha256=sha256 or entry.get("sha256"),
+                            force=force, progress=progress)
+    extract_archive(archive, target)
+    return archive
+
+
+def download_each(items, fetch, desc: str, progress: bool = True, note: str = "prepare reports their recordings"):
+    """``fetch(item)`` for every item (a progress bar); an item the server does not have
+    (HTTP 404) is skipped and listed in one warning (``note`` says what follows from it);
+    any other error stops. Returns the skipped items."""
+    missing = []
+    for item in tqdm(list(items), desc=desc, disable=not progress):
+        try:
+            fetch(item)
+        except DownloadError as e:
+            if "HTTP 404" not in str(e):
+                raise
+            missing.append(item)
+    if missing:
+        shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
+        logger.warning("%d file(s) not on the server (%s): %s", len(missing), note, shown)
+    return missing
+
+
 def link_or_copy_tree(source, target) -> Path:
     """Stage 0 with ``--corpus-dir``: make ``target`` point at an existing copy (symlink)."""
     source, target = Path(source).resolve(), Path(target)
@@ -182,4 +215,5 @@ def link_or_copy_tree(source, target) -> Path:
     return target
 
 
-__all__ = ["download_file", "extract_archive", "link_or_copy_tree", "file_digest", "DownloadError"]
+__all__ = ["download_file", "download_archive", "download_each", "extract_archive", "link_or_copy_tree", "file_digest",
+           "DownloadError"]

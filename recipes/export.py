@@ -100,11 +100,14 @@ def export_kaldi(cuts: CutSet, out_dir, sampling_rate: int = 8000) -> Path:
 
 
 def split_name(path) -> str:
-    """``ami-sdm_cuts_dev.jsonl.gz`` -> ``dev`` (the part after ``_cuts_``)."""
-    name = Path(path).name.split(".jsonl")[0]
-    if "_cuts_" not in name:
+    """``ami-sdm_cuts_dev.jsonl.gz`` -> ``dev``: the part after ``_cuts_`` (:mod:`recipes.naming`),
+    label type included (``dev_binary``)."""
+    from recipes import naming
+
+    parsed = naming.parse(path)
+    if parsed is None or parsed.kind != "cuts" or not (parsed.split or parsed.label_type):
         raise ValueError(f"{path}: cannot tell the split from the file name (expected <name>_cuts_<split>.jsonl.gz)")
-    return name.split("_cuts_", 1)[1]
+    return "_".join(p for p in (parsed.split, parsed.label_type) if p)
 
 
 def export_pyannote(named_cuts: Mapping[str, CutSet], out_dir, database: str) -> Path:

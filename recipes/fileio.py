@@ -1,7 +1,10 @@
 """Atomic writes: outputs appear under their final name only when complete.
 
-A stage that is killed leaves at most a ``.partial`` file behind, which no
-later stage reads and which the next run overwrites.
+The one place that writes under a temporary name, renames, and sweeps stale files
+(:func:`atomic_path`, :func:`atomic_dir`, :func:`sweep_stale`); every stage goes through it.
+A stage that is killed leaves at most a ``.partial`` file behind, which no later stage reads
+and which the next run overwrites or sweeps. (Resumable downloads keep their own ``.part``
+file in :mod:`recipes.download`: it is resumed, not rewritten.)
 """
 import errno
 import os
@@ -90,24 +93,58 @@ def partial_path(path) -> Path:
     ``cuts.jsonl.gz`` -> ``cuts.partial.jsonl.gz`` so Lhotse still infers the format."""
     path = Path(path)
     name = path.name
-    for ext in (".jsonl.gz", ".jsonl", ".json", ".yaml", ".txt", ".rttm", ".uem", ".h5", ".png"):
+    for ext in (".jsonl.gz", ".jsonl", ".json", ".yaml", ".txt", ".rttm", ".uem", ".h5", ".png", ".lca", ".wav",
+                ".flac"):
         if name.endswith(ext):
             return path.with_name(name[: -len(ext)] + ".partial" + ext)
     return path.with_name(name + ".partial")
 
 
 @contextmanager
-def atomic_path(path) -> Iterator[Path]:
-    """Yield a temporary path to write; rename it to ``path`` when the block succeeds."""
+def atomic_path(path, what: Optional[str] = None) -> Iterator[Path]:
+    """Yield a temporary path to write (a partial file left by a killed run is removed first);
+    rename it to ``path`` when the block succeeds, delete it when it fails. Disk errors are
+    reported as writing ``what`` (default: the file name) to the folder."""
     path = Path(path)
     if path.exists() and not path.is_file():  # /dev/null, a FIFO: written in place, never replaced
         yield path
         return
     check_writable_dir(path.parent)
     tmp = partial_path(path)
-    with clear_disk_errors(path.parent, path.name, remove=[tmp]):
+    if tmp.exists():
+        tmp.unlink()
+    with clear_disk_errors(path.parent, what or path.name, remove=[tmp]):
         yield tmp
         os.replace(tmp, path)
+
+
+@contextmanager
+def atomic_dir(path) -> Iterator[Path]:
+    """Yield a temporary folder ``<path>.partial`` (emptied first) to fill; it replaces ``path``
+    when the block succeeds."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    yield tmp
+    if path.exists():
+        shutil.rmtree(path)
+    tmp.rename(path)
+
+
+def sweep_stale(directory, patterns, keep: Iterable, partials: bool = True) -> None:
+    """Delete the files matching ``patterns`` (a glob or a list of globs) in ``directory``
+    that are not in ``keep`` (outputs of an earlier run with more parts) and, with
+    ``partials``, the partial files a killed run left there."""
+    directory = Path(directory)
+    keep = {str(Path(k)) for k in keep}
+    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+    found = set()
+    for pattern in patterns + (["*.partial*"] if partials else []):
+        found.update(directory.glob(pattern))
+    for path in found:
+        if str(path) not in keep and path.is_file():
+            path.unlink()
 
 
 def save_manifest(manifest, path) -> Path:

@@ -45,7 +45,6 @@ import itertools
 import json
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -57,7 +56,7 @@ from lhotse.features.io import NumpyHdf5Writer, close_cached_file_handles, get_r
 from lhotse.utils import compute_num_frames, fastcopy, isclose
 
 from recipes.cuts import cut_custom, cut_recording_id
-from recipes.fileio import clear_disk_errors
+from recipes.fileio import atomic_path, sweep_stale
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
@@ -151,6 +150,32 @@ def cut_num_frames(cut: Cut, frame_shift: float = FRAME_SHIFT) -> int:
         return cut.num_frames
     sr = cut.sampling_rate if cut.has_recording else 8000
     return compute_num_frames(cut.duration, frame_shift, sr)
+
+
+def features_frame_shift(cuts: Iterable[Cut], requested: Optional[float] = None) -> float:
+    """The label frame shift (seconds) for ``cuts``: the frame shift of their features
+    (``cut.features.frame_shift``), which must be one value; ``requested`` (or
+    :data:`FRAME_SHIFT`) when no cut has features. A ``requested`` shift that differs from the
+    features' is an error: such labels would not line up with the frames."""
+    shifts: Dict[float, str] = {}
+    for cut in cuts:
+        if cut.has_features:
+            shifts.setdefault(round(float(cut.features.frame_shift), 9), cut.id)
+    return _label_frame_shift(shifts, requested)
+
+
+def _label_frame_shift(shifts: Dict[float, str], requested: Optional[float]) -> float:
+    if len(shifts) > 1:
+        listed = ", ".join(f"{shift:g} s (e.g. cut {cid})" for shift, cid in sorted(shifts.items()))
+        raise ValueError(f"the cuts' features have several frame shifts: {listed}; label one feature config at a time")
+    if not shifts:
+        return FRAME_SHIFT if requested is None else float(requested)
+    (shift, cid), = shifts.items()
+    if requested is not None and not isclose(shift, requested, abs_tol=1e-9):
+        raise ValueError(f"labels at a frame shift of {requested:g} s requested, but the features of the cuts "
+                         f"(e.g. {cid}) have a frame shift of {shift:g} s: the labels would not line up with "
+                         f"the feature frames (leave the frame shift to the features)")
+    return shift
 
 
 def recording_speakers(cuts: Iterable[Cut]) -> Dict[str, List[str]]:
@@ -282,41 +307,37 @@ def _label_archive(
 
     report = LabelReport(cuts_in=len(cut_dicts))
     path = Path(storage_path)
-    # Written as <stem>.partial.h5 and renamed when complete: a killed run leaves nothing
-    # under the final name, and the rename gives a new inode, so a process still reading
-    # the old archive (Lhotse caches open HDF5 handles) keeps its copy and HDF5's file
+    # Written as <stem>.partial.h5 and renamed when complete (fileio.atomic_path): a killed run
+    # leaves nothing under the final name, and the rename gives a new inode, so a process still
+    # reading the old archive (Lhotse caches open HDF5 handles) keeps its copy and HDF5's file
     # lock on it does not block this write.
-    partial = path.with_name(path.stem + ".partial" + path.suffix)
-    if partial.exists():
-        partial.unlink()
     out = []
-    with clear_disk_errors(path.parent, "labels", remove=[partial]), MemoryImageHdf5Writer(partial) as writer:
-        for d in tqdm(cut_dicts, desc=f"{label_type} labels", disable=not progress):
-            cut = deserialize_item(d)
-            speakers = speakers_by_rec[cut_recording_id(cut)]
-            binary = activity_matrix(cut, speakers, frame_shift=frame_shift, report=report)
-            custom = {"speakers": list(speakers)}
-            if global_index is not None:
-                custom["speaker_indices"] = [global_index[s] for s in speakers]
-            if label_type == "binary":
-                arr = writer.store_array(cut.id, binary, frame_shift=frame_shift, temporal_dim=0, start=cut.start)
-                out.append(_with_custom(cut, labels=arr, **custom))
-            elif label_type == "powerset":
-                classes, over = to_powerset(binary, max_set_size)
-                if over:
-                    report.over_max_set_size[cut.id] = over
-                arr = writer.store_array(cut.id, classes, frame_shift=frame_shift, temporal_dim=0, start=cut.start)
-                out.append(_with_custom(cut, labels=arr, max_set_size=max_set_size, **custom))
-            else:  # target: one cut per speaker, same features manifest (no copy)
-                for i, spk in enumerate(speakers):
-                    key = f"{cut.id}#{spk}"
-                    arr = writer.store_array(
-                        key, np.ascontiguousarray(binary[:, i]), frame_shift=frame_shift,
-                        temporal_dim=0, start=cut.start,
-                    )
-                    out.append(_with_custom(fastcopy(cut, id=key), labels=arr, target_speaker=spk, **custom))
-    with clear_disk_errors(path.parent, "labels", remove=[partial]):
-        os.replace(partial, path)
+    with atomic_path(path, what="labels") as partial:
+        with MemoryImageHdf5Writer(partial) as writer:
+            for d in tqdm(cut_dicts, desc=f"{label_type} labels", disable=not progress):
+                cut = deserialize_item(d)
+                speakers = speakers_by_rec[cut_recording_id(cut)]
+                binary = activity_matrix(cut, speakers, frame_shift=frame_shift, report=report)
+                custom = {"speakers": list(speakers)}
+                if global_index is not None:
+                    custom["speaker_indices"] = [global_index[s] for s in speakers]
+                if label_type == "binary":
+                    arr = writer.store_array(cut.id, binary, frame_shift=frame_shift, temporal_dim=0, start=cut.start)
+                    out.append(_with_custom(cut, labels=arr, **custom))
+                elif label_type == "powerset":
+                    classes, over = to_powerset(binary, max_set_size)
+                    if over:
+                        report.over_max_set_size[cut.id] = over
+                    arr = writer.store_array(cut.id, classes, frame_shift=frame_shift, temporal_dim=0, start=cut.start)
+                    out.append(_with_custom(cut, labels=arr, max_set_size=max_set_size, **custom))
+                else:  # target: one cut per speaker, same features manifest (no copy)
+                    for i, spk in enumerate(speakers):
+                        key = f"{cut.id}#{spk}"
+                        arr = writer.store_array(
+                            key, np.ascontiguousarray(binary[:, i]), frame_shift=frame_shift,
+                            temporal_dim=0, start=cut.start,
+                        )
+                        out.append(_with_custom(fastcopy(cut, id=key), labels=arr, target_speaker=spk, **custom))
     final = str(path)
     out = [_with_custom(c, labels=fastcopy(c.custom["labels"], array=fastcopy(c.custom["labels"].array,
                                                                                 storage_path=final)))
@@ -378,11 +399,14 @@ def _plan_archives(cuts: Iterable[Cut], per_archive: int, frame_shift: float, la
     cannot carry labels), and the sizes of consecutive groups of at most ``per_archive``
     cuts and about ``MAX_ARCHIVE_BYTES`` of labels. Holds no cut."""
     speakers: Dict[str, set] = {}
+    shifts: Dict[float, str] = {}  # the features' frame shifts (seconds), each with a cut that has it
     sizes, mixed, count, size, total = [], [], 0, 0, 0
     from lhotse.cut import MixedCut
 
     for cut in cuts:
         total += 1
+        if cut.has_features:
+            shifts.setdefault(round(float(cut.features.frame_shift), 9), cut.id)
         if isinstance(cut, MixedCut):
             mixed.append(cut.id)
             continue
@@ -399,7 +423,7 @@ def _plan_archives(cuts: Iterable[Cut], per_archive: int, frame_shift: float, la
         size += nbytes
     if count:
         sizes.append(count)
-    return {rec: sorted(spk) for rec, spk in speakers.items()}, sizes, mixed, total
+    return {rec: sorted(spk) for rec, spk in speakers.items()}, sizes, mixed, total, shifts
 
 
 def _groups(cuts: Iterable[Cut], sizes: List[int]) -> Iterator[List[Cut]]:
@@ -414,7 +438,7 @@ def compute_labels(
     label_type: str = "binary",
     max_set_size: int = 2,
     global_speaker_map: Optional[Path] = None,
-    frame_shift: float = FRAME_SHIFT,
+    frame_shift: Optional[float] = None,
     progress: bool = True,
     num_jobs: int = 1,
     executor_kind: str = "local",
@@ -442,12 +466,15 @@ def compute_labels(
     :param global_speaker_map: when given, write a JSON map speaker -> global
         index there and attach each cut's ``speaker_indices`` (global index per
         column of its matrix).
+    :param frame_shift: seconds per label frame. Default: the frame shift of the cuts' features
+        (:func:`features_frame_shift`), so labels line up with the features whatever the feature
+        config; :data:`FRAME_SHIFT` for cuts without features. A value that differs from the
+        features' is an error.
     :param num_jobs, executor_kind, scheduler: local processes or dask (:mod:`recipes.parallel`).
     :param output_path: write the labelled cuts to this manifest instead of keeping them.
     :return: the new CutSet (input order; eager, or lazy over ``output_path``) and a
         :class:`LabelReport`.
     """
-    from recipes.fileio import atomic_path
     from recipes.parallel import map_tasks
 
     if label_type not in LABEL_TYPES:
@@ -463,7 +490,9 @@ def compute_labels(
             if num_cuts is None:
                 num_cuts = sum(1 for _ in cuts)
             per_archive = min(per_archive, max(1, -(-num_cuts // (4 * num_jobs))))
-    spk_by_rec, sizes, mixed, num_in = _plan_archives(cuts, max(per_archive, 1), frame_shift, label_type)
+    spk_by_rec, sizes, mixed, num_in, shifts = _plan_archives(cuts, max(per_archive, 1), frame_shift or FRAME_SHIFT,
+                                                              label_type)
+    frame_shift = _label_frame_shift(shifts, frame_shift)
     if mixed:
         raise ValueError(f"{len(mixed)} cut(s) are simulated mixtures without features (e.g. {mixed[0]}): "
                          f"run `diar fbank` first; it turns each mixture into a cut that can carry labels")
@@ -510,10 +539,7 @@ def compute_labels(
     # reads the archives just written, not stale handles to the ones they replaced.
     close_cached_file_handles()
     # archives of an earlier run with another number of chunks
-    written = set(paths)
-    for old in [storage_path, *storage_path.parent.glob(f"{storage_path.stem}-*.h5")]:
-        if old.exists() and old not in written:
-            old.unlink()
+    sweep_stale(storage_path.parent, [storage_path.name, f"{storage_path.stem}-*.h5"], paths, partials=False)
     report = _merge_reports(reports)
     report.cuts_in = num_in
     logger.info("labels: %s", report.summary())

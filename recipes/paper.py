@@ -134,7 +134,9 @@ def _split_sentence(split: str, row: dict, latex: bool) -> str:
     spr = row["speakers_per_recording"]
     spk = (f"{spr['min']}" if spr["min"] == spr["max"] else f"{spr['min']}--{spr['max']}" if latex
            else f"{spr['min']}-{spr['max']}")
-    text = (f"{_esc(split or 'all', latex)}: {row['recordings']:,} recordings, {row['duration_hours']:.1f} h scored, "
+    scored = ("h (to the last turn end: a lower bound)" if row.get("duration_source") == "last_turn_end"
+              else "h scored")
+    text = (f"{_esc(split or 'all', latex)}: {row['recordings']:,} recordings, {row['duration_hours']:.1f} {scored}, "
             f"{row['speech_ratio'] * 100:.1f}{pct} speech, overlap {row['overlap_ratio'] * 100:.1f}{pct} of speech, "
             f"{spk} speakers per recording ({row['num_speakers']:,} in all)")
     turn = row["distributions"]["turn_duration"]
@@ -152,7 +154,7 @@ def paragraph(facts: dict, splits: Sequence[Tuple[str, dict]], prepared: Optiona
             f"{_esc(langs, latex)}; {_esc(facts['conditions'], latex)}. Licence: {_esc(facts['licence'], latex)}. "
             + (f"Available at \\url{{{facts['url']}}}. " if latex else f"Available at <{facts['url']}>. ")
             + f"Reference: {_esc(facts['reference'], latex)}. ")
-    text += "; ".join(_split_sentence(split, row, latex) for split, row in splits) + ". "
+    text += "; ".join(_split_sentence(split, row, latex) for split, row in splits) + "."
     scored = [(row["duration_hours"], row["audio_hours"]) for _, row in splits if row.get("audio_hours")]
     changes = []
     if prepared:
@@ -168,7 +170,9 @@ def paragraph(facts: dict, splits: Sequence[Tuple[str, dict]], prepared: Optiona
         changes.append(f"scores {share * 100:.1f}{pct} of the audio (UEM)"
                        if share < 0.9995 else "scores the whole audio (no UEM exclusion)")
     if changes:
-        text += "The recipe " + ", ".join(changes) + "."
+        text += " The recipe " + ", ".join(changes) + "."
+    if prepared and prepared.get("annotations"):
+        text += f" Annotations as prepared: {_esc(prepared['annotations'], latex)}."
     if not prepared:
         text += (" No preparation report was found next to the cuts, so merged and clipped turns are not stated."
                  if not latex else " (No preparation report was found: merged and clipped turns are not stated.)")

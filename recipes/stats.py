@@ -52,6 +52,9 @@ DEFINITIONS = {
     "overlap_ratio_of_duration": "overlap / duration",
     "missed_at_oracle_sad": "(speaker time - speech) / speaker time",
     "speakers_per_recording": "distinct speaker labels per recording (min / mean / max)",
+    "oracle_der_c0": "DER (md-eval, collar 0) of oracle speech activity with one speaker: all speech given to "
+                     "each recording's most talkative speaker (recipes.score)",
+    "oracle_der_c025": "the same with a 0.25 s collar",
     "turn_duration": "seconds per (speaker-unioned) turn",
     "pause_same_speaker": "silence before a turn after the same speaker's turn (from the latest-ending earlier turn)",
     "pause_speaker_change": "silence before a turn after another speaker's turn (from the latest-ending earlier turn)",
@@ -79,6 +82,8 @@ class RecordingStats:
     events: Dict[str, List[float]] = field(default_factory=dict)
     audio_duration: Optional[float] = None  # the cut's (audio) length, when known
     sim: Optional[dict] = None  # a simulated mixture's custom["sim"]
+    # oracle SAD, one speaker (recipes.score): collar -> (error seconds, scored speaker seconds)
+    oracle: Dict[float, Tuple[float, float]] = field(default_factory=dict)
 
 
 def turn_events(turns: Sequence[Turn], profile: Sequence[Tuple[float, float, int]]) -> Dict[str, List[float]]:
@@ -159,6 +164,9 @@ def recording_stats(
         source = duration_source or "audio"
     else:
         duration, source = max((t.end for t in turns), default=0.0), "last_turn_end"
+    from recipes.score import oracle_one_speaker
+
+    oracle = oracle_one_speaker(turns, list(uem) if uem is not None else [(0.0, max(duration, 0.0))])
     profile = activity_profile(turns)
     by_k: Dict[int, float] = {}
     for a, b, k in profile:
@@ -176,6 +184,7 @@ def recording_stats(
         speakers=sorted({t.speaker for t in turns}),
         time_by_speaker_count=hist,
         events=turn_events(turns, profile),
+        oracle=oracle,
     )
 
 
@@ -204,6 +213,10 @@ def summarize(recs: Sequence[RecordingStats]) -> dict:
         "overlap_ratio": _ratio(overlap, speech),
         "overlap_ratio_of_duration": _ratio(overlap, dur),
         "missed_at_oracle_sad": _ratio(spk_time - speech, spk_time),
+        "oracle_der_c0": _ratio(sum(r.oracle.get(0.0, (0, 0))[0] for r in recs),
+                                sum(r.oracle.get(0.0, (0, 0))[1] for r in recs)),
+        "oracle_der_c025": _ratio(sum(r.oracle.get(0.25, (0, 0))[0] for r in recs),
+                                  sum(r.oracle.get(0.25, (0, 0))[1] for r in recs)),
         "turns": sum(r.turns for r in recs),
         "num_speakers": len({s for r in recs for s in r.speakers}),
         "speakers_per_recording": {
@@ -314,6 +327,8 @@ COLUMNS = [
     ("overlap_ratio", "Ov./speech %", "{:.2%}"),
     ("overlap_ratio_of_duration", "Ov./dur. %", "{:.2%}"),
     ("missed_at_oracle_sad", "Missed@SAD %", "{:.2%}"),
+    ("oracle_der_c0", "Oracle 1-spk DER c=0 %", "{:.2%}"),
+    ("oracle_der_c025", "Oracle 1-spk DER c=0.25 %", "{:.2%}"),
     ("turns", "Turns", "{:d}"),
     ("num_speakers", "Spk.", "{:d}"),
     ("speakers_per_recording", "Spk./rec. min/mean/max", None),
@@ -397,6 +412,7 @@ def format_report(report: dict, fmt: str = "text") -> str:
             f"  overlap / speech           {row['overlap_ratio']:.2%}\n"
             f"  overlap / duration         {row['overlap_ratio_of_duration']:.2%}\n"
             f"  missed at oracle SAD       {row['missed_at_oracle_sad']:.2%}\n"
+            f"  oracle SAD, 1 speaker DER  {row['oracle_der_c0']:.2%} (collar 0) / {row['oracle_der_c025']:.2%} (collar 0.25 s)\n"
             f"  turns                      {row['turns']}\n"
             f"  speakers                   {row['num_speakers']} distinct; per recording "
             f"{spr['min']} / {spr['mean']:.2f} / {spr['max']} (min / mean / max)\n"

@@ -8,21 +8,17 @@ recordings (ids, durations) and the speech covered per speaker. The realdata tes
 the real BUT lists/UEMs/RTTMs with 0.1 s stand-in audio.
 """
 import shutil
-import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile
 from click.testing import CliRunner
-from lhotse import CutSet
 
 from recipes.corpora.ami import download_ami, prepare_ami
 from recipes.download import DownloadError, file_digest
 from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize, union_intervals
 from tests.fixtures.ami import AUDIO_ONLY, MEETINGS, NO_AUDIO, build_ami_fixture, turns_of, write_ami_nxt
-from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -189,29 +185,6 @@ def test_cli_download_link_and_prepare(tmp_path, corpus, http_server):
     assert res.exit_code != 0 and "bogus" in res.output
     res = runner.invoke(cli, ["prepare", "ami", "--help"])
     assert "--duration-from-annotations" in res.output and "seconds" in res.output
-
-
-def test_run_sh_stages_0_1(tmp_path, corpus, monkeypatch):
-    root, env = recipe_sandbox(tmp_path, "ami")
-    recipe = root / "egs" / "ami"
-    res = subprocess.run(["bash", "run.sh", "--corpus-dir", str(corpus), "--mic", "mdm", "--stop-stage", "1"],
-                         cwd=recipe, env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr[-3000:]
-    cuts = CutSet.from_file(recipe / "data" / "manifests" / "ami-mdm_cuts_dev.jsonl.gz")
-    assert [c.id for c in cuts] == ["ES2011a"] and cuts[0].channel == list(range(8))
-    assert (recipe / "data" / ".done" / "ami-mdm" / "stage_1.done").is_file()
-    # rerun up to stage 2: stages 0-1 are skipped; the 8-channel cut gives one feature cut per channel
-    res = subprocess.run(["bash", "run.sh", "--corpus-dir", str(corpus), "--mic", "mdm", "--stop-stage", "2"],
-                         cwd=recipe, env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0 and res.stderr.count("already done") == 2, res.stderr[-3000:]
-    monkeypatch.chdir(recipe)  # manifests hold paths relative to the recipe directory
-    feats = CutSet.from_file(recipe / "data" / "cuts" / "ami-mdm_cuts_dev.jsonl.gz")
-    assert [(c.id, c.channel) for c in feats] == [(f"ES2011a-{k}", k) for k in range(8)]
-    mono = {k: feats[k].load_features() for k in (0, 7)}
-    assert mono[0].shape == (feats[0].num_frames, 23) and not np.allclose(mono[0], mono[7])
-    from recipes.stats import cutset_stats
-
-    assert len(cutset_stats(feats)) == 1  # the eight channels are one recording in the statistics
 
 
 @pytest.mark.realdata

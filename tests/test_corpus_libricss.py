@@ -9,7 +9,6 @@ coverage (union of the utterances) per recording are compared.
 import csv
 import hashlib
 import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -30,7 +29,6 @@ from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize
 from tests.fixtures.libricss import SESSIONS, build_libricss_fixture, write_meeting_info
 from tests.fixtures.expect import union_length
-from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -192,19 +190,6 @@ def test_cli_download_link_and_prepare(corpus, tmp_path):
     assert res.exit_code != 0 and "only channel 0" in res.output
     res = runner.invoke(prepare_command, ["--help"])
     assert "Default" in res.output and "seconds" in res.output and "--by-condition" in res.output
-
-
-def test_run_sh_stages_0_and_1(corpus, tmp_path):
-    root, env = recipe_sandbox(tmp_path, "libricss")
-    cmd = ["bash", str(root / "egs" / "libricss" / "run.sh"), "--corpus-dir", str(corpus), "--stop-stage", "1",
-           "--mic", "clean"]
-    res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr[-3000:]
-    manifests = root / "egs" / "libricss" / "data" / "manifests"
-    for split in ("dev", "eval"):
-        assert (manifests / f"libricss-clean_cuts_{split}.jsonl.gz").is_file()
-    res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0 and res.stderr.count("already done") == 2
 
 
 # ---------------------------------------------------------------------------

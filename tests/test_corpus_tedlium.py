@@ -14,7 +14,6 @@ Lhotse asserts that every STM has a SPHERE file.
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import textwrap
@@ -33,7 +32,6 @@ from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize
 from tests.fixtures.tedlium import TALKS, build_tedlium_fixture
 from tests.fixtures.expect import union_length
-from tests.fixtures.sandbox import recipe_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -233,15 +231,3 @@ def test_cli_download_link_and_prepare(v3, tmp_path):
     res = runner.invoke(prepare_command, ["--help"])
     assert "Default" in res.output and "seconds" in res.output and "--sph-decoder" in res.output
 
-
-def test_run_sh_stages_0_and_1(v2, tmp_path):
-    root, env = recipe_sandbox(tmp_path, "tedlium")
-    cmd = ["bash", str(root / "egs" / "tedlium" / "run.sh"), "--corpus-dir", str(v2), "--release", "v2",
-           "--stop-stage", "1"]
-    res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr[-3000:]
-    manifests = root / "egs" / "tedlium" / "data" / "manifests"
-    for split in ("train", "dev", "test"):
-        assert (manifests / f"tedlium-v2_cuts_{split}.jsonl.gz").is_file()
-    res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0 and res.stderr.count("already done") == 2

@@ -1,4 +1,5 @@
 """egs/demo/run.sh end to end: outputs, idempotent reruns, a killed stage redone correctly."""
+import json
 import os
 import shutil
 import signal
@@ -61,6 +62,13 @@ def test_demo_end_to_end_then_idempotent_then_killed_and_rerun(recipe, monkeypat
         assert "Cuts count" in p.read_text()
     for name in ("demo_card.md", "demo_table.tex", "demo_stats.json", "demo.png"):
         assert (data / "stats" / name).stat().st_size > 100
+    # stage 4 validated every recording against its audio: the 3 demo recordings run() makes, each clean
+    checked = json.loads((data / "stats" / "demo_validate.json").read_text())
+    assert sorted(e["id"] for e in checked["recordings"]) == [f"demo{i:02d}" for i in range(3)]
+    assert all(e["flags"] == [] for e in checked["recordings"]), checked["summary"]
+    assert "3 recordings (3 channels" in (data / "stats" / "demo_validate.md").read_text()
+    assert "0 flagged" in (data / "stats" / "demo_validate.md").read_text()
+    assert (data / "stats" / "demo_validate.png").stat().st_size > 100
     res = subprocess.run([Path(sys.executable).parent / "lhotse", "validate", "--read-data",
                           str(data / "cuts" / "demo_cuts_dev.jsonl.gz")], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr

@@ -254,6 +254,41 @@ def test_label_archive_is_renamed_when_complete(tmp_path, two_cuts):
     assert all(c.custom["labels"].array.storage_path == str(tmp_path / "lab.h5") for c in out)
 
 
+def test_labels_follow_the_features_frame_shift_and_refuse_another(tmp_path):
+    """Features computed with a 20 ms shift (not the 10 ms standard): the labels take the frame
+    shift from cut.features, one row per feature frame, and frame i is active when its centre
+    (i + 0.5) * 20 ms lies in a turn; asking for 10 ms labels on these cuts is an error."""
+    import soundfile
+    from lhotse import Recording
+
+    from recipes.features import KnfFbankConfig, compute_fbank
+
+    sr, seconds = 16000, 6.0
+    rng = np.random.default_rng(0)
+    soundfile.write(tmp_path / "a.wav", (0.1 * rng.standard_normal(int(sr * seconds))).astype(np.float32), sr,
+                    subtype="PCM_16")
+    rec = Recording.from_file(tmp_path / "a.wav", recording_id="a")
+    turns = [(0.5, 2.25, "x"), (1.9, 4.03, "y"), (5.0, 6.0, "x")]
+    sups = [SupervisionSegment(id=f"a-{i}", recording_id="a", start=s, duration=e - s, speaker=spk)
+            for i, (s, e, spk) in enumerate(turns)]
+    cuts = CutSet.from_cuts([MonoCut(id="a", start=0.0, duration=seconds, channel=0, recording=rec,
+                                     supervisions=sups)])
+    feats = compute_fbank(cuts, tmp_path / "fbank", config=KnfFbankConfig(frame_shift=0.02), progress=False)
+    cut = next(iter(feats))
+    assert cut.features.frame_shift == 0.02 and cut.num_frames == 300
+    out, _ = compute_labels(feats, tmp_path / "lab.h5", progress=False)
+    labelled = next(iter(out))
+    lab = labelled.load_labels()
+    centres = (np.arange(cut.num_frames) + 0.5) * 0.02
+    expected = np.zeros((cut.num_frames, 2), dtype=np.uint8)
+    for s, e, spk in turns:
+        expected[(centres >= s) & (centres < e), ["x", "y"].index(spk)] = 1
+    assert labelled.custom["labels"].frame_shift == 0.02
+    np.testing.assert_array_equal(lab, expected)
+    with pytest.raises(ValueError, match="frame shift of 0.01 s requested.*frame shift of 0.02 s"):
+        compute_labels(feats, tmp_path / "lab10.h5", frame_shift=0.01, progress=False)
+
+
 def test_streamed_labels_from_a_lazy_manifest_equal_the_eager_ones(tmp_path):
     # one recording cut in two: the first half has only speaker A, the second only B; with an
     # archive per cut the speaker order must still be the recording's [A, B] in both

@@ -193,3 +193,17 @@ def test_unreadable_audio_is_reported_not_raised(tmp_path, clean):
     got, _ = run([gone])
     assert got[rec_id, 0]["flags"] == ["unreadable"]
     assert "no.wav" in got[rec_id, 0]["reason"]
+
+
+def test_simulated_mixtures_are_skipped_unless_asked(clean):
+    from lhotse.cut import MixedCut, MixTrack
+
+    (p0, r0, t0, _), (p1, r1, t1, _) = clean[0], clean[2]
+    mix = MixedCut(id="mix", tracks=[MixTrack(cut=mono_cut(p0, r0, t0)), MixTrack(cut=mono_cut(p1, r1, t1))])
+    late = MixedCut(id="late", tracks=[MixTrack(cut=mono_cut(p0, r0, t0, shift=1.0))])
+    report = validate_cutsets([("sim", CutSet.from_cuts([mix, late]))], progress=False)
+    assert report["recordings"] == [] and report["summary"]["skipped_cuts"]["mixtures"] == 2
+    report = validate_cutsets([("sim", CutSet.from_cuts([mix, late]))], progress=False, mixtures=True)
+    got = {e["id"]: e for e in report["recordings"]}
+    assert got["mix"]["flags"] == [] and got["mix"]["duration_file"] == pytest.approx(DURATION)
+    assert "shift" in got["late"]["flags"] and got["late"]["lag_seconds"] == pytest.approx(1.0, abs=0.1)

@@ -65,10 +65,10 @@ from tqdm import tqdm
 from recipes.corpora.common import (
     Option,
     PrepareReport,
+    annotated_durations,
     build_manifests,
     global_speaker,
-    open_recording,
-    with_duration,
+    read_recordings,
 )
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_file, extract_archive
@@ -422,18 +422,8 @@ def prepare_aishell4(
     rec_ids = sorted((set(grids) & set(audio)) - set(bad))
     if not rec_ids:
         raise ValueError(f"no session under {corpus_dir} has both audio and a readable TextGrid")
-    last_end: Dict[str, float] = {}
-    for t in turns:
-        last_end[t.recording_id] = max(last_end.get(t.recording_id, 0.0), t.end)
-    recordings = {}
-    for rec_id in tqdm(rec_ids, desc="Reading audio headers", disable=not progress):
-        rec = open_recording(audio[rec_id], rec_id)
-        if duration_from_annotations:
-            if rec_id not in last_end:
-                report.notes.append(f"{rec_id}: no speaker turn; duration kept from the audio")
-            else:
-                rec = with_duration(rec, last_end[rec_id])
-        recordings[rec_id] = rec
+    recordings = read_recordings(audio, rec_ids, "Reading audio headers", progress, report=report,
+                                 durations=annotated_durations(turns) if duration_from_annotations else None)
     split_ids = {s: [r for r in rec_ids if split_of[r] == s] for s in splits}
     result = build_manifests(recordings, turns, report, splits=split_ids, channel=channel)
     return result, report

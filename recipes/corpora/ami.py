@@ -46,21 +46,20 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-import soundfile
 from lhotse import Recording
-from lhotse.audio import AudioSource
 from tqdm import tqdm
 
 from recipes.corpora.common import (
     Option,
     PrepareReport,
     build_manifests,
+    multi_file_recording,
     open_recording,
     read_id_list,
     with_duration,
 )
 from recipes.corpora.config import load_corpus_config
-from recipes.download import DownloadError, download_file
+from recipes.download import download_each, download_file
 from recipes.rttm import group_by_recording, read_rttm, read_uem
 
 logger = logging.getLogger(__name__)
@@ -136,20 +135,11 @@ def download_ami(
             by_split[split] = [m for m in by_split[split] if m in set(meetings)]
     for rel in tqdm(setup_files(by_split, annotations), desc="BUT references", disable=not progress):
         get(f"{setup_url}/{rel}", f"{SETUP_DIR}/{rel}")
-    missing = []
     all_meetings = sorted({m for ms in by_split.values() for m in ms})
-    for m in tqdm(all_meetings, desc=f"AMI audio ({mic})", disable=not progress):
-        for stream in MICS[mic]:
-            rel = audio_path("", m, stream).as_posix()
-            try:
-                get(f"{audio_url}/{m}/audio/{m}.{stream}.wav", rel)
-            except DownloadError as e:
-                if "HTTP 404" not in str(e):
-                    raise
-                missing.append(rel)
-    if missing:
-        logger.warning("%d audio file(s) not on the server (their meetings will be reported by prepare): %s",
-                       len(missing), ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+    urls = {audio_path("", m, stream).as_posix(): f"{audio_url}/{m}/audio/{m}.{stream}.wav"
+            for m in all_meetings for stream in MICS[mic]}
+    download_each(urls, lambda rel: get(urls[rel], rel), f"AMI audio ({mic})", progress,
+                  note="their meetings will be reported by prepare")
     return target
 
 
@@ -161,29 +151,7 @@ def _recording(meeting: str, paths: List[Path]) -> Tuple[Recording, Optional[str
     """One recording of ``paths`` (one mono file per channel, in channel order)."""
     if len(paths) == 1:
         return open_recording(paths[0], meeting), None
-    infos = []
-    for p in paths:
-        try:
-            infos.append(soundfile.info(str(p)))
-        except Exception as e:
-            raise RuntimeError(f"cannot read audio {p}: {e}") from e
-    rates = {i.samplerate for i in infos}
-    if len(rates) != 1:
-        raise ValueError(f"{meeting}: the channel files have different sampling rates {sorted(rates)}")
-    for p, i in zip(paths, infos):
-        if i.channels != 1:
-            raise ValueError(f"{p}: expected a mono file, got {i.channels} channels")
-    frames = [i.frames for i in infos]
-    note = None
-    if len(set(frames)) > 1:
-        note = f"{meeting}: channel files differ in length ({min(frames)}..{max(frames)} samples); shortest used"
-    sr = rates.pop()
-    rec = Recording(
-        id=meeting,
-        sources=[AudioSource(type="file", channels=[c], source=str(p)) for c, p in enumerate(paths)],
-        sampling_rate=sr, num_samples=min(frames), duration=min(frames) / sr,
-    )
-    return rec, note
+    return multi_file_recording(meeting, paths)
 
 
 def prepare_ami(

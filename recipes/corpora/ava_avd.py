@@ -50,7 +50,6 @@ Outputs: ``ava_avd_{recordings,supervisions,cuts}_{train,val,test}.jsonl.gz``,
 ``ava_avd_<split>.uem``, ``ava_avd_prepare_report.txt``.
 """
 import logging
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -58,17 +57,10 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 from tqdm import tqdm
 
-from recipes.corpora.common import (
-    Option,
-    PrepareReport,
-    build_manifests,
-    global_speaker,
-    open_recording,
-    read_id_list,
-    with_duration,
-)
+from recipes.corpora.common import Option, PrepareReport, build_manifests, global_speaker, read_id_list, read_recordings
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_file, extract_archive
+from recipes.fileio import atomic_path
 from recipes.rttm import AnnotationError, Turn, read_rttm
 
 logger = logging.getLogger(__name__)
@@ -169,20 +161,15 @@ def extract_clip_audio(video: Path, wav: Path, offset: float, duration: float, f
         raise RuntimeError(f"ffmpeg not found on PATH; it is needed to extract the clip audio {wav.name} "
                            f"from {video}: {FFMPEG_HELP}")
     wav.parent.mkdir(parents=True, exist_ok=True)
-    tmp = wav.with_name(wav.stem + ".partial.wav")
-    # absolute paths: ids may start with '-', which ffmpeg would read as an option
-    cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{offset:.3f}",
-           "-i", str(Path(video).resolve()), "-t", f"{duration:.3f}", "-vn", "-ac", "1",
-           "-ar", str(SAMPLING_RATE), "-c:a", "pcm_s16le", str(tmp.resolve())]
-    try:
+    with atomic_path(wav, what=f"clip audio {wav.name}") as tmp:  # <clip>.partial.wav until ffmpeg succeeded
+        # absolute paths: ids may start with '-', which ffmpeg would read as an option
+        cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{offset:.3f}",
+               "-i", str(Path(video).resolve()), "-t", f"{duration:.3f}", "-vn", "-ac", "1",
+               "-ar", str(SAMPLING_RATE), "-c:a", "pcm_s16le", str(tmp.resolve())]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"ffmpeg failed on {video} (clip {wav.stem}, {offset:.3f} s + {duration:.3f} s): "
                                f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
-        os.replace(tmp, wav)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return wav
 
 
@@ -312,10 +299,8 @@ def prepare_ava_avd(
         raise ValueError(f"no clip has both an RTTM in {rttm_dir} and audio in {audio_dir} (or a movie in "
                          f"{data / 'videos'})")
 
-    recordings = {}
-    for clip in tqdm(rec_ids, desc="AVA-AVD audio headers", disable=not progress):
-        rec = open_recording(wavs[clip], clip)
-        recordings[clip] = with_duration(rec, clip_length[clip]) if duration_from_annotations else rec
+    recordings = read_recordings(wavs, rec_ids, "AVA-AVD audio headers", progress,
+                                 durations=clip_length if duration_from_annotations else None)
 
     splits = {}
     prepared = set(rec_ids)

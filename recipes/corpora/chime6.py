@@ -73,15 +73,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import soundfile
 from lhotse import Recording
-from lhotse.audio import AudioSource
 from tqdm import tqdm
 
 from recipes.corpora.common import (
     Option,
     PrepareReport,
+    annotated_durations,
     build_manifests,
+    multi_file_recording,
     open_recording,
     with_duration,
 )
@@ -91,8 +91,9 @@ from recipes.rttm import AnnotationError, Turn, merge_self_overlaps, read_uem
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("train", "dev", "eval")
-ARRAYS = ("U01", "U02", "U03", "U04", "U05", "U06")
+CONFIG = load_corpus_config("chime6")
+SPLITS = tuple(CONFIG["splits"])
+ARRAYS = tuple(CONFIG["arrays"])
 MICS = ARRAYS + ("binaural",)
 _HMS = re.compile(r"(\d+):([0-5]?\d):(\d+(?:\.\d*)?)\Z")
 
@@ -197,9 +198,8 @@ def track2_uem(uem_file=None) -> Dict[str, List[Tuple[float, float]]]:
     the recording. Arrays of one session must agree (they do in the official file).
     """
     if uem_file is None:
-        conf = load_corpus_config("chime6")
-        end = float(conf["uem"]["end"])
-        return {s: [(float(t), end)] for s, t in conf["uem"]["start"].items()}
+        end = float(CONFIG["uem"]["end"])
+        return {s: [(float(t), end)] for s, t in CONFIG["uem"]["start"].items()}
     out: Dict[str, List[Tuple[float, float]]] = {}
     for rec, ivs in read_uem(uem_file).items():
         session = session_of(rec)
@@ -220,26 +220,8 @@ def array_path(corpus_dir, split: str, session: str, mic: str, channel: int) -> 
 
 def binaural_recording(session: str, paths: Sequence[Path]) -> Tuple[Recording, List[str]]:
     """One recording of the session's in-ear mics (sorted by speaker): channels 2i, 2i+1 = speaker i."""
-    notes, infos = [], []
-    for p in paths:
-        try:
-            infos.append(soundfile.info(str(p)))
-        except Exception as e:  # noqa: BLE001
-            raise RuntimeError(f"cannot read audio {p}: {e}") from e
-        if infos[-1].channels != 2:
-            raise ValueError(f"{p}: expected a 2-channel (binaural) file, got {infos[-1].channels} channels")
-    rates = {i.samplerate for i in infos}
-    if len(rates) != 1:
-        raise ValueError(f"{session}: the binaural files have different sampling rates {sorted(rates)}")
-    frames = [i.frames for i in infos]
-    if len(set(frames)) > 1:
-        notes.append(f"{session}: binaural files differ in length ({min(frames)}..{max(frames)} samples); "
-                     "shortest used")
-    sr, n = rates.pop(), min(frames)
-    rec = Recording(id=session, sampling_rate=sr, num_samples=n, duration=n / sr,
-                    sources=[AudioSource(type="file", channels=[2 * i, 2 * i + 1], source=str(p))
-                             for i, p in enumerate(paths)])
-    return rec, notes
+    rec, note = multi_file_recording(session, paths, channels_per_file=2, what="binaural files")
+    return rec, [note] if note else []
 
 
 def manifest_name(mic: str, channel: int = 1) -> str:
@@ -342,9 +324,7 @@ def prepare_chime6(
     if not audio:
         raise ValueError(f"no session has audio for mic {mic} under {corpus_dir / 'audio'}")
 
-    last_end: Dict[str, float] = {}
-    for t in turns:
-        last_end[t.recording_id] = max(last_end.get(t.recording_id, 0.0), t.end)
+    last_end = annotated_durations(turns)  # the track-2 UEM ends at the end of the file: no annotated end
     recordings = {}
     for session in tqdm(sorted(audio), desc=f"CHiME-6 {mic} audio headers", disable=not progress):
         if mic == "binaural":

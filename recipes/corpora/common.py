@@ -20,13 +20,15 @@ and ``NAME[_SPLIT].uem`` atomically.
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
 from lhotse.cut import MonoCut, MultiCut
 from lhotse.qa import validate, validate_recordings_and_supervisions
 from lhotse.utils import fastcopy
+from tqdm import tqdm
 
+from recipes import naming
 from recipes.fileio import check_writable_dir, save_manifest, write_text
 from recipes.rttm import Turn, clip_to_durations, group_by_recording, write_uem
 
@@ -106,6 +108,95 @@ def open_recording(path, recording_id: Optional[str] = None) -> Recording:
         return Recording.from_file(path, recording_id=recording_id)
     except Exception as e:  # noqa: BLE001 - any decoder error
         raise RuntimeError(f"cannot read audio {path}: {e}") from e
+
+
+def multi_file_recording(recording_id: str, paths: Sequence[Path], channels_per_file: int = 1,
+                         what: str = "channel files") -> Tuple[Recording, Optional[str]]:
+    """One recording of several files holding ``channels_per_file`` channels each, in channel
+    order (AMI mdm: eight mono array files; CHiME-6 binaural: one 2-channel file per speaker).
+    File ``i`` gives channels ``i * k .. i * k + k - 1``. Returns the recording (as long as the
+    shortest file) and a note when the files differ in length (``None`` otherwise)."""
+    import soundfile
+    from lhotse.audio import AudioSource
+
+    infos = []
+    for p in paths:
+        try:
+            infos.append(soundfile.info(str(p)))
+        except Exception as e:  # noqa: BLE001 - any decoder error, named with its file
+            raise RuntimeError(f"cannot read audio {p}: {e}") from e
+        if infos[-1].channels != channels_per_file:
+            shape = "mono" if channels_per_file == 1 else f"{channels_per_file}-channel"
+            raise ValueError(f"{p}: expected a {shape} file, got {infos[-1].channels} channels")
+    rates = {i.samplerate for i in infos}
+    if len(rates) != 1:
+        raise ValueError(f"{recording_id}: the {what} have different sampling rates {sorted(rates)}")
+    frames = [i.frames for i in infos]
+    note = None
+    if len(set(frames)) > 1:
+        note = f"{recording_id}: {what} differ in length ({min(frames)}..{max(frames)} samples); shortest used"
+    sr, n = rates.pop(), min(frames)
+    k = channels_per_file
+    rec = Recording(id=recording_id, sampling_rate=sr, num_samples=n, duration=n / sr,
+                    sources=[AudioSource(type="file", channels=list(range(i * k, i * k + k)), source=str(p))
+                             for i, p in enumerate(paths)])
+    return rec, note
+
+
+def match_audio(report: PrepareReport, annotated: Iterable[str], audio: Iterable[str]) -> List[str]:
+    """The unmatched report: recording ids with annotations but no audio, and audio but no
+    annotations, are listed in ``report`` (and logged); returns the ids with both, sorted."""
+    annotated, audio = set(annotated), set(audio)
+    report.annotations_without_audio = sorted(annotated - audio)
+    report.audio_without_annotations = sorted(audio - annotated)
+    report.log_unmatched()
+    return sorted(annotated & audio)
+
+
+def annotated_durations(turns: Iterable[Turn], uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None
+                        ) -> Dict[str, float]:
+    """``--duration-from-annotations``, one meaning for every corpus: a recording lasts until
+    the end of its last scored (UEM) interval where the corpus gives a UEM with real ends,
+    else until the end of its last annotated turn (seconds). For stand-in audio (tests,
+    annotation-only copies): statistics can be computed, features cannot."""
+    ends: Dict[str, float] = {}
+    for t in turns:
+        ends[t.recording_id] = max(ends.get(t.recording_id, 0.0), t.end)
+    for rec_id, intervals in (uem or {}).items():
+        if intervals:
+            ends[rec_id] = max(e for _, e in intervals)
+    return ends
+
+
+def read_recordings(audio: Mapping[str, Any], ids: Iterable[str], desc: str, progress: bool = True,
+                    read: Callable[[Any, str], Recording] = None, durations: Optional[Mapping[str, float]] = None,
+                    report: Optional[PrepareReport] = None) -> Dict[str, Recording]:
+    """The audio-header loop of every corpus: ``read(audio[id], id)`` (default
+    :func:`open_recording`) for each id, with a progress bar; with ``durations`` (from
+    :func:`annotated_durations`), each recording's duration is replaced by its entry; an id
+    without one keeps the header's (noted in ``report`` when given)."""
+    read = read or open_recording
+    recordings = {}
+    for rec_id in tqdm(list(ids), desc=desc, disable=not progress):
+        rec = read(audio[rec_id], rec_id)
+        if durations is not None:
+            if rec_id in durations:
+                rec = with_duration(rec, durations[rec_id])
+            elif report is not None:
+                report.notes.append(f"{rec_id}: no speaker turn; duration kept from the audio")
+        recordings[rec_id] = rec
+    return recordings
+
+
+def read_times(path, lineno: int, start: str, end: str) -> Tuple[float, float]:
+    """The start and end fields of an annotation line as seconds, or an
+    :class:`~recipes.rttm.AnnotationError` naming the file and line."""
+    from recipes.rttm import AnnotationError
+
+    try:
+        return float(start), float(end)
+    except ValueError:
+        raise AnnotationError(path, lineno, f"times {start!r} {end!r}", "start and end times in seconds") from None
 
 
 def global_speaker(recording_id: str, local_label: str) -> str:
@@ -236,11 +327,10 @@ def write_manifests(
     for split, parts in result.items():
         if not split and not write_unsplit and len(result) > 1:
             continue
-        suffix = f"_{split}" if split else ""
-        for kind in ("recordings", "supervisions", "cuts"):
-            written.append(save_manifest(parts[kind], output_dir / f"{name}_{kind}{suffix}.jsonl.gz"))
-        write_uem(parts["uem"], output_dir / f"{name}{suffix}.uem")  # atomic
-        written.append(output_dir / f"{name}{suffix}.uem")
+        for kind in naming.KINDS:
+            written.append(save_manifest(parts[kind], output_dir / naming.manifest_name(name, kind, split)))
+        write_uem(parts["uem"], output_dir / naming.uem_name(name, split))  # atomic
+        written.append(output_dir / naming.uem_name(name, split))
     if report is not None:
         written.append(write_text(output_dir / f"{name}_prepare_report.txt", report.text()))
     return written

@@ -72,24 +72,25 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from tqdm import tqdm
-
 from recipes.corpora.common import (
     Option,
     PrepareReport,
+    annotated_durations,
     build_manifests,
     global_speaker,
-    open_recording,
-    with_duration,
+    read_recordings,
 )
+from recipes.corpora.config import load_corpus_config
 from recipes.download import link_or_copy_tree
 from recipes.rttm import AnnotationError, Turn, read_rttm, read_uem
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("dev", "eval")
-PARTITIONS = ("core", "full")
-LDC_CATALOG = {"dev": "LDC2022S12 (LDC2020E12)", "eval": "LDC2022S14 (LDC2021E02)"}
+CONFIG = load_corpus_config("dihard3")
+SPLITS = tuple(CONFIG["splits"])
+PARTITIONS = tuple(CONFIG["partitions"])
+LDC_CATALOG: Dict[str, str] = CONFIG["ldc"]  # split -> "general release (participants' release)"
+RELEASE_DIRS: Dict[str, str] = CONFIG["release_dirs"]  # split -> the folder name of the LDC release
 TABLE_ID_COLUMNS = ("uri", "file_id")
 TABLE_LANG_COLUMNS = ("lang", "language")
 
@@ -138,7 +139,8 @@ def find_releases(corpus_dir) -> Dict[str, Path]:
     if not found:
         raise FileNotFoundError(
             f"no DIHARD III release under {corpus_dir}: expected "
-            "third_dihard_challenge_{dev,eval}/data/flac/<id>.flac (LDC2022S12 / LDC2022S14)")
+            f"{RELEASE_DIRS['dev']}/ and {RELEASE_DIRS['eval']}/ holding data/flac/<id>.flac "
+            f"({LDC_CATALOG['dev']} / {LDC_CATALOG['eval']})")
     return found
 
 
@@ -309,16 +311,8 @@ def prepare_dihard3(
     if not audio:
         raise ValueError(f"no DIHARD III RTTM matches a FLAC file under {corpus_dir} (partition {partition})")
 
-    last_end: Dict[str, float] = {}
-    for t in turns:
-        last_end[t.recording_id] = max(last_end.get(t.recording_id, 0.0), t.end)
-    recordings = {}
-    for rec_id in tqdm(sorted(audio), desc="DIHARD III audio headers", disable=not progress):
-        rec = open_recording(audio[rec_id], rec_id)
-        if duration_from_annotations:
-            end = uem_all[rec_id][-1][1] if rec_id in uem_all else last_end[rec_id]
-            rec = with_duration(rec, end)
-        recordings[rec_id] = rec
+    recordings = read_recordings(audio, sorted(audio), "DIHARD III audio headers", progress,
+                                 durations=annotated_durations(turns, uem_all) if duration_from_annotations else None)
 
     result = build_manifests(recordings, turns, report, uem=uem_all or None,
                              splits={s: ids for s, ids in split_ids.items() if ids},

@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import soundfile
-from tqdm import tqdm
 
 from recipes.corpora.common import (
     PrepareReport,
     build_manifests,
-    open_recording,
+    match_audio,
     read_id_list,
+    read_recordings,
     write_manifests,
 )
 from recipes.rttm import group_by_recording, read_rttm, read_uem
@@ -81,15 +81,10 @@ def prepare_rttm(
     report.annotation_summary = rttm_report.summary()
     audio = find_audio(audio_dir)
     turns_by_rec = group_by_recording(turns)
-    report.annotations_without_audio = sorted(set(turns_by_rec) - set(audio))
-    report.audio_without_annotations = sorted(set(audio) - set(turns_by_rec))
-    report.log_unmatched()
-    rec_ids = sorted(set(turns_by_rec) & set(audio))
+    rec_ids = match_audio(report, turns_by_rec, audio)
     if not rec_ids:
         raise ValueError(f"no RTTM file id matches an audio file name under {audio_dir}")
-    recordings = {}
-    for rec_id in tqdm(rec_ids, desc="Reading audio headers", disable=not progress):
-        recordings[rec_id] = open_recording(audio[rec_id], rec_id)
+    recordings = read_recordings(audio, rec_ids, "Reading audio headers", progress)
     split_ids = {}
     for name, list_file in (splits or {}).items():
         split_ids[name] = read_id_list(list_file)

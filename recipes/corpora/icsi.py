@@ -74,9 +74,16 @@ from lhotse import Recording
 from lhotse.audio import AudioSource
 from tqdm import tqdm
 
-from recipes.corpora.common import Option, PrepareReport, build_manifests, with_duration
+from recipes.corpora.common import (
+    Option,
+    PrepareReport,
+    annotated_durations,
+    build_manifests,
+    match_audio,
+    read_recordings,
+)
 from recipes.corpora.config import load_corpus_config
-from recipes.download import DownloadError, download_file, extract_archive
+from recipes.download import download_each, download_file, extract_archive
 from recipes.rttm import AnnotationError, Turn
 
 logger = logging.getLogger(__name__)
@@ -304,18 +311,13 @@ def prepare_icsi(
     report = PrepareReport()
     turns = read_icsi_turns(transcripts, max_gap=max_gap, vocalsounds=vocalsounds, report=report,
                             progress=progress)
-    last_end: Dict[str, float] = {}
-    for t in turns:
-        last_end[t.recording_id] = max(last_end.get(t.recording_id, 0.0), t.end)
+    ends = annotated_durations(turns)
     file_name = MICS[mic]["file"]
     found = {p.parent.name: p for p in sorted((corpus_dir / "speech").glob(f"*/{file_name}"))}
-    report.annotations_without_audio = sorted(set(last_end) - set(found))
-    report.audio_without_annotations = sorted(set(found) - set(last_end))
-    report.log_unmatched()
-    recordings = {}
-    for m in tqdm(sorted(set(last_end) & set(found)), desc=f"ICSI audio headers ({mic})", disable=not progress):
-        rec = read_recording(m, found[m])
-        recordings[m] = with_duration(rec, last_end[m]) if duration_from_annotations else rec
+    meetings = match_audio(report, ends, found)
+    recordings = read_recordings(found, meetings, f"ICSI audio headers ({mic})", progress,
+                                 read=lambda path, m: read_recording(m, path),
+                                 durations=ends if duration_from_annotations else None)
     split_ids = {}
     for name, ids in (splits if splits is not None else SPLITS).items():
         split_ids[name] = [m for m in ids if m in recordings]
@@ -359,19 +361,10 @@ def download_icsi(
                              progress=progress)
     extract_archive(zip_path, target)
     ids = list(meetings) if meetings else [m for ids in SPLITS.values() for m in ids]
-    missing = []
-    for m in tqdm(ids, desc=f"ICSI audio ({mic})", disable=not progress):
-        rel = f"speech/{m}/{MICS[mic]['file']}"
-        try:
-            download_file(f"{url}/{MICS[mic]['url'].format(m=m)}", target / rel, sha256=sha256.get(rel),
-                          force=force, progress=progress)
-        except DownloadError as e:
-            if "HTTP 404" not in str(e):
-                raise
-            missing.append(rel)
-    if missing:
-        logger.warning("%d audio file(s) not on the server (prepare reports their meetings): %s",
-                       len(missing), ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+    urls = {f"speech/{m}/{MICS[mic]['file']}": f"{url}/{MICS[mic]['url'].format(m=m)}" for m in ids}
+    download_each(urls, lambda rel: download_file(urls[rel], target / rel, sha256=sha256.get(rel), force=force,
+                                                  progress=progress),
+                  f"ICSI audio ({mic})", progress, note="prepare reports their meetings")
     return target
 
 

@@ -68,11 +68,16 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from tqdm import tqdm
-
-from recipes.corpora.common import Option, PrepareReport, build_manifests, open_recording, with_duration
+from recipes.corpora.common import (
+    Option,
+    PrepareReport,
+    annotated_durations,
+    build_manifests,
+    read_recordings,
+    read_times,
+)
 from recipes.corpora.config import load_corpus_config
-from recipes.download import download_file, extract_archive
+from recipes.download import download_archive
 from recipes.rttm import AnnotationError, Turn, merge_self_overlaps
 
 logger = logging.getLogger(__name__)
@@ -119,11 +124,7 @@ def read_meeting_info(path, recording_id: str) -> List[Turn]:
         if len(fields) < 4:
             raise AnnotationError(path, lineno, f"{len(fields)} tab-separated field(s)",
                                   "start_time, end_time, speaker, utterance_id, transcription")
-        try:
-            start, end = float(fields[0]), float(fields[1])
-        except ValueError:
-            raise AnnotationError(path, lineno, f"times {fields[0]!r} {fields[1]!r}",
-                                  "start and end times in seconds") from None
+        start, end = read_times(path, lineno, fields[0], fields[1])
         if not (0 <= start < end):
             raise AnnotationError(path, lineno, f"start {start} end {end}", "0 <= start < end (seconds)")
         speaker = fields[2].strip()
@@ -159,13 +160,8 @@ def download_libricss(target_dir, base_url: Optional[str] = None, url: Optional[
     """
     conf = load_corpus_config("libricss")
     entry = conf["archive"]
-    if url is None:
-        url = f"{base_url.rstrip('/')}/{entry['file']}" if base_url else entry["url"]
-    target = Path(target_dir)
-    archive = download_file(url, target / "downloads" / entry["file"], sha256=sha256 or entry.get("sha256"),
-                            force=force, progress=progress)
-    extract_archive(archive, target)
-    return target
+    download_archive(entry, target_dir, base_url=base_url, url=url, sha256=sha256, force=force, progress=progress)
+    return Path(target_dir)
 
 
 # ---------------------------------------------------------------------------
@@ -244,15 +240,8 @@ def prepare_libricss(
     if not rec_ids:
         raise ValueError(f"no mini-session under {release} has both {MICS[mic]} and meeting_info.txt")
 
-    last_end: Dict[str, float] = {}
-    for t in turns:
-        last_end[t.recording_id] = max(last_end.get(t.recording_id, 0.0), t.end)
-    recordings = {}
-    for rec_id in tqdm(rec_ids, desc=f"LibriCSS audio headers ({mic})", disable=not progress):
-        rec = open_recording(audio[rec_id], rec_id)
-        if duration_from_annotations:
-            rec = with_duration(rec, last_end.get(rec_id, rec.duration))
-        recordings[rec_id] = rec
+    recordings = read_recordings(audio, rec_ids, f"LibriCSS audio headers ({mic})", progress,
+                                 durations=annotated_durations(turns) if duration_from_annotations else None)
 
     splits = {
         "dev": [r for r in rec_ids if info[r]["session"] in DEV_SESSIONS],

@@ -38,15 +38,14 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from tqdm import tqdm
-
 from recipes.corpora.common import (
     Option,
     PrepareReport,
+    annotated_durations,
     build_manifests,
     global_speaker,
-    open_recording,
-    with_duration,
+    match_audio,
+    read_recordings,
 )
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_file, extract_archive
@@ -208,18 +207,11 @@ def prepare_msdwild(
              for rec in sorted(by_rec) for t in by_rec[rec]]
 
     audio = find_wavs(corpus_dir)
-    report.annotations_without_audio = sorted(set(by_rec) - set(audio))
-    report.audio_without_annotations = sorted(set(audio) - set(by_rec))
-    report.log_unmatched()
-    rec_ids = sorted(set(by_rec) & set(audio))
+    rec_ids = match_audio(report, by_rec, audio)
     if not rec_ids:
         raise ValueError(f"no annotated clip has audio under {corpus_dir} (expected wav/<id>.wav)")
-    recordings = {}
-    for rec_id in tqdm(rec_ids, desc="Reading audio headers", disable=not progress):
-        rec = open_recording(audio[rec_id], rec_id)
-        if duration_from_annotations:
-            rec = with_duration(rec, max(t.end for t in by_rec[rec_id]))
-        recordings[rec_id] = rec
+    recordings = read_recordings(audio, rec_ids, "Reading audio headers", progress,
+                                 durations=annotated_durations(turns) if duration_from_annotations else None)
     split_ids = {s: sorted(members[s] & set(recordings)) for s in splits}
     for s in splits:
         missing = sorted(members[s] - set(recordings))

@@ -71,11 +71,10 @@ import soundfile
 from lhotse import Recording
 from lhotse.audio import AudioSource
 from lhotse.utils import fastcopy
-from tqdm import tqdm
 
-from recipes.corpora.common import Option, PrepareReport, build_manifests, open_recording, with_duration
+from recipes.corpora.common import Option, PrepareReport, build_manifests, open_recording, read_recordings, read_times
 from recipes.corpora.config import load_corpus_config
-from recipes.download import download_file, extract_archive
+from recipes.download import download_archive
 from recipes.rttm import AnnotationError, Turn
 
 logger = logging.getLogger(__name__)
@@ -136,11 +135,7 @@ def read_stm(path, report: PrepareReport) -> Tuple[List[Turn], int, float]:
         if len(fields) < 6:
             raise AnnotationError(path, lineno, f"{len(fields)} field(s)",
                                   "<talk> <channel> <speaker> <start> <end> <label> [words]")
-        try:
-            start, end = float(fields[3]), float(fields[4])
-        except ValueError:
-            raise AnnotationError(path, lineno, f"times {fields[3]!r} {fields[4]!r}",
-                                  "start and end times in seconds") from None
+        start, end = read_times(path, lineno, fields[3], fields[4])
         if start < 0:
             raise AnnotationError(path, lineno, f"start {start}", "a non-negative start time (seconds)")
         last_end = max(last_end, end)
@@ -195,13 +190,9 @@ def download_tedlium(target_dir, release: str = "v3", base_url: Optional[str] = 
     conf = load_corpus_config("tedlium")
     if release not in conf["releases"]:
         raise ValueError(f"unknown release {release!r}; expected one of {', '.join(conf['releases'])}")
-    entry = conf["releases"][release]
-    url = f"{base_url.rstrip('/')}/{entry['file']}" if base_url else entry["url"]
-    target = Path(target_dir)
-    archive = download_file(url, target / "downloads" / entry["file"], sha256=sha256 or entry.get("sha256"),
-                            force=force, progress=progress)
-    extract_archive(archive, target)
-    return target
+    download_archive(conf["releases"][release], target_dir, base_url=base_url, sha256=sha256, force=force,
+                     progress=progress)
+    return Path(target_dir)
 
 
 # ---------------------------------------------------------------------------
@@ -268,10 +259,9 @@ def prepare_tedlium(
     if not rec_ids:
         raise ValueError(f"no STM segment of {', '.join(map(str, dirs.values()))} matches a SPHERE file")
 
-    recordings = {}
-    for rec_id in tqdm(rec_ids, desc=f"TED-LIUM {release} SPHERE headers", disable=not progress):
-        rec = sph_recording(audio[rec_id], rec_id, decoder)
-        recordings[rec_id] = with_duration(rec, last_end[rec_id]) if duration_from_annotations else rec
+    recordings = read_recordings(audio, rec_ids, f"TED-LIUM {release} SPHERE headers", progress,
+                                 read=lambda path, rec_id: sph_recording(path, rec_id, decoder),
+                                 durations=last_end if duration_from_annotations else None)
     split_ids = {s: [r for r in rec_ids if split_of[r] == s] for s in dirs}
     split_ids = {s: ids for s, ids in split_ids.items() if ids}
     result = build_manifests(recordings, turns, report, splits=split_ids)

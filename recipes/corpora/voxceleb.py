@@ -68,6 +68,7 @@ from tqdm import tqdm
 from recipes.corpora.common import Option, PrepareReport, build_manifests, open_recording
 from recipes.corpora.config import load_corpus_config
 from recipes.download import DownloadError, download_file, extract_archive
+from recipes.fileio import atomic_path
 from recipes.rttm import AnnotationError, Turn
 
 logger = logging.getLogger(__name__)
@@ -207,12 +208,10 @@ def download_voxceleb(target_dir, versions: Sequence[str] = VERSIONS, base_url: 
             if parts:
                 joined = dl / archive["file"]
                 if not joined.exists() or force:
-                    tmp = joined.with_name(joined.name + ".joining")
-                    with open(tmp, "wb") as out:
+                    with atomic_path(joined) as tmp, open(tmp, "wb") as out:
                         for p in parts:
                             with open(p, "rb") as f:
                                 shutil.copyfileobj(f, out, 1 << 20)
-                    tmp.rename(joined)
             else:
                 joined = get(archive["url"], archive["file"], archive.get("sha256"))
             extract_archive(joined, root / archive.get("extract_into", "."))
@@ -339,6 +338,11 @@ PREPARE_OPTIONS = (
            default=1, min=1),
 )
 NAME_HELP = "Default: voxceleb<version>[-iden]."
+
+
+def output_names(versions: Sequence[str] = VERSIONS, split_by: str = "veri", **_) -> List[str]:
+    """Prefixes of the output files, one per version (:func:`manifest_name`)."""
+    return [manifest_name(v, split_by) for v in versions]
 
 
 def output_name(versions: Sequence[str] = ("1",), split_by: str = "veri", **_) -> str:

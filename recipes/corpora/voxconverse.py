@@ -57,16 +57,15 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from tqdm import tqdm
-
 from recipes.corpora.common import (
     Option,
     PrepareReport,
+    annotated_durations,
     build_manifests,
     global_speaker,
-    open_recording,
+    match_audio,
     read_id_list,
-    with_duration,
+    read_recordings,
 )
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_file, extract_archive
@@ -229,20 +228,12 @@ def prepare_voxconverse(
         report.notes.append(f"{split}: {n} same-speaker overlapping turn(s) merged into their neighbours")
 
     audio = find_voxconverse_audio(corpus_dir, [root / s for s in OFFICIAL_SPLITS])
-    report.annotations_without_audio = sorted(set(split_of) - set(audio))
-    report.audio_without_annotations = sorted(set(audio) - set(split_of))
-    report.log_unmatched()
-    rec_ids = sorted(set(split_of) & set(audio))
+    rec_ids = match_audio(report, split_of, audio)
     if not rec_ids:
         raise ValueError(f"no RTTM under {root} matches a WAV file under {corpus_dir}")
 
-    last_end: Dict[str, float] = {}
-    for t in turns:
-        last_end[t.recording_id] = max(last_end.get(t.recording_id, 0.0), t.end)
-    recordings = {}
-    for rec_id in tqdm(rec_ids, desc="VoxConverse audio headers", disable=not progress):
-        rec = open_recording(audio[rec_id], rec_id)
-        recordings[rec_id] = with_duration(rec, last_end[rec_id]) if duration_from_annotations else rec
+    recordings = read_recordings(audio, rec_ids, "VoxConverse audio headers", progress,
+                                 durations=annotated_durations(turns) if duration_from_annotations else None)
 
     prepared = set(rec_ids)
     splits = {s: sorted(r for r, sp in split_of.items() if sp == s and r in prepared) for s in OFFICIAL_SPLITS}

@@ -25,6 +25,8 @@ from recipes.features.config import KnfFbankConfig
 def _knf_options(config: KnfFbankConfig):
     import kaldi_native_fbank as knf
 
+    # every option set explicitly, one line each (a deliberate parallel list: none is left to the
+    # binding's defaults, which differ from ours: snip_edges, dither)
     opts = knf.FbankOptions()
     fo = opts.frame_opts
     fo.samp_freq = float(config.sampling_rate)

@@ -60,22 +60,20 @@ def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str):
     ``<archive>.partial`` and renamed when complete). Returns
     ``([(cut_id, features_dict), ...], [Reject, ...])``."""
     import errno
-    import os
 
     from lhotse.cut import Cut
     from lhotse.features import Features
     from lhotse.serialization import deserialize_item
 
     from recipes.errors import one_line
-    from recipes.fileio import clear_disk_errors
+    from recipes.fileio import atomic_path
 
     config = KnfFbankConfig.from_dict(config_dict)
     compute = NumpyFbank(config) if backend == "numpy" else KaldiNativeFbank(config)
     extract = compute if backend == "numpy" else (lambda a: compute.extract(a, config.sampling_rate))
     final = Path(archive)
-    partial = final.with_name(final.stem + ".partial" + final.suffix)
     done, rejects = [], []
-    with clear_disk_errors(final.parent, "features", remove=[partial]):
+    with atomic_path(final, what="features") as partial:
         with FastLilcomChunkyWriter(partial, mode="w") as writer:
             for d in cut_dicts:
                 cut: Cut = deserialize_item(d)
@@ -96,7 +94,6 @@ def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str):
                     recording_id=getattr(cut, "recording_id", None) or cut.id,
                     channels=cut.channel if hasattr(cut, "channel") else None,
                 ).to_dict()))
-        os.replace(partial, final)
     return done, rejects
 
 
@@ -135,7 +132,7 @@ def compute_fbank(
 
     from lhotse.features import Features
 
-    from recipes.fileio import check_writable_dir, write_text
+    from recipes.fileio import check_writable_dir, sweep_stale, write_text
     from recipes.parallel import map_tasks
 
     if config is None:
@@ -185,21 +182,12 @@ def compute_fbank(
                        f" (listed in {rejects_path})" if rejects_path else "", listing, more)
     elif rejects_path is not None and Path(rejects_path).exists():
         Path(rejects_path).unlink()  # from an earlier run: nothing was rejected this time
-    _remove_stale(storage, "feats-*.lca", {t[1] for t in tasks})
+    sweep_stale(storage, "feats-*.lca", {t[1] for t in tasks})
     out = []
     for cut in cut_list:
         if cut.id in features:
             out.append(_with_features(cut, Features.from_dict(features[cut.id]), config))
     return CutSet.from_cuts(out)
-
-
-def _remove_stale(directory: Path, pattern: str, keep) -> None:
-    """Delete archives of an earlier run that this run did not write (fewer chunks now)
-    and partial files left by a killed run."""
-    keep = {str(Path(k)) for k in keep}
-    for path in set(directory.glob(pattern)) | set(directory.glob("*.partial*")):
-        if str(path) not in keep:
-            path.unlink()
 
 
 def _with_features(cut, feats, config: KnfFbankConfig):
