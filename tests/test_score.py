@@ -63,7 +63,8 @@ def brute_file(ref, hyp, uem, collar_frames, skip_overlap):
     nref = sum((v.astype(int) for v in R.values()), np.zeros(n, int))
     nsys = sum((v.astype(int) for v in S.values()), np.zeros(n, int))
     # DER mapping: maximise co-active frames in the UEM
-    dmap = _best_map(list(R), list(S), lambda r, s: float((R[r] & S[s]).sum()))
+    co = {(r, s): float((R[r] & S[s]).sum()) for r in R for s in S}
+    dmap = _best_map(list(R), list(S), lambda r, s: co[r, s])
     scored_mask = in_uem.copy()
     if collar_frames:
         for v in R.values():  # boundaries of the UEM-clipped reference turns
@@ -85,11 +86,9 @@ def brute_file(ref, hyp, uem, collar_frames, skip_overlap):
     if not R:
         return (scored, missed, fa, conf), None, bool(S)
 
-    def err(r, s):
-        return 1.0 - (R[r] & S[s]).sum() / (R[r] | S[s]).sum()
-
-    jmap = _best_map(list(R), list(S), lambda r, s: 1.0 - err(r, s))
-    jers = [err(r, s) if s is not None else 1.0 for r, s in jmap.items()]
+    err = {(r, s): 1.0 - (R[r] & S[s]).sum() / (R[r] | S[s]).sum() for r in R for s in S}
+    jmap = _best_map(list(R), list(S), lambda r, s: 1.0 - err[r, s])
+    jers = [err[r, s] if s is not None else 1.0 for r, s in jmap.items()]
     return (scored, missed, fa, conf), jers, bool(S)
 
 
@@ -302,17 +301,23 @@ def test_cutset_reference_with_groups(tmp_path):
                             custom={"uem": [list(x) for x in uem], "domain": "a" if i < 2 else "b"}))
     CutSet.from_cuts(cuts).to_file(tmp_path / "cuts.jsonl.gz")
     write_rttm([t for _, h, _ in files.values() for t in h], tmp_path / "sys.rttm")
-    proc = _diar("score", tmp_path / "cuts.jsonl.gz", tmp_path / "sys.rttm", "--collar", 0.25, "--group-by",
-                 "domain", "--format", "json")
-    assert proc.returncode == 0, proc.stderr
-    rep = json.loads(proc.stdout)
+    from click.testing import CliRunner
+
+    from recipes.cli import cli
+
+    runner = CliRunner()  # in-process: Lhotse is imported once
+    res = runner.invoke(cli, ["score", str(tmp_path / "cuts.jsonl.gz"), str(tmp_path / "sys.rttm"), "--collar",
+                              "0.25", "--group-by", "domain", "--format", "json", "-o", str(tmp_path / "out.json")])
+    assert res.exit_code == 0, res.output
+    rep = json.loads((tmp_path / "out.json").read_text())
     files = {u: (r, _merge_hyp(h), uem) for u, (r, h, uem) in files.items()}
     _check(rep["files"], rep["total"], files, C, False)
     _, exp_a = brute({u: files[u] for u in ("rec0", "rec1")}, C, False)
     assert rep["groups"]["a"]["der"] == pytest.approx(exp_a["der"], abs=0.01)
     assert rep["groups"]["a"]["jer"] == pytest.approx(exp_a["jer"], abs=0.1)
-    proc = _diar("score", tmp_path / "cuts.jsonl.gz", tmp_path / "sys.rttm", "--group-by", "nope")
-    assert proc.returncode == 1 and "no custom field 'nope'" in proc.stderr
+    res = runner.invoke(cli, ["score", str(tmp_path / "cuts.jsonl.gz"), str(tmp_path / "sys.rttm"),
+                              "--group-by", "nope"])
+    assert res.exit_code == 1 and "no custom field 'nope'" in res.output
 
 
 def test_oracle_baseline_against_brute_force():

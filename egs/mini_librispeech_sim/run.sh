@@ -9,6 +9,8 @@
 #   --train-hours H      hours of train mixtures (default 10)
 #   --dev-hours H        hours of dev mixtures (default 2)
 #   --seed S             simulation seed (default 0)
+#   --min-pause SEC      stage 1 splits utterances into speech segments at pauses this long (diar simulate-sources);
+#                        default: 0 (whole utterances, as EEND) for an eend preset, else 0.3
 #   --conversation-stats PATH   real turns (RTTM or CutSet) for the conversation method (default: none)
 #   --musan true|false   stage 0 also downloads MUSAN, stage 1 prepares its noise cuts (default false)
 #   --rirs true|false    stage 0 also downloads the RIRS_NOISES set, stage 1 prepares it (default false)
@@ -52,6 +54,7 @@ sim_conf=../../conf/simulation/eend_2spk_beta2.yaml
 train_hours=10
 dev_hours=2
 seed=0
+min_pause=
 conversation_stats=
 musan=false
 rirs=false
@@ -88,7 +91,10 @@ if stage_begins 0 "download mini_librispeech"; then
   stage_done 0
 fi
 
-stage_opts_1="musan=$musan rirs=$rirs source_cache=$source_cache"
+if [ -z "$min_pause" ]; then
+  if grep -Eq '^method: *eend' "$sim_conf"; then min_pause=0; else min_pause=0.3; fi
+fi
+stage_opts_1="musan=$musan rirs=$rirs min_pause=$min_pause source_cache=$source_cache"
 if stage_begins 1 "source cuts (energy VAD)" download/LibriSpeech/train-clean-5 download/LibriSpeech/dev-clean-2; then
   mkdir -p data/manifests data/sources
   lhotse prepare librispeech -p train-clean-5 -p dev-clean-2 -j "$nj" download/LibriSpeech data/manifests
@@ -105,7 +111,7 @@ if stage_begins 1 "source cuts (energy VAD)" download/LibriSpeech/train-clean-5 
     cache_opt=()
     # the source cache: sources (and noise) at 8 kHz int16, memory-mapped by EENDDataset(source_cache=...)
     if [ "$source_cache" = true ]; then cache_opt=(--cache data/sources/cache_$s "${cache_extra[@]}" --num-jobs "$nj"); fi
-    diar simulate-sources data/sources/librispeech_cuts_raw_$p.jsonl.gz \
+    diar simulate-sources --min-pause "$min_pause" data/sources/librispeech_cuts_raw_$p.jsonl.gz \
       data/sources/mini_librispeech_sources_$s.jsonl.gz "${cache_opt[@]}"
   done
   if [ "$rirs" = true ]; then lhotse prepare rir-noise download/RIRS_NOISES data/manifests; fi

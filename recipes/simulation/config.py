@@ -8,7 +8,11 @@ SUPERVISION_MODES = ("speech", "utterance")
 PILOT_MIXTURES = 2000  # mixtures used to turn --hours into a number of mixtures
 VAD_FRAME = 0.025  # seconds
 VAD_SHIFT = 0.010  # seconds
-VAD_RANGE_DB = 40.0  # speech = frames within this many dB of the loudest frame
+VAD_FLOOR_PERCENTILE = 5.0  # the noise floor: this percentile of the frame energies
+VAD_MARGIN_DB = 12.0  # speech = frames at least this many dB above the floor (at most half the floor..peak range)
+VAD_MIN_SPEECH = 0.05  # seconds: shorter speech runs are dropped
+MIN_PAUSE = 0.3  # seconds: sources are split into speech segments at pauses this long
+SEGMENT_MARGIN = 0.1  # seconds of audio kept beyond a segment's speech (at most half the pause)
 VAD_COLLAR = 0.05  # seconds added on both sides of the detected speech
 MAX_SPEAKERS = 32  # speakers per mixture
 HIST_BINS = 20  # per-mixture overlap ratio histogram: bins of 0.05 over [0, 1]

@@ -31,10 +31,13 @@ class Simulator:
         if cfg.method == "conversation" and conv_stats is None:
             self.conv_stats = load_conversation_stats(cfg.conversation_stats, max_gap=cfg.outlier_cutoff)
         self.noise = None
-        if cfg.noise:
+        if cfg.noise and cfg.noise.get("cuts"):
             self.noise = load_noise(cfg.noise)
+            if self.noise.reference == "mixture" and not np.all(np.isfinite(src.energy)):
+                raise ValueError("noise: reference mixture needs each source's energy (custom field 'energy'); "
+                                 "run `diar simulate-sources` on the sources, or set noise: {reference: first_track}")
         self.reverb = None
-        if cfg.reverb:
+        if cfg.reverb and cfg.reverb.get("rirs"):
             if src.has_transforms:
                 raise ValueError("reverb: source recordings already have transforms; prepare plain sources")
             self.reverb = _Reverb(cfg.reverb, src.sampling_rate)
@@ -132,14 +135,20 @@ class Simulator:
         rvb = self.reverb.transforms(lay.rng, src.speaker[lay.sources]) if self.reverb is not None else None
         for n, j in enumerate(order):
             cut = src.json[lay.sources[j]]
-            if rvb is not None:  # inside the recording object: "...}}" = end of recording, end of cut
+            if rvb is not None and src.speaker[lay.sources[j]] in rvb:  # inside the recording object: "...}}" = end of recording, end of cut
                 cut = cut[:-2] + ',"transforms":[' + rvb[src.speaker[lay.sources[j]]] + "]}}"
             if n == 0:  # the mixture's recording id (see the module docstring)
                 a, b = src.rec_id_pos[lay.sources[j]]
                 cut = cut[:a] + mid + cut[b:-1] + ',"custom":{"recording_id":"' + mid + '","sim":' + sim_json + "}}"
             parts.append('{"cut":' + cut + ',"type":"MonoCut","offset":' + repr(float(lay.offsets[j])) + "}")
         if self.noise is not None:
-            parts += self.noise.tracks(lay.rng, lay.duration(src))
+            shift = 0.0
+            if self.noise.reference == "mixture":  # Lhotse's reference is the first track's cut
+                e = src.energy[lay.sources]
+                d = src.duration[lay.sources]
+                e_mix = float(np.sum(e * d)) / measured[2]
+                shift = 10 * np.log10(e[order[0]] / e_mix) if e_mix > 0 and e[order[0]] > 0 else 0.0
+            parts += self.noise.tracks(lay.rng, lay.duration(src), shift_db=float(shift))
         return '{"id":"' + mid + '","tracks":[' + ",".join(parts) + '],"type":"MixedCut"}\n'
 
     def num_mixtures_for_hours(self, hours: float) -> int:
