@@ -475,7 +475,8 @@ def test_every_mixture_says_what_it_is(tmp_path, src_path):
     for i, cut in enumerate(load_manifest_lazy(out)):
         info = cut.custom["sim"]
         lay = sim.layout(i)
-        expected = {"method", "num_speakers", "overlap_ratio", "silence_ratio", "index"}
+        expected = {"method", "num_speakers", "overlap_ratio", "silence_ratio", "index", "target_silence"}
+        assert info["target_silence"] == 0.10  # the default of target-overlap
         if lay.level is not None:
             expected.add("target_overlap")
             assert info["target_overlap"] == lay.level
