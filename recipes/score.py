@@ -30,6 +30,7 @@ here it counts in the total). A file with no system turns is all missed.
 Percentages are of scored speaker time; a file with none has 0 (nothing wrong)
 or 100 (false alarm), as dscore reports it.
 """
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -337,38 +338,32 @@ def oracle_one_speaker(turns: Sequence[Turn], uem: Sequence[Tuple[float, float]]
     talk = {spk: sum(b - a for a, b in m) for spk, m in merged.items()}
     top = min(talk, key=lambda k: (-talk[k], k))
     for c in collars:
-        cm = int(round(c * 1000 * 1000))  # collar in microseconds; times below in microseconds
-        ev: Dict[int, List[int]] = {}  # time -> [d nref, d top, d uem, d collar]
+        cm = round(c * 1000 * 1000)  # microseconds; the intervals below are milliseconds
+        if cm <= 0:  # no collar: every (clipped) speaker second is scored, the top speaker's are right
+            scored, top_ok = sum(talk.values()) * 1000, talk[top] * 1000
+        else:
+            zones = sorted((x * 1000 - cm, x * 1000 + cm) for m in merged.values() for iv in m for x in iv)
+            zs, ze, cum = [], [], [0]
+            for a, b in zones:  # union of the collar zones, with prefix lengths
+                if zs and a <= ze[-1]:
+                    if b > ze[-1]:
+                        cum[-1] += b - ze[-1]
+                        ze[-1] = b
+                else:
+                    zs.append(a)
+                    ze.append(b)
+                    cum.append(cum[-1] + b - a)
 
-        def add(t, i, v):
-            ev.setdefault(t, [0, 0, 0, 0])[i] += v
+            def upto(x):  # collar time before x
+                k = bisect_right(zs, x) - 1
+                return 0 if k < 0 else cum[k] + min(x, ze[k]) - zs[k]
 
-        for a, b in u:
-            add(a * 1000, 2, 1)
-            add(b * 1000, 2, -1)
-        for spk, m in merged.items():
-            for a, b in m:
-                add(a * 1000, 0, 1)
-                add(b * 1000, 0, -1)
-                if spk == top:
-                    add(a * 1000, 1, 1)
-                    add(b * 1000, 1, -1)
-                if cm > 0:
-                    for x in (a * 1000, b * 1000):
-                        add(x - cm, 3, 1)
-                        add(x + cm, 3, -1)
-        nref = ntop = inuem = ncol = 0
-        err = scored = 0
-        prev = None
-        for t in sorted(ev):
-            if prev is not None and inuem > 0 and ncol == 0 and nref:
-                d = t - prev
-                scored += d * nref
-                err += d * (nref - ntop)
-            dn, dt, du, dc = ev[t]
-            nref, ntop, inuem, ncol = nref + dn, ntop + dt, inuem + du, ncol + dc
-            prev = t
-        out[c] = (err / US, scored / US)
+            def free(m):
+                return sum((b - a) * 1000 - (upto(b * 1000) - upto(a * 1000)) for a, b in m)
+
+            per = {spk: free(m) for spk, m in merged.items()}
+            scored, top_ok = sum(per.values()), per[top]
+        out[c] = ((scored - top_ok) / US, scored / US)
     return out
 
 
