@@ -516,15 +516,19 @@ def export():
                    "16-bit mono WAV files at that rate once into --wav-dir (resumable): no pipes, which EEND's "
                    "README says make training very slow.")
 @click.option("--wav-dir", type=click.Path(file_okay=False), help="Where --audio wav writes. Default: OUT_DIR/wav.")
+@click.option("--time-base", type=click.Choice(["clip", "movie"]), default="clip", show_default=True,
+              help="Time base of the RTTM and UEM files: clip = the audio's time; movie = plus each cut's "
+                   "clip_offset (AVA-AVD clips: the official references' and scorer's time, to compare with "
+                   "published numbers).")
 @click.option("--root", type=click.Path(exists=True, file_okay=False),
               help="Directory that relative paths in CUTS are relative to (default: the current directory).")
 @one_line_errors
-def export_kaldi_cmd(cuts, out_dir, sampling_rate, audio_mode, wav_dir, root):
+def export_kaldi_cmd(cuts, out_dir, sampling_rate, audio_mode, wav_dir, time_base, root):
     """Kaldi data dir for EEND / ESPnet diar1: wav.scp, segments, utt2spk, spk2utt, rttm, reco2dur (seconds), uem."""
     from recipes.export import export_kaldi
 
     export_kaldi(_load_cuts(cuts, root=root, check_audio=True), out_dir, sampling_rate=sampling_rate, audio=audio_mode,
-                 wav_dir=wav_dir)
+                 wav_dir=wav_dir, time_base=time_base)
     logger.info("Kaldi data dir written to %s", out_dir)
 
 
@@ -546,10 +550,14 @@ def _parse_named_cuts(ctx, param, values):
 @click.option("--name", required=True, help="Database name: the protocol is NAME.SpeakerDiarization.default.")
 @click.option("--split", "named", multiple=True, callback=_parse_named_cuts, metavar="NAME=CUTS",
               help="A split and its CutSet, whatever the file name. Repeatable; with or instead of CUTS.")
+@click.option("--time-base", type=click.Choice(["clip", "movie"]), default="clip", show_default=True,
+              help="Time base of the RTTM and UEM files: clip = the audio's time; movie = plus each cut's "
+                   "clip_offset (AVA-AVD clips: the official references' and scorer's time, to compare with "
+                   "published numbers).")
 @click.option("--root", type=click.Path(exists=True, file_okay=False),
               help="Directory that relative paths in the CutSets are relative to (default: the current directory).")
 @one_line_errors
-def export_pyannote_cmd(cuts, out_dir, name, named, root):
+def export_pyannote_cmd(cuts, out_dir, name, named, time_base, root):
     """pyannote.database protocol from CutSets named <prefix>_cuts_<split>[_<label type>].jsonl.gz,
     or given as --split NAME=CUTS.
 
@@ -567,7 +575,8 @@ def export_pyannote_cmd(cuts, out_dir, name, named, root):
         if split in seen:
             raise click.UsageError(f"split {split!r} given twice ({seen[split]} and {p})")
         seen[split] = p
-    path = export_pyannote({s: _load_cuts(p, root=root, check_audio=True) for s, p in inputs}, out_dir, name)
+    path = export_pyannote({s: _load_cuts(p, root=root, check_audio=True) for s, p in inputs}, out_dir, name,
+                           time_base=time_base)
     logger.info("pyannote database written to %s (protocol %s.SpeakerDiarization.default)", path, name)
 
 

@@ -106,8 +106,30 @@ def _write_wav(src: str, channel: int, channels: int, rate: int, dest: Path) -> 
         soundfile.write(str(tmp), np.clip(mono, -1.0, 1.0), rate, subtype="PCM_16", format="WAV")
 
 
+TIME_BASES = ("clip", "movie")
+
+
+def _time_shift(cut, time_base: str) -> float:
+    """Seconds added to the RTTM / UEM times of ``cut``: 0 in clip (audio) time; the cut's custom
+    ``clip_offset`` (AVA-AVD: the clip start in its movie) for ``movie``."""
+    if time_base == "clip":
+        return 0.0
+    if time_base != "movie":
+        raise ValueError(f"time base {time_base!r}; expected one of {', '.join(TIME_BASES)}")
+    offset = (cut.custom or {}).get("clip_offset") if hasattr(cut, "custom") else None
+    if offset is None:
+        raise ValueError(f"cut {cut.id} has no custom 'clip_offset': --time-base movie needs clips cut from a "
+                         "longer recording (AVA-AVD)")
+    return float(offset)
+
+
+def _shifted(turns, uem, shift: float):
+    return ([Turn(t.recording_id, t.start + shift, t.end + shift, t.speaker, t.channel) for t in turns],
+            [(a + shift, b + shift) for a, b in uem])
+
+
 def export_kaldi(cuts: CutSet, out_dir, sampling_rate: "int | None" = None, audio: str = "pipe",
-                 wav_dir=None) -> Path:
+                 wav_dir=None, time_base: str = "clip") -> Path:
     """Write a Kaldi data directory (see the module docstring). One ``wav.scp`` entry per
     recording; several cuts of one recording (windows) share it, their turns are written per
     cut (a turn crossing a window boundary becomes two touching segments).
@@ -119,6 +141,9 @@ def export_kaldi(cuts: CutSet, out_dir, sampling_rate: "int | None" = None, audi
         once into ``wav_dir`` (default ``OUT_DIR/wav``; existing ones are kept, so a killed
         export resumes) and listed by absolute path: no pipe (EEND's README: pipes in wav.scp
         make training very slow).
+    :param time_base: ``clip`` (the audio's time) or ``movie``: the ``rttm`` and ``uem`` files
+        shifted by each cut's ``clip_offset`` (AVA-AVD's official time base; ``segments`` stay
+        in audio time).
     """
     if audio not in ("pipe", "wav"):
         raise ValueError(f"audio {audio!r}; expected pipe or wav")
@@ -129,6 +154,8 @@ def export_kaldi(cuts: CutSet, out_dir, sampling_rate: "int | None" = None, audi
     wav, reco2dur, segments, utt2spk, uem = {}, {}, [], [], {}
     spk2utt: Dict[str, List[str]] = defaultdict(list)
     turns: List[Turn] = []
+    rttm_turns: List[Turn] = []  # in the time base asked for
+    rttm_uem: Dict[str, list] = {}
     todo = []
     for cut in cuts:
         rec_id = cut.recording_id
@@ -150,6 +177,9 @@ def export_kaldi(cuts: CutSet, out_dir, sampling_rate: "int | None" = None, audi
         uem.setdefault(rec_id, []).extend(cut_uem(cut))
         for t in cut_turns(cut):
             turns.append(t)
+        shift = _time_shift(cut, time_base)
+        rttm_turns.extend(_shifted(cut_turns(cut), [], shift)[0])
+        rttm_uem.setdefault(rec_id, []).extend(_shifted([], cut_uem(cut), shift)[1])
     if audio == "pipe" and any(v.endswith("|") for v in wav.values()):
         import shutil
 
@@ -173,8 +203,8 @@ def export_kaldi(cuts: CutSet, out_dir, sampling_rate: "int | None" = None, audi
     write_text(out_dir / "segments", "".join(f"{x}\n" for x in sorted(segments)))
     write_text(out_dir / "utt2spk", "".join(f"{x}\n" for x in sorted(utt2spk)))
     write_text(out_dir / "spk2utt", "".join(f"{s} {' '.join(sorted(u))}\n" for s, u in sorted(spk2utt.items())))
-    write_rttm(sorted(set(turns)), out_dir / "rttm")
-    write_uem(uem, out_dir / "uem")
+    write_rttm(sorted(set(rttm_turns)), out_dir / "rttm")
+    write_uem(rttm_uem, out_dir / "uem")
     return out_dir
 
 
@@ -191,7 +221,7 @@ def split_name(path) -> str:
     return parsed.split
 
 
-def export_pyannote(named_cuts: Mapping[str, CutSet], out_dir, database: str) -> Path:
+def export_pyannote(named_cuts: Mapping[str, CutSet], out_dir, database: str, time_base: str = "clip") -> Path:
     """Write a pyannote.database protocol ``<database>.SpeakerDiarization.default``
     (``scope: database``, as pyannote's own database.yml: no warning, no fallback).
 
@@ -219,8 +249,10 @@ def export_pyannote(named_cuts: Mapping[str, CutSet], out_dir, database: str) ->
             links[f"{cut.recording_id}{ext}"] = path
             if cut.recording_id not in uem:
                 uris.append(cut.recording_id)
-            uem.setdefault(cut.recording_id, []).extend(cut_uem(cut))
-            turns.extend(cut_turns(cut))
+            shift = _time_shift(cut, time_base)  # movie: AVA-AVD's official time base
+            cut_t, cut_u = _shifted(cut_turns(cut), cut_uem(cut), shift)
+            uem.setdefault(cut.recording_id, []).extend(cut_u)
+            turns.extend(cut_t)
         plan[subset] = (uris, turns, uem)
     if len(extensions) != 1:
         raise ValueError(f"pyannote needs one audio path template; the audio has extensions {sorted(extensions)}")

@@ -327,3 +327,27 @@ def test_fbank_checks_output_before_work_and_locks_it(featured, tmp_path, monkey
         res = run("fbank", src, out, "--storage-path", tmp_path / "f")
     assert res.exit_code == 1 and "another command is writing" in res.stderr and not out.exists()
     assert run("fbank", src, out, "--storage-path", tmp_path / "f").exit_code == 0  # released
+
+
+# ---------------------------------------------------------------------------
+# 6. start-up: describe on an RTTM and the verbs' --help import neither torch nor Lhotse
+
+
+@pytest.mark.parametrize("argv", [["describe", "{rttm}"], ["fbank", "--help"], ["prepare", "rttm", "--help"],
+                                  ["export", "kaldi", "--help"], ["--help"]])
+def test_light_verbs_import_no_torch_or_lhotse(tmp_path, argv):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    rttm = tmp_path / "x.rttm"
+    rttm.write_text("SPEAKER a 1 0.0 1.0 <NA> <NA> s <NA> <NA>\n")
+    repo = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "recipes.cli",
+                          *[a.format(rttm=rttm) for a in argv]], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(repo)), timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[1].strip() for line in res.stderr.splitlines() if line.startswith("import time:")}
+    assert "torch" not in imported and "lhotse" not in imported
+    if argv[0] == "describe":
+        assert "speech" in res.stdout  # it did describe
