@@ -25,7 +25,7 @@
 #
 # Stage 0: download, or link --corpus-dir    -> download/<corpus>/
 # Stage 1: manifests                         -> data/manifests/<prefix>_{recordings,supervisions,cuts}_<split>.jsonl.gz
-# Stages 2-4: fbank, labels, describe (local/common_stages.sh) for every prefix stage 1
+# Stages 2-4: fbank, labels, describe + validate (local/common_stages.sh) for every prefix stage 1
 #   wrote (`diar names`: Python answers what the prefix is), on the splits it wrote (`diar splits`).
 
 __recipe_local=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -48,7 +48,7 @@ option() {
 option stage 0 "first stage to run" none
 option stop_stage 4 "last stage to run" none
 option corpus_dir "" "stage 0 links this existing copy instead of downloading" none
-option nj 2 "workers for fbank and labels" none
+option nj 2 "workers for fbank, labels and validate" none
 option executor local "local | dask: where fbank and labels run" none
 option scheduler "" "dask scheduler (tcp://host:8786); default: a LocalCluster of --nj workers" none
 option label_type binary "binary | powerset | target" none

@@ -6,7 +6,7 @@ import click
 
 from recipes.clitools import one_line_errors
 from recipes.simulation import (
-    METHODS, Simulator, format_stats, load_config, load_sources, materialize, prepare_sources, simulate,
+    METHODS, MIN_PAUSE, Simulator, format_stats, load_config, load_sources, materialize, prepare_sources, simulate,
 )
 
 logger = logging.getLogger(__name__)
@@ -25,6 +25,12 @@ logger = logging.getLogger(__name__)
 @click.option("--num-mixtures", type=click.IntRange(min=1), help="Exactly this many mixtures.")
 @click.option("--conversation-stats", type=click.Path(exists=True),
               help="conversation: real turns (RTTM file/dir or CutSet) to measure pauses and overlaps on.")
+@click.option("--noise-cuts", type=click.Path(exists=True, dir_okay=False),
+              help="Noise MonoCuts (e.g. MUSAN noise): fills the preset's noise: entry (EEND presets: one "
+                   "recording looped per mixture, SNR 5/10/15/20 dB relative to the whole speech mixture).")
+@click.option("--rirs", help="Impulse responses: a RecordingSet manifest (resampled to the sources' rate) or "
+                             "'fast' (Lhotse's random RIRs; needs torchaudio); fills the preset's reverb: entry "
+                             "(EEND presets: each speaker reverberant with probability 0.5).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
               help="Workers: local processes, or the LocalCluster size with --executor dask and no --scheduler.")
@@ -40,7 +46,7 @@ logger = logging.getLogger(__name__)
               help="Also write 8 kHz FLAC mixtures, an RTTM and a Kaldi data dir here.")
 @one_line_errors
 def simulate_command(source_cuts, out_cuts, config_path, method, hours, hours_per_combination, num_mixtures,
-                     conversation_stats, seed, num_jobs, executor_kind, scheduler, speaker_split, prefix, no_merge,
+                     conversation_stats, noise_cuts, rirs, seed, num_jobs, executor_kind, scheduler, speaker_split, prefix, no_merge,
                      materialize_dir):
     """Simulate multi-speaker mixtures from single-speaker SOURCE_CUTS into OUT_CUTS (NAME.jsonl.gz).
 
@@ -54,6 +60,10 @@ def simulate_command(source_cuts, out_cuts, config_path, method, hours, hours_pe
     from recipes.fileio import check_writable_dir
 
     cfg = load_config(config_path, method=method, conversation_stats=conversation_stats)
+    if noise_cuts:
+        cfg.noise = {**(cfg.noise or {}), "cuts": noise_cuts}
+    if rirs:
+        cfg.reverb = {**(cfg.reverb or {}), "rirs": rirs}
     if sum(x is not None for x in (hours, hours_per_combination, num_mixtures)) > 1:
         raise click.UsageError("give one of --hours, --hours-per-combination, --num-mixtures")
     if not str(out_cuts).endswith(".jsonl.gz"):
@@ -90,6 +100,10 @@ def simulate_command(source_cuts, out_cuts, config_path, method, hours, hours_pe
 @click.command("simulate-sources")
 @click.argument("in_cuts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.argument("out_cuts", type=click.Path(dir_okay=False))
+@click.option("--min-pause", default=MIN_PAUSE, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds: split each utterance into speech segments at pauses at least this long "
+                   "(one cut per segment, what the conversation method consumes); 0 keeps each utterance "
+                   "whole with one supervision from its first to its last speech (the EEND layout).")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False),
               help="Also build the source cache here: the sources' audio at 8 kHz int16 in memory-mappable "
                    "shards (16 kB per source second), for rendering mixtures on the fly without FLAC decoding "
@@ -99,8 +113,9 @@ def simulate_command(source_cuts, out_cuts, config_path, method, hours, hours_pe
 @click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
               help="Local processes building cache shards.")
 @one_line_errors
-def prepare_sources_command(in_cuts, out_cuts, cache_dir, cache_extra, num_jobs):
-    """Trim each single-speaker cut's supervision to its speech (word alignments, else energy VAD)."""
+def prepare_sources_command(in_cuts, out_cuts, min_pause, cache_dir, cache_extra, num_jobs):
+    """Single-speaker source cuts for `diar simulate`: speech from the word alignments, else an energy VAD
+    relative to the noise floor (a low percentile of the frame energies); one supervision per cut."""
     from lhotse import CutSet
     from lhotse.serialization import load_manifest_lazy
 
@@ -109,7 +124,7 @@ def prepare_sources_command(in_cuts, out_cuts, cache_dir, cache_extra, num_jobs)
     n = 0
     with atomic_path(out_cuts) as tmp, CutSet.open_writer(tmp) as writer:
         for path in in_cuts:
-            for cut in prepare_sources(load_manifest_lazy(path)):
+            for cut in prepare_sources(load_manifest_lazy(path), min_pause=min_pause):
                 writer.write(cut)
                 n += 1
     logger.info("prepared %d source cuts -> %s", n, out_cuts)

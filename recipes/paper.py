@@ -19,13 +19,18 @@ factual paragraph per corpus (``paragraphs``): hours, recordings, speakers,
 overlap, domain, the reference annotation, and what the recipe changed
 (merged self-overlaps, clipped turns, scoring regions), read from the prepare
 report (``data/manifests/<prefix>_prepare_report.txt``) and from the cuts (UEM
-coverage). :func:`bibliography` gives the ``.bib`` text.
+coverage). :func:`bibliography` gives the ``.bib`` text. The card's tables of
+distributions and of simulated sets, and the distribution histograms, are drawn
+here too (``recipes.stats`` holds the measurements and the main table).
 """
 import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 from recipes.corpora.config import CONF_DIR, load_corpus_config
+from recipes.stats import DISTRIBUTIONS, PERCENTILES, _latex_escape
 
 PAPER_KEYS = ("short_name", "full_name", "citation", "licence", "languages", "domain", "conditions", "url",
               "reference")
@@ -120,8 +125,6 @@ def parse_prepare_report(text: str) -> dict:
 def _esc(s: str, latex: bool) -> str:
     if not latex:
         return s
-    from recipes.stats import _latex_escape
-
     return _latex_escape(s).replace("~", r"\textasciitilde{}")
 
 
@@ -223,3 +226,101 @@ def bibliography(report: dict) -> str:
                 seen.add(keys[0])
                 out.append(entry.strip() + "\n")
     return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# the card's extra tables and plots (called by recipes.stats.format_report / plot_report)
+
+def _pcts(d: dict) -> str:
+    if not d or not d["count"]:
+        return "-"
+    return " / ".join(f"{d[f'p{q}']:.2f}" for q in PERCENTILES)
+
+
+def distribution_lines(rows, cells, fmt: str) -> List[str]:
+    """Percentiles 10 / 50 / 90 (seconds) of turns, pauses and overlap segments, one row per input."""
+    heads = ["Turn dur.", "Pause, same spk.", "Pause, spk. change", "Overlap seg."]
+    if fmt == "latex":
+        lines = [r"\begin{table}[t]", r"  \centering",
+                 r"  \caption{Distributions, 10th / 50th / 90th percentiles in seconds: turn duration, pause before "
+                 r"a turn (from the end of the latest-ending earlier turn) after the same speaker and after another "
+                 r"speaker, and duration of overlapped stretches.}",
+                 r"  \begin{tabular}{llrrrr}", r"    \toprule",
+                 "    Corpus & Split & " + " & ".join(heads) + r" \\", r"    \midrule"]
+        for (name, row), (corpus, split) in zip(rows, cells):
+            if name == "total":
+                lines.append(r"    \midrule")
+            vals = " & ".join(_pcts(row["distributions"][k]) for k in DISTRIBUTIONS)
+            lines.append(f"    {_latex_escape(corpus)} & {_latex_escape(split)} & {vals} \\\\")
+        return lines + [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
+    if fmt == "markdown":
+        lines = ["", "Distributions (seconds, percentiles 10 / 50 / 90; counts in the JSON):", "",
+                 "| Corpus | Split | " + " | ".join(heads) + " |", "|---|---|" + "---:|" * len(heads)]
+        lines += ["| " + corpus + " | " + split + " | " + " | ".join(_pcts(row["distributions"][k])
+                                                                     for k in DISTRIBUTIONS) + " |"
+                  for (name, row), (corpus, split) in zip(rows, cells)]
+        return lines
+    lines = ["Distributions (seconds, p10 / p50 / p90):"]
+    for name, row in rows:
+        dists = row["distributions"]
+        lines.append(f"  {name}: " + "; ".join(f"{k} {_pcts(dists[k])} (n={dists[k]['count']})" for k in DISTRIBUTIONS))
+    return lines + [""]
+
+
+def simulated_lines(rows, fmt: str) -> List[str]:
+    """One table per simulated input: a row per (speaker count, target overlap), from custom["sim"]."""
+    out: List[str] = []
+
+    def pct(v):
+        return "-" if v is None else (f"{v:.1%}" if not isinstance(v, list) else "/".join(f"{x:.0%}" for x in v))
+
+    for name, row in rows:
+        sim = row.get("simulated") or []
+        if not sim or name == "total":
+            continue
+        cols = [(r["num_speakers"], pct(r["target_overlap"]), pct(r["target_silence"]), r["mixtures"],
+                 f"{r['hours']:.2f}", pct(r["overlap_ratio"]), pct(r["measured_overlap_ratio"]),
+                 pct(r["silence_ratio"]), ",".join(r["methods"])) for r in sim]
+        heads = ["Spk.", "Target ov.", "Target sil.", "Mixtures", "Hours", "Overlap (meta)", "Ov./speech (turns)",
+                 "Silence (meta)", "Method"]
+        if fmt == "latex":
+            out += [r"\begin{table}[t]", r"  \centering",
+                    r"  \caption{Simulated set " + _latex_escape(name) + r" per speaker count and target overlap: "
+                    r"realised overlap and silence ratios from each mixture's metadata (duration-weighted), and "
+                    r"overlap / speech measured on its turns.}",
+                    r"  \begin{tabular}{rrrrrrrrl}", r"    \toprule", "    " + " & ".join(heads) + r" \\",
+                    r"    \midrule"]
+            out += ["    " + " & ".join(_latex_escape(str(c)) for c in r) + r" \\" for r in cols]
+            out += [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
+        elif fmt == "markdown":
+            out += ["", f"Simulated set {name}, per (speaker count, target overlap), from custom[\"sim\"]:", "",
+                    "| " + " | ".join(heads) + " |", "|" + "---:|" * (len(heads) - 1) + "---|"]
+            out += ["| " + " | ".join(str(c) for c in r) + " |" for r in cols]
+        else:
+            out += [f"Simulated set {name} (speakers, target overlap, target silence, mixtures, hours, "
+                    "overlap meta, overlap/speech turns, silence meta, method):"]
+            out += ["  " + "  ".join(str(c) for c in r) for r in cols]
+    return out
+
+
+def plot_distributions(named, axes) -> None:
+    """Histograms (counts) of turn durations, pauses (same speaker / speaker change) and
+    overlap segment durations, one step outline per input, on shared bins."""
+    def values(key):
+        return [(name, [x for r in recs for x in r.events.get(key, [])]) for name, recs in named]
+
+    panels = [(axes[0], ["turn_duration"], "turn duration (s)", "turns", "Turn duration"),
+              (axes[1], ["pause_same_speaker", "pause_speaker_change"], "pause (s)", "pauses",
+               "Pauses: same speaker (solid), speaker change (dashed)"),
+              (axes[2], ["overlap_segment"], "overlap segment (s)", "segments", "Overlap segment duration")]
+    for ax, keys, xlabel, ylabel, title in panels:
+        pooled = [x for key in keys for _, v in values(key) for x in v]
+        top = float(np.percentile(pooled, 99)) if pooled else 1.0
+        bins = np.linspace(0.0, max(top, 0.1), 31)
+        for key, style in zip(keys, ("-", "--")):
+            which = "" if len(keys) == 1 else (", same speaker" if style == "-" else ", speaker change")
+            for i, (name, v) in enumerate(values(key)):
+                if v:
+                    ax.hist(np.clip(v, 0, bins[-1]), bins=bins, histtype="step", ls=style, color=f"C{i}",
+                            label=name + which)
+        ax.set(xlabel=xlabel + " (last bin: at or above it)", ylabel=ylabel, title=title)

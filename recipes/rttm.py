@@ -25,10 +25,13 @@ One speaker turn per line, whitespace-separated fields::
 * the other fields are not used and are usually ``<NA>``.
 
 Lines with 10 fields are standard; 9 fields (no ``<slat>``) are accepted too.
-Only ``SPEAKER`` lines are read: any other line type (``SPKR-INFO``,
-``LEXEME``, ...) is an error, so that a file of the wrong kind is not silently
-read as "no speech". Blank lines and comment lines (first non-blank characters
-``;;`` or ``#``) are skipped and counted.
+Only ``SPEAKER`` lines are read. The other line types of NIST RTTM
+(``SPKR-INFO``, ``LEXEME``, ``NON-SPEECH``, ``SEGMENT``, ... see
+:data:`OTHER_TYPES`) are skipped and counted per type in
+:attr:`ReadReport.other_types` (they must still have 9 or 10 fields); any
+other first field is an error, so that a file of the wrong kind is not
+silently read as "no speech". Blank lines and comment lines (first non-blank
+characters ``;;`` or ``#``) are skipped and counted.
 
 Reading (:func:`read_rttm`) also
 
@@ -94,6 +97,7 @@ __all__ = [
     "clip_to_uem",
     "write_rttm",
     "read_uem",
+    "read_uems",
     "write_uem",
     "group_by_recording",
 ]
@@ -111,6 +115,9 @@ _UEM_FIELDS = "'<file-id> <channel> <start> <end>'"
 # Rejects what float() would also take but no annotation tool writes:
 # 'nan', 'inf', '1_000', non-ASCII digits, hexadecimal, surrounding text.
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+# The NIST RTTM line types other than SPEAKER (RT-09 evaluation plan, appendix A): valid, not read.
+OTHER_TYPES = frozenset({"SPKR-INFO", "LEXEME", "NON-LEX", "NON-SPEECH", "SEGMENT", "NOSCORE", "NO_RT_METADATA",
+                         "SU", "CB", "IP", "EDIT", "FILLER", "A/P"})
 # How many (file:line / recording) examples a log message lists at most.
 _MAX_LISTED = 10
 
@@ -168,11 +175,16 @@ class ReadReport:
     zero_duration: List[str] = field(default_factory=list)
     # turns absorbed when same-speaker overlapping turns were merged
     merged_self_overlaps: int = 0
+    # valid NIST lines of another type (SPKR-INFO, LEXEME, ...): type -> count, skipped
+    other_types: Dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
+        others = ", ".join(f"{n} {t}" for t, n in sorted(self.other_types.items()))
         return (
             f"read {self.files} file(s), {self.lines} SPEAKER line(s); "
-            f"skipped {self.skipped_lines} blank/comment line(s); "
+            f"skipped {self.skipped_lines} blank/comment line(s)"
+            + (f" and {sum(self.other_types.values())} line(s) of other RTTM types ({others})" if others else "")
+            + "; "
             f"omitted {len(self.zero_duration)} zero-duration turn(s); "
             f"merged {self.merged_self_overlaps} same-speaker overlapping turn(s)"
         )
@@ -260,17 +272,21 @@ def _read_one_rttm(path: Path, turns: List[Turn], report: ReadReport) -> None:
         if _is_skipped(fields):
             report.skipped_lines += 1
             continue
-        if fields[0] != "SPEAKER":
+        if fields[0] != "SPEAKER" and fields[0] not in OTHER_TYPES:
             raise AnnotationError(
                 path,
                 lineno,
-                f"line type {fields[0]!r} is not read (only SPEAKER lines are read)",
-                "a SPEAKER line, a blank line or a comment starting with ';;' or '#'",
+                f"line type {fields[0]!r} is not an RTTM type",
+                "a SPEAKER line (or another NIST RTTM type such as SPKR-INFO, which is skipped), "
+                "a blank line or a comment starting with ';;' or '#'",
             )
         if len(fields) not in (9, 10):
             raise AnnotationError(
                 path, lineno, f"{len(fields)} fields", f"9 or 10 whitespace-separated fields {_RTTM_FIELDS}"
             )
+        if fields[0] != "SPEAKER":
+            report.other_types[fields[0]] = report.other_types.get(fields[0], 0) + 1
+            continue
         _, rec, channel, onset_s, dur_s = fields[:5]
         speaker = fields[7]
         if rec == _NA:
@@ -393,6 +409,9 @@ def read_rttm(
         logger.warning(
             "omitted %d zero-duration turn(s): %s", len(report.zero_duration), _listed(report.zero_duration)
         )
+    if report.other_types:
+        logger.info("skipped %d RTTM line(s) of other types: %s", sum(report.other_types.values()),
+                    ", ".join(f"{n} {t}" for t, n in sorted(report.other_types.items())))
     return turns, report
 
 
@@ -562,7 +581,9 @@ def read_uem(path: PathLike) -> Dict[str, List[Tuple[float, float]]]:
     (``;;`` or ``#``) are skipped. A recording may have several lines; its
     intervals are returned sorted, with overlapping or touching intervals
     joined. Recordings are in sorted order. Wrong field counts, non-numbers,
-    negative starts and ``end <= start`` raise :class:`AnnotationError`.
+    negative starts and ``end <= start`` raise :class:`AnnotationError`, and so
+    does a file with no interval at all (an empty UEM would otherwise read as
+    "no UEM": every recording scored whole).
     """
     p = Path(os.fsdecode(path))
     if not p.is_file():
@@ -580,7 +601,29 @@ def read_uem(path: PathLike) -> Dict[str, List[Tuple[float, float]]]:
         if not end > start:
             raise AnnotationError(p, lineno, f"end {end_s} is not after start {start_s}", "end > start")
         raw[rec].append((float(start), float(end)))
+    if not raw:
+        raise ValueError(f"{p}: the UEM file has no interval; expected at least one line {_UEM_FIELDS} "
+                         "(leave out --uem to score whole recordings)")
     return {rec: union_intervals(raw[rec]) for rec in sorted(raw)}
+
+
+def read_uems(paths: Iterable[PathLike]) -> Dict[str, List[Tuple[float, float]]]:
+    """Several UEM files (one per split, as pyannote layouts ship them) read as one map.
+
+    Each file is read by :func:`read_uem`; a recording id in more than one file
+    is an error naming both files (which one holds the scoring regions cannot
+    be guessed). Recordings are in sorted order.
+    """
+    merged: Dict[str, List[Tuple[float, float]]] = {}
+    origin: Dict[str, str] = {}
+    for path in paths:
+        for rec, ivs in read_uem(path).items():
+            if rec in origin:
+                raise ValueError(f"recording {rec!r} is in two UEM files: {origin[rec]} and {os.fsdecode(path)}; "
+                                 "expected each recording in one UEM")
+            origin[rec] = os.fsdecode(path)
+            merged[rec] = ivs
+    return {rec: merged[rec] for rec in sorted(merged)}
 
 
 def write_uem(

@@ -30,12 +30,13 @@ here it counts in the total). A file with no system turns is all missed.
 Percentages are of scored speaker time; a file with none has 0 (nothing wrong)
 or 100 (false alarm), as dscore reports it.
 """
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from recipes.rttm import Turn, group_by_recording, union_intervals
+from recipes.rttm import Turn, union_intervals
 
 US = 1_000_000  # time unit of the computation: microseconds
 
@@ -258,6 +259,14 @@ class Scores:
         return rep
 
 
+def _by_recording(turns: Iterable[Turn]) -> Dict[str, List[Turn]]:
+    """Turns per recording, in input order (the scorer does not need them sorted)."""
+    out: Dict[str, List[Turn]] = {}
+    for t in turns:
+        out.setdefault(t.recording_id, []).append(t)
+    return out
+
+
 def score(ref: Iterable[Turn], hyp: Iterable[Turn], uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None,
           collar: float = 0.0, skip_overlap: bool = False, progress: bool = False) -> Scores:
     """Score system turns ``hyp`` against reference turns ``ref``.
@@ -269,8 +278,8 @@ def score(ref: Iterable[Turn], hyp: Iterable[Turn], uem: Optional[Mapping[str, S
     """
     from tqdm import tqdm
 
-    refs = group_by_recording(ref)
-    hyps = group_by_recording(hyp)
+    refs = _by_recording(ref)
+    hyps = _by_recording(hyp)
     if uem is not None:
         files = sorted(uem)
         ref_not_in_uem = sorted(set(refs) - set(uem))
@@ -329,39 +338,59 @@ def oracle_one_speaker(turns: Sequence[Turn], uem: Sequence[Tuple[float, float]]
     talk = {spk: sum(b - a for a, b in m) for spk, m in merged.items()}
     top = min(talk, key=lambda k: (-talk[k], k))
     for c in collars:
-        cm = int(round(c * 1000 * 1000))  # collar in microseconds; times below in microseconds
-        ev: Dict[int, List[int]] = {}  # time -> [d nref, d top, d uem, d collar]
+        cm = round(c * 1000 * 1000)  # microseconds; the intervals below are milliseconds
+        if cm <= 0:  # no collar: every (clipped) speaker second is scored, the top speaker's are right
+            scored, top_ok = sum(talk.values()) * 1000, talk[top] * 1000
+        else:
+            zones = sorted((x * 1000 - cm, x * 1000 + cm) for m in merged.values() for iv in m for x in iv)
+            zs, ze, cum = [], [], [0]
+            for a, b in zones:  # union of the collar zones, with prefix lengths
+                if zs and a <= ze[-1]:
+                    if b > ze[-1]:
+                        cum[-1] += b - ze[-1]
+                        ze[-1] = b
+                else:
+                    zs.append(a)
+                    ze.append(b)
+                    cum.append(cum[-1] + b - a)
 
-        def add(t, i, v):
-            ev.setdefault(t, [0, 0, 0, 0])[i] += v
+            def upto(x):  # collar time before x
+                k = bisect_right(zs, x) - 1
+                return 0 if k < 0 else cum[k] + min(x, ze[k]) - zs[k]
 
-        for a, b in u:
-            add(a * 1000, 2, 1)
-            add(b * 1000, 2, -1)
-        for spk, m in merged.items():
-            for a, b in m:
-                add(a * 1000, 0, 1)
-                add(b * 1000, 0, -1)
-                if spk == top:
-                    add(a * 1000, 1, 1)
-                    add(b * 1000, 1, -1)
-                if cm > 0:
-                    for x in (a * 1000, b * 1000):
-                        add(x - cm, 3, 1)
-                        add(x + cm, 3, -1)
-        nref = ntop = inuem = ncol = 0
-        err = scored = 0
-        prev = None
-        for t in sorted(ev):
-            if prev is not None and inuem > 0 and ncol == 0 and nref:
-                d = t - prev
-                scored += d * nref
-                err += d * (nref - ntop)
-            dn, dt, du, dc = ev[t]
-            nref, ntop, inuem, ncol = nref + dn, ntop + dt, inuem + du, ncol + dc
-            prev = t
-        out[c] = (err / US, scored / US)
+            def free(m):
+                return sum((b - a) * 1000 - (upto(b * 1000) - upto(a * 1000)) for a, b in m)
+
+            per = {spk: free(m) for spk, m in merged.items()}
+            scored, top_ok = sum(per.values()), per[top]
+        out[c] = ((scored - top_ok) / US, scored / US)
     return out
+
+
+def reference_from_cuts(cuts, group_by: Optional[str] = None, uem=None):
+    """Reference turns, UEM and groups of a CutSet: ``(turns, {recording: regions},
+    {recording: value of the custom field group_by})``. A recording's regions are the
+    union of its cuts' custom ``uem`` (else the cuts' spans), intersected with each cut;
+    ``uem`` (recording time) replaces them. Several cuts of one recording (channels,
+    windows) pool their turns; identical turns merge when scored."""
+    from recipes.cuts import cut_custom, cut_recording_id, cut_turns, cut_uem
+
+    turns: List[Turn] = []
+    regions: Dict[str, List[Tuple[float, float]]] = {}
+    groups: Dict[str, str] = {}
+    for cut in cuts:
+        rec = cut_recording_id(cut)
+        turns.extend(cut_turns(cut))
+        regions.setdefault(rec, []).extend(cut_uem(cut, uem))
+        if group_by is not None:
+            custom = cut_custom(cut)
+            if group_by not in custom:
+                raise ValueError(f"cut {cut.id}: no custom field {group_by!r} to group by "
+                                 f"(custom fields: {', '.join(sorted(custom)) or 'none'})")
+            value = str(custom[group_by])
+            if groups.setdefault(rec, value) != value:
+                raise ValueError(f"recording {rec}: cuts disagree on {group_by!r} ({groups[rec]!r} and {value!r})")
+    return turns, {rec: union_intervals(r) for rec, r in regions.items()}, groups
 
 
 # ---------------------------------------------------------------------------

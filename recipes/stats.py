@@ -78,6 +78,8 @@ class RecordingStats:
     speakers: List[str]
     # seconds with exactly k active speakers, k = 0, 1, 2, ... (k = 0 within the duration)
     time_by_speaker_count: List[float] = field(default_factory=list)
+    # which annotation the turns come from, when the corpus offers several (cut custom ``reference``)
+    reference: Optional[str] = None
     # seconds, one value per event: DISTRIBUTIONS -> values
     events: Dict[str, List[float]] = field(default_factory=dict)
     audio_duration: Optional[float] = None  # the cut's (audio) length, when known
@@ -202,7 +204,9 @@ def summarize(recs: Sequence[RecordingStats]) -> dict:
     sources = sorted({r.duration_source for r in recs})
     width = max((len(r.time_by_speaker_count) for r in recs), default=1)
     by_k = [sum(r.time_by_speaker_count[k] for r in recs if k < len(r.time_by_speaker_count)) for k in range(width)]
+    references = sorted({r.reference for r in recs if r.reference})
     return {
+        **({"references": references} if references else {}),
         "recordings": len({r.recording_id for r in recs}),  # windows / segments of one recording count once
         "duration_hours": dur / 3600,
         "duration_source": "+".join(sources) if sources else "none",
@@ -312,6 +316,7 @@ def cutset_stats(cuts, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]
         rs = recording_stats(rec_id, cut_turns(cut), uem=regions, duration_source="audio" if whole else "uem")
         rs.audio_duration = cut.duration
         rs.sim = cut_sim(cut)
+        rs.reference = custom.get("reference")
         out.append(rs)
     return out
 
@@ -347,6 +352,7 @@ def format_report(report: dict, fmt: str = "text") -> str:
     """Render ``{"inputs": [{"name", ...stats}], "total": {...}}`` as text, markdown, latex or json."""
     if fmt == "json":
         return json.dumps(report, indent=2)
+    from recipes.paper import distribution_lines, simulated_lines
     rows = [(r["name"], r) for r in report["inputs"]]
     if len(rows) > 1:
         rows.append(("total", report["total"]))
@@ -381,7 +387,7 @@ def format_report(report: dict, fmt: str = "text") -> str:
             label = _latex_escape(corpus) + (f"~\\cite{{{row['cite']}}}" if corpus and row.get("cite") else "")
             lines.append(f"    {label} & {_latex_escape(split)} & {values} \\\\")
         lines += [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
-        lines += _distribution_lines(rows, cells, "latex") + _simulated_lines(rows, "latex")
+        lines += distribution_lines(rows, cells, "latex") + simulated_lines(rows, "latex")
         lines += [p for p in report.get("paragraphs", [])]
         return "\n".join(lines) + "\n"
     if fmt == "markdown":
@@ -390,13 +396,13 @@ def format_report(report: dict, fmt: str = "text") -> str:
         body = ["| " + corpus + " | " + split + " | " + " | ".join(_cell(k, f, row) for k, _, f in COLUMNS) + " |"
                 for (name, row), (corpus, split) in zip(rows, cells)]
         defs = "\n".join(f"- **{k}**: {v}" for k, v in DEFINITIONS.items())
-        extra = _distribution_lines(rows, cells, "markdown") + _simulated_lines(rows, "markdown")
+        extra = distribution_lines(rows, cells, "markdown") + simulated_lines(rows, "markdown")
         paragraphs = [""] + [p + "\n" for p in report.get("paragraphs", [])]
         text = "\n".join([head, sep] + body + extra + paragraphs) + "\n\nDefinitions:\n\n" + defs + "\n"
         if notes:
             text += "\nDuration from the last turn end (no audio or UEM; a lower bound) for: " + ", ".join(
                 r["name"] for r in notes) + "\n"
-        return text
+        return text + _references_line(report)
     if fmt != "text":
         raise ValueError(f"format {fmt!r}; expected text, markdown, latex or json")
     out = []
@@ -417,82 +423,16 @@ def format_report(report: dict, fmt: str = "text") -> str:
             f"  speakers                   {row['num_speakers']} distinct; per recording "
             f"{spr['min']} / {spr['mean']:.2f} / {spr['max']} (min / mean / max)\n"
         )
-    out += [line for line in _distribution_lines(rows, cells, "text") + _simulated_lines(rows, "text")]
+    out += [line for line in distribution_lines(rows, cells, "text") + simulated_lines(rows, "text")]
     out += [p + "\n" for p in report.get("paragraphs", [])]
     out.append("Definitions:\n" + "\n".join(f"  {k}: {v}" for k, v in DEFINITIONS.items()) + "\n")
-    return "\n".join(out)
+    return "\n".join(out) + _references_line(report)
 
 
-def _pcts(d: dict) -> str:
-    if not d or not d["count"]:
-        return "-"
-    return " / ".join(f"{d[f'p{q}']:.2f}" for q in PERCENTILES)
-
-
-def _distribution_lines(rows, cells, fmt: str) -> List[str]:
-    """Percentiles 10 / 50 / 90 (seconds) of turns, pauses and overlap segments, one row per input."""
-    heads = ["Turn dur.", "Pause, same spk.", "Pause, spk. change", "Overlap seg."]
-    if fmt == "latex":
-        lines = [r"\begin{table}[t]", r"  \centering",
-                 r"  \caption{Distributions, 10th / 50th / 90th percentiles in seconds: turn duration, pause before "
-                 r"a turn (from the end of the latest-ending earlier turn) after the same speaker and after another "
-                 r"speaker, and duration of overlapped stretches.}",
-                 r"  \begin{tabular}{llrrrr}", r"    \toprule",
-                 "    Corpus & Split & " + " & ".join(heads) + r" \\", r"    \midrule"]
-        for (name, row), (corpus, split) in zip(rows, cells):
-            if name == "total":
-                lines.append(r"    \midrule")
-            vals = " & ".join(_pcts(row["distributions"][k]) for k in DISTRIBUTIONS)
-            lines.append(f"    {_latex_escape(corpus)} & {_latex_escape(split)} & {vals} \\\\")
-        return lines + [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
-    if fmt == "markdown":
-        lines = ["", "Distributions (seconds, percentiles 10 / 50 / 90; counts in the JSON):", "",
-                 "| Corpus | Split | " + " | ".join(heads) + " |", "|---|---|" + "---:|" * len(heads)]
-        lines += ["| " + corpus + " | " + split + " | " + " | ".join(_pcts(row["distributions"][k])
-                                                                     for k in DISTRIBUTIONS) + " |"
-                  for (name, row), (corpus, split) in zip(rows, cells)]
-        return lines
-    lines = ["Distributions (seconds, p10 / p50 / p90):"]
-    for name, row in rows:
-        dists = row["distributions"]
-        lines.append(f"  {name}: " + "; ".join(f"{k} {_pcts(dists[k])} (n={dists[k]['count']})" for k in DISTRIBUTIONS))
-    return lines + [""]
-
-
-def _simulated_lines(rows, fmt: str) -> List[str]:
-    """One table per simulated input: a row per (speaker count, target overlap), from custom["sim"]."""
-    out: List[str] = []
-
-    def pct(v):
-        return "-" if v is None else (f"{v:.1%}" if not isinstance(v, list) else "/".join(f"{x:.0%}" for x in v))
-
-    for name, row in rows:
-        sim = row.get("simulated") or []
-        if not sim or name == "total":
-            continue
-        cols = [(r["num_speakers"], pct(r["target_overlap"]), pct(r["target_silence"]), r["mixtures"],
-                 f"{r['hours']:.2f}", pct(r["overlap_ratio"]), pct(r["measured_overlap_ratio"]),
-                 pct(r["silence_ratio"]), ",".join(r["methods"])) for r in sim]
-        heads = ["Spk.", "Target ov.", "Target sil.", "Mixtures", "Hours", "Overlap (meta)", "Ov./speech (turns)",
-                 "Silence (meta)", "Method"]
-        if fmt == "latex":
-            out += [r"\begin{table}[t]", r"  \centering",
-                    r"  \caption{Simulated set " + _latex_escape(name) + r" per speaker count and target overlap: "
-                    r"realised overlap and silence ratios from each mixture's metadata (duration-weighted), and "
-                    r"overlap / speech measured on its turns.}",
-                    r"  \begin{tabular}{rrrrrrrrl}", r"    \toprule", "    " + " & ".join(heads) + r" \\",
-                    r"    \midrule"]
-            out += ["    " + " & ".join(_latex_escape(str(c)) for c in r) + r" \\" for r in cols]
-            out += [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
-        elif fmt == "markdown":
-            out += ["", f"Simulated set {name}, per (speaker count, target overlap), from custom[\"sim\"]:", "",
-                    "| " + " | ".join(heads) + " |", "|" + "---:|" * (len(heads) - 1) + "---|"]
-            out += ["| " + " | ".join(str(c) for c in r) + " |" for r in cols]
-        else:
-            out += [f"Simulated set {name} (speakers, target overlap, target silence, mixtures, hours, "
-                    "overlap meta, overlap/speech turns, silence meta, method):"]
-            out += ["  " + "  ".join(str(c) for c in r) for r in cols]
-    return out
+def _references_line(report: dict) -> str:
+    """``Reference annotations: ami/dev: X; ...`` for inputs whose cuts say which annotation they carry."""
+    refs = [f"{r['name']}: {' + '.join(r['references'])}" for r in report["inputs"] if r.get("references")]
+    return "\nReference annotations: " + "; ".join(refs) + "\n" if refs else ""
 
 
 def _latex_escape(s: str) -> str:
@@ -516,6 +456,8 @@ def plot_report(named: Sequence[Tuple[str, Sequence[RecordingStats]]], path) -> 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
+
+    from recipes.paper import plot_distributions
 
     fig, grid = plt.subplots(2, 3, figsize=(15, 8))
     axes, lower = grid[0], grid[1]
@@ -542,7 +484,7 @@ def plot_report(named: Sequence[Tuple[str, Sequence[RecordingStats]]], path) -> 
     axes[2].set(xlabel="active speakers", ylabel="% of scored time", title="Time by number of active speakers")
     for ax in (axes[0], axes[2]):
         ax.xaxis.get_major_locator().set_params(integer=True)
-    _plot_distributions(named, lower)
+    plot_distributions(named, lower)
     for ax in (axes[0], axes[1], *lower):  # count axes: whole numbers only
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in (*axes, *lower):
@@ -553,25 +495,3 @@ def plot_report(named: Sequence[Tuple[str, Sequence[RecordingStats]]], path) -> 
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
-
-def _plot_distributions(named, axes) -> None:
-    """Histograms (counts) of turn durations, pauses (same speaker / speaker change) and
-    overlap segment durations, one step outline per input, on shared bins."""
-    def values(key):
-        return [(name, [x for r in recs for x in r.events.get(key, [])]) for name, recs in named]
-
-    panels = [(axes[0], ["turn_duration"], "turn duration (s)", "turns", "Turn duration"),
-              (axes[1], ["pause_same_speaker", "pause_speaker_change"], "pause (s)", "pauses",
-               "Pauses: same speaker (solid), speaker change (dashed)"),
-              (axes[2], ["overlap_segment"], "overlap segment (s)", "segments", "Overlap segment duration")]
-    for ax, keys, xlabel, ylabel, title in panels:
-        pooled = [x for key in keys for _, v in values(key) for x in v]
-        top = float(np.percentile(pooled, 99)) if pooled else 1.0
-        bins = np.linspace(0.0, max(top, 0.1), 31)
-        for key, style in zip(keys, ("-", "--")):
-            which = "" if len(keys) == 1 else (", same speaker" if style == "-" else ", speaker change")
-            for i, (name, v) in enumerate(values(key)):
-                if v:
-                    ax.hist(np.clip(v, 0, bins[-1]), bins=bins, histtype="step", ls=style, color=f"C{i}",
-                            label=name + which)
-        ax.set(xlabel=xlabel + " (last bin: at or above it)", ylabel=ylabel, title=title)

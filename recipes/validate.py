@@ -79,6 +79,12 @@ FLOOR_DB = -120.0  # energy of a digitally silent frame
 SEVERITY = {"unreadable": 100, "mismatch_rate": 50, "mismatch_channels": 40, "speech_not_louder": 30,
             "dead_channel": 25, "shift": 20, "mismatch_duration": 15, "clipping": 10, "silence": 5}
 FLAGS = tuple(SEVERITY)
+# every entry of the JSON carries these keys (None where not measured)
+ENTRY_KEYS = ("input", "id", "channel", "flags", "reason", "lag_seconds", "lag_corr", "lag0_corr", "speech_db",
+              "nonspeech_db", "vad_precision", "vad_recall", "noise_floor_db", "level_db", "dc_offset",
+              "clipped_share", "digital_silence_share", "digital_silence_in_speech", "annotated_seconds",
+              "sampling_rate_manifest", "sampling_rate_file", "duration_manifest", "duration_file", "samples_file",
+              "channels_manifest", "channels_file", "path", "streamed")
 
 
 @dataclass
@@ -439,7 +445,7 @@ def summarize(entries: Sequence[dict]) -> dict:
     return {
         "recordings": len({(e["input"], e["id"]) for e in entries}),
         "channels": len(entries),
-        "hours": sum(e.get("duration_file", 0.0) for e in entries) / 3600,
+        "hours": sum(e.get("duration_file") or 0.0 for e in entries) / 3600,
         "flagged_recordings": len({(e["input"], e["id"]) for e in flagged}),
         "flagged_channels": len(flagged),
         "flags": {f: counts[f] for f in FLAGS if counts[f]},
@@ -469,9 +475,11 @@ def validate_cutsets(named_cuts: Sequence[Tuple[str, object]], num_jobs: int = 1
              for rec, turns, uem, chs in recordings_of(cuts, mixtures, skipped)]
     entries = [e for result in map_tasks(_task, tasks, num_jobs=num_jobs, desc="validate", progress=progress)
                for e in result]
-    for e in entries:
+    for e in entries:  # one shape for every entry (an unreadable file has no figures: None)
         e.setdefault("flags", [])
         e.setdefault("reason", e.get("error", ""))
+        for key in ENTRY_KEYS:
+            e.setdefault(key, None)
     summary = summarize(entries)
     summary["skipped_cuts"] = {"mixtures": skipped["mixtures"], "without_audio": skipped["without_audio"]}
     return {"recordings": entries, "summary": summary, "thresholds": thresholds()}

@@ -18,7 +18,7 @@ from recipes.corpora.ami import download_ami, prepare_ami
 from recipes.download import DownloadError, file_digest
 from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize, union_intervals
-from tests.fixtures.ami import AUDIO_ONLY, MEETINGS, NO_AUDIO, build_ami_fixture, turns_of, write_ami_nxt
+from tests.fixtures.ami import AUDIO_ONLY, HEADSET_ONLY, MEETINGS, NO_AUDIO, build_ami_fixture, turns_of, write_ami_nxt
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,11 +41,13 @@ def sup_turns(cut):
 @pytest.mark.parametrize("mic", ["sdm", "ihm-mix"])
 def test_prepare_recordings_turns_uem_splits(corpus, mic):
     result, report = prepare_ami(corpus, mic=mic, progress=False)
-    with_audio = sorted(m for m in MEETINGS if m not in NO_AUDIO)
+    # IS1003b has headset audio only in the release: not in sdm/mdm (train has 134 meetings there)
+    absent = NO_AUDIO | (HEADSET_ONLY if mic != "ihm-mix" else set())
+    with_audio = sorted(m for m in MEETINGS if m not in absent)
     assert sorted(r.id for r in result[""]["recordings"]) == with_audio
     for split in ("train", "dev", "test"):
         assert sorted(c.id for c in result[split]["cuts"]) == sorted(
-            m for m, (s, _, _) in MEETINGS.items() if s == split and m not in NO_AUDIO)
+            m for m, (s, _, _) in MEETINGS.items() if s == split and m not in absent)
     stream = "Mix-Headset" if mic == "ihm-mix" else "Array1-01"
     for cut in result[""]["cuts"]:
         seconds = MEETINGS[cut.id][1]
@@ -56,7 +58,11 @@ def test_prepare_recordings_turns_uem_splits(corpus, mic):
         # speaker ids are AMI's global ids, as written
         assert {s.speaker for s in cut.supervisions} == {t[2] for t in turns_of(cut.id)}
     assert result["dev"]["uem"] == {"ES2011a": [(0.0, 3.5)]}
-    assert report.annotations_without_audio == ["EN2002a"]
+    if mic == "ihm-mix":
+        assert report.annotations_without_audio == ["EN2002a"]
+    else:
+        assert report.annotations_without_audio == ["EN2002a", "IS1003b"]
+        assert any("the AMI release has no array audio for IS1003b" in n for n in report.notes)
     assert report.audio_without_annotations == sorted(AUDIO_ONLY)
     assert len(report.clipped) == 2 and all(c.startswith("TS3007c") for c in report.clipped)
 
@@ -207,3 +213,15 @@ def test_realdata_split_sizes_and_missed_at_oracle_sad(tmp_path, realdata):
     assert round(100 * test["missed_at_oracle_sad"], 2) == 14.55
     assert dev["duration_hours"] == pytest.approx(9.67, abs=0.005)
     assert test["duration_hours"] == pytest.approx(9.06, abs=0.005)
+
+
+def test_lhotse_wav_db_layout(tmp_path):
+    """lhotse.recipes.ami.download_ami writes wav_db/<meeting>/audio/: the same manifests come out."""
+    official = prepare_ami(build_ami_fixture(tmp_path / "a"), mic="sdm", progress=False)[0]
+    lhotse_dl = build_ami_fixture(tmp_path / "b", audio_dir="wav_db")
+    assert not (lhotse_dl / "amicorpus").exists()
+    ours = prepare_ami(lhotse_dl, mic="sdm", progress=False)[0]
+    for split in ("train", "dev", "test"):
+        assert [c.id for c in ours[split]["cuts"]] == [c.id for c in official[split]["cuts"]]
+    src = ours["dev"]["cuts"][0].recording.sources[0].source
+    assert "/wav_db/ES2011a/audio/ES2011a.Array1-01.wav" in src

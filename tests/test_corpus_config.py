@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA_KEYED = {  # corpus -> mappings (dotted paths) whose keys are data, read by iteration
     "ami": {"mics"},
     "icsi": {"mics", "splits"},
-    "chime6": {"uem.start"},
+    "chime6": {"uem.start", "missing_arrays", "download.audio", "rttm.files"},
     "dihard3": {"ldc", "release_dirs"},
     "tedlium": {"releases"},
     "voxconverse": {"audio"},

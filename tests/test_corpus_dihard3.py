@@ -281,3 +281,35 @@ def test_real_multi_interval_uem_survives_into_cuts(realdata, tmp_path):
     assert multi, "the real UEM has files with several scoring regions"
     assert not report.uem_notes
     assert summarize(cutset_stats(cuts))["duration_hours"] == pytest.approx(23.79, abs=0.005)
+
+
+def test_eval_without_keys_is_a_recordings_only_split(tmp_path):
+    corpus = build_dihard3_fixture(tmp_path / "c", eval_keys=False)
+    assert not (release_dir(corpus, "eval") / "data" / "rttm").exists()
+    result, report = prepare_dihard3(corpus, progress=False)
+    evals = sorted(i for i, v in RECORDINGS.items() if v[0] == "eval")
+    assert sorted(result["eval"]["cuts"].ids) == evals  # every eval recording, for inference
+    assert len(result["eval"]["supervisions"]) == 0
+    assert all(c.custom["uem"] for c in result["eval"]["cuts"])  # the scoring regions are kept
+    assert len(result["dev"]["supervisions"]) > 0
+    assert any("eval: no RTTM under" in n and "for inference only" in n for n in report.notes)
+    assert not report.audio_without_annotations
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["prepare", "dihard3", str(corpus), str(out)])
+    assert res.exit_code == 0, res.output
+    assert (out / "dihard3_cuts_eval.jsonl.gz").is_file()
+
+
+def test_run_sh_processes_the_keyless_eval_split(tmp_path):
+    import subprocess
+
+    from tests.fixtures.sandbox import recipe_sandbox
+
+    corpus = build_dihard3_fixture(tmp_path / "c", eval_keys=False)
+    root, env = recipe_sandbox(tmp_path, "dihard3")
+    recipe = root / "egs" / "dihard3"
+    res = subprocess.run(["bash", str(recipe / "run.sh"), "--corpus-dir", str(corpus), "--stop-stage", "1"],
+                         cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert sorted(p.name for p in (recipe / "data" / "manifests").glob("dihard3_cuts_*.jsonl.gz")) == [
+        "dihard3_cuts_dev.jsonl.gz", "dihard3_cuts_eval.jsonl.gz"]

@@ -91,7 +91,9 @@ def test_supervision_ids_and_speakers_do_not_depend_on_file_order(corpus, tmp_pa
         ("SPEAKER meetA 1 0.5 <NA> <NA> spk2 <NA> <NA>", "a.rttm:2"),
         ("SPEAKER meetA 1 zero 1.0 <NA> <NA> spk2 <NA> <NA>", "a.rttm:2"),
         ("SPEAKER meetA 1 1.0 -1.0 <NA> <NA> spk2 <NA> <NA>", "a.rttm:2"),
-        ("SPKR-INFO meetA 1 <NA> <NA> <NA> unknown spk2 <NA> <NA>", "a.rttm:2"),
+        # NIST types other than SPEAKER are skipped (issue 16), a misspelt type is still an error
+        ("SPEEKER meetA 1 1.0 1.0 <NA> <NA> spk2 <NA> <NA>", "a.rttm:2"),
+        ("SPKR-INFO meetA 1 <NA> <NA> <NA> unknown", "a.rttm:2"),
     ],
 )
 def test_bad_rttm_gives_one_line_error_with_file_and_line(corpus, line, expected):

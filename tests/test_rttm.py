@@ -150,8 +150,11 @@ GOOD = "SPEAKER rec 1 0.0 1.0 <NA> <NA> spk <NA> <NA>"
         ("SPEAKER rec 1 1e999 1.0 <NA> <NA> spk <NA> <NA>", ["onset (field 4) '1e999'", "expected a finite number"]),
         ("SPEAKER rec 1 -0.5 1.0 <NA> <NA> spk <NA> <NA>", ["negative onset -0.5", "expected onset >= 0"]),
         ("SPEAKER rec 1 0.5 -1.25 <NA> <NA> spk <NA> <NA>", ["negative duration -1.25", "expected duration >= 0"]),
-        ("SPKR-INFO rec 1 <NA> <NA> <NA> unknown spk <NA> <NA>", ["'SPKR-INFO'", "only SPEAKER lines are read", "expected a SPEAKER line"]),
-        ("LEXEME rec 1 0.5 0.2 hello lex spk <NA> <NA>", ["'LEXEME'", "only SPEAKER lines are read"]),
+        # SPKR-INFO / LEXEME lines are valid NIST RTTM and skipped (test_other_rttm_types_are_skipped_and_counted);
+        # an unknown type, or another type with the wrong field count, is still an error
+        ("SPEAKERS rec 1 0.0 1.0 <NA> <NA> spk <NA> <NA>", ["'SPEAKERS'", "not an RTTM type", "expected a SPEAKER line"]),
+        ("TURN rec 1 0.5 0.2 hello lex spk <NA> <NA>", ["'TURN'", "not an RTTM type"]),
+        ("SPKR-INFO rec 1 <NA> <NA> <NA> unknown spk", ["8 fields", "expected 9 or 10"]),
         ("SPEAKER rec 1 0.0 1.0 <NA> <NA> <NA> <NA> <NA>", ["speaker name (field 8) is <NA>", "expected a speaker label"]),
         # speaker left empty: the 9 remaining fields put '<NA>' (conf) in the speaker slot
         ("SPEAKER rec 1 0.0 1.0 <NA> <NA>  <NA> <NA>", ["speaker name (field 8) is <NA>"]),
@@ -169,6 +172,35 @@ def test_rttm_errors(tmp_path, bad, expected_parts):
         assert part in msg
     assert info.value.file == str(path) and info.value.line == 4
     assert isinstance(info.value, ValueError)
+
+
+def test_other_rttm_types_are_skipped_and_counted(tmp_path):
+    """NIST RTTM (RT-09 plan) files carry SPKR-INFO headers and LEXEME / NON-SPEECH lines:
+    valid, skipped, counted per type; the SPEAKER turns are read as without them."""
+    other = ("SPKR-INFO rec 1 <NA> <NA> <NA> unknown spk <NA> <NA>\n"
+             "LEXEME rec 1 0.5 0.2 hello lex spk <NA> <NA>\n"
+             "LEXEME rec 1 0.7 0.2 world lex spk <NA> <NA>\n"
+             "NON-SPEECH rec 1 3.0 0.5 <NA> noise <NA> <NA> <NA>\n")
+    plain = _write(tmp_path / "plain.rttm", f"{GOOD}\n")
+    nist = _write(tmp_path / "nist.rttm", other + f"{GOOD}\n")
+    (want, _), (got, report) = read_rttm(plain), read_rttm(nist)
+    assert got == want
+    assert report.other_types == {"SPKR-INFO": 1, "LEXEME": 2, "NON-SPEECH": 1} and report.lines == 1
+    assert "4 line(s) of other RTTM types (2 LEXEME, 1 NON-SPEECH, 1 SPKR-INFO)" in report.summary()
+
+
+def test_empty_uem_file_is_an_error_and_uems_join(tmp_path):
+    from recipes.rttm import read_uems
+
+    empty = _write(tmp_path / "empty.uem", ";; nothing scored\n\n")
+    with pytest.raises(ValueError, match="has no interval"):
+        read_uem(empty)
+    a = _write(tmp_path / "a.uem", "r1 1 0 5\nr1 1 4 8\n")
+    b = _write(tmp_path / "b.uem", "r0 1 1 2\n")
+    assert read_uems([a, b]) == {"r0": [(1.0, 2.0)], "r1": [(0.0, 8.0)]}
+    c = _write(tmp_path / "c.uem", "r1 1 9 10\n")
+    with pytest.raises(ValueError, match=r"'r1' is in two UEM files: .*a.uem and .*c.uem"):
+        read_uems([a, b, c])
 
 
 def test_invalid_utf8_is_annotation_error(tmp_path):
@@ -532,7 +564,7 @@ def test_fuzz_garbage_raises_only_annotation_error(garbage):
         except AnnotationError as e:
             assert str(e).startswith(f"{path}:2: ") and "; expected " in str(e)
         else:  # the line happened to be valid, blank or a comment
-            assert report.lines + report.skipped_lines == 2
+            assert report.lines + report.skipped_lines + sum(report.other_types.values()) == 2
             assert all(t.end > t.start >= 0 for t in turns)
 
 

@@ -27,9 +27,9 @@ def src_path(tmp_path_factory):
     return path
 
 
-def run(tmp_path, src_path, name, n, seed=0, num_jobs=1, split=None, **cfg):
+def run(tmp_path, src_path, name, n, seed=0, num_jobs=1, split=None, config_from=None, **cfg):
     cfg.setdefault("shard_size", 250)
-    config = load_config(None, **cfg)
+    config = load_config(f"conf/simulation/{config_from}.yaml" if config_from else None, **cfg)
     src = load_sources(src_path, supervision=config.supervision, split=split, dev_fraction=config.dev_fraction)
     out = tmp_path / f"{name}.jsonl.gz"
     stats = simulate(Simulator(src, config, seed=seed, prefix=name), n, out, num_jobs=num_jobs, progress=False)
@@ -187,10 +187,12 @@ def test_train_dev_speakers_disjoint(tmp_path, src_path):
 def test_audio_vad_load_audio_and_materialize(tmp_path):
     raw = audio_sources(tmp_path / "wav", per_speaker=3, seed=0)
     prepared = CutSet.from_cuts(list(prepare_sources(raw, progress=False)))
-    for r, p in zip(raw, prepared):  # VAD: speech found within the 50 ms collar + one frame
+    assert len(prepared) == len(raw)  # one speech segment each (no pause inside)
+    for r, p in zip(raw, prepared):  # VAD: speech found within the 50 ms collar + one frame (recording time)
         true_start, true_end = r.custom["true_speech"]
         sup = p.supervisions[0]
-        assert true_start - 0.08 <= sup.start <= true_start and true_end <= sup.end <= true_end + 0.08
+        start, end = p.start + sup.start, p.start + sup.end
+        assert true_start - 0.08 <= start <= true_start and true_end <= end <= true_end + 0.08
     assert energy_vad(np.zeros(8000), 16000) is None
     src = tmp_path / "src.jsonl.gz"
     prepared.to_file(src)
@@ -278,7 +280,7 @@ def test_reverb_and_noise_tracks(tmp_path):
     CutSet.from_cuts([make_cut("noise", "n", 3.0, (0, 3.0), str(tmp_path / "noise.wav"))]) \
         .drop_supervisions().to_file(tmp_path / "noise.jsonl.gz")
     audio = {}
-    for name, extra in [("dry", {}), ("wet", {"reverb": {"rirs": str(tmp_path / "rirs.jsonl.gz")},
+    for name, extra in [("dry", {}), ("wet", {"reverb": {"rirs": str(tmp_path / "rirs.jsonl.gz"), "probability": 1.0},
                                               "noise": {"cuts": str(tmp_path / "noise.jsonl.gz"), "snr": [5, 5]}})]:
         out, _ = run(tmp_path, src_path, name, 2, seed=4, utterances_per_speaker=[2, 3], **extra)
         cut = next(iter(load_manifest_lazy(out)))
@@ -473,7 +475,8 @@ def test_every_mixture_says_what_it_is(tmp_path, src_path):
     for i, cut in enumerate(load_manifest_lazy(out)):
         info = cut.custom["sim"]
         lay = sim.layout(i)
-        expected = {"method", "num_speakers", "overlap_ratio", "silence_ratio", "index"}
+        expected = {"method", "num_speakers", "overlap_ratio", "silence_ratio", "index", "target_silence"}
+        assert info["target_silence"] == 0.10  # the default of target-overlap
         if lay.level is not None:
             expected.add("target_overlap")
             assert info["target_overlap"] == lay.level
@@ -483,3 +486,206 @@ def test_every_mixture_says_what_it_is(tmp_path, src_path):
         assert info["overlap_ratio"] == pytest.approx(r["overlap_ratio"], abs=1e-5)
         assert info["silence_ratio"] == pytest.approx(1 - r["speech_ratio"], abs=1e-5)
         assert cut.custom["recording_id"] == cut.id
+
+
+def _noisy_utterance(path, rng, sr=16000, floor_dbfs=-65.0, peak=0.03):
+    """Quiet voiced speech (peak -30 dBFS) over white noise at ``floor_dbfs`` RMS: 4 runs of speech;
+    pauses 0.5, 0.2 and 0.35 s between them. Returns the speech runs (seconds)."""
+    from recipes.corpora.demo import voiced_signal
+
+    layout = [0.4, 1.2, 0.5, 0.8, 0.2, 1.0, 0.35, 0.6, 0.5]  # lead, speech, pause, speech, ...
+    parts, runs, t = [], [], 0.0
+    for k, d in enumerate(layout):
+        n = int(round(d * sr))
+        if k % 2:
+            parts.append(voiced_signal("spk_alice", n / sr, rng, sr) * (peak / 0.3))
+            runs.append((t, t + n / sr))
+        else:
+            parts.append(np.zeros(n, np.float32))
+        t += n / sr
+    x = np.concatenate(parts).astype(np.float64)
+    x += rng.standard_normal(x.size) * 10 ** (floor_dbfs / 20)
+    sf.write(str(path), x.astype(np.float32), sr, subtype="FLOAT")
+    return runs, t
+
+
+def test_segmentation_relative_to_a_minus_65_dbfs_noise_floor(tmp_path):
+    from lhotse.supervision import AlignmentItem
+
+    rng = np.random.default_rng(5)
+    runs, dur = _noisy_utterance(tmp_path / "u.wav", rng)
+    cut = make_cut("u", "A", dur, (0.0, dur), str(tmp_path / "u.wav"))
+    expected = {0.3: [(runs[0][0], runs[0][1]), (runs[1][0], runs[2][1]), (runs[3][0], runs[3][1])],  # 0.2 s kept
+                0.15: runs}
+    for min_pause, spans in expected.items():
+        segs = list(prepare_sources([cut], progress=False, min_pause=min_pause))
+        assert len(segs) == len(spans), (min_pause, [(s.start, s.duration) for s in segs])
+        for s, (a, b) in zip(segs, spans):
+            sup = s.supervisions[0]
+            assert abs(s.start + sup.start - a) <= 0.1 and abs(s.start + sup.end - b) <= 0.1, (min_pause, a, b)
+            assert s.custom["speech_boundary"] == "vad" and s.start <= s.start + sup.start
+            assert s.end <= s.start + sup.end + 0.1 + 1e-6  # at most the margin beyond the speech
+    whole = list(prepare_sources([cut], progress=False, min_pause=0))
+    assert len(whole) == 1 and whole[0].start == 0 and whole[0].duration == cut.duration
+    assert abs(whole[0].supervisions[0].start - runs[0][0]) <= 0.1  # the noise is trimmed
+    assert abs(whole[0].supervisions[0].end - runs[-1][1]) <= 0.1
+    # word alignments, when present, decide instead of the VAD
+    words = [AlignmentItem("A", 0.5, 0.4), AlignmentItem("B", 1.0, 0.5), AlignmentItem("C", 1.7, 0.3),
+             AlignmentItem("D", 2.5, 0.5)]
+    aligned = make_cut("w", "A", dur, (0.0, dur), str(tmp_path / "u.wav"))
+    aligned.supervisions[0].alignment = {"word": words}
+    segs = list(prepare_sources([aligned], progress=False, min_pause=0.3))
+    assert [(round(s.start + s.supervisions[0].start, 3), round(s.start + s.supervisions[0].end, 3)) for s in segs] \
+        == [(0.5, 2.0), (2.5, 3.0)]
+    assert all(s.custom["speech_boundary"] == "alignment" for s in segs)
+
+
+def test_simulate_sources_cli_min_pause(tmp_path):
+    rng = np.random.default_rng(6)
+    runs, dur = _noisy_utterance(tmp_path / "u.wav", rng)
+    CutSet.from_cuts([make_cut("u", "A", dur, (0.0, dur), str(tmp_path / "u.wav"))]).to_file(tmp_path / "raw.jsonl.gz")
+    for opts, n in [([], 3), (["--min-pause", "0"], 1), (["--min-pause", "0.1"], 4)]:
+        res = CliRunner().invoke(cli, ["simulate-sources", str(tmp_path / "raw.jsonl.gz"), str(tmp_path / "s.jsonl.gz"),
+                                       *opts], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        cuts = list(load_manifest_lazy(tmp_path / "s.jsonl.gz"))
+        assert len(cuts) == n and all(len(c.supervisions) == 1 for c in cuts)
+        assert all(c.load_audio().shape[1] == round(c.duration * 16000) for c in cuts)
+
+
+def _prepared_audio_sources(tmp_path, per_speaker=3, seed=0):
+    raw = audio_sources(tmp_path / "wav", per_speaker=per_speaker, seed=seed)
+    path = tmp_path / "src.jsonl.gz"
+    CutSet.from_cuts(list(prepare_sources(raw, progress=False, min_pause=0))).to_file(path)
+    return path
+
+
+def test_noise_is_one_looped_recording_at_an_snr_of_the_whole_speech_mixture(tmp_path):
+    """EEND's rule, measured on the audio: 10 log10(mean(speech mixture^2) / mean(noise^2)) over the
+    whole mixture equals the drawn SNR (one of 5/10/15/20 dB)."""
+    from lhotse.cut import MixedCut
+
+    src = _prepared_audio_sources(tmp_path)
+    rng = np.random.default_rng(2)
+    for k, level in enumerate([0.05, 0.3]):  # two noise recordings of different level
+        sf.write(str(tmp_path / f"noise{k}.wav"), (rng.standard_normal(16000 * 2) * level).astype(np.float32), 16000)
+    CutSet.from_cuts([make_cut(f"noise{k}", "n", 2.0, (0, 2.0), str(tmp_path / f"noise{k}.wav")) for k in range(2)]) \
+        .drop_supervisions().to_file(tmp_path / "noise.jsonl.gz")
+    out, _ = run(tmp_path, src, "snr", 12, seed=3, utterances_per_speaker=[2, 3], config_from="eend_2spk_beta2",
+                 noise={"cuts": str(tmp_path / "noise.jsonl.gz"), "snrs": [5, 10, 15, 20]})
+    seen = set()
+    for cut in load_manifest_lazy(out):
+        noise = [t for t in cut.tracks if t.snr is not None]
+        assert len({t.cut.recording.id for t in noise}) == 1  # one recording, looped
+        assert abs(sum(t.cut.duration for t in noise) - cut.duration) < 2e-3 and noise[0].offset == 0.0
+        full = cut.load_audio()[0]
+        speech = MixedCut(id=cut.id, tracks=[t for t in cut.tracks if t.snr is None]).load_audio()[0]
+        n = min(len(full), len(speech))
+        snr = 10 * np.log10(np.mean(speech[:n] ** 2) / np.mean((full[:n] - speech[:n]) ** 2))
+        nearest = min((5, 10, 15, 20), key=lambda s: abs(s - snr))
+        assert abs(snr - nearest) < 0.6, snr
+        seen.add(nearest)
+    assert len(seen) >= 3
+
+
+def test_rirs_resampled_to_the_source_rate_and_fast_needs_torchaudio(tmp_path):
+    """An 8 kHz RIR (direct path + an echo 50 ms later) on 16 kHz sources: the echo stays 50 ms late."""
+    from lhotse import Recording, RecordingSet
+
+    src = _prepared_audio_sources(tmp_path, per_speaker=1)
+    h = np.zeros(800, np.float32)
+    h[0], h[400] = 0.9, 0.6  # 400 samples at 8 kHz = 50 ms
+    sf.write(str(tmp_path / "rir8k.wav"), h, 8000)
+    RecordingSet.from_recordings([Recording.from_file(tmp_path / "rir8k.wav")]).to_file(tmp_path / "rirs.jsonl.gz")
+    out, _ = run(tmp_path, src, "rir", 1, seed=1, utterances_per_speaker=[1, 1],
+                 reverb={"rirs": str(tmp_path / "rirs.jsonl.gz"), "probability": 1.0})
+    cut = next(iter(load_manifest_lazy(out)))
+    track = cut.tracks[0].cut
+    wet = track.load_audio()[0]
+    dry = {c.id: c for c in CutSet.from_file(src)}[track.id].load_audio()[0]
+    lags = np.arange(300, 1300)
+    xc = [float(np.dot(wet[lag:], dry[:len(dry) - lag])) for lag in lags]
+    assert abs(lags[int(np.argmax(xc))] - 800) <= 2  # 50 ms at 16 kHz (400 would be double speed)
+    if __import__("importlib").util.find_spec("torchaudio") is None:
+        conf = tmp_path / "fast.yaml"
+        conf.write_text("reverb: {rirs: fast}\n")
+        res = CliRunner().invoke(cli, ["simulate", str(src), str(tmp_path / "f" / "mix.jsonl.gz"), "--config",
+                                       str(conf), "--num-mixtures", "2"])
+        assert res.exit_code == 1 and "torchaudio" in res.stderr and "diar-recipes[torchaudio]" in res.stderr
+        assert not (tmp_path / "f").exists() or not any((tmp_path / "f").iterdir())
+
+
+def eend_reference(by_spk, num_mixtures, speakers, beta, rnd):
+    """EEND's random_mixture.py, written again: S speakers, U{10..20} utterances each (without
+    replacement), Exp(beta) silence before every utterance; labels are whole utterances. Returns
+    pooled overlap / speech, silence / duration and the mean mixture length."""
+    ov = sp = dur = 0.0
+    for _ in range(num_mixtures):
+        k = rnd.choices(list(speakers), weights=list(speakers.values()))[0]
+        intervals, length = [], 0.0
+        for spk in rnd.sample(sorted(by_spk), k):
+            t = 0.0
+            utts = by_spk[spk]
+            for d in rnd.sample(utts, min(rnd.randint(10, 20), len(utts))):
+                t += rnd.expovariate(1 / (beta[k] if isinstance(beta, dict) else beta))
+                intervals.append((t, t + d))
+                t += d
+            length = max(length, t)
+        r = overlap_ratio_sweep(intervals)
+        speech = speech_sweep(intervals)
+        ov += r * speech
+        sp += speech
+        dur += length
+    return ov / sp, (dur - sp) / dur, dur / num_mixtures
+
+
+def speech_sweep(intervals):
+    total, end = 0.0, -np.inf
+    for s, e in sorted(intervals):
+        if s > end:
+            total += e - s
+            end = e
+        elif e > end:
+            total += e - end
+            end = e
+    return total
+
+
+@pytest.mark.parametrize("preset", ["eend_2spk_beta2", "eda_1to4spk"])
+def test_eend_presets_equal_an_independent_eend(tmp_path, src_path, preset):
+    out, stats = run(tmp_path, src_path, preset, 2500, seed=9, config_from=preset)
+    cuts = list(load_manifest_lazy(out))
+    r = summarize(cutset_stats(cuts))  # recipes.stats on the simulated MixedCuts
+    cfg = load_config(f"conf/simulation/{preset}.yaml")
+    by_spk = {}
+    for c in manifest_sources(num_speakers=20, per_speaker=30, seed=0):
+        by_spk.setdefault(c.supervisions[0].speaker, []).append(c.duration)
+    ref_ov, ref_sil, ref_len = eend_reference(by_spk, 8000, cfg.speakers, cfg.beta, random.Random(4321))
+    assert abs(r["overlap_ratio"] - ref_ov) < 0.005, (r["overlap_ratio"], ref_ov)
+    assert abs((1 - r["speech_ratio"]) - ref_sil) < 0.005, (1 - r["speech_ratio"], ref_sil)
+    assert abs(np.mean([c.duration for c in cuts]) / ref_len - 1) < 0.02
+
+
+def test_plan_controls_overlap_and_silence_together(tmp_path, src_path):
+    """Per (speaker count, overlap level), read from custom["sim"]: pooled overlap within 1 point of
+    its target and silence within 2 points of target_silence; hours in the configured shares."""
+    kw = dict(method="target-overlap", speakers={1: 0.5, 2: 0.25, 3: 0.25}, target_overlap=[0.1, 0.3],
+              target_silence=0.1, calibration_mixtures=200, max_duration=400)
+    out, stats = run(tmp_path, src_path, "plan", 2500, seed=3, **kw)
+    pooled, hours = {}, {}
+    for cut in load_manifest_lazy(out):
+        info = cut.custom["sim"]
+        assert info["target_silence"] == 0.1 and cut.duration <= 400 + 1e-6
+        key = (info["num_speakers"], info.get("target_overlap"))
+        speech = (1 - info["silence_ratio"]) * cut.duration  # custom["sim"] itself is checked against
+        d = pooled.setdefault(key, [0.0, 0.0, 0.0])  # recipes.stats in test_every_mixture_says_what_it_is
+        d[0] += info["overlap_ratio"] * speech
+        d[1] += speech
+        d[2] += cut.duration
+        hours[info["num_speakers"]] = hours.get(info["num_speakers"], 0.0) + cut.duration
+    assert set(pooled) == {(1, None), (2, 0.1), (2, 0.3), (3, 0.1), (3, 0.3)}
+    for (k, level), (ov, sp, dur) in pooled.items():
+        assert abs(ov / sp - (level or 0.0)) <= 0.01, (k, level, ov / sp)
+        assert abs((dur - sp) / dur - 0.1) <= 0.02, (k, level, (dur - sp) / dur)
+    total = sum(hours.values())
+    assert abs(hours[1] / total - 0.5) < 0.06 and abs(hours[2] / total - 0.25) < 0.05

@@ -207,3 +207,24 @@ def test_simulated_mixtures_are_skipped_unless_asked(clean):
     got = {e["id"]: e for e in report["recordings"]}
     assert got["mix"]["flags"] == [] and got["mix"]["duration_file"] == pytest.approx(DURATION)
     assert "shift" in got["late"]["flags"] and got["late"]["lag_seconds"] == pytest.approx(1.0, abs=0.1)
+
+
+def test_digital_silence_dc_offset_and_channel_count(tmp_path, clean):
+    _, rec_id, turns, audio = clean[3]
+    gapped = audio.copy() + 0.01  # a DC offset of 0.01 full scale
+    n = len(gapped)
+    gapped[int(0.3 * n): int(0.45 * n)] = 0.0  # 15 % of the file digitally silent, inside the conversation
+    path = write(tmp_path / "gap.wav", gapped)
+    got, _ = run([mono_cut(path, rec_id, turns)])
+    e = got[rec_id, 0]
+    assert "silence" in e["flags"]
+    stored, _ = soundfile.read(path, dtype="float64")  # what PCM-16 kept of the offset
+    assert e["dc_offset"] == pytest.approx(stored.mean(), abs=1e-7)
+    assert e["dc_offset"] == pytest.approx(0.01 * 0.85, rel=0.01)
+    assert e["digital_silence_share"] == pytest.approx(0.15, abs=0.01)
+    rec = Recording.from_file(path, recording_id="two")
+    two = fastcopy(rec, channel_ids=[0, 1], sources=[fastcopy(rec.sources[0], channels=[0, 1])])
+    got, report = run([mono_cut(path, "two", turns, recording=two)])
+    assert "mismatch_channels" in got["two", 0]["flags"]
+    for entry in report["recordings"]:
+        assert {"lag_seconds", "speech_db", "vad_precision"} <= set(entry)

@@ -4,7 +4,7 @@
 # Stage 0: download + extract (or link)   -> download/aishell4/{train_L,train_M,train_S,test}/{wav,TextGrid}/
 # Stage 1: manifests (TextGrid speaker tiers, speakers <session>_<tier>)
 #                                          -> data/manifests/aishell4_{recordings,supervisions,cuts}_<split>.jsonl.gz
-# Stages 2-4: fbank, labels, describe (local/recipe.sh, local/common_stages.sh)
+# Stages 2-4: fbank, labels, describe + validate (local/recipe.sh, local/common_stages.sh)
 . "$(dirname "$0")/../../local/recipe.sh"
 corpus=aishell4
 nj=4

@@ -4,7 +4,7 @@
 #
 # Stage 0: download (or link) -> download/ami/{amicorpus/<meeting>/audio/*.wav, AMI-diarization-setup/}
 # Stage 1: manifests          -> data/manifests/ami-<mic>_{recordings,supervisions,cuts}_{train,dev,test}.jsonl.gz
-# Stages 2-4: fbank, labels, describe (local/recipe.sh); mdm gives one feature cut per channel
+# Stages 2-4: fbank, labels, describe + validate (local/recipe.sh); mdm gives one feature cut per channel
 . "$(dirname "$0")/../../local/recipe.sh"
 corpus=ami
 option mic sdm "ihm-mix | sdm | mdm (Array1-01..08 as one 8-channel recording)"

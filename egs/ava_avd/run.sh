@@ -5,7 +5,7 @@
 #            split/{train,val,test}.list video.list offsets.txt  rttms/<clip>.rttm  videos/<video>.<ext>
 # Stage 1: clip audio (ffmpeg, 16 kHz mono) + manifests
 #            -> data/manifests/ava_avd_{recordings,supervisions,cuts}_{train,val,test}.jsonl.gz
-# Stages 2-4: fbank, labels, describe (local/recipe.sh, local/common_stages.sh)
+# Stages 2-4: fbank, labels, describe + validate (local/recipe.sh, local/common_stages.sh)
 . "$(dirname "$0")/../../local/recipe.sh"
 corpus=ava_avd
 option base_url "" "mirror with split/, videos/, annotations.tar.gz (empty: official URLs)" download

@@ -9,7 +9,7 @@
 # Stage 1: manifests (generic rttm recipe)   -> data/manifests/demo_{recordings,supervisions,cuts}_{train,dev}.jsonl.gz
 # Stage 2: 8 kHz fbank (conf/fbank_8k.yaml)  -> data/fbank/, data/cuts/demo_cuts_{train,dev}.jsonl.gz
 # Stage 3: speaker-activity labels           -> data/labels/, data/cuts/demo_cuts_{train,dev}_<type>.jsonl.gz
-# Stage 4: describe (lhotse + dataset card)  -> data/stats/
+# Stage 4: describe + validate (lhotse, dataset card, audio/annotation check) -> data/stats/
 . "$(dirname "$0")/../../local/recipe.sh"
 corpus=demo
 prefixes=(demo)

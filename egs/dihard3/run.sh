@@ -6,7 +6,7 @@
 #            uem_scoring/{core,full}/all.uem}, docs/recordings.tbl
 # Stage 1: manifests -> data/manifests/dihard3[-core]_{recordings,supervisions,cuts}_{dev,eval}.jsonl.gz
 #          (scoring regions = the partition's UEM, as each cut's custom 'uem'; domain as custom 'domain')
-# Stages 2-4: fbank, labels, describe (local/recipe.sh, local/common_stages.sh)
+# Stages 2-4: fbank, labels, describe + validate (local/recipe.sh, local/common_stages.sh)
 . "$(dirname "$0")/../../local/recipe.sh"
 corpus=dihard3
 option partition full "full (all recordings) | core (the domain-balanced core subset)" prepare

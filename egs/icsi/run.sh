@@ -4,7 +4,7 @@
 #
 # Stage 0: download (or link) -> download/icsi/{ICSI/{Words,Segments}, speech/<meeting>/{Mix-Headset.wav,chan6.sph}}
 # Stage 1: manifests          -> data/manifests/icsi-<mic>_{recordings,supervisions,cuts}_{train,dev,test}.jsonl.gz
-# Stages 2-4: fbank, labels, describe (local/recipe.sh)
+# Stages 2-4: fbank, labels, describe + validate (local/recipe.sh)
 . "$(dirname "$0")/../../local/recipe.sh"
 corpus=icsi
 option mic ihm-mix "ihm-mix | sdm (chan6.sph, D3 desktop PZM; needs sph2pipe for stage 2)"

@@ -5,7 +5,7 @@
 # Stage 0: download (or link) -> download/libricss/for_release/<cond>/<mini-session>/{record,clean,transcription}/
 # Stage 1: manifests          -> data/manifests/libricss-<mic>_{recordings,supervisions,cuts}_{dev,eval}.jsonl.gz
 #                                (cuts carry the custom field 'condition')
-# Stages 2-4: fbank, labels, describe (local/recipe.sh, local/common_stages.sh)
+# Stages 2-4: fbank, labels, describe + validate (local/recipe.sh, local/common_stages.sh)
 . "$(dirname "$0")/../../local/recipe.sh"
 corpus=libricss
 option mic raw "raw (7-channel record/raw_recording.wav, one channel) | clean (clean/mix.wav)" prepare

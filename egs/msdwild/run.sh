@@ -4,7 +4,7 @@
 # Stage 0: download labels (+ audio)  -> download/msdwild/{wav,rttms}/
 # Stage 1: manifests (speakers <clip>_<label>)
 #                                     -> data/manifests/msdwild_{recordings,supervisions,cuts}_{few.train,few.val,many.val}.jsonl.gz
-# Stages 2-4: fbank, labels, describe (local/recipe.sh, local/common_stages.sh)
+# Stages 2-4: fbank, labels, describe + validate (local/recipe.sh, local/common_stages.sh)
 . "$(dirname "$0")/../../local/recipe.sh"
 corpus=msdwild
 nj=4

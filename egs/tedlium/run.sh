@@ -5,7 +5,7 @@
 #                                download/tedlium/TEDLIUM_release2/{train,dev,test}/{sph,stm}/       (v2)
 # Stage 1: manifests          -> data/manifests/tedlium-<release>[-sa|-all]_{recordings,supervisions,cuts}_<split>.jsonl.gz
 #          the cuts are one MonoCut per STM segment with one supervision (speaker = the talk).
-# Stages 2-4: fbank, labels, describe (local/recipe.sh, local/common_stages.sh)
+# Stages 2-4: fbank, labels, describe + validate (local/recipe.sh, local/common_stages.sh)
 . "$(dirname "$0")/../../local/recipe.sh"
 corpus=tedlium
 option release v3 "v2 (TEDLIUM_release2) | v3 (TEDLIUM_release-3)"

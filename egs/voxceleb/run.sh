@@ -7,7 +7,7 @@
 #                                data/manifests/voxceleb2_{recordings,supervisions,cuts}_{dev,test}.jsonl.gz
 #          the cuts are one MonoCut per file with one supervision spanning it (speaker = idNNNNN).
 # VoxCeleb2 (.m4a, AAC) needs the ffmpeg binary on PATH; stage 1 says so and stops when it is missing.
-# Stages 2-4: fbank, labels, describe (local/recipe.sh, local/common_stages.sh)
+# Stages 2-4: fbank, labels, describe + validate (local/recipe.sh, local/common_stages.sh)
 . "$(dirname "$0")/../../local/recipe.sh"
 corpus=voxceleb
 option versions "1 2" "VoxCeleb versions to download/prepare, space-separated" both --version

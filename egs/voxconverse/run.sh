@@ -4,7 +4,7 @@
 # Stage 0: download (or link --corpus-dir) -> download/voxconverse/
 #            audio/<id>.wav  voxconverse_test_wav/<id>.wav  voxconverse-<commit>/{dev,test}/<id>.rttm
 # Stage 1: manifests -> data/manifests/voxconverse_{recordings,supervisions,cuts}_{[train,]dev,test}.jsonl.gz
-# Stages 2-4: fbank, labels, describe (local/recipe.sh, local/common_stages.sh)
+# Stages 2-4: fbank, labels, describe + validate (local/recipe.sh, local/common_stages.sh)
 . "$(dirname "$0")/../../local/recipe.sh"
 corpus=voxconverse
 option base_url "" "mirror of the archives, same file names (empty: official URLs)" download

@@ -9,7 +9,8 @@ annotations 1.6.2: 136 train / 18 dev / 16 test meetings.
 On-disk layout (``CORPUS_DIR``; what :func:`download_ami` writes)::
 
     CORPUS_DIR/
-      amicorpus/                           audio, Lhotse's AMI layout
+      amicorpus/                           audio, the layout of the official AMI download script
+                                           (Lhotse's download_ami writes wav_db/ instead: read too)
         ES2011a/audio/ES2011a.Mix-Headset.wav    mic ihm-mix
         ES2011a/audio/ES2011a.Array1-01.wav      mic sdm (mdm: Array1-01 .. Array1-08)
         ...
@@ -72,9 +73,19 @@ AUDIO_DIR = "amicorpus"
 SETUP_DIR = "AMI-diarization-setup"
 
 
+AUDIO_DIRS = (AUDIO_DIR, "wav_db")  # amicorpus/: the official AMI script; wav_db/: lhotse.recipes.ami.download_ami
+# The release has no array audio for these meetings (headsets only): sdm/mdm train has 134 meetings, not 136
+NO_ARRAY_AUDIO = tuple(CONFIG["no_array_audio"])
+
+
 def audio_path(corpus_dir, meeting: str, stream: str) -> Path:
-    """``CORPUS_DIR/amicorpus/<meeting>/audio/<meeting>.<stream>.wav``."""
-    return Path(corpus_dir) / AUDIO_DIR / meeting / "audio" / f"{meeting}.{stream}.wav"
+    """``CORPUS_DIR/amicorpus/<meeting>/audio/<meeting>.<stream>.wav``, or the same under
+    ``CORPUS_DIR/wav_db/`` (a corpus downloaded by Lhotse) when only that exists."""
+    rel = Path(meeting) / "audio" / f"{meeting}.{stream}.wav"
+    for d in AUDIO_DIRS:
+        if (Path(corpus_dir) / d / rel).is_file():
+            return Path(corpus_dir) / d / rel
+    return Path(corpus_dir) / AUDIO_DIR / rel
 
 
 def setup_files(meetings_by_split: Mapping[str, Sequence[str]], annotations: str) -> List[str]:
@@ -222,7 +233,11 @@ def prepare_ami(
             end = max(e for _, e in uem[m]) if m in uem else max(t.end for t in by_rec[m])
             rec = with_duration(rec, end)
         recordings[m] = rec
-    found = {p.parent.parent.name for p in (corpus_dir / AUDIO_DIR).glob(f"*/audio/*.{streams[0]}.wav")}
+    found = {p.parent.parent.name for d in AUDIO_DIRS for p in (corpus_dir / d).glob(f"*/audio/*.{streams[0]}.wav")}
+    lacking = sorted(m for m in NO_ARRAY_AUDIO if m in by_rec) if mic != "ihm-mix" else []
+    if lacking:
+        report.notes.append(f"the AMI release has no array audio for {', '.join(lacking)} (headsets only): "
+                            f"not in the {mic} manifests")
     # meetings of splits not requested here are not "audio without annotations"
     other = {m for s in SPLITS if s not in listed and (setup / "lists" / f"{s}.meetings.txt").is_file()
              for m in read_id_list(setup / "lists" / f"{s}.meetings.txt")}
@@ -248,7 +263,8 @@ _MIC = Option("--mic", "ihm-mix: Mix-Headset.wav; sdm: Array1-01.wav; mdm: Array
               default=CONFIG["default_mic"])
 _ANNOTATIONS = Option("--annotations", "BUT reference flavour: words only, or words and vocal sounds.",
                       choices=tuple(ANNOTATIONS), default=CONFIG["default_annotations"])
-CORPUS_DIR_HELP = "Link this existing copy (amicorpus/ + AMI-diarization-setup/) as TARGET_DIR instead of downloading."
+CORPUS_DIR_HELP = ("Link this existing copy (amicorpus/ or Lhotse's wav_db/, + AMI-diarization-setup/) as TARGET_DIR "
+                   "instead of downloading.")
 DOWNLOAD_HELP = """Download AMI audio for one mic and the BUT references into TARGET_DIR (resumable, no checksums
     published), or link an existing copy with --corpus-dir."""
 DOWNLOAD_OPTIONS = (

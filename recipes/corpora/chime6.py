@@ -3,43 +3,62 @@
 20 sessions of about 2.5 h, 4 speakers each (32 train, 8 dev, 8 eval
 speakers): train 16 sessions (S03-S08, S12, S13, S16-S20, S22-S24), dev S02,
 S09, eval S01, S21. The audio is that of CHiME-5 after array synchronisation
-(github ``chimechallenge/chime6-synchronisation``, or Lhotse's
-``prepare_chime6(perform_array_sync=True)``); it is licensed by the University
-of Sheffield and has no public URL, so ``diar download chime6`` links a local
-copy (``--corpus-dir``) and otherwise explains where to get it.
+(github ``chimechallenge/chime6-synchronisation``). The synchronised release is
+hosted on OpenSLR as SLR150 (CC BY-SA 4.0): ``diar download chime6`` fetches
+``CHiME6_transcriptions.tar.gz`` and ``CHiME6_{train,dev,eval}.tar.gz``
+(97 / 11 / 12 GB; file names and mirrors in ``conf/corpora/chime6.yaml``) and
+the forced-alignment RTTMs, or links a local copy (``--corpus-dir``).
 
 On-disk layout (the synchronised CHiME-6 release)::
 
     CORPUS_DIR/
       audio/{train,dev,eval}/
         S02_U01.CH1.wav .. S02_U06.CH4.wav   6 Kinect arrays x 4 channels, 16 kHz mono 16-bit
-        S02_P05.wav .. S02_P08.wav           binaural in-ear mics of the 4 speakers, 2 channels (L, R)
+        S02_P05.wav .. S02_P08.wav           binaural in-ear mics of the 4 speakers, 2 channels (L, R);
+                                             train and dev only
       transcriptions/{train,dev,eval}/S02.json
+      chime6_rttm/{dev,eval}_rttm           (optional) forced-alignment references, ids <session>_U06.ENH
 
-Some arrays are missing in some sessions (U05 is not usable in every
-session; S22 has no U05 in the real release); such a session is listed in the
-report (annotations without audio) and left out for that mic, never a crash.
+What the release lacks (``audio_md5sums.txt`` of chime6-synchronisation):
+
+- arrays: U03 in S01 and S22, U05 in S09, U03 and U04 in S05; such a session
+  is listed in the report (annotations without audio) and left out for that
+  mic, never a crash;
+- in-ear audio for eval (64 ``P*.wav`` for train, 8 for dev, 0 for eval), so
+  ``--mic binaural`` prepares train and dev only; the report says so.
 
 Annotation format: a JSON list of utterances::
 
-    {"end_time": "0:01:17.02", "start_time": "0:01:15.34", "words": "...",
+    {"end_time": "00:01:17.02", "start_time": "00:01:15.34", "words": "...",
      "speaker": "P05", "session_id": "S02", "ref": "U02", "location": "kitchen"}
 
-``start_time``/``end_time`` are ``H:MM:SS.ss`` strings (hours unpadded, 10 ms
-resolution, e.g. ``1:10:05.55``) on the synchronised (CHiME-6) timeline;
-``ref`` (reference array) and ``location`` exist for dev and eval only. The
-session field is ``session_id`` (as read by Kaldi's ``local/json2text.py``;
-``session`` is accepted too) and must match the file name. The unsynchronised CHiME-5 JSON has per-device times instead
+``start_time``/``end_time`` are ``HH:MM:SS.ss`` strings (hours zero-padded in
+the release, unpadded accepted, 10 ms resolution) on the synchronised
+(CHiME-6) timeline; ``ref`` (reference array) and ``location`` exist for dev
+and eval only. The session field is ``session_id`` (as read by Kaldi's
+``local/json2text.py``; ``session`` is accepted too) and must match the file
+name. The unsynchronised CHiME-5 JSON has per-device times instead
 (``{"original": ..., "U01": ..., "P05": ...}``); for those the time of the
-chosen device is used (``original`` when the device has none; noted).
+chosen device is used (``original`` when the device has none; noted). CHiME-5
+JSON also has entries without a ``speaker``, which mark the position of a
+redaction: they are skipped (as the synchronisation script
+``correct_transcript_for_clock_drift.py`` and Lhotse do) and counted in the
+report.
+
+References (``references``): ``json`` (default) = the utterances of the JSON
+transcriptions; ``rttm`` = the forced-alignment RTTMs of Kaldi's track-2 recipe
+(``github.com/nateanl/chime6_rttm``, dev and eval only; train keeps the JSON
+turns, noted). The choice is stored on every cut (custom ``reference``), so
+the dataset card says which one was used.
 
 Rules applied (all times in seconds):
 
 - speaker turns = the utterances (supervisions are speaker turns, not ASR
   sentences): same-speaker overlapping utterances are merged (counted); the
   text is not kept, and utterances with ``[redacted]`` words (which Kaldi's ASR
-  recipe drops) are kept, since the speaker is talking; utterances with ``end <= start`` (the real transcripts
-  have some) are left out and listed in the report as ``file[index]``;
+  recipe drops) are kept, since the speaker is talking; utterances with
+  ``end <= start`` (the real transcripts have some) are left out and listed in
+  the report as ``file[index]``;
 - speaker ids ``Pxx`` are corpus-global and kept; recording id = session (``S02``);
 - mic: ``--mic U01..U06 --channel 1..4`` gives one mono array channel
   (``<session>_<mic>.CH<channel>.wav``); ``--mic binaural`` gives every in-ear
@@ -57,8 +76,8 @@ Rules applied (all times in seconds):
   end 12000 is a sentinel, not a length).
 
 Outputs: ``chime6-<mic>_{recordings,supervisions,cuts}_{train,dev,eval}.jsonl.gz``
-(``chime6-U06``, ``chime6-U06-ch2`` for channel 2, ``chime6-binaural``),
-``chime6-<mic>_<split>.uem`` and ``chime6-<mic>_prepare_report.txt``.
+(``chime6-U06``, ``chime6-U06-ch2`` for channel 2, ``chime6-binaural``: train
+and dev), ``chime6-<mic>_<split>.uem`` and ``chime6-<mic>_prepare_report.txt``.
 
 Differences from ``lhotse.recipes.chime6``: Lhotse's supervisions are ASR
 utterances (same-speaker overlaps kept, text normalised), its ``mdm`` recording
@@ -68,12 +87,14 @@ pre-party part of dev/eval is scored).
 """
 import json
 import logging
+import os
 import re
+import shutil
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from lhotse import Recording
+from lhotse import CutSet, Recording
 from tqdm import tqdm
 
 from recipes.corpora.common import (
@@ -86,7 +107,7 @@ from recipes.corpora.common import (
     with_duration,
 )
 from recipes.corpora.config import load_corpus_config
-from recipes.download import link_or_copy_tree
+from recipes.download import DownloadError, download_file, link_or_copy_tree
 from recipes.rttm import AnnotationError, Turn, merge_self_overlaps, read_uem
 
 logger = logging.getLogger(__name__)
@@ -95,28 +116,107 @@ CONFIG = load_corpus_config("chime6")
 SPLITS = tuple(CONFIG["splits"])
 ARRAYS = tuple(CONFIG["arrays"])
 MICS = ARRAYS + ("binaural",)
+RTTM_CONF = CONFIG["rttm"]
+RELEASE_GAPS = {"missing_arrays": CONFIG["missing_arrays"], "no_binaural": CONFIG["no_binaural"]}
 _HMS = re.compile(r"(\d+):([0-5]?\d):(\d+(?:\.\d*)?)\Z")
 
 
 # ---------------------------------------------------------------------------
-# "download": licensed corpus, link a local copy only
+# download: OpenSLR SLR150 (or link a local copy)
+
+REFERENCES = ("json", "rttm")
 
 
-def download_chime6(target_dir, corpus_dir=None, base_url: Optional[str] = None) -> Path:
-    """Link an existing synchronised CHiME-6 copy ``corpus_dir`` as ``target_dir``.
+def _extract_release(archive: Path, target: Path, keep: Sequence[str] = ("audio", "transcriptions")) -> int:
+    """Extract the members of a SLR150 tar from their ``audio/`` or ``transcriptions/`` folder on.
 
-    The audio has no public URL (University of Sheffield licence), so there is
-    nothing to download; ``base_url`` must be None. Raises ``RuntimeError``
-    explaining where to get the corpus when ``corpus_dir`` is not given.
+    ``CHiME6_dev/CHiME6/audio/dev/S02_U01.CH1.wav`` -> ``target/audio/dev/S02_U01.CH1.wav``; members
+    outside those folders (the wrapper directories, a LICENSE) are skipped. Links are refused. A
+    ``.<archive>.extracted`` marker is written last (an archive with a marker is not extracted again).
+    Returns the number of files written.
     """
-    if base_url is not None:
-        raise ValueError("CHiME-6 has no download URL; link a local copy with corpus_dir")
-    if corpus_dir is None:
-        raise RuntimeError(
-            "CHiME-6 audio is licensed (CHiME-5 from the University of Sheffield, then array-synchronised "
-            "with chimechallenge/chime6-synchronisation) and cannot be downloaded here; pass your copy with "
-            "--corpus-dir DIR (DIR holding audio/{train,dev,eval}/ and transcriptions/{train,dev,eval}/)")
-    return link_or_copy_tree(corpus_dir, target_dir)
+    import tarfile
+
+    marker = target / f".{archive.name}.extracted"
+    if marker.exists():
+        return 0
+    target.mkdir(parents=True, exist_ok=True)
+    root = target.resolve()
+    n = 0
+    try:
+        tar = tarfile.open(archive)
+    except tarfile.TarError as e:
+        raise DownloadError(f"{archive}: not a tar archive ({e})") from e
+    with tar:
+        for member in tar:
+            parts = Path(member.name).parts
+            idx = next((i for i, x in enumerate(parts) if x in keep), None)
+            if idx is None or not (member.isfile() or member.isdir()):
+                continue
+            dest = (root / Path(*parts[idx:])).resolve()
+            if root not in dest.parents:
+                raise DownloadError(f"{archive}: member {member.name!r} would be written outside {target}")
+            if member.isdir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(dest.name + ".partial")
+            with tar.extractfile(member) as src, open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+            os.replace(tmp, dest)
+            n += 1
+    if n == 0:
+        raise DownloadError(f"{archive}: no audio/ or transcriptions/ members; not a CHiME-6 (SLR150) archive")
+    marker.touch()
+    return n
+
+
+def download_chime6(
+    target_dir,
+    corpus_dir=None,
+    base_url: Optional[str] = None,
+    splits: Sequence[str] = SPLITS,
+    rttm_base_url: Optional[str] = None,
+    references: bool = True,
+    keep_archives: bool = False,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Download CHiME-6 from OpenSLR SLR150 into ``target_dir`` (or link ``corpus_dir`` there).
+
+    Fetches ``CHiME6_transcriptions.tar.gz`` and ``CHiME6_<split>.tar.gz`` for ``splits`` from
+    ``base_url`` (default: conf/corpora/chime6.yaml, www.openslr.org; mirrors have the same file
+    names) into ``target_dir/downloads/`` (resumable ``.part`` files), extracts them into
+    ``target_dir/{audio,transcriptions}/`` and, with ``references``, the forced-alignment RTTMs
+    ``dev_rttm`` / ``eval_rttm`` (``rttm_base_url``, default the pinned nateanl/chime6_rttm commit)
+    into ``target_dir/chime6_rttm/``. The archives are deleted after extraction unless
+    ``keep_archives``. OpenSLR publishes no checksums for them (sizes are checked). Returns ``target_dir``.
+    """
+    if corpus_dir is not None:
+        if base_url is not None:
+            raise ValueError("give either corpus_dir (link a copy) or base_url (download), not both")
+        return link_or_copy_tree(corpus_dir, target_dir)
+    unknown = sorted(set(splits) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"unknown split(s) {unknown}; choose from {SPLITS}")
+    conf = CONFIG
+    base = (base_url or conf["download"]["base_url"]).rstrip("/")
+    target = Path(target_dir)
+    dl = target / "downloads"
+    names = [conf["download"]["transcriptions"]] + [conf["download"]["audio"][s] for s in SPLITS if s in splits]
+    for name in names:
+        archive = download_file(f"{base}/{name}", dl / name, force=force, progress=progress)
+        n = _extract_release(archive, target)
+        logger.info("%s: %d file(s) extracted into %s", name, n, target)
+        if not keep_archives:
+            archive.unlink()
+            (dl / name).with_name(name + ".part").unlink(missing_ok=True)
+    if references:
+        rbase = (rttm_base_url or conf["rttm"]["base_url"]).rstrip("/")
+        for split, name in conf["rttm"]["files"].items():
+            if split in splits:
+                download_file(f"{rbase}/{name}", target / conf["rttm"]["dir"] / name, force=force, progress=progress)
+    return target
 
 
 # ---------------------------------------------------------------------------
@@ -124,7 +224,7 @@ def download_chime6(target_dir, corpus_dir=None, base_url: Optional[str] = None)
 
 
 def hms_to_seconds(text: str) -> float:
-    """``H:MM:SS.ss`` -> seconds (exact decimal arithmetic, one rounding). Raises ValueError."""
+    """``HH:MM:SS.ss`` (or ``H:MM:SS.ss``) -> seconds (exact decimal arithmetic, one rounding). Raises ValueError."""
     m = _HMS.match(text.strip()) if isinstance(text, str) else None
     if not m:
         raise ValueError(f"{text!r} is not H:MM:SS.ss")
@@ -162,7 +262,9 @@ def read_transcription(path, device: Optional[str] = None) -> Tuple[List[Turn], 
     """Utterances of one ``transcriptions/<split>/<session>.json`` -> turns (not merged).
 
     ``device`` picks per-device times of CHiME-5 style JSON (``U06``, ``P05``...).
-    Returns ``(turns, ["file[index]: ..." for utterances with end <= start], time-kind counts)``.
+    Returns ``(turns, ["file[index]: ..." for utterances with end <= start], counts)``; ``counts``:
+    ``device`` / ``original`` (CHiME-5 per-device times used) and ``speakerless`` (redaction markers
+    without a ``speaker``, skipped).
     Malformed JSON raises :class:`AnnotationError` with the JSON line; a malformed
     utterance raises ``ValueError`` naming ``file[index]``.
     """
@@ -174,8 +276,13 @@ def read_transcription(path, device: Optional[str] = None) -> Tuple[List[Turn], 
     if not isinstance(data, list):
         raise AnnotationError(path, 1, f"top-level {type(data).__name__}", "a JSON list of utterances")
     turns, skipped = [], []
-    counts = {"device": 0, "original": 0}
+    counts = {"device": 0, "original": 0, "speakerless": 0}
     for i, utt in enumerate(data):
+        if isinstance(utt, dict) and utt.get("speaker") is None:
+            # CHiME-5 marks the position of a redaction with an entry without a speaker; the
+            # synchronisation script and Lhotse drop them: nobody is talking there
+            counts["speakerless"] += 1
+            continue
         if not isinstance(utt, dict) or not all(k in utt for k in ("speaker", "start_time", "end_time")):
             raise ValueError(f"{path}[{i}]: utterance {str(utt)[:80]!r} lacks speaker/start_time/end_time; "
                              "expected {\"speaker\", \"session_id\", \"start_time\", \"end_time\", ...}")
@@ -224,6 +331,53 @@ def binaural_recording(session: str, paths: Sequence[Path]) -> Tuple[Recording, 
     return rec, [note] if note else []
 
 
+def release_gaps_note() -> str:
+    """One line saying what the CHiME-6 release lacks (conf/corpora/chime6.yaml)."""
+    arrays = "; ".join(f"{s}: {', '.join(a)}" for s, a in sorted(RELEASE_GAPS["missing_arrays"].items()))
+    return (f"the CHiME-6 release lacks in-ear (binaural) audio for {', '.join(RELEASE_GAPS['no_binaural'])} and "
+            f"these arrays ({arrays}); sessions without the chosen mic are listed as annotations without audio")
+
+
+JSON_REFERENCE = "CHiME-6 JSON transcription utterances"
+RTTM_REFERENCE = "CHiME-6 track-2 forced-alignment RTTM (nateanl/chime6_rttm, as Kaldi s5_track2)"
+
+
+def _rttm_references(json_turns: List[Turn], split_of: Dict[str, str], splits: Sequence[str], rttm_dir,
+                     report: PrepareReport, summaries: List[str], reference_of: Dict[str, str]) -> List[Turn]:
+    """Replace the JSON turns of dev/eval by the forced-alignment RTTM turns (ids ``S02_U06.ENH`` -> ``S02``)."""
+    from recipes.rttm import read_rttm
+
+    rttm_dir = Path(rttm_dir)
+    turns = list(json_turns)
+    for split, name in RTTM_CONF["files"].items():
+        if split not in splits or split not in split_of.values():
+            continue
+        path = rttm_dir / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: the forced-alignment references come with "
+                                    "`diar download chime6` (or give the folder of dev_rttm/eval_rttm with --rttm-dir)")
+        rttm_turns, _ = read_rttm(path, merge_self_overlaps=False)
+        sessions = {s for s, sp in split_of.items() if sp == split}
+        mapped = [Turn(session_of(t.recording_id), t.start, t.end, t.speaker) for t in rttm_turns]
+        unknown = sorted({t.recording_id for t in mapped} - sessions)
+        if unknown:
+            report.notes.append(f"{path.name}: session(s) {', '.join(unknown)} have no {split} transcription; "
+                                "their RTTM turns are not used")
+        without = sorted(sessions - {t.recording_id for t in mapped})
+        if without:
+            report.notes.append(f"{path.name}: no turns for {', '.join(without)}; their JSON turns are used")
+        replaced = sessions - set(without)
+        turns = [t for t in turns if t.recording_id not in replaced] + \
+                [t for t in mapped if t.recording_id in replaced]
+        reference_of[split] = RTTM_REFERENCE
+        summaries.append(f"{split}: turns of {len(replaced)} session(s) from the forced-alignment {path.name} "
+                         f"({sum(t.recording_id in replaced for t in mapped)} lines)")
+    if "train" in split_of.values():
+        report.notes.append("references=rttm: the forced-alignment RTTMs cover dev and eval only; train keeps "
+                        "the JSON utterances")
+    return turns
+
+
 def manifest_name(mic: str, channel: int = 1) -> str:
     """``chime6-U06`` (channel 1), ``chime6-U06-ch2``, ``chime6-binaural``."""
     if mic == "binaural" or channel == 1:
@@ -242,6 +396,8 @@ def prepare_chime6(
     splits: Sequence[str] = SPLITS,
     uem_file=None,
     duration_from_annotations: bool = False,
+    references: str = "json",
+    rttm_dir=None,
     progress: bool = True,
 ) -> Tuple[Dict[str, Dict[str, object]], PrepareReport]:
     """Manifests for CHiME-6 (see the module docstring).
@@ -252,8 +408,13 @@ def prepare_chime6(
     :param uem_file: Kaldi track-2 UEM (``<session>_<array> 1 <start> <end>``, seconds) for dev/eval;
         default: the starts in conf/corpora/chime6.yaml, end of file.
     :param duration_from_annotations: recording duration = last turn end (seconds), not the audio header.
-    :return: ``({split: {...}}, report)``.
+    :param references: ``json`` (the transcription utterances) or ``rttm`` (the forced-alignment RTTMs
+        ``dev_rttm`` / ``eval_rttm`` for dev and eval; train keeps the JSON turns).
+    :param rttm_dir: folder of ``dev_rttm`` / ``eval_rttm``; default ``CORPUS_DIR/chime6_rttm``.
+    :return: ``({split: {...}}, report)``; every cut carries custom ``reference`` (which turns it has).
     """
+    if references not in REFERENCES:
+        raise ValueError(f"references {references!r}: choose from {', '.join(REFERENCES)}")
     if mic not in MICS:
         raise ValueError(f"mic {mic!r}: choose from {', '.join(MICS)}")
     if mic != "binaural" and channel not in (1, 2, 3, 4):
@@ -268,6 +429,7 @@ def prepare_chime6(
         raise FileNotFoundError(f"{corpus_dir / 'transcriptions'} not found; expected the CHiME-6 layout "
                                 "audio/{train,dev,eval}/ and transcriptions/{train,dev,eval}/<session>.json")
     report = PrepareReport()
+    report.notes.append(release_gaps_note())
     device = None if mic == "binaural" else mic
     turns: List[Turn] = []
     split_of: Dict[str, str] = {}
@@ -278,7 +440,7 @@ def prepare_chime6(
             report.notes.append(f"{split}: no transcriptions under {corpus_dir / 'transcriptions' / split}")
             continue
         n_utts = n_skipped = 0
-        kinds = {"device": 0, "original": 0}
+        kinds = {"device": 0, "original": 0, "speakerless": 0}
         for path in tqdm(jsons, desc=f"CHiME-6 {split} transcriptions", disable=not progress):
             t, skipped, counts = read_transcription(path, device)
             if path.stem in split_of:
@@ -291,12 +453,17 @@ def prepare_chime6(
             for k in kinds:
                 kinds[k] += counts[k]
         summaries.append(f"{split}: {len(jsons)} session(s), {n_utts} utterance(s), "
-                         f"{n_skipped} with end <= start left out")
+                         f"{n_skipped} with end <= start left out, "
+                         f"{kinds['speakerless']} speakerless entr(ies) (CHiME-5 redaction markers) skipped")
         if kinds["device"] or kinds["original"]:
             report.notes.append(f"{split}: CHiME-5 per-device times: {kinds['device']} time(s) of {device}, "
                                 f"{kinds['original']} 'original' time(s) (device missing)")
     if not split_of:
         raise FileNotFoundError(f"no transcriptions/<split>/<session>.json under {corpus_dir} for {list(splits)}")
+    reference_of = {sp: JSON_REFERENCE for sp in SPLITS}
+    if references == "rttm":
+        turns = _rttm_references(turns, split_of, splits, rttm_dir or corpus_dir / RTTM_CONF["dir"], report,
+                                 summaries, reference_of)
     turns, absorbed = merge_self_overlaps(turns)
     summaries.append(f"{absorbed} same-speaker overlapping utterance(s) merged into one turn")
     report.annotation_summary = "; ".join(summaries)
@@ -308,14 +475,21 @@ def prepare_chime6(
             paths = sorted((corpus_dir / "audio" / split).glob(f"{session}_P*.wav"))
             if paths:
                 audio[session] = paths
+            elif split in RELEASE_GAPS["no_binaural"]:
+                report.notes.append(f"{session}: no binaural audio/{split}/{session}_P*.wav (the CHiME-6 release "
+                                    f"has no in-ear audio for {split}): {split} is not prepared for binaural")
             else:
                 report.notes.append(f"{session}: no binaural audio/{split}/{session}_P*.wav")
         else:
             p = array_path(corpus_dir, split, session, mic, channel)
             if p.is_file():
                 audio[session] = p
+            elif mic in RELEASE_GAPS["missing_arrays"].get(session, ()):
+                report.notes.append(f"{session}: no audio/{split}/{p.name} (array {mic} missing in this session: "
+                                    "the CHiME-6 release lacks it)")
             else:
-                report.notes.append(f"{session}: no audio/{split}/{p.name} (array {mic} missing in this session)")
+                report.notes.append(f"{session}: no audio/{split}/{p.name} (array {mic} missing in this session; "
+                                    "the release has it: incomplete copy?)")
     report.annotations_without_audio = sorted(set(split_of) - set(audio))
     pattern = "*_P*.wav" if mic == "binaural" else f"*_{mic}.CH{channel}.wav"
     on_disk = {p.name.split("_", 1)[0] for s in splits for p in (corpus_dir / "audio" / s).glob(pattern)}
@@ -368,24 +542,52 @@ def prepare_chime6(
     split_ids = {sp: sorted(s for s in recordings if split_of[s] == sp) for sp in splits}
     result = build_manifests(recordings, turns, report, uem=uem or None,
                              splits={sp: ids for sp, ids in split_ids.items() if ids}, channel=channels)
+    for part in result.values():
+        part["cuts"] = CutSet.from_cuts(_with_custom(c, reference=reference_of[split_of[c.recording_id]])
+                                        for c in part["cuts"])
     return result, report
+
+
+def _with_custom(cut, **fields):
+    cut.custom = dict(cut.custom or {}, **fields)
+    return cut
+
+
 
 
 # ---------------------------------------------------------------------------
 # command-line declarations (built into click commands by recipes.cli_corpora)
 
-CORPUS_DIR_HELP = ("Your synchronised CHiME-6 copy (audio/, transcriptions/), linked as TARGET_DIR. Required: "
-                   "the audio is licensed and has no public URL. Default: none (error).")
-DOWNLOAD_HELP = "Link a local CHiME-6 copy as TARGET_DIR (no download: licensed audio)."
+CORPUS_DIR_HELP = ("Your synchronised CHiME-6 copy (audio/, transcriptions/), linked as TARGET_DIR instead of "
+                   "downloading. Default: download from OpenSLR SLR150.")
+DOWNLOAD_HELP = """Download CHiME-6 (OpenSLR SLR150) into TARGET_DIR, or link a local copy (--corpus-dir).
+
+    Fetches CHiME6_transcriptions.tar.gz and CHiME6_<split>.tar.gz (97 / 11 / 12 GB for train / dev /
+    eval), extracts them into TARGET_DIR/{audio,transcriptions}/, and the forced-alignment RTTMs into
+    TARGET_DIR/chime6_rttm/. Downloads resume (.part files); OpenSLR publishes no checksums (sizes checked).
+    """
+DOWNLOAD_OPTIONS = (
+    Option("--base-url", "OpenSLR mirror holding CHiME6_{transcriptions,train,dev,eval}.tar.gz. Default: "
+                         "https://www.openslr.org/resources/150 (mirrors: openslr.elda.org, us.openslr.org)."),
+    Option("--split", "Download only the audio of these splits (repeatable). Default: train, dev and eval.",
+           dest="splits", choices=tuple(SPLITS), multiple=True),
+    Option("--rttm-base-url", "Where dev_rttm / eval_rttm (forced-alignment references) are. Default: the pinned "
+                              "github.com/nateanl/chime6_rttm commit of conf/corpora/chime6.yaml."),
+    Option("--keep-archives", "Keep the .tar.gz files after extraction. Default: deleted.", type=bool),
+    Option("--force", "Download again even when the files exist. Default: off.", type=bool),
+)
 PREPARE_HELP = """CHiME-6 CORPUS_DIR -> manifests in OUTPUT_DIR (splits train, dev, eval).
 
     Layout: CORPUS_DIR/audio/<split>/<session>_<U0x>.CH<n>.wav and <session>_<Pxx>.wav,
-    CORPUS_DIR/transcriptions/<split>/<session>.json (times H:MM:SS.ss). Recording id = session,
+    CORPUS_DIR/transcriptions/<split>/<session>.json (times HH:MM:SS.ss). Recording id = session,
     speaker ids Pxx; supervisions are speaker turns (utterances, same-speaker overlaps merged).
+    The release has no in-ear audio for eval (binaural: train and dev) and lacks some arrays
+    (U03 in S01 and S22, U05 in S09, U03 and U04 in S05): those sessions are reported, not fatal.
     """
 PREPARE_OPTIONS = (
     Option("--mic", "U01..U06: one channel of that Kinect array; binaural: all in-ear mics of the session "
-                    "(MultiCut, channels 2i/2i+1 = speaker i in sorted order).", choices=tuple(MICS), default="U06"),
+                    "(MultiCut, channels 2i/2i+1 = speaker i in sorted order; train and dev only).",
+           choices=tuple(MICS), default="U06"),
     Option("--channel", "Array channel (CH1..CH4) with --mic U0x; ignored for binaural.", type=int, default=1,
            min=1, max=4),
     Option("--split", "Prepare only these splits (repeatable). Default: train, dev and eval (those present).",
@@ -393,6 +595,12 @@ PREPARE_OPTIONS = (
     Option("--uem", "Kaldi track-2 UEM (<session>_<array> 1 <start s> <end s>) for dev/eval. Default: the "
                     "official starts (S01 0, S02 75, S09 64, S21 59 seconds) to the end of the file.",
            dest="uem_file", type="file"),
+    Option("--references", "Speaker turns of dev/eval: json = the transcription utterances; rttm = the track-2 "
+                           "forced-alignment RTTMs (nateanl/chime6_rttm, used by Kaldi's s5_track2; train keeps "
+                           "json). Stored on each cut (custom 'reference') and named in the dataset card.",
+           choices=REFERENCES, default="json"),
+    Option("--rttm-dir", "Folder of dev_rttm / eval_rttm for --references rttm. Default: CORPUS_DIR/chime6_rttm.",
+           type="dir"),
 )
 NAME_HELP = "Default: chime6-<mic> (chime6-<mic>-ch<N> for channel N > 1)."
 

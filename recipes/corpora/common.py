@@ -29,7 +29,7 @@ from lhotse.utils import fastcopy
 from tqdm import tqdm
 
 from recipes import naming
-from recipes.fileio import check_writable_dir, save_manifest, write_text
+from recipes.fileio import atomic_group, check_writable_dir, write_text
 from recipes.rttm import Turn, clip_to_durations, group_by_recording, write_uem
 
 logger = logging.getLogger(__name__)
@@ -48,19 +48,26 @@ class PrepareReport:
     uem_notes: List[str] = field(default_factory=list)
     unlisted: List[str] = field(default_factory=list)  # recordings in no split
     notes: List[str] = field(default_factory=list)  # corpus-specific remarks (malformed files, ...)
+    dangling_links: List[str] = field(default_factory=list)  # symbolic links whose target is missing
+    rejects: List[Dict[str, str]] = field(default_factory=list)  # audio left out: recording_id, audio, error
+    error: str = ""  # why the preparation failed (nothing but this report was written)
 
     def text(self) -> str:
         def section(title, items):
             return f"# {title}: {len(items)}\n" + "".join(f"{x}\n" for x in items)
 
         return (
-            f"# annotations: {self.annotation_summary}\n"
+            (f"# FAILED, no manifest written: {self.error}\n" if self.error else "")
+            + f"# annotations: {self.annotation_summary}\n"
             + section("annotations without audio (not in the manifests)", self.annotations_without_audio)
             + section("audio without annotations (not in the manifests)", self.audio_without_annotations)
             + section("turns clipped to the recording duration", self.clipped)
             + section("UEM notes", self.uem_notes)
             + section("recordings in no split list (only in the unsplit manifests)", self.unlisted)
             + section("notes", self.notes)
+            + section("dangling symbolic links (target missing)", self.dangling_links)
+            + section("audio files left out (cannot be used)",
+                      [f"{r['recording_id']}\t{r['audio']}\t{r['error']}" for r in self.rejects])
         )
 
     def log_unmatched(self) -> None:
@@ -107,7 +114,26 @@ def open_recording(path, recording_id: Optional[str] = None) -> Recording:
     try:
         return Recording.from_file(path, recording_id=recording_id)
     except Exception as e:  # noqa: BLE001 - any decoder error
-        raise RuntimeError(f"cannot read audio {path}: {e}") from e
+        raise RuntimeError(f"cannot read audio {path}: {short_audio_error(path, e)}") from e
+
+
+def short_audio_error(path, error: BaseException) -> str:
+    """Why an audio file cannot be opened, in a few words: libsndfile's own reason when it has
+    one (``Error in WAV file. No 'data' chunk marker.``), not Lhotse's multi-backend dump."""
+    import os
+
+    import soundfile
+
+    if not os.path.exists(path):
+        return "file not found"
+    try:
+        soundfile.info(str(path))
+    except soundfile.LibsndfileError as e:
+        return e.error_string
+    except Exception as e:  # noqa: BLE001
+        return f"{type(e).__name__}: {e}"
+    text = str(error).split(". Details:", 1)[0]
+    return " ".join(text.split())[:200]
 
 
 def multi_file_recording(recording_id: str, paths: Sequence[Path], channels_per_file: int = 1,
@@ -260,6 +286,13 @@ def build_manifests(
             full_uem[rec_id] = [(0.0, dur)]
     for rec_id in sorted(set(uem) - set(rec_ids)):
         report.uem_notes.append(f"{rec_id}: in the UEM but not prepared (no audio or no turns)")
+    if uem:  # the console says what the report lists: a recording scored whole is easy to miss
+        for what in ("not in the UEM; the whole recording is scored", "UEM lies outside the recording",
+                     "UEM end clipped", "in the UEM but not prepared"):
+            ids = [n.split(": ", 1)[0] for n in report.uem_notes if what in n]
+            if ids:
+                logger.warning("%d recording(s): %s (listed in the report): %s%s", len(ids), what,
+                               ", ".join(ids[:5]), " ..." if len(ids) > 5 else "")
 
     by_rec = group_by_recording(kept)
     sup_channel = channels[0] if isinstance(channel, int) else channels
@@ -297,13 +330,33 @@ def build_manifests(
             if unknown:
                 raise ValueError(
                     f"split {name}: {len(unknown)} recording id(s) have no prepared recording "
-                    f"(no audio or no annotations): {', '.join(unknown[:10])}"
+                    f"(no audio or no annotations): {', '.join(_with_hint(i, recordings) for i in unknown[:10])}"
                     + (" ..." if len(unknown) > 10 else "")
                 )
             listed.update(ids)
             result[name] = _subset(recording_set, supervision_set, cut_set, full_uem, sorted(set(ids)))
         report.unlisted = sorted(set(rec_ids) - listed)
     return result
+
+
+def _with_hint(rec_id: str, known) -> str:
+    """``trñ00 (did you mean trn00?)``: the closest prepared id, for a list that misspells one."""
+    import difflib
+
+    close = difflib.get_close_matches(rec_id, list(known), n=1, cutoff=0.75)
+    return f"{rec_id} (did you mean {close[0]}?)" if close else rec_id
+
+
+MIN_DURATION = 0.01  # seconds: one feature frame shift; a shorter file has no frame to label
+
+
+def check_usable(recording: Recording, path) -> Recording:
+    """The recording, or a ValueError naming ``path`` when it is too short to hold one
+    10 ms frame (a 5-sample file, an empty WAV)."""
+    if recording.duration < MIN_DURATION:
+        raise ValueError(f"audio {path} is {recording.num_samples} samples ({recording.duration * 1000:.2f} ms) "
+                         f"long: shorter than one {MIN_DURATION * 1000:.0f} ms frame")
+    return recording
 
 
 def _subset(recordings, supervisions, cuts, uem, ids) -> Dict[str, object]:
@@ -324,13 +377,17 @@ def write_manifests(
     and (with ``report``) ``NAME_prepare_report.txt``, each atomically."""
     output_dir = check_writable_dir(output_dir)
     written = []
-    for split, parts in result.items():
-        if not split and not write_unsplit and len(result) > 1:
-            continue
-        for kind in naming.KINDS:
-            written.append(save_manifest(parts[kind], output_dir / naming.manifest_name(name, kind, split)))
-        write_uem(parts["uem"], output_dir / naming.uem_name(name, split))  # atomic
-        written.append(output_dir / naming.uem_name(name, split))
+    with atomic_group() as stage:  # all or nothing: a failure leaves no manifest that looks finished
+        for split, parts in result.items():
+            if not split and not write_unsplit and len(result) > 1:
+                continue
+            for kind in naming.KINDS:
+                path = output_dir / naming.manifest_name(name, kind, split)
+                parts[kind].to_file(stage(path))
+                written.append(path)
+            path = output_dir / naming.uem_name(name, split)
+            write_uem(parts["uem"], stage(path))
+            written.append(path)
     if report is not None:
         written.append(write_text(output_dir / f"{name}_prepare_report.txt", report.text()))
     return written

@@ -262,10 +262,15 @@ def prepare_dihard3(
             summaries.append(f"{split}: {rttm_report.summary()}")
             report.notes.append(f"{split}: {rttm_report.merged_self_overlaps} same-speaker overlapping "
                                 "turn(s) merged into their neighbours")
-        else:
-            report.notes.append(f"{split}: no RTTM under {rttm_dir}")
-        annotated = {t.recording_id for t in split_turns}
         flacs = {p.stem: p for p in sorted((release / "data" / "flac").glob("*.flac"))}
+        keyless = not split_turns
+        if keyless:
+            # the early eval release (LDC2021E02 before the keys) has audio and UEMs but no RTTMs:
+            # a recordings-only split, for inference, instead of nothing
+            report.notes.append(f"{split}: no RTTM under {rttm_dir} (a release without keys): {len(flacs)} "
+                                "recording(s) prepared without supervisions, for inference only")
+            summaries.append(f"{split}: no references (recordings only)")
+        annotated = set(flacs) if keyless else {t.recording_id for t in split_turns}
         report.annotations_without_audio.extend(sorted(annotated - set(flacs)))
         report.audio_without_annotations.extend(sorted(set(flacs) - annotated))
         # partition
@@ -309,7 +314,7 @@ def prepare_dihard3(
     report.audio_without_annotations.sort()
     report.log_unmatched()
     if not audio:
-        raise ValueError(f"no DIHARD III RTTM matches a FLAC file under {corpus_dir} (partition {partition})")
+        raise ValueError(f"no DIHARD III FLAC file to prepare under {corpus_dir} (partition {partition})")
 
     recordings = read_recordings(audio, sorted(audio), "DIHARD III audio headers", progress,
                                  durations=annotated_durations(turns, uem_all) if duration_from_annotations else None)

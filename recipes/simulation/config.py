@@ -8,7 +8,11 @@ SUPERVISION_MODES = ("speech", "utterance")
 PILOT_MIXTURES = 2000  # mixtures used to turn --hours into a number of mixtures
 VAD_FRAME = 0.025  # seconds
 VAD_SHIFT = 0.010  # seconds
-VAD_RANGE_DB = 40.0  # speech = frames within this many dB of the loudest frame
+VAD_FLOOR_PERCENTILE = 5.0  # the noise floor: this percentile of the frame energies
+VAD_MARGIN_DB = 12.0  # speech = frames at least this many dB above the floor (at most half the floor..peak range)
+VAD_MIN_SPEECH = 0.05  # seconds: shorter speech runs are dropped
+MIN_PAUSE = 0.3  # seconds: sources are split into speech segments at pauses this long
+SEGMENT_MARGIN = 0.1  # seconds of audio kept beyond a segment's speech (at most half the pause)
 VAD_COLLAR = 0.05  # seconds added on both sides of the detected speech
 MAX_SPEAKERS = 32  # speakers per mixture
 HIST_BINS = 20  # per-mixture overlap ratio histogram: bins of 0.05 over [0, 1]
@@ -35,7 +39,9 @@ class SimulationConfig:
       measured statistics (7 s as BUT's EEND_dataprep; ``null`` keeps every value).
     - ``max_duration``: seconds; a mixture stops before a turn that would end after it
       (``conversation``, ``target-overlap``).
-    - ``target_silence``: silence / duration, pooled per combination (``target-overlap``; 0.10).
+    - ``target_silence``: silence / duration, pooled per combination (``target-overlap``; default
+      0.10: overlap and silence controlled together; ``null``: the old control, overlap only, by
+      the EEND silence scale ``beta``).
     - ``supervision``: ``speech`` (the VAD-trimmed source supervision) or
       ``utterance`` (the whole utterance, silence included, as EEND labels).
     - ``hours``: default set size, one value or split name -> hours.
@@ -60,7 +66,7 @@ class SimulationConfig:
     conversation_stats: Optional[str] = None
     outlier_cutoff: Optional[float] = 7.0
     max_duration: Optional[float] = None
-    target_silence: Optional[float] = None
+    target_silence: Optional[float] = 0.10
     supervision: str = "speech"
     hours: Any = None
     hours_per_combination: Any = None

@@ -11,7 +11,9 @@ import numpy as np
 from recipes.simulation.config import HIST_BINS, PILOT_MIXTURES, SimulationConfig
 from recipes.simulation.effects import _Reverb, load_noise
 from recipes.simulation.layouts import (
-    Layout, _draw_combination, conversation_layout, eend_draws, eend_layout, overlap_speech,
+    OVERLAP_PROBABILITY, Layout, _draw_combination, conversation_layout, eend_draws, eend_layout, joint_draws,
+    joint_layout,
+    overlap_speech,
 )
 from recipes.simulation.sources import Sources
 from recipes.simulation.turns import ConversationStats, load_conversation_stats
@@ -31,17 +33,79 @@ class Simulator:
         if cfg.method == "conversation" and conv_stats is None:
             self.conv_stats = load_conversation_stats(cfg.conversation_stats, max_gap=cfg.outlier_cutoff)
         self.noise = None
-        if cfg.noise:
+        if cfg.noise and cfg.noise.get("cuts"):
             self.noise = load_noise(cfg.noise)
+            if self.noise.reference == "mixture" and not np.all(np.isfinite(src.energy)):
+                raise ValueError("noise: reference mixture needs each source's energy (custom field 'energy'); "
+                                 "run `diar simulate-sources` on the sources, or set noise: {reference: first_track}")
         self.reverb = None
-        if cfg.reverb:
+        if cfg.reverb and cfg.reverb.get("rirs"):
             if src.has_transforms:
                 raise ValueError("reverb: source recordings already have transforms; prepare plain sources")
             self.reverb = _Reverb(cfg.reverb, src.sampling_rate)
         self.calibration: Dict[str, dict] = {}
         self.betas: Dict[Tuple[int, Optional[float]], float] = {}
+        self.scales: Dict[Tuple[int, Optional[float]], Tuple[float, float]] = {}  # joint: (overlap, pause)
+        self.joint = cfg.method == "target-overlap" and cfg.target_silence is not None
         for k, level, _ in self.combos:
-            self.betas[(k, level)] = cfg.beta_for(k) if level is None else self._calibrate(k, level)
+            if self.joint:
+                self.scales[(k, level)] = self._calibrate_joint(k, level)
+            else:
+                self.betas[(k, level)] = cfg.beta_for(k) if level is None else self._calibrate(k, level)
+        if self.joint:  # the speakers' weights are shares of hours: per mixture, share / mean duration
+            w = [p / self.calibration[self._key(k, lv)]["pilot_mean_duration"] for k, lv, p in self.combos]
+            self.combos = [(k, lv, x / sum(w)) for (k, lv, _), x in zip(self.combos, w)]
+
+    @staticmethod
+    def _key(k: int, level: Optional[float]) -> str:
+        return f"{k}spk" + ("" if level is None else f"@{level}")
+
+    def _pilot_joint(self, pilots, k: int, c: float, g: float) -> Tuple[float, float, float]:
+        ov = sp = dur = 0.0
+        for draws in pilots:
+            srcs, offs = joint_layout(draws, self.src, k, c, g, self.cfg.max_duration)
+            o, s, _ = overlap_speech(offs + self.src.sup_start[srcs], offs + self.src.sup_end[srcs])
+            ov, sp, dur = ov + o, sp + s, dur + float(np.max(offs + self.src.duration[srcs]))
+        return (ov / sp if sp else 0.0), ((dur - sp) / dur if dur else 0.0), dur / len(pilots)
+
+    def _calibrate_joint(self, k: int, level: Optional[float]) -> Tuple[float, float]:
+        """``(overlap_scale, pause_scale)`` whose pooled pilot overlap / speech equals ``level``
+        (0 for one speaker) and silence / duration ``target_silence``: bisection on the overlap
+        scale at pause scale 0, then on the pause scale (common random numbers)."""
+        m = self.cfg.calibration_mixtures
+        target_sil = float(self.cfg.target_silence)
+        tag = int(round((level or 0) * 1e6))
+        pilots = [joint_draws(np.random.default_rng([self.seed, 1 << 41, k, tag, j]), self.src, k, self.cfg)
+                  for j in range(m)]
+        c = 0.0
+        if level is not None and k > 1:
+            lo, hi = 0.0, 60.0
+            if self._pilot_joint(pilots, k, hi, 0.0)[0] < level:
+                raise ValueError(f"target overlap {level} for {k} speakers is out of reach with these sources "
+                                 f"(at most {self._pilot_joint(pilots, k, hi, 0.0)[0]:.3f})")
+            for _ in range(15):
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if self._pilot_joint(pilots, k, mid, 0.0)[0] < level else (lo, mid)
+            c = round((lo + hi) / 2, 6)
+        lo, hi = 0.0, 60.0
+        sil0 = self._pilot_joint(pilots, k, c, 0.0)[1]
+        if sil0 > target_sil:
+            logger.warning("target-overlap: %d speakers @ %s: silence is %.3f without pauses (the sources' own "
+                           "silence), above target_silence %.3f", k, level, sil0, target_sil)
+            g = 0.0
+        else:
+            for _ in range(15):
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if self._pilot_joint(pilots, k, c, mid)[1] < target_sil else (lo, mid)
+            g = round((lo + hi) / 2, 6)
+        ov, sil, mean_dur = self._pilot_joint(pilots, k, c, g)
+        self.calibration[self._key(k, level)] = {
+            "speakers": k, "target": level, "target_silence": target_sil, "overlap_scale": c, "pause_scale": g,
+            "overlap_probability": OVERLAP_PROBABILITY, "pilot_mixtures": m, "pilot_overlap_ratio": ov,
+            "pilot_silence_ratio": sil, "pilot_mean_duration": mean_dur}
+        logger.info("target-overlap: %d speakers @ %s -> overlap scale %.3f s, pause scale %.3f s (pilot overlap "
+                    "%.4f, silence %.4f)", k, level, c, g, ov, sil)
+        return c, g
 
     # -- calibration -------------------------------------------------------
     def _pilot_ratio(self, pilots, beta: float) -> float:
@@ -92,6 +156,10 @@ class Simulator:
             k, level = _draw_combination(rng, self.combos)
         if self.cfg.method == "conversation":
             srcs, offs = conversation_layout(rng, self.src, k, self.cfg, self.conv_stats)
+        elif self.joint:
+            c, g = self.scales[(k, level)]
+            srcs, offs = joint_layout(joint_draws(rng, self.src, k, self.cfg), self.src, k, c, g,
+                                      self.cfg.max_duration)
         else:
             draws = eend_draws(rng, self.src, k, self.cfg)
             srcs, offs = eend_layout(draws, self.src, self.betas[(k, level)])
@@ -132,14 +200,20 @@ class Simulator:
         rvb = self.reverb.transforms(lay.rng, src.speaker[lay.sources]) if self.reverb is not None else None
         for n, j in enumerate(order):
             cut = src.json[lay.sources[j]]
-            if rvb is not None:  # inside the recording object: "...}}" = end of recording, end of cut
+            if rvb is not None and src.speaker[lay.sources[j]] in rvb:  # inside the recording object: "...}}" = end of recording, end of cut
                 cut = cut[:-2] + ',"transforms":[' + rvb[src.speaker[lay.sources[j]]] + "]}}"
             if n == 0:  # the mixture's recording id (see the module docstring)
                 a, b = src.rec_id_pos[lay.sources[j]]
                 cut = cut[:a] + mid + cut[b:-1] + ',"custom":{"recording_id":"' + mid + '","sim":' + sim_json + "}}"
             parts.append('{"cut":' + cut + ',"type":"MonoCut","offset":' + repr(float(lay.offsets[j])) + "}")
         if self.noise is not None:
-            parts += self.noise.tracks(lay.rng, lay.duration(src))
+            shift = 0.0
+            if self.noise.reference == "mixture":  # Lhotse's reference is the first track's cut
+                e = src.energy[lay.sources]
+                d = src.duration[lay.sources]
+                e_mix = float(np.sum(e * d)) / measured[2]
+                shift = 10 * np.log10(e[order[0]] / e_mix) if e_mix > 0 and e[order[0]] > 0 else 0.0
+            parts += self.noise.tracks(lay.rng, lay.duration(src), shift_db=float(shift))
         return '{"id":"' + mid + '","tracks":[' + ",".join(parts) + '],"type":"MixedCut"}\n'
 
     def num_mixtures_for_hours(self, hours: float) -> int:
