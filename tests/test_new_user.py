@@ -351,3 +351,41 @@ def test_light_verbs_import_no_torch_or_lhotse(tmp_path, argv):
     assert "torch" not in imported and "lhotse" not in imported
     if argv[0] == "describe":
         assert "speech" in res.stdout  # it did describe
+
+
+# ---------------------------------------------------------------------------
+# 8. fbank on a small corpus: work split by duration, threads pinned inline, bar in hours
+
+
+def test_small_corpus_is_split_by_duration_for_several_workers(featured, tmp_path, monkeypatch):
+    from recipes.features.stage import chunk_by_duration
+
+    monkeypatch.chdir(featured)
+    cuts = CutSet.from_file("man/dbg_cuts_train.jsonl.gz").to_eager()  # 4 recordings: far under 200 cuts
+    assert len(chunk_by_duration(list(cuts), 200, 1)) == 1
+    chunks = chunk_by_duration(list(cuts), 200, 2)
+    assert len(chunks) == 4 and [c.id for ch in chunks for c in ch] == list(cuts.ids)  # one task per worker+
+    res = run("fbank", "man/dbg_cuts_train.jsonl.gz", tmp_path / "two.jsonl.gz", "--storage-path", tmp_path / "f",
+              "--num-jobs", "2")
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "f" / "two").glob("feats-*.lca"))) == 4
+    assert "h audio" in res.stderr  # the bar counts hours of audio
+    reference = {c.id: c.load_features() for c in CutSet.from_file("cuts/dbg_cuts_train.jsonl.gz")}  # --num-jobs 1
+    for cut in CutSet.from_file(tmp_path / "two.jsonl.gz"):
+        np.testing.assert_array_equal(cut.load_features(), reference[cut.id])
+
+
+def test_inline_run_pins_blas_and_torch_threads_then_restores():
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from recipes.parallel import map_tasks
+
+    torch.set_num_threads(2)
+
+    def probe():
+        return torch.get_num_threads(), {p["num_threads"] for p in threadpool_info()}
+
+    ((torch_threads, blas_threads),) = list(map_tasks(probe, [()], num_jobs=1, progress=False))
+    assert torch_threads == 1 and blas_threads <= {1}
+    assert torch.get_num_threads() == 2
