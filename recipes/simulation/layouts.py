@@ -212,13 +212,21 @@ def joint_draws(rng, src: Sources, num_speakers: int, cfg: SimulationConfig):
     lo, hi = cfg.utterances_per_speaker
     utts = _draw_speakers_and_utterances(rng, src, num_speakers, lo, hi)
     left = [list(u) for u in utts]
+    counts = [len(x) for x in left]
     seq, who, last = [], [], -1
-    while any(left):  # the next speaker: another one while any is left (weighted by what it has left)
-        counts = np.array([len(x) if k != last else 0 for k, x in enumerate(left)], dtype=np.float64)
-        if counts.sum() == 0:
-            counts[last] = 1.0
-        k = int(rng.choice(num_speakers, p=counts / counts.sum()))
+    for x in rng.random(sum(counts)).tolist():  # the next speaker: another one while any is left
+        w = [c if k != last else 0 for k, c in enumerate(counts)]  # (weighted by what it has left)
+        total = sum(w)
+        if total == 0:
+            k = last
+        else:
+            acc, k, target = 0, 0, x * total
+            for k, c in enumerate(w):
+                acc += c
+                if target < acc:
+                    break
         seq.append(left[k].pop())
+        counts[k] -= 1
         who.append(k)
         last = k
     n = len(seq)
