@@ -32,7 +32,7 @@ def noisy(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cache")
     raw = audio_sources(tmp / "wav", per_speaker=3, seed=3)
     src = tmp / "src.jsonl.gz"
-    CutSet.from_cuts(list(prepare_sources(raw, progress=False, min_pause=0))).to_file(src)
+    CutSet.from_cuts(list(prepare_sources(raw, progress=False))).to_file(src)
     rng = np.random.default_rng(1)
     noise = (rng.standard_normal(16000 * 30) * np.linspace(0.02, 0.08, 16000 * 30)).astype(np.float32)
     sf.write(str(tmp / "noise.flac"), noise, 16000, subtype="PCM_16")

@@ -227,9 +227,9 @@ class SourceCache:
             part = blk[int(round(s * r)) - lo: int(round(t * r)) - lo]
             return float(en[k]) * float(np.dot(part, part)) / e8
 
-        if bb > ba:
+        if bb >= ba:  # a block boundary lies in [a, b): the partial blocks on either side of the whole ones
             total += partial(a, ba * block) + partial(bb * block, b)
-        else:
+        else:  # a and b inside one block
             total += partial(a, b)
         return total / count_source
 
