@@ -42,11 +42,13 @@ def run_describe(manifest: Path, num_jobs: int, out: Path):
     cmd = [sys.executable, "-m", "recipes.cli", "describe", str(manifest), "--format", "json",
            "-o", str(out), "--num-jobs", str(num_jobs)]
     t0 = time.time()
-    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
-    # the peak RSS of the describe process and, separately, of its largest worker
-    _, status, usage = os.wait4(proc.pid, 0)
+    log = out.with_suffix(".log")
+    with open(log, "w") as errf:  # a file, not a pipe: the progress bar would fill a pipe nobody reads
+        proc = subprocess.Popen(cmd, env=env, stderr=errf, text=True)
+        # resource usage of the describe process and of the workers it waited for
+        _, status, usage = os.wait4(proc.pid, 0)
     wall = time.time() - t0
-    err = proc.stderr.read()
+    err = log.read_text()
     if status != 0:
         raise SystemExit(f"diar describe failed:\n{err[-3000:]}")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
@@ -73,7 +75,7 @@ def main():
         size = manifest.stat().st_size / 2 ** 30
         for j in args.num_jobs:
             wall, cpu, rss = run_describe(manifest, j, work / f"describe-{j}.json")
-            print(f"diar describe --num-jobs {j}: {wall:6.1f} s wall, {cpu:6.1f} s CPU (main process), "
+            print(f"diar describe --num-jobs {j}: {wall:6.1f} s wall, {cpu:6.1f} s CPU (with its workers), "
                   f"peak RSS {rss:6.0f} MiB (largest process); manifest {size:.2f} GiB gzip", flush=True)
     finally:
         if not args.workdir:

@@ -57,10 +57,12 @@ def run_labels(cuts: Path, work: Path, num_jobs: int):
     cmd = [sys.executable, "-m", "recipes.cli", "labels", str(cuts), str(work / "out_cuts.jsonl.gz"),
            "--storage-path", str(work / "labels"), "--num-jobs", str(num_jobs)]
     t0 = time.time()
-    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
+    log = work / "labels.log"
+    with open(log, "w") as errf:  # a file, not a pipe: progress bars would fill a pipe nobody reads
+        proc = subprocess.Popen(cmd, env=env, stderr=errf, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
     wall = time.time() - t0
-    err = proc.stderr.read()
+    err = log.read_text()
     if status != 0:
         raise SystemExit(f"diar labels failed:\n{err[-3000:]}")
     return wall, usage.ru_maxrss / 1024

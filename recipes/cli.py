@@ -212,8 +212,19 @@ def splits_cmd(manifest_dir, prefix):
 # fbank
 
 
-def _load_cuts(path):
-    """Open a CutSet manifest lazily; any other manifest type is an error naming the file."""
+def _load_cuts(path, root=None, check_audio=False, listing=None):
+    """Open a CutSet manifest lazily; any other manifest type is an error naming the file.
+    ``root``: relative paths are made absolute against it; ``check_audio``: every audio file
+    must exist (one short error, the full list in ``listing``); see :mod:`recipes.paths`."""
+    manifest = _open_cuts(path)
+    if root is None and not check_audio:
+        return manifest
+    from recipes.paths import resolve_cuts
+
+    return resolve_cuts(manifest, path, root=root, check_audio=check_audio, listing=listing)
+
+
+def _open_cuts(path):
     from lhotse import CutSet
     from lhotse.serialization import load_manifest_lazy
 
@@ -250,8 +261,10 @@ def _stem(path) -> str:
 @click.option("--skip-bad", is_flag=True,
               help="Leave out cuts whose audio fails to load and list them in OUT_CUTS' _rejects.jsonl "
                    "(default: stop with their ids and paths).")
+@click.option("--root", type=click.Path(exists=True, file_okay=False),
+              help="Directory that relative audio paths in IN_CUTS are relative to (default: the current directory).")
 @one_line_errors
-def fbank(in_cuts, out_cuts, storage_path, config, num_jobs, executor_kind, scheduler, backend, skip_bad):
+def fbank(in_cuts, out_cuts, storage_path, config, num_jobs, executor_kind, scheduler, backend, skip_bad, root):
     """Compute 8 kHz log-mel fbank features for IN_CUTS, write OUT_CUTS.
 
     Audio is resampled on the fly to the configured rate (soxr by default;
@@ -261,16 +274,19 @@ def fbank(in_cuts, out_cuts, storage_path, config, num_jobs, executor_kind, sche
     id and path (Lhotse alone would drop it silently), unless --skip-bad.
     """
     from recipes.features import compute_fbank, load_fbank_config
-    from recipes.fileio import check_writable_dir, save_manifest
+    from recipes.fileio import check_output_manifest, check_writable_dir, output_lock, save_manifest
 
+    check_output_manifest(in_cuts, out_cuts)  # before any work: a bad name or in == out fails at once
     cfg = load_fbank_config(config)
-    cuts = _load_cuts(in_cuts)
     check_writable_dir(Path(out_cuts).parent)  # before any work: an unwritable output fails at once
-    storage = check_writable_dir(storage_path) / _stem(out_cuts)
     rejects = Path(out_cuts).with_name(_stem(out_cuts) + "_rejects.jsonl")
-    out = compute_fbank(cuts, storage, cfg, num_jobs=num_jobs, backend=backend, executor_kind=executor_kind,
-                        scheduler=scheduler, skip_bad=skip_bad, rejects_path=rejects)
-    save_manifest(out, out_cuts)
+    cuts = _load_cuts(in_cuts, root=root, check_audio=not skip_bad,
+                      listing=Path(out_cuts).with_name(_stem(out_cuts) + "_missing_audio.txt"))
+    storage = check_writable_dir(storage_path) / _stem(out_cuts)
+    with output_lock(out_cuts):
+        out = compute_fbank(cuts, storage, cfg, num_jobs=num_jobs, backend=backend, executor_kind=executor_kind,
+                            scheduler=scheduler, skip_bad=skip_bad, rejects_path=rejects)
+        save_manifest(out, out_cuts)
     logger.info("fbank: %d cuts -> %s (archives under %s)", len(out), out_cuts, storage)
 
 
@@ -296,9 +312,11 @@ def fbank(in_cuts, out_cuts, storage_path, config, num_jobs, executor_kind, sche
 @click.option("--executor", "executor_kind", type=click.Choice(["local", "dask"]), default="local",
               show_default=True, help="local processes, or a dask.distributed cluster (extra 'dask').")
 @click.option("--scheduler", help="dask scheduler address (with --executor dask).")
+@click.option("--root", type=click.Path(exists=True, file_okay=False),
+              help="Directory that relative paths in IN_CUTS are relative to (default: the current directory).")
 @one_line_errors
 def labels(in_cuts, out_cuts, storage_path, label_type, max_set_size, global_speaker_map, num_jobs,
-           executor_kind, scheduler):
+           executor_kind, scheduler, root):
     """Speaker-activity labels at the 10 ms feature frame rate.
 
     A frame is active when its centre (k + 0.5) * 10 ms lies inside a turn;
@@ -314,7 +332,7 @@ def labels(in_cuts, out_cuts, storage_path, label_type, max_set_size, global_spe
     from recipes.fileio import check_writable_dir, save_manifest, write_text
     from recipes.labels import compute_labels
 
-    cuts = _load_cuts(in_cuts)
+    cuts = _load_cuts(in_cuts, root=root)
     check_writable_dir(Path(out_cuts).parent)  # before any work: an unwritable output fails at once
     storage_dir = check_writable_dir(storage_path)
     stem = _stem(out_cuts)
@@ -489,32 +507,76 @@ def export():
 @export.command("kaldi")
 @click.argument("cuts", type=click.Path(exists=True, dir_okay=False))
 @click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--sampling-rate", default=8000, show_default=True, type=int,
-              help="Rate of the audio wav.scp delivers, in Hz (a sox pipe resamples when needed).")
+@click.option("--sampling-rate", type=click.IntRange(min=1000),
+              help="Rate of the audio wav.scp delivers, in Hz. Default: the features' rate (8000 without "
+                   "features); another rate than the features' is refused (the trainer's frames would not "
+                   "match the labels).")
+@click.option("--audio", "audio_mode", type=click.Choice(["pipe", "wav"]), default="pipe", show_default=True,
+              help="pipe: sox commands in wav.scp where conversion is needed (sox must be on PATH); wav: write "
+                   "16-bit mono WAV files at that rate once into --wav-dir (resumable): no pipes, which EEND's "
+                   "README says make training very slow.")
+@click.option("--wav-dir", type=click.Path(file_okay=False), help="Where --audio wav writes. Default: OUT_DIR/wav.")
+@click.option("--time-base", type=click.Choice(["clip", "movie"]), default="clip", show_default=True,
+              help="Time base of the RTTM and UEM files: clip = the audio's time; movie = plus each cut's "
+                   "clip_offset (AVA-AVD clips: the official references' and scorer's time, to compare with "
+                   "published numbers).")
+@click.option("--root", type=click.Path(exists=True, file_okay=False),
+              help="Directory that relative paths in CUTS are relative to (default: the current directory).")
 @one_line_errors
-def export_kaldi_cmd(cuts, out_dir, sampling_rate):
+def export_kaldi_cmd(cuts, out_dir, sampling_rate, audio_mode, wav_dir, time_base, root):
     """Kaldi data dir for EEND / ESPnet diar1: wav.scp, segments, utt2spk, spk2utt, rttm, reco2dur (seconds), uem."""
     from recipes.export import export_kaldi
 
-    export_kaldi(_load_cuts(cuts), out_dir, sampling_rate=sampling_rate)
+    export_kaldi(_load_cuts(cuts, root=root, check_audio=True), out_dir, sampling_rate=sampling_rate, audio=audio_mode,
+                 wav_dir=wav_dir, time_base=time_base)
     logger.info("Kaldi data dir written to %s", out_dir)
 
 
+def _parse_named_cuts(ctx, param, values):
+    out = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not Path(path).is_file():
+            raise click.BadParameter(f"{value!r}: expected NAME=CUTS with an existing CUTS file")
+        if name in out:
+            raise click.BadParameter(f"split {name!r} given twice")
+        out[name] = path
+    return out
+
+
 @export.command("pyannote")
-@click.argument("cuts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("cuts", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--name", required=True, help="Database name: the protocol is NAME.SpeakerDiarization.default.")
+@click.option("--split", "named", multiple=True, callback=_parse_named_cuts, metavar="NAME=CUTS",
+              help="A split and its CutSet, whatever the file name. Repeatable; with or instead of CUTS.")
+@click.option("--time-base", type=click.Choice(["clip", "movie"]), default="clip", show_default=True,
+              help="Time base of the RTTM and UEM files: clip = the audio's time; movie = plus each cut's "
+                   "clip_offset (AVA-AVD clips: the official references' and scorer's time, to compare with "
+                   "published numbers).")
+@click.option("--root", type=click.Path(exists=True, file_okay=False),
+              help="Directory that relative paths in the CutSets are relative to (default: the current directory).")
 @one_line_errors
-def export_pyannote_cmd(cuts, out_dir, name):
-    """pyannote.database protocol from CutSets named <prefix>_cuts_<split>.jsonl.gz.
+def export_pyannote_cmd(cuts, out_dir, name, named, time_base, root):
+    """pyannote.database protocol from CutSets named <prefix>_cuts_<split>[_<label type>].jsonl.gz,
+    or given as --split NAME=CUTS.
 
     Splits map to subsets: train -> train; dev, val -> development; test, eval -> test.
-    Writes database.yml, lists/, rttms/, uems/ and audio/ (links to the audio files).
+    Writes database.yml (scope: database), lists/, rttms/, uems/ and audio/ (links to the
+    audio files); a failed export writes nothing.
     """
     from recipes.export import export_pyannote, split_name
 
-    named = {split_name(p): _load_cuts(p) for p in cuts}
-    path = export_pyannote(named, out_dir, name)
+    if not cuts and not named:
+        raise click.UsageError("give CUTS files, --split NAME=CUTS, or both")
+    inputs = [(split_name(p), p) for p in cuts] + list(named.items())
+    seen = {}
+    for split, p in inputs:
+        if split in seen:
+            raise click.UsageError(f"split {split!r} given twice ({seen[split]} and {p})")
+        seen[split] = p
+    path = export_pyannote({s: _load_cuts(p, root=root, check_audio=True) for s, p in inputs}, out_dir, name,
+                           time_base=time_base)
     logger.info("pyannote database written to %s (protocol %s.SpeakerDiarization.default)", path, name)
 
 
@@ -526,12 +588,14 @@ def export_pyannote_cmd(cuts, out_dir, name):
               help="lilcom: compact, values within one quantisation step (2**-5) of the archive; "
                    "numpy: exact copy, about 4x larger.")
 @click.option("--with-audio", is_flag=True, help="Also store the audio (FLAC) for on-the-fly features.")
+@click.option("--root", type=click.Path(exists=True, file_okay=False),
+              help="Directory that relative paths in CUTS are relative to (default: the current directory).")
 @one_line_errors
-def export_shar_cmd(cuts, out_dir, shard_size, features_format, with_audio):
+def export_shar_cmd(cuts, out_dir, shard_size, features_format, with_audio, root):
     """Lhotse Shar shards with features and labels (numpy, lossless), for streaming training."""
     from recipes.export import export_shar
 
-    files = export_shar(_load_cuts(cuts), out_dir, shard_size=shard_size, features_format=features_format,
+    files = export_shar(_load_cuts(cuts, root=root, check_audio=with_audio), out_dir, shard_size=shard_size, features_format=features_format,
                         with_audio=with_audio)
     logger.info("%d Shar files written to %s", len(files), out_dir)
 

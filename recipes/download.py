@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 from tqdm import tqdm
 
@@ -58,11 +58,15 @@ def download_file(
     force: bool = False,
     retries: int = 3,
     progress: bool = True,
+    auth: Optional[Tuple[str, str]] = None,
+    hint: Optional[str] = None,
 ) -> Path:
     """Download ``url`` to ``dest`` (resuming ``dest.part``); return ``dest``.
 
     An existing ``dest`` is verified against the checksum (when given) and kept;
-    with ``force`` it is downloaded again.
+    with ``force`` it is downloaded again. ``auth``: ``(user, password)`` sent as HTTP
+    Basic authentication (see :func:`credentials`). ``hint``: what to do, appended to
+    the error of a 401 / 403 answer.
     """
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
@@ -75,10 +79,13 @@ def download_file(
         part.unlink()
     for attempt in range(1, retries + 1):
         try:
-            _fetch(url, part, progress)
+            _fetch(url, part, progress, auth)
             break
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as e:
-            if isinstance(e, urllib.error.HTTPError) and e.code in (401, 403, 404):
+            if isinstance(e, urllib.error.HTTPError) and e.code in (401, 403):
+                what = "credentials refused" if auth else "the server asks for credentials"
+                raise DownloadError(f"{url}: HTTP {e.code} {e.reason} ({what})" + (f"; {hint}" if hint else "")) from e
+            if isinstance(e, urllib.error.HTTPError) and e.code == 404:
                 raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from e
             if attempt == retries:
                 raise DownloadError(f"{url}: failed after {retries} attempts: {e}") from e
@@ -94,10 +101,39 @@ def download_file(
     return dest
 
 
-def _fetch(url: str, part: Path, progress: bool) -> None:
+def credentials(url: str, user: Optional[str] = None, password: Optional[str] = None,
+                netrc_file=None) -> Optional[Tuple[str, str]]:
+    """``(user, password)`` for ``url``: the ones given, else the ``machine <host>`` entry of
+    ``netrc_file`` (``login`` / ``password``); None when neither is given. A netrc file without
+    an entry for the host, or a user without a password, is an error."""
+    if user is not None or password is not None:
+        if user is None or password is None:
+            raise ValueError("give both a user and a password (or a netrc file)")
+        return user, password
+    if netrc_file is None:
+        return None
+    import netrc
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    try:
+        entry = netrc.netrc(str(netrc_file)).authenticators(host)
+    except (OSError, netrc.NetrcParseError) as e:
+        raise ValueError(f"{netrc_file}: cannot read the netrc file ({e})") from e
+    if entry is None:
+        raise ValueError(f"{netrc_file}: no 'machine {host}' (nor 'default') entry for {url}")
+    login, _, secret = entry
+    return login or "", secret or ""
+
+
+def _fetch(url: str, part: Path, progress: bool, auth: Optional[Tuple[str, str]] = None) -> None:
     """Append the missing bytes of ``url`` to ``part``; raise if the transfer is short."""
     have = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": "diar-recipes"}
+    if auth is not None:
+        import base64
+
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
     if have and not url.startswith("file:"):
         headers["Range"] = f"bytes={have}-"
     try:
@@ -215,5 +251,5 @@ def link_or_copy_tree(source, target) -> Path:
     return target
 
 
-__all__ = ["download_file", "download_archive", "download_each", "extract_archive", "link_or_copy_tree", "file_digest",
+__all__ = ["download_file", "credentials", "download_archive", "download_each", "extract_archive", "link_or_copy_tree", "file_digest",
            "DownloadError"]

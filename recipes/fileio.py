@@ -201,3 +201,37 @@ def atomic_group() -> Iterator["callable"]:
         raise
     for tmp, final in staged:
         os.replace(tmp, final)
+
+
+MANIFEST_EXTENSIONS = (".jsonl.gz", ".jsonl")
+
+
+def check_output_manifest(in_path, out_path) -> None:
+    """Before any work: ``out_path`` must be a manifest name Lhotse can write
+    (``.jsonl.gz`` / ``.jsonl``) and must not be the input file itself."""
+    name = Path(out_path).name
+    if not name.endswith(MANIFEST_EXTENSIONS):
+        raise ValueError(f"output {out_path}: expected a name ending in .jsonl.gz (or .jsonl)")
+    if os.path.realpath(in_path) == os.path.realpath(out_path):
+        raise ValueError(f"output {out_path} is the input file: it would be overwritten; choose another name")
+
+
+@contextmanager
+def output_lock(out_path) -> Iterator[Path]:
+    """Hold ``<out_path>.lock`` (an exclusive ``flock``) while a command writes ``out_path``:
+    a second command writing the same output fails at once with a clear message instead of
+    racing on the temporary files. The lock goes with the process (also when it is killed)."""
+    import fcntl
+
+    lock = Path(str(out_path) + ".lock")
+    check_writable_dir(lock.parent)
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"another command is writing {out_path} (lock {lock} is held); "
+                               "wait for it, or write to another output") from None
+        try:
+            yield lock
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

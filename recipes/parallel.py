@@ -22,7 +22,7 @@ import itertools
 import os
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 EXECUTORS = ("local", "dask")
 
@@ -101,9 +101,45 @@ def _bounded(submit: Callable, tasks: Iterable[tuple], window: int) -> Iterator:
         yield pending.popleft().result()
 
 
+def _weighted(results, weights, desc, unit, disable):
+    """A progress bar that advances by each task's weight (e.g. hours of audio), not by 1."""
+    from tqdm import tqdm
+
+    with tqdm(total=round(float(sum(weights)), 3), desc=desc, unit=unit, disable=disable,
+              bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} {unit} [{elapsed}<{remaining}]") as bar:
+        for w, r in zip(weights, results):
+            bar.update(float(w))
+            yield r
+
+
+@contextmanager
+def single_threaded():
+    """BLAS (threadpoolctl) and torch limited to one thread for the block, then restored:
+    the inline ``num_jobs == 1`` path gets what each worker process gets."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        threadpool_limits = None
+    limiter = threadpool_limits(limits=1) if threadpool_limits else None
+    if torch is not None:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(before)
+        if limiter is not None:
+            limiter.restore_original_limits()
+
+
 def map_tasks(fn: Callable, tasks: Iterable[tuple], num_jobs: int = 1, kind: str = "local",
               scheduler: Optional[str] = None, desc: str = "", progress: bool = True,
-              shared: Any = None, total: Optional[int] = None) -> Iterator:
+              shared: Any = None, total: Optional[int] = None,
+              weights: Optional[Sequence[float]] = None, unit: str = "it") -> Iterator:
     """``fn(*task)`` (``fn(shared, *task)`` when ``shared`` is given) for every task,
     results in task order, with a progress bar over tasks. Inline when
     ``num_jobs == 1`` locally, else on local processes or dask (see the module doc).
@@ -112,7 +148,12 @@ def map_tasks(fn: Callable, tasks: Iterable[tuple], num_jobs: int = 1, kind: str
     ``tasks`` may be a generator (``total``: how many, for the progress bar): it is
     read lazily, at most ``4 * num_jobs`` tasks ahead of the results, so that task
     arguments built from a large manifest never sit in memory all together."""
-    from tqdm import tqdm
+    from tqdm import tqdm as _tqdm
+
+    def tqdm(results, total, desc, disable):
+        if weights is None:
+            return _tqdm(results, total=total, desc=desc, disable=disable)
+        return _weighted(results, weights, desc, unit, disable)
 
     _check(num_jobs, kind)
     if total is None and hasattr(tasks, "__len__"):
@@ -120,8 +161,9 @@ def map_tasks(fn: Callable, tasks: Iterable[tuple], num_jobs: int = 1, kind: str
     lead = () if shared is None else (shared,)
     window = 4 * num_jobs
     if kind == "local" and num_jobs == 1:
-        results = (fn(*lead, *t) for t in tasks)
-        yield from tqdm(results, total=total, desc=desc, disable=not progress)
+        with single_threaded():  # as in the workers: BLAS / torch threads would oversubscribe the core
+            results = (fn(*lead, *t) for t in tasks)
+            yield from tqdm(results, total=total, desc=desc, disable=not progress)
         return
     if kind == "local":
         if shared is None:

@@ -26,8 +26,11 @@ class _RangeHandler:
     """Factory for a handler serving files under a directory, honouring ``Range`` (206)."""
 
     @staticmethod
-    def make(root: Path, log: list):
+    def make(root: Path, log: list, auth=None):
+        import base64
         from http.server import BaseHTTPRequestHandler
+
+        expected = None if auth is None else "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
@@ -35,6 +38,12 @@ class _RangeHandler:
 
             def do_GET(self):
                 log.append((self.path, self.headers.get("Range")))
+                if expected is not None and self.headers.get("Authorization") != expected:
+                    self.send_response(401)  # as the VGG server answers without (valid) credentials
+                    self.send_header("WWW-Authenticate", 'Basic realm="data"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 path = (root / self.path.lstrip("/").split("?")[0]).resolve()
                 if root.resolve() not in path.parents or not path.is_file():
                     self.send_error(404)
@@ -65,7 +74,8 @@ def http_server():
     """``serve(directory) -> (base_url, request_log)``: a local HTTP server with Range support.
 
     Every file under ``directory`` is served at ``base_url/<relative path>``;
-    ``request_log`` collects ``(path, Range header)`` per request. Tests never
+    ``request_log`` collects ``(path, Range header)`` per request; ``serve(directory,
+    auth=(user, password))`` answers 401 to requests without that Basic authentication. Tests never
     touch the network: corpus download code is pointed at this URL instead.
     """
     import threading
@@ -73,9 +83,9 @@ def http_server():
 
     servers = []
 
-    def serve(directory):
+    def serve(directory, auth=None):
         log = []
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _RangeHandler.make(Path(directory), log))
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _RangeHandler.make(Path(directory), log, auth))
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         servers.append(httpd)
         return f"http://127.0.0.1:{httpd.server_address[1]}", log

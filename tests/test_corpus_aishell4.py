@@ -30,7 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def speech_text(text):
-    return text.replace("<sil>", "").strip() != ""
+    # the official baseline's rule (generate_nospk_testdata.py): '', ' ', '<%>', '<$>' are not speech
+    return text not in ("", " ", "<%>", "<$>") and text.strip() != ""
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def test_recordings_turns_speakers_uem_and_splits(prepared):
     assert report.audio_without_annotations == ["S_R004S04C01"]
     text = report.text()
     assert "20200622_M_R002S07C01.TextGrid: textgrid package failed" in text
-    assert "1 '<sil>'-only interval(s)" in text
+    assert "1 '<%>'/'<$>'-only interval(s) (speech rule official)" in text
 
 
 def test_issue11_textgrid_read_by_the_tolerant_parser_with_all_intervals(corpus):
@@ -264,8 +265,8 @@ def _stm_to_corpus(stm_dir, root):
             if not f:
                 continue
             # <session> <channel> <speaker> <start> <end> [transcript]; empty transcripts are
-            # segments whose text was only markup: written as '<%>' so they stay speech
-            text = "".join(f[5:]) or "<%>"
+            # segments the official rule keeps as speech whose text was only markup: '<sil>'
+            text = "".join(f[5:]) or "<sil>"
             tiers[f[2]].append((float(f[3]), float(f[4]), text))
         xmax = max(e for spans in tiers.values() for _, e, _ in spans)
         write_textgrid(root / "test" / "TextGrid" / f"{stm.stem}.TextGrid", xmax, dict(sorted(tiers.items())))
@@ -290,3 +291,16 @@ def test_realdata_test_stms(realdata, tmp_path):
     assert stats["missed_at_oracle_sad"] == pytest.approx(0.0485, abs=0.001)
     assert stats["duration_hours"] == pytest.approx(12.57, abs=0.01)
     assert stats["num_speakers"] == sum(len({s.speaker for s in c.supervisions}) for c in result["test"]["cuts"])
+
+
+def test_official_speech_rule_and_the_earlier_one(corpus):
+    """'<sil>'-only intervals are speech and '<%>'-only ones are not (official); --speech-rule sil inverts both."""
+    off = {(s.speaker, round(s.start, 3)) for s in prepare_aishell4(corpus, progress=False)[0][""]["supervisions"]}
+    sil = {(s.speaker, round(s.start, 3)) for s in
+           prepare_aishell4(corpus, speech_rule="sil", progress=False)[0][""]["supervisions"]}
+    only = {(f"{ses.id}_{name}", round(a, 3), t) for ses in SESSIONS for name, spans in ses.tiers.items()
+            for a, b, t in spans if t.strip() in ("<sil>", "<%>", "<$>")}
+    assert {t for *_, t in only} >= {"<sil>", "<%>"}  # the fixture carries both quirks
+    for spk, a, t in only:
+        assert ((spk, a) in off) == (t == "<sil>") and ((spk, a) in sil) == (t != "<sil>")
+    assert off - sil == {(spk, a) for spk, a, t in only if t == "<sil>"}

@@ -243,3 +243,39 @@ def test_real_split_lists(realdata, tmp_path):
     assert summary["duration_hours"] == pytest.approx(351 * 25 / 3600)  # each clip: offset .. offset + 25 s
     report = (out / "ava_avd_prepare_report.txt").read_text()
     assert "clip offsets: 3 from offsets.txt, 348 = first turn start" in report
+
+
+def test_clip_offset_on_each_cut_and_movie_time_export(corpus, tmp_path):
+    """The official references are in movie time: export --time-base movie gives back the release's RTTM times."""
+    from recipes.export import export_kaldi, export_pyannote
+
+    result, _ = prepare_ava_avd(corpus, progress=False)
+    offsets = {c.id: c.custom["clip_offset"] for c in result[""]["cuts"]}
+    assert offsets["0f39OWEqJ24_c_01"] > 899 and all(c.custom["movie"] == c.id[:11] for c in result[""]["cuts"])
+    # the release's RTTM lines (movie time), independently read here
+    release = set()
+    for clip in result["val"]["cuts"].ids:
+        for line in (corpus / "dataset" / "rttms" / f"{clip}.rttm").read_text().splitlines():
+            f = line.split()
+            release.add((f[1], round(float(f[3]), 2), round(float(f[3]) + float(f[4]), 2), f"{f[1]}_{f[7]}"))
+
+    def rttm_set(path):
+        out = set()
+        for line in Path(path).read_text().splitlines():
+            f = line.split()
+            out.add((f[1], round(float(f[3]), 2), round(float(f[3]) + float(f[4]), 2), f[7]))
+        return out
+
+    export_pyannote({"val": result["val"]["cuts"]}, tmp_path / "pya", "AVA", time_base="movie")
+    assert rttm_set(tmp_path / "pya" / "rttms" / "development.rttm") == release
+    uem = (tmp_path / "pya" / "uems" / "development.uem").read_text().split()
+    assert float(uem[2]) == pytest.approx(offsets[uem[0]])  # the UEM starts at the clip start in the movie
+    export_pyannote({"val": result["val"]["cuts"]}, tmp_path / "clip", "AVA")
+    assert min(t[1] for t in rttm_set(tmp_path / "clip" / "rttms" / "development.rttm")) == 0.0
+    export_kaldi(result["val"]["cuts"], tmp_path / "kaldi", audio="wav", time_base="movie")
+    assert rttm_set(tmp_path / "kaldi" / "rttm") == release
+    segments = (tmp_path / "kaldi" / "segments").read_text().split("\n")[0].split()
+    assert float(segments[2]) < 10  # segments stay in audio (clip) time
+    with pytest.raises(ValueError, match="clip_offset"):
+        export_kaldi(CutSet.from_cuts([result["val"]["cuts"][0].with_custom("clip_offset", None)]),
+                     tmp_path / "k2", audio="wav", time_base="movie")

@@ -50,12 +50,22 @@ def test_prepare_recordings_turns_splits(corpus, mic):
     result, report = prepare_icsi(corpus, mic=mic, progress=False)
     with_audio = sorted(m for m in MEETINGS if m not in NO_AUDIO)
     assert sorted(result[""]["recordings"].ids) == with_audio
+    assert "untimed words: 1 run(s) between timed neighbours, 0.10 s taken out of the scored region" in report.text()
+    assert any(n.startswith("Bmr021: 1 run(s) of untimed words; 0.10 s not scored: 2.90-3.00") for n in report.uem_notes)
     assert {s: sorted(result[s]["recordings"].ids) for s in ("train", "dev", "test")} == {
         "train": ["Bro003"], "dev": ["Bmr021"], "test": ["Bmr013"]}
     cuts = {c.id: c for c in result[""]["cuts"]}
     for m, cut in cuts.items():
         assert cut.duration == pytest.approx(MEETINGS[m][0])
-        assert cut.custom["uem"] == [[0.0, pytest.approx(MEETINGS[m][0])]]  # no UEM: whole recording
+        # no UEM in ICSI: the whole recording, minus the stretch around untimed words: in Bmr021 'long' (ends
+        # 2.90) and 'okay' (starts 3.00) are the timed neighbours of the untimed '@@'
+        holes = {"Bmr021": [(2.90, 3.00)]}.get(m, [])
+        expected, t = [], 0.0
+        for a, b in holes:
+            expected.append([t, a])
+            t = b
+        expected.append([t, MEETINGS[m][0]])
+        assert cut.custom["uem"] == [[pytest.approx(a), pytest.approx(b)] for a, b in expected]
         name = "Mix-Headset.wav" if mic == "ihm-mix" else "chan6.sph"
         assert cut.recording.sources[0].source.endswith(f"speech/{m}/{name}")
     assert turns(cuts["Bmr021"]) == sorted(BMR021)
@@ -229,3 +239,22 @@ def test_realdata_split_lists(tmp_path, realdata):
     assert {s: len(result[s]["cuts"]) for s in ("train", "dev", "test")} == {"train": 70, "dev": 2, "test": 3}
     stats = summarize(cutset_stats(result["test"]["cuts"]))
     assert stats["speech_hours"] * 3600 == pytest.approx(3 * 1.5)  # 1.0 + 0.5 s per meeting
+
+
+def test_untimed_words_are_uem_holes_counted_in_the_report(tmp_path):
+    """About 5 % of ICSI words are untimed (digit reading): not silence, not scored."""
+    from recipes.corpora.icsi import read_words
+
+    path = tmp_path / "X.A.words.xml"
+    path.write_text('''<?xml version="1.0" encoding="ISO-8859-1"?>
+<nite:root nite:id="X.A.words" xmlns:nite="http://nite.sourceforge.net/">
+<w nite:id="X.w.1" starttime="1.00" endtime="1.50">zero</w>
+<w nite:id="X.w.2">one</w>
+<w nite:id="X.w.3">two</w>
+<w nite:id="X.w.4" starttime="4.00" endtime="4.30">three</w>
+<w nite:id="X.w.5">four</w>
+</nite:root>
+''')
+    holes = []
+    assert read_words(path, holes=holes) == [(1.0, 1.5), (4.0, 4.3)]
+    assert holes == [(1.5, 4.0), (4.3, float("inf"))]  # to the end of the recording

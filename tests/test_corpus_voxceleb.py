@@ -245,3 +245,55 @@ def test_cli_download_link_and_prepare(corpus, tmp_path):
     res = runner.invoke(prepare_command, ["--help"])
     assert "Default" in res.output and "seconds" in res.output and "--split-by" in res.output
 
+
+
+def test_401_says_what_to_do_and_credentials_reach_a_mirror(clean_corpus, tmp_path, http_server):
+    """The VGG URLs answer 401 now; a mirror behind HTTP Basic authentication is reached with
+    --user/--password or a netrc file, and the published MD5s are checked (here: our stand-ins')."""
+    serve = tmp_path / "serve"
+    serve.mkdir()
+    v1 = clean_corpus / "voxceleb1"
+    with zipfile.ZipFile(serve / "vox1_dev_wav.zip", "w") as z:
+        for p in sorted((v1 / "wav").rglob("*.wav")):
+            z.write(p, str(p.relative_to(v1)))
+    with zipfile.ZipFile(serve / "vox1_test_wav.zip", "w") as z:
+        pass
+    split_zip(serve / "vox1_dev_wav.zip", 4)
+    for f in ("vox1_meta.csv", "iden_split.txt", "veri_test2.txt"):
+        shutil.copy(v1 / f, serve / f)
+    md5 = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in serve.iterdir()}
+    url, log = http_server(serve, auth=("vox", "s3cret"))
+    target = tmp_path / "dl"
+    with pytest.raises(DownloadError) as e:
+        download_voxceleb(target, versions=["1"], base_url=url, md5=md5, progress=False)
+    msg = str(e.value)
+    assert "HTTP 401" in msg and "mm.kaist.ac.kr/datasets/voxceleb" in msg and "--netrc" in msg and "--user" in msg
+    with pytest.raises(DownloadError, match="credentials refused"):
+        download_voxceleb(target, versions=["1"], base_url=url, md5=md5, user="vox", password="wrong", progress=False)
+    # a netrc file for the mirror's host
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login vox password s3cret\n")
+    netrc.chmod(0o600)
+    res = CliRunner().invoke(_download("voxceleb"), [str(target), "--version", "1", "--base-url", url,
+                                   "--netrc", str(netrc)])
+    # the CLI uses the published MD5s, which the stand-in parts do not have: refused after the download
+    assert res.exit_code != 0 and "mismatch" in res.output
+    download_voxceleb(target, versions=["1"], base_url=url, md5=md5, netrc_file=netrc, progress=False)
+    assert zipfile.is_zipfile(target / "downloads" / "vox1_dev_wav.zip")
+    # a joined zip whose MD5 is not the published one is refused and removed
+    (target / "downloads" / "vox1_dev_wav.zip").unlink()
+    bad = dict(md5, **{"vox1_dev_wav.zip": "0" * 32})
+    with pytest.raises(DownloadError, match="md5 of the joined parts"):
+        download_voxceleb(target, versions=["1"], base_url=url, md5=bad, user="vox", password="s3cret",
+                          progress=False)
+    assert not (target / "downloads" / "vox1_dev_wav.zip").exists()
+
+
+def test_published_md5s_are_in_the_conf():
+    from recipes.corpora.config import load_corpus_config
+
+    conf = load_corpus_config("voxceleb")
+    entries = [p for v in ("voxceleb1", "voxceleb2") for a in conf[v]["archives"] for p in [a] + a.get("parts", [])]
+    assert len(entries) == 16 and all(len(e["md5"]) == 32 for e in entries)
+    # voxceleb_trainer lists/fileparts.txt
+    assert {e["file"]: e["md5"] for e in entries}["vox2_test_aac.zip"] == "0d2b3ea430a821c33263b5ea37ede312"

@@ -83,7 +83,10 @@ def test_backends_store_the_same_features(wav_cuts, tmp_path, backend):
 
 
 def damage(cut):
-    os.unlink(cut.recording.sources[0].source)
+    """Make the audio unreadable (a missing file stops diar fbank before any work, with the
+    one-line summary of tests/test_new_user.py; a corrupt one fails while decoding)."""
+    with open(cut.recording.sources[0].source, "wb") as f:
+        f.write(b"RIFF\x00\x00\x00\x00WAVEnot audio")
 
 
 def test_bad_audio_error_names_id_and_path(wav_cuts, tmp_path):

@@ -201,3 +201,191 @@ def test_spkr_info_lines_are_skipped_and_an_empty_rttm_says_so(db, tmp_path):
     (tmp_path / "empty.rttm").write_text("")
     res = prepare(db, tmp_path / "o2", rttm=tmp_path / "empty.rttm", splits=False)
     assert res.exit_code == 1 and "no SPEAKER line" in res.stderr and "no RTTM file id matches" not in res.stderr
+
+
+# ---------------------------------------------------------------------------
+# 1, 2: manifests used from another directory; one short error line.
+# 4, 5: exports; 10: unsafe outputs. On features and labels of the stand-in database.
+
+
+@pytest.fixture(scope="module")
+def featured(tmp_path_factory):
+    """The stand-in database prepared with recipe-relative paths (``--relative-paths`` run
+    from its parent directory, as a run.sh does), with fbank and binary labels."""
+    base = tmp_path_factory.mktemp("featured")
+    db = build_pyannote_testdb(base / "data")
+    fix_list(db)
+    cwd = os.getcwd()
+    os.chdir(base)
+    try:
+        args = ["prepare", "rttm", "data", "data", "man", "--name", "dbg", "--relative-paths"]
+        for s in ("train", "development"):
+            args += ["--split", f"{s}=data/debug.{s}.lst", "--uem", f"data/debug.{s}.uem"]
+        assert run(*args).exit_code == 0
+        for s in ("train", "development"):
+            res = run("fbank", f"man/dbg_cuts_{s}.jsonl.gz", f"cuts/dbg_cuts_{s}.jsonl.gz", "--storage-path", "fbank")
+            assert res.exit_code == 0, res.output
+            res = run("labels", f"cuts/dbg_cuts_{s}.jsonl.gz", f"cuts/dbg_cuts_{s}_binary.jsonl.gz",
+                      "--storage-path", "labels")
+            assert res.exit_code == 0, res.output
+    finally:
+        os.chdir(cwd)
+    return base
+
+
+def test_relative_manifest_from_another_directory_one_line_then_root(featured, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    manifest = featured / "man" / "dbg_cuts_train.jsonl.gz"
+    res = run("fbank", manifest, tmp_path / "c.jsonl.gz", "--storage-path", tmp_path / "f")
+    assert res.exit_code == 1
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("Error: audio of 4 of 4 cuts not found (data/trn00.wav, data/trn01.wav, data/trn02.wav, ...")
+    assert f"relative paths resolved against {elsewhere}" in line and "--root DIR" in line
+    assert "Lhotse" not in line and line.count("not found") == 1
+    listed = (tmp_path / "c_missing_audio.txt").read_text().splitlines()
+    assert [x.split("\t") for x in listed] == [[u, f"data/{u}.wav"] for u in SPLITS["train"]]
+    assert not (tmp_path / "f").exists()  # nothing done
+    res = run("fbank", manifest, tmp_path / "c.jsonl.gz", "--storage-path", tmp_path / "f", "--root", featured)
+    assert res.exit_code == 0, res.output
+    ours = {c.id: c.load_features() for c in CutSet.from_file(tmp_path / "c.jsonl.gz")}
+    monkeypatch.chdir(featured)
+    theirs = {c.id: c.load_features() for c in CutSet.from_file(featured / "cuts" / "dbg_cuts_train.jsonl.gz")}
+    assert ours.keys() == theirs.keys() and all(np.array_equal(ours[k], theirs[k]) for k in ours)
+
+
+def test_pyannote_export_of_label_files_loads_with_no_warning(featured, tmp_path):
+    import warnings
+
+    from pyannote.database import registry
+
+    out = tmp_path / "pyannote"
+    odd = tmp_path / "whatever.jsonl.gz"  # a name outside the naming rule, given with --split
+    odd.write_bytes((featured / "cuts" / "dbg_cuts_development_binary.jsonl.gz").read_bytes())
+    res = run("export", "pyannote", featured / "cuts" / "dbg_cuts_train_binary.jsonl.gz", "--split",
+              f"dev={odd}", out, "--name", "Dbg", "--root", featured)
+    assert res.exit_code == 0, res.output
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        registry.load_database(out / "database.yml")
+        protocol = registry.get_protocol("Dbg.SpeakerDiarization.default")
+        uris = {subset: sorted(f["uri"] for f in getattr(protocol, subset)()) for subset in ("train", "development")}
+    assert [str(w.message) for w in caught] == []
+    assert uris == {"train": SPLITS["train"], "development": SPLITS["development"]}
+
+
+def test_failed_pyannote_export_writes_nothing(featured, tmp_path):
+    out = tmp_path / "pyannote"
+    weird = tmp_path / "dbg_cuts_weird.jsonl.gz"
+    weird.write_bytes((featured / "cuts" / "dbg_cuts_train.jsonl.gz").read_bytes())
+    res = run("export", "pyannote", featured / "cuts" / "dbg_cuts_development.jsonl.gz", weird, out,
+              "--name", "X", "--root", featured)
+    assert res.exit_code == 1 and "'weird' has no pyannote subset" in res.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_kaldi_export_without_sox_then_wav_files_read_by_soundfile(featured, tmp_path, monkeypatch):
+    from scipy.signal import resample_poly
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # a machine without sox
+    cuts = featured / "cuts" / "dbg_cuts_train_binary.jsonl.gz"
+    res = run("export", "kaldi", cuts, tmp_path / "k", "--root", featured)
+    assert res.exit_code == 1 and "sox is not on PATH" in res.stderr and "--audio wav" in res.stderr
+    res = run("export", "kaldi", cuts, tmp_path / "k", "--root", featured, "--sampling-rate", "16000")
+    assert res.exit_code == 1 and "features of these cuts are at 8000 Hz" in res.stderr
+    res = run("export", "kaldi", cuts, tmp_path / "k", "--root", featured, "--audio", "wav")
+    assert res.exit_code == 0, res.output
+    scp = dict(line.split(" ", 1) for line in (tmp_path / "k" / "wav.scp").read_text().splitlines())
+    reco2dur = dict(line.split() for line in (tmp_path / "k" / "reco2dur").read_text().splitlines())
+    assert sorted(scp) == SPLITS["train"]
+    for rec, entry in scp.items():  # the reader a trainer has: a plain soundfile.read of each entry
+        assert not entry.endswith("|")
+        data, sr = soundfile.read(entry)
+        assert sr == 8000 and data.ndim == 1 and abs(len(data) / sr - float(reco2dur[rec])) < 1e-3
+        orig, osr = soundfile.read(featured / "data" / f"{rec}.wav")
+        ref = resample_poly(orig, 1, osr // 8000)  # an independent resampler
+        n = min(len(ref), len(data))
+        assert np.corrcoef(ref[:n], data[:n])[0, 1] > 0.99
+    mtimes = {r: os.stat(e).st_mtime_ns for r, e in scp.items()}
+    assert run("export", "kaldi", cuts, tmp_path / "k", "--root", featured, "--audio", "wav").exit_code == 0
+    assert {r: os.stat(e).st_mtime_ns for r, e in scp.items()} == mtimes  # written once
+
+
+def test_fbank_checks_output_before_work_and_locks_it(featured, tmp_path, monkeypatch):
+    from recipes.fileio import output_lock
+
+    monkeypatch.chdir(featured)
+    src = "man/dbg_cuts_development.jsonl.gz"
+    res = run("fbank", src, tmp_path / "out.json", "--storage-path", tmp_path / "f")
+    assert res.exit_code == 1 and "expected a name ending in .jsonl.gz" in res.stderr and ".partial" not in res.stderr
+    assert not (tmp_path / "f").exists()
+    res = run("fbank", src, src, "--storage-path", tmp_path / "f")
+    assert res.exit_code == 1 and "is the input file" in res.stderr
+    out = tmp_path / "out.jsonl.gz"
+    with output_lock(out):  # another run holds the output
+        res = run("fbank", src, out, "--storage-path", tmp_path / "f")
+    assert res.exit_code == 1 and "another command is writing" in res.stderr and not out.exists()
+    assert run("fbank", src, out, "--storage-path", tmp_path / "f").exit_code == 0  # released
+
+
+# ---------------------------------------------------------------------------
+# 6. start-up: describe on an RTTM and the verbs' --help import neither torch nor Lhotse
+
+
+@pytest.mark.parametrize("argv", [["describe", "{rttm}"], ["fbank", "--help"], ["prepare", "rttm", "--help"],
+                                  ["export", "kaldi", "--help"], ["--help"]])
+def test_light_verbs_import_no_torch_or_lhotse(tmp_path, argv):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    rttm = tmp_path / "x.rttm"
+    rttm.write_text("SPEAKER a 1 0.0 1.0 <NA> <NA> s <NA> <NA>\n")
+    repo = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "recipes.cli",
+                          *[a.format(rttm=rttm) for a in argv]], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(repo)), timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[1].strip() for line in res.stderr.splitlines() if line.startswith("import time:")}
+    assert "torch" not in imported and "lhotse" not in imported
+    if argv[0] == "describe":
+        assert "speech" in res.stdout  # it did describe
+
+
+# ---------------------------------------------------------------------------
+# 8. fbank on a small corpus: work split by duration, threads pinned inline, bar in hours
+
+
+def test_small_corpus_is_split_by_duration_for_several_workers(featured, tmp_path, monkeypatch):
+    from recipes.features.stage import chunk_by_duration
+
+    monkeypatch.chdir(featured)
+    cuts = CutSet.from_file("man/dbg_cuts_train.jsonl.gz").to_eager()  # 4 recordings: far under 200 cuts
+    assert len(chunk_by_duration(list(cuts), 200, 1)) == 1
+    chunks = chunk_by_duration(list(cuts), 200, 2)
+    assert len(chunks) == 4 and [c.id for ch in chunks for c in ch] == list(cuts.ids)  # one task per worker+
+    res = run("fbank", "man/dbg_cuts_train.jsonl.gz", tmp_path / "two.jsonl.gz", "--storage-path", tmp_path / "f",
+              "--num-jobs", "2")
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "f" / "two").glob("feats-*.lca"))) == 4
+    assert "h audio" in res.stderr  # the bar counts hours of audio
+    reference = {c.id: c.load_features() for c in CutSet.from_file("cuts/dbg_cuts_train.jsonl.gz")}  # --num-jobs 1
+    for cut in CutSet.from_file(tmp_path / "two.jsonl.gz"):
+        np.testing.assert_array_equal(cut.load_features(), reference[cut.id])
+
+
+def test_inline_run_pins_blas_and_torch_threads_then_restores():
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from recipes.parallel import map_tasks
+
+    torch.set_num_threads(2)
+
+    def probe():
+        return torch.get_num_threads(), {p["num_threads"] for p in threadpool_info()}
+
+    ((torch_threads, blas_threads),) = list(map_tasks(probe, [()], num_jobs=1, progress=False))
+    assert torch_threads == 1 and blas_threads <= {1}
+    assert torch.get_num_threads() == 2

@@ -475,7 +475,8 @@ def test_every_mixture_says_what_it_is(tmp_path, src_path):
     for i, cut in enumerate(load_manifest_lazy(out)):
         info = cut.custom["sim"]
         lay = sim.layout(i)
-        expected = {"method", "num_speakers", "overlap_ratio", "silence_ratio", "index"}
+        expected = {"method", "num_speakers", "overlap_ratio", "silence_ratio", "index", "target_silence"}
+        assert info["target_silence"] == 0.10  # the default of target-overlap
         if lay.level is not None:
             expected.add("target_overlap")
             assert info["target_overlap"] == lay.level
@@ -663,3 +664,28 @@ def test_eend_presets_equal_an_independent_eend(tmp_path, src_path, preset):
     assert abs(r["overlap_ratio"] - ref_ov) < 0.005, (r["overlap_ratio"], ref_ov)
     assert abs((1 - r["speech_ratio"]) - ref_sil) < 0.005, (1 - r["speech_ratio"], ref_sil)
     assert abs(np.mean([c.duration for c in cuts]) / ref_len - 1) < 0.02
+
+
+def test_plan_controls_overlap_and_silence_together(tmp_path, src_path):
+    """Per (speaker count, overlap level), read from custom["sim"]: pooled overlap within 1 point of
+    its target and silence within 2 points of target_silence; hours in the configured shares."""
+    kw = dict(method="target-overlap", speakers={1: 0.5, 2: 0.25, 3: 0.25}, target_overlap=[0.1, 0.3],
+              target_silence=0.1, calibration_mixtures=200, max_duration=400)
+    out, stats = run(tmp_path, src_path, "plan", 2500, seed=3, **kw)
+    pooled, hours = {}, {}
+    for cut in load_manifest_lazy(out):
+        info = cut.custom["sim"]
+        assert info["target_silence"] == 0.1 and cut.duration <= 400 + 1e-6
+        key = (info["num_speakers"], info.get("target_overlap"))
+        speech = (1 - info["silence_ratio"]) * cut.duration  # custom["sim"] itself is checked against
+        d = pooled.setdefault(key, [0.0, 0.0, 0.0])  # recipes.stats in test_every_mixture_says_what_it_is
+        d[0] += info["overlap_ratio"] * speech
+        d[1] += speech
+        d[2] += cut.duration
+        hours[info["num_speakers"]] = hours.get(info["num_speakers"], 0.0) + cut.duration
+    assert set(pooled) == {(1, None), (2, 0.1), (2, 0.3), (3, 0.1), (3, 0.3)}
+    for (k, level), (ov, sp, dur) in pooled.items():
+        assert abs(ov / sp - (level or 0.0)) <= 0.01, (k, level, ov / sp)
+        assert abs((dur - sp) / dur - 0.1) <= 0.02, (k, level, (dur - sp) / dur)
+    total = sum(hours.values())
+    assert abs(hours[1] / total - 0.5) < 0.06 and abs(hours[2] / total - 0.25) < 0.05

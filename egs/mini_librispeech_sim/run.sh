@@ -14,6 +14,8 @@
 #   --conversation-stats PATH   real turns (RTTM or CutSet) for the conversation method (default: none)
 #   --musan true|false   stage 0 also downloads MUSAN, stage 1 prepares its noise cuts (default false)
 #   --rirs true|false    stage 0 also downloads the RIRS_NOISES set, stage 1 prepares it (default false)
+#   --source-cache true|false  stage 1 also builds data/sources/cache_{train,dev}: sources (and MUSAN noise) at
+#                        8 kHz int16 for on-the-fly training without FLAC decoding (default true; resumable)
 #   --corpus-dir DIR     use this existing LibriSpeech/ (holding train-clean-5, dev-clean-2) instead of downloading
 #   --materialize true|false  stage 2 also writes 8 kHz FLAC, RTTM and a Kaldi dir per split (default false)
 #   --nj N               worker processes (default 2)
@@ -24,7 +26,8 @@
 #
 # Stage 0: download (lhotse)         -> download/LibriSpeech/{train-clean-5,dev-clean-2}, [download/musan, download/RIRS_NOISES]
 # Stage 1: source cuts (VAD-trimmed) -> data/manifests/librispeech_{recordings,supervisions}_<part>.jsonl.gz,
-#                                       data/sources/mini_librispeech_sources_{train,dev}.jsonl.gz, [data/sources/musan_noise.jsonl.gz]
+#                                       data/sources/mini_librispeech_sources_{train,dev}.jsonl.gz, [data/sources/musan_noise.jsonl.gz],
+#                                       data/sources/cache_{train,dev}/ (source cache, 16 kB per source second)
 # Stage 2: simulate                  -> data/sim/mls-sim_mixed_{train,dev}.jsonl.gz (MixedCuts, no audio; + .NNNNNN
 #                                       shards, .shards.txt index), data/stats/mls-sim_mixed_<split>_simulation.json
 #                                       (overlap, silence, speaker counts); with --materialize true also
@@ -35,7 +38,8 @@
 # Stage 5: describe                  -> data/stats/
 #
 # The MixedCut manifests of stage 2 can also be trained on directly, with
-# on-the-fly features and labels: recipes.dataset.EENDDataset(feature_extractor=...).
+# on-the-fly features and labels: recipes.dataset.EENDDataset(feature_extractor=...),
+# rendered from the source cache with EENDDataset(..., source_cache="data/sources/cache_train").
 # The noise cuts and RIRs of stage 1 are used when the preset has a `noise:` /
 # `reverb:` entry (paths relative to this directory), e.g.
 #   noise: {cuts: data/sources/musan_noise.jsonl.gz, snr: [10, 20]}
@@ -61,6 +65,7 @@ scheduler=
 materialize=false
 label_type=binary
 max_set_size=2
+source_cache=true
 splits="train dev"
 prefix=mls-sim
 
@@ -89,21 +94,26 @@ fi
 if [ -z "$min_pause" ]; then
   if grep -Eq '^method: *eend' "$sim_conf"; then min_pause=0; else min_pause=0.3; fi
 fi
-stage_opts_1="musan=$musan rirs=$rirs min_pause=$min_pause"
+stage_opts_1="musan=$musan rirs=$rirs min_pause=$min_pause source_cache=$source_cache"
 if stage_begins 1 "source cuts (energy VAD)" download/LibriSpeech/train-clean-5 download/LibriSpeech/dev-clean-2; then
   mkdir -p data/manifests data/sources
   lhotse prepare librispeech -p train-clean-5 -p dev-clean-2 -j "$nj" download/LibriSpeech data/manifests
+  cache_extra=()
+  if [ "$musan" = true ]; then
+    lhotse prepare musan download/musan data/manifests
+    lhotse cut simple --force-eager -r data/manifests/musan_recordings_noise.jsonl.gz data/sources/musan_noise.jsonl.gz
+    cache_extra=(--cache-extra data/sources/musan_noise.jsonl.gz)
+  fi
   for s in $splits; do
     p=${part_of[$s]}
     lhotse cut simple --force-eager -r data/manifests/librispeech_recordings_$p.jsonl.gz \
       -s data/manifests/librispeech_supervisions_$p.jsonl.gz data/sources/librispeech_cuts_raw_$p.jsonl.gz
+    cache_opt=()
+    # the source cache: sources (and noise) at 8 kHz int16, memory-mapped by EENDDataset(source_cache=...)
+    if [ "$source_cache" = true ]; then cache_opt=(--cache data/sources/cache_$s "${cache_extra[@]}" --num-jobs "$nj"); fi
     diar simulate-sources --min-pause "$min_pause" data/sources/librispeech_cuts_raw_$p.jsonl.gz \
-      data/sources/mini_librispeech_sources_$s.jsonl.gz
+      data/sources/mini_librispeech_sources_$s.jsonl.gz "${cache_opt[@]}"
   done
-  if [ "$musan" = true ]; then
-    lhotse prepare musan download/musan data/manifests
-    lhotse cut simple --force-eager -r data/manifests/musan_recordings_noise.jsonl.gz data/sources/musan_noise.jsonl.gz
-  fi
   if [ "$rirs" = true ]; then lhotse prepare rir-noise download/RIRS_NOISES data/manifests; fi
   stage_done 1
 fi

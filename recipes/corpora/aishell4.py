@@ -23,11 +23,14 @@ in seconds and the transcript as ``text`` (Chinese, with markup such as ``<sil>`
 
 Rules applied here (units: seconds):
 
-- a speaker turn is an interval whose text is not empty after stripping whitespace and
-  ``<sil>`` tokens (an interval that holds only ``<sil>`` is silence; one that holds only
-  other markup, e.g. ``<%>``, is kept: the annotators marked the speaker active there; the
-  official test STMs have segments with an empty transcript, presumably such intervals after
-  the markup was removed, and their overlap figures are reproduced only when they are kept);
+- a speaker turn is an interval whose text, stripped of whitespace, is not ``''``, ``<%>`` or
+  ``<$>``: the rule of the official baseline (``data_preparation/generate_nospk_testdata.py``,
+  ``speech_rule="official"``, the default). So a ``<sil>``-only interval is speech (the official
+  test STMs have segments with an empty transcript: such intervals after the markup was
+  removed) and a ``<%>``- or ``<$>``-only interval is not. ``speech_rule="sil"`` is the
+  earlier rule of this recipe (drop ``<sil>``-only intervals, keep markup-only ones). Lhotse's
+  ``aishell4`` recipe keeps every interval with a non-empty text, so it has the official turns
+  plus the ``<%>`` / ``<$>``-only intervals;
 - supervisions are these turns, one per interval (sentences of one speaker that touch stay
   separate; same-speaker overlaps, possible only with two tiers of the same name, are
   merged and counted in the report);
@@ -274,14 +277,26 @@ def read_textgrid_tolerant(path) -> ParsedTextGrid:
     return ParsedTextGrid(path, file_xmax, tiers, "tolerant", notes)
 
 
-def is_speech(text: str) -> bool:
-    """An interval is a speaker turn when its text is not empty after removing whitespace and ``<sil>``."""
-    return bool(text.replace(SILENCE_TOKEN, "").strip())
+NON_SPEECH_TEXTS = ("", "<%>", "<$>")  # generate_nospk_testdata.py: '', ' ', '<%>', '<$>' are not speech
+SPEECH_RULES = ("official", "sil")
 
 
-def textgrid_turns(parsed: ParsedTextGrid, recording_id: str) -> Tuple[List[Turn], Dict[str, int]]:
+def is_speech(text: str, rule: str = "official") -> bool:
+    """Whether an interval is a speaker turn. ``official``: its stripped text is not ``''``, ``<%>``
+    or ``<$>`` (the official baseline); ``sil``: its text is not empty after removing whitespace and
+    ``<sil>`` (this recipe's earlier rule)."""
+    if rule == "official":
+        return text.strip() not in NON_SPEECH_TEXTS
+    if rule == "sil":
+        return bool(text.replace(SILENCE_TOKEN, "").strip())
+    raise ValueError(f"speech rule {rule!r}: choose from {', '.join(SPEECH_RULES)}")
+
+
+def textgrid_turns(parsed: ParsedTextGrid, recording_id: str,
+                   rule: str = "official") -> Tuple[List[Turn], Dict[str, int]]:
     """Speaker turns of a parsed TextGrid (speaker = ``global_speaker(recording_id, tier name)``)
-    and counts of what was left out (``silence``: empty text, ``sil_only``: only ``<sil>``)."""
+    and counts of what was left out (``silence``: empty text, ``sil_only``: a non-empty text that
+    is not speech under ``rule``: ``<%>`` / ``<$>`` only (official) or ``<sil>`` only (sil))."""
     turns, counts = [], {"silence": 0, "sil_only": 0}
     for tier in parsed.tiers:
         label = tier.name.strip()
@@ -290,7 +305,7 @@ def textgrid_turns(parsed: ParsedTextGrid, recording_id: str) -> Tuple[List[Turn
             raise AnnotationError(parsed.path, line, "tier with an empty name", "a speaker label as tier name")
         speaker = global_speaker(recording_id, label)
         for start, end, text, _ in tier.intervals:
-            if is_speech(text):
+            if is_speech(text, rule):
                 turns.append(Turn(recording_id, start, end, speaker, "0"))
             elif text.strip():
                 counts["sil_only"] += 1
@@ -342,9 +357,13 @@ def prepare_aishell4(
     channel: int = 0,
     skip_bad_annotations: bool = False,
     duration_from_annotations: bool = False,
+    speech_rule: str = "official",
     progress: bool = True,
 ):
     """Manifests for AISHELL-4 (see the module docstring for the rules).
+
+    :param speech_rule: ``official`` (the baseline's: ``''``, ``<%>``, ``<$>`` are not speech) or
+        ``sil`` (``<sil>``-only intervals are not speech, markup-only ones are).
 
     :param splits: release folders to prepare (default: those of ``train_L``, ``train_M``,
         ``train_S``, ``test`` that exist under ``corpus_dir``).
@@ -394,7 +413,7 @@ def prepare_aishell4(
     for rec_id in tqdm(sorted(set(grids) & set(audio)), desc="Reading TextGrids", disable=not progress):
         try:
             parsed = read_textgrid(grids[rec_id])
-            rec_turns, c = textgrid_turns(parsed, rec_id)
+            rec_turns, c = textgrid_turns(parsed, rec_id, speech_rule)
         except AnnotationError as e:
             bad[rec_id] = str(e)
             continue
@@ -415,7 +434,9 @@ def prepare_aishell4(
     report.annotation_summary = (
         f"read {len(grids) - len(report.annotations_without_audio) - len(bad)} TextGrid(s) "
         f"({n_tolerant} by the tolerant parser), {len(turns)} speaker turn(s); left out {counts['silence']} "
-        f"empty interval(s) and {counts['sil_only']} '<sil>'-only interval(s); merged {merged} "
+        f"empty interval(s) and {counts['sil_only']} "
+        + ("'<%>'/'<$>'-only" if speech_rule == "official" else "'<sil>'-only")
+        + f" interval(s) (speech rule {speech_rule}); merged {merged} "
         f"same-speaker overlapping turn(s); {len(bad)} unparseable TextGrid(s)"
     )
 
@@ -460,6 +481,9 @@ PREPARE_OPTIONS = (
                         "channel 0, aishell4-ch<N> otherwise.", type=int, default=0, min=0, max=7),
     Option("--skip-bad-annotations", "Leave out sessions whose TextGrid cannot be parsed (listed in the report). "
                                      "Default: fail with the list of those files.", type=bool),
+    Option("--speech-rule", "official: an interval is speech unless its text is '', <%> or <$> (the official "
+                            "baseline, generate_nospk_testdata.py); sil: unless it is empty or only <sil>.",
+           choices=SPEECH_RULES, default="official"),
 )
 NAME_HELP = "Default: aishell4 (channel 0), aishell4-ch<N> otherwise."
 

@@ -33,6 +33,10 @@ recipe does the same:
   the annotation tarball the rest); the report counts both kinds;
 - clip length = last turn end - offset (seconds); turns are shifted by
   ``-offset`` into clip time, so supervisions start at 0 at the clip start;
+  the offset stays on each cut (custom ``clip_offset``, seconds, and ``movie``),
+  and ``diar export kaldi|pyannote --time-base movie`` writes RTTMs and UEMs in
+  movie time again, as the official references and scorer use (so results
+  compare with published numbers);
 - the clip audio (16 kHz mono 16-bit WAV) is cut from the movie with ffmpeg
   (``-ss offset -t length``), written to ``<clip>.partial.wav`` and renamed
   when complete, so an existing ``<clip>.wav`` is always whole and is reused
@@ -316,7 +320,9 @@ def prepare_ava_avd(
                                 + ", ".join(absent))
         if any(i in prepared for i in ids):
             splits[split] = [i for i in ids if i in prepared]
-    result = build_manifests(recordings, shifted, report, splits=splits)
+    # the official references and scorer are in movie time: keep each clip's start in its movie
+    result = build_manifests(recordings, shifted, report, splits=splits,
+                             custom={c: {"clip_offset": clip_offset[c], "movie": video_of(c)} for c in recordings})
     return result, report
 
 

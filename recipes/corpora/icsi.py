@@ -45,8 +45,15 @@ Rules (seconds):
   ``word_and_vocalsounds`` references);
 - a run of words timed only at its edges (first word has only a start, a later
   one only an end) is one stretch of speech from that start to that end;
-- words without times are left out (their count is in the report), as are
-  zero-length words; a word with end < start is reported (file:line) and left out;
+- words without times (about 5 % of ICSI's words, mostly in the digit-reading
+  sections) are speech with unknown times: they are no turn, and the stretch
+  between the nearest timed neighbours of each untimed run (end of the timed
+  word before it, start of the timed word after it, in the speaker's words
+  file; the recording start / end when there is none) is taken out of the
+  scored region (a hole in the UEM on each cut), so it is neither trained nor
+  scored as silence; the report counts the runs and the unscored seconds;
+  zero-length words are left out; a word with end < start is reported
+  (file:line) and left out;
 - words -> turns, as the BUT AMI ``only_words`` references were built: per
   speaker, sort the words and join consecutive ones when the pause between them
   is at most ``max_gap`` (default 0.0 s: they must touch, so any pause splits a
@@ -57,7 +64,7 @@ Rules (seconds):
   :class:`recipes.rttm.AnnotationError` naming file and line.
 
 Recordings: one per meeting; ``duration_from_annotations`` takes the last turn
-end (ICSI has no UEM; the whole recording is scored). Meetings of a split list
+end (ICSI has no UEM: the whole recording is scored, except the untimed-word holes). Meetings of a split list
 that have no annotations or no audio are left out of it and listed in the report.
 
 Outputs: ``icsi-<mic>_{recordings,supervisions,cuts}_{train,dev,test}.jsonl.gz``,
@@ -135,19 +142,35 @@ class WordCounts:
     bad: List[str] = field(default_factory=list)  # file:line of words with end < start
 
 
-def read_words(path, vocalsounds: bool = False, counts: Optional[WordCounts] = None) -> List[Tuple[float, float]]:
-    """Speech intervals (start, end) in seconds of one ``*.words.xml`` file (rules in the module docstring)."""
+def read_words(path, vocalsounds: bool = False, counts: Optional[WordCounts] = None,
+               holes: Optional[List[Tuple[float, float]]] = None) -> List[Tuple[float, float]]:
+    """Speech intervals (start, end) in seconds of one ``*.words.xml`` file (rules in the module docstring).
+
+    ``holes`` (when given) receives one ``(start, end)`` per run of untimed words: from the end of
+    the last timed word before the run (0.0 when none) to the start of the first timed word after
+    it (``inf`` when none, i.e. the end of the recording)."""
     counts = counts if counts is not None else WordCounts()
     tags = {"w", "vocalsound"} if vocalsounds else {"w"}
     out = []
     open_start: Optional[float] = None  # start of a run timed only at its edges
+    last_end = 0.0  # end of the latest timed word so far
+    hole_from: Optional[float] = None  # an untimed run started after a word ending here
     for el in read_nxt(path):
         if el.tag not in tags or (el.tag == "w" and el.attrs.get("c") in PUNCTUATION):
             continue
         start, end = _time(path, el, "starttime"), _time(path, el, "endtime")
         if start is None and end is None:
             counts.untimed += open_start is None  # a word inside an edge-timed run is not "untimed"
+            if open_start is None and hole_from is None:
+                hole_from = last_end
             continue
+        if hole_from is not None:
+            nxt = start if start is not None else end
+            if holes is not None and nxt > hole_from:
+                holes.append((hole_from, nxt))
+            hole_from = None
+        if end is not None:
+            last_end = max(last_end, end)
         if start is not None and end is None:
             counts.untimed += open_start is not None  # an earlier run that never closed
             open_start = start
@@ -170,6 +193,8 @@ def read_words(path, vocalsounds: bool = False, counts: Optional[WordCounts] = N
         counts.timed += 1
         out.append((start, end))
     counts.untimed += open_start is not None
+    if hole_from is not None and holes is not None:
+        holes.append((hole_from, float("inf")))
     return out
 
 
@@ -207,8 +232,10 @@ def find_transcripts(corpus_dir) -> Path:
 
 
 def read_icsi_turns(transcripts_dir, max_gap: float = 0.0, vocalsounds: bool = False,
-                    report: Optional[PrepareReport] = None, progress: bool = False) -> List[Turn]:
-    """Speaker turns of every meeting under ``transcripts_dir`` (Words/ and Segments/)."""
+                    report: Optional[PrepareReport] = None, progress: bool = False,
+                    holes: Optional[Dict[str, List[Tuple[float, float]]]] = None) -> List[Turn]:
+    """Speaker turns of every meeting under ``transcripts_dir`` (Words/ and Segments/); ``holes``
+    (when given) receives ``meeting -> [(start, end)]``: the stretches around untimed words."""
     transcripts_dir = Path(transcripts_dir)
     report = report if report is not None else PrepareReport()
     counts = WordCounts()
@@ -226,7 +253,10 @@ def read_icsi_turns(transcripts_dir, max_gap: float = 0.0, vocalsounds: bool = F
         meeting, agent = parts[0], parts[1]
         segs = transcripts_dir / "Segments" / f"{meeting}.{agent}.segs.xml"
         speaker = read_participant(segs) if segs.is_file() else None
-        words = read_words(path, vocalsounds=vocalsounds, counts=counts)
+        file_holes: List[Tuple[float, float]] = []
+        words = read_words(path, vocalsounds=vocalsounds, counts=counts, holes=file_holes)
+        if holes is not None and file_holes:
+            holes.setdefault(meeting, []).extend(file_holes)
         if speaker is None:
             if words:
                 report.notes.append(f"{path}: {len(words)} timed words but no participant in {segs}; left out")
@@ -309,8 +339,9 @@ def prepare_icsi(
     corpus_dir = Path(corpus_dir)
     transcripts = Path(transcripts_dir) if transcripts_dir else find_transcripts(corpus_dir)
     report = PrepareReport()
+    holes: Dict[str, List[Tuple[float, float]]] = {}
     turns = read_icsi_turns(transcripts, max_gap=max_gap, vocalsounds=vocalsounds, report=report,
-                            progress=progress)
+                            progress=progress, holes=holes)
     ends = annotated_durations(turns)
     file_name = MICS[mic]["file"]
     found = {p.parent.name: p for p in sorted((corpus_dir / "speech").glob(f"*/{file_name}"))}
@@ -325,8 +356,37 @@ def prepare_icsi(
         if missing:
             report.notes.append(f"split {name}: {len(missing)} listed meeting(s) not prepared (no audio or no "
                                 f"annotations): {' '.join(missing)}")
-    result = build_manifests(recordings, turns, report, splits=split_ids, channel=0)
+    uem = untimed_uem(recordings, holes, report)
+    result = build_manifests(recordings, turns, report, uem=uem, splits=split_ids, channel=0)
     return result, report
+
+
+def untimed_uem(recordings, holes: Dict[str, List[Tuple[float, float]]],
+                report: PrepareReport) -> Dict[str, List[Tuple[float, float]]]:
+    """Scored regions: each whole recording minus the untimed-word holes (seconds); counted in the report."""
+    from recipes.rttm import union_intervals
+
+    uem, n_runs, unscored = {}, 0, 0.0
+    for m, rec in recordings.items():
+        cut = union_intervals([(max(0.0, a), min(b, rec.duration)) for a, b in holes.get(m, ())
+                               if min(b, rec.duration) > max(0.0, a)])
+        regions, t = [], 0.0
+        for a, b in cut:
+            if a > t:
+                regions.append((t, a))
+            t = max(t, b)
+        if t < rec.duration:
+            regions.append((t, rec.duration))
+        uem[m] = regions
+        n_runs += len(holes.get(m, ()))
+        unscored += sum(b - a for a, b in cut)
+        if cut:
+            report.uem_notes.append(f"{m}: {len(holes[m])} run(s) of untimed words; {sum(b - a for a, b in cut):.2f} s "
+                                    f"not scored: " + ", ".join(f"{a:.2f}-{b:.2f}" for a, b in cut[:5])
+                                    + (" ..." if len(cut) > 5 else ""))
+    report.notes.append(f"untimed words: {n_runs} run(s) between timed neighbours, {unscored:.2f} s taken out of "
+                        "the scored region (UEM holes: neither turn nor silence)")
+    return uem
 
 
 # ---------------------------------------------------------------------------

@@ -67,7 +67,7 @@ from tqdm import tqdm
 
 from recipes.corpora.common import Option, PrepareReport, build_manifests, open_recording
 from recipes.corpora.config import load_corpus_config
-from recipes.download import DownloadError, download_file, extract_archive
+from recipes.download import DownloadError, credentials, download_file, extract_archive, file_digest
 from recipes.fileio import atomic_path
 from recipes.rttm import AnnotationError, Turn
 
@@ -175,28 +175,43 @@ def find_vox2_audio(root: Path) -> Dict[str, Tuple[Path, str]]:
 
 
 def download_voxceleb(target_dir, versions: Sequence[str] = VERSIONS, base_url: Optional[str] = None,
-                      sha256: Optional[Dict[str, str]] = None, lists: bool = True, force: bool = False,
-                      progress: bool = True) -> Path:
+                      sha256: Optional[Dict[str, str]] = None, md5: Optional[Dict[str, str]] = None,
+                      user: Optional[str] = None, password: Optional[str] = None, netrc_file=None,
+                      lists: bool = True, force: bool = False, progress: bool = True) -> Path:
     """Download, join and extract VoxCeleb ``versions`` into ``target_dir/voxceleb<v>/``.
 
     The dev archives come in parts (``vox1_dev_wav_partaa`` ..); each part and
     file goes to ``target_dir/downloads/`` through a resumable ``.part`` file,
-    is verified (sha256 from conf/corpora/voxceleb.yaml where known, or from
-    ``sha256``: file name -> digest), the parts are joined into the zip (under
-    a temporary name, renamed when complete) and extracted once. ``base_url``
-    replaces the directory of every URL (same file names). The VGG server asks
-    for the credentials it e-mails on request; a mirror can be given with
-    ``base_url``. Returns ``target_dir``.
+    is verified (the published MD5s, and sha256 where known, from
+    conf/corpora/voxceleb.yaml; ``sha256`` / ``md5``: file name -> digest
+    replace them for that file), the parts are joined into the zip (under a
+    temporary name, renamed when complete; the joined zip's published MD5 is
+    checked too) and extracted once. ``base_url`` replaces the directory of
+    every URL (same file names). The VGG URLs now answer 401 (the data moved):
+    a 401/403 raises an error saying where to request access; ``user`` /
+    ``password`` or a ``netrc_file`` (``machine <host> login .. password ..``)
+    are sent as HTTP Basic authentication to the server or mirror. Returns ``target_dir``.
     """
     conf = load_corpus_config("voxceleb")
     target = Path(target_dir)
     dl = target / "downloads"
-    digests = dict(sha256 or {})
+    overrides = {f: ("sha256", d) for f, d in (sha256 or {}).items()}
+    overrides.update({f: ("md5", d) for f, d in (md5 or {}).items()})
+    hint = (f"the VGG download moved and needs an account: request access at {conf['access']}, then pass "
+            "the mirror with --base-url and its credentials with --user/--password or --netrc "
+            "(or link an existing copy with --corpus-dir)")
 
-    def get(url: str, file: str, digest: Optional[str]) -> Path:
-        if base_url:
-            url = f"{base_url.rstrip('/')}/{file}"
-        return download_file(url, dl / file, sha256=digests.get(file) or digest, force=force, progress=progress)
+    def digests(file: str, entry: dict) -> Dict[str, Optional[str]]:
+        if file in overrides:
+            kind, digest = overrides[file]
+            return {"sha256": digest if kind == "sha256" else None, "md5": digest if kind == "md5" else None}
+        return {"sha256": entry.get("sha256"), "md5": entry.get("md5")}
+
+    def get(entry: dict) -> Path:
+        file = entry["file"]
+        url = f"{base_url.rstrip('/')}/{file}" if base_url else entry["url"]
+        return download_file(url, dl / file, force=force, progress=progress,
+                             auth=credentials(url, user, password, netrc_file), hint=hint, **digests(file, entry))
 
     for version in versions:
         if version not in VERSIONS:
@@ -204,7 +219,7 @@ def download_voxceleb(target_dir, versions: Sequence[str] = VERSIONS, base_url: 
         vconf = conf[f"voxceleb{version}"]
         root = target / f"voxceleb{version}"
         for archive in vconf["archives"]:
-            parts = [get(p["url"], p["file"], p.get("sha256")) for p in archive.get("parts", [])]
+            parts = [get(p) for p in archive.get("parts", [])]
             if parts:
                 joined = dl / archive["file"]
                 if not joined.exists() or force:
@@ -212,11 +227,19 @@ def download_voxceleb(target_dir, versions: Sequence[str] = VERSIONS, base_url: 
                         for p in parts:
                             with open(p, "rb") as f:
                                 shutil.copyfileobj(f, out, 1 << 20)
+                expected = digests(archive["file"], archive)
+                if archive["file"] not in overrides and any(q["file"] in overrides for q in archive["parts"]):
+                    expected = {}  # parts with digests of their own: the published zip digest does not apply
+                for algorithm, digest in expected.items():
+                    if digest and file_digest(joined, algorithm) != digest.lower():
+                        joined.unlink()
+                        raise DownloadError(f"{joined}: {algorithm} of the joined parts is not the published "
+                                            f"{digest}; the parts were verified one by one, so they changed since")
             else:
-                joined = get(archive["url"], archive["file"], archive.get("sha256"))
+                joined = get(archive)
             extract_archive(joined, root / archive.get("extract_into", "."))
         for meta in vconf.get("meta", []) + (vconf.get("lists", []) if lists else []):
-            path = get(meta["url"], meta["file"], meta.get("sha256"))
+            path = get(meta)
             shutil.copyfile(path, root / meta["file"])
     return target
 
@@ -321,7 +344,11 @@ DOWNLOAD_HELP = "Download VoxCeleb1 (about 39 GB of WAV) and/or VoxCeleb2 (about
 DOWNLOAD_OPTIONS = (
     _VERSION,
     Option("--base-url", "Mirror replacing the directory of every URL in conf/corpora/voxceleb.yaml (same file "
-                         "names). Default: the VGG URLs (they ask for the credentials VGG e-mails on request)."),
+                         "names). Default: the VGG URLs, which now answer 401 (the data moved; see the error)."),
+    Option("--user", "User name for HTTP Basic authentication at the server or mirror. Default: none."),
+    Option("--password", "Password that goes with --user. Default: none."),
+    Option("--netrc", "netrc file with 'machine <host> login <user> password <password>' for the server or "
+                      "mirror (instead of --user/--password). Default: none.", dest="netrc_file", type="file"),
     Option("--force", "Download again even when the files exist. Default: off.", type=bool),
 )
 PREPARE_HELP = """VoxCeleb CORPUS_DIR -> single-speaker utterance manifests in OUTPUT_DIR (sources for `diar simulate`).

@@ -97,6 +97,26 @@ def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str):
     return done, rejects
 
 
+def chunk_by_duration(cuts, max_cuts: int, num_jobs: int):
+    """Consecutive groups of cuts, one archive (one task) each: at most ``max_cuts`` cuts, and,
+    with several workers, about a quarter of one worker's share of the audio duration, so
+    that a corpus of a few long recordings still keeps every worker busy. One worker:
+    groups of ``max_cuts`` (fewer, larger archives)."""
+    if num_jobs <= 1:
+        return [cuts[i: i + max_cuts] for i in range(0, len(cuts), max_cuts)]
+    target = sum(c.duration for c in cuts) / (4 * num_jobs)
+    chunks, current, seconds = [], [], 0.0
+    for cut in cuts:
+        if current and (len(current) >= max_cuts or seconds + cut.duration / 2 > target):
+            chunks.append(current)
+            current, seconds = [], 0.0
+        current.append(cut)
+        seconds += cut.duration
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 def compute_fbank(
     cuts: CutSet,
     storage_path: Pathlike,
@@ -115,7 +135,8 @@ def compute_fbank(
     Audio is loaded at its own rate and resampled to ``config.sampling_rate``
     (soxr, or Lhotse's resampler with ``resampler: lhotse``); files are never
     rewritten. Features go to lilcom archives ``<storage_path>/feats-<i>.lca``
-    (``cuts_per_archive`` cuts each; each archive is written under a
+    (at most ``cuts_per_archive`` cuts each, split by audio duration with several workers:
+    :func:`chunk_by_duration`; the progress bar counts hours of audio; each archive is written under a
     ``.partial`` name and renamed when complete, so an interrupted run leaves
     nothing that looks finished). ``backend``: ``numpy`` (vectorised, the
     default; matches kaldi-native-fbank within 1e-3) or ``knf``
@@ -156,7 +177,7 @@ def compute_fbank(
             seen.add(cid)
         raise ValueError(f"duplicate cut ids in input: {_id_list(dups)}")
     storage = check_writable_dir(storage_path)
-    chunks = [cut_list[i: i + cuts_per_archive] for i in range(0, len(cut_list), cuts_per_archive)]
+    chunks = chunk_by_duration(cut_list, cuts_per_archive, num_jobs if executor_kind == "local" else max(num_jobs, 2))
     tasks = [([c.to_dict() for c in chunk], str(storage / f"feats-{i:05d}.lca"), config.to_dict(), backend)
              for i, chunk in enumerate(chunks)]
     if num_jobs > 1 or executor_kind != "local":
@@ -164,8 +185,9 @@ def compute_fbank(
 
         lilcom_codec.warm_up()  # compiled once, here: workers inherit it (fork) or load it from numba's cache
     features, rejects = {}, []
-    for done, bad in map_tasks(_extract_chunk, tasks, num_jobs, executor_kind, scheduler, desc="fbank archives",
-                               progress=progress):
+    hours = [sum(c.duration for c in chunk) / 3600 for chunk in chunks]
+    for done, bad in map_tasks(_extract_chunk, tasks, num_jobs, executor_kind, scheduler, desc="fbank",
+                               progress=progress, weights=hours, unit="h audio"):
         features.update(done)
         rejects.extend(bad)
     if rejects:

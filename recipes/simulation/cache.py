@@ -59,9 +59,13 @@ def _shard_task(recording_dicts: List[dict], shard_path: str, fingerprint: str) 
             sr = rec.sampling_rate
             block = int(round(BLOCK_SECONDS * sr))
             nb = -(-len(x) // block)
-            sq = np.zeros(nb * block, dtype=np.float64)
-            sq[: len(x)] = x.astype(np.float64) ** 2
-            energies = sq.reshape(nb, block).sum(axis=1).astype(np.float32)
+            full = len(x) // block
+            energies = np.empty(nb, dtype=np.float32)
+            whole = x[: full * block].reshape(full, block)
+            energies[:full] = np.einsum("ij,ij->i", whole, whole)
+            if nb > full:
+                tail = x[full * block:]
+                energies[full] = np.dot(tail, tail)
             y = resample_audio(x, sr, RATE)
             peak = float(np.abs(y).max()) if len(y) else 0.0
             scale = peak / 32767 if peak > 0 else 1 / 32768

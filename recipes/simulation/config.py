@@ -39,7 +39,9 @@ class SimulationConfig:
       measured statistics (7 s as BUT's EEND_dataprep; ``null`` keeps every value).
     - ``max_duration``: seconds; a mixture stops before a turn that would end after it
       (``conversation``, ``target-overlap``).
-    - ``target_silence``: silence / duration, pooled per combination (``target-overlap``; 0.10).
+    - ``target_silence``: silence / duration, pooled per combination (``target-overlap``; default
+      0.10: overlap and silence controlled together; ``null``: the old control, overlap only, by
+      the EEND silence scale ``beta``).
     - ``supervision``: ``speech`` (the VAD-trimmed source supervision) or
       ``utterance`` (the whole utterance, silence included, as EEND labels).
     - ``hours``: default set size, one value or split name -> hours.
@@ -64,7 +66,7 @@ class SimulationConfig:
     conversation_stats: Optional[str] = None
     outlier_cutoff: Optional[float] = 7.0
     max_duration: Optional[float] = None
-    target_silence: Optional[float] = None
+    target_silence: Optional[float] = 0.10
     supervision: str = "speech"
     hours: Any = None
     hours_per_combination: Any = None

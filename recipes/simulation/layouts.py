@@ -202,3 +202,78 @@ def overlap_speech(starts: np.ndarray, ends: np.ndarray, speakers: Optional[np.n
     by_k = np.bincount(np.minimum(k, max_k - 1), weights=seg, minlength=max_k)
     speech = float(seg[k >= 1].sum())
     return float(seg[k >= 2].sum()), speech, by_k
+
+
+def joint_draws(rng, src: Sources, num_speakers: int, cfg: SimulationConfig):
+    """The random numbers of one ``target-overlap`` mixture (joint control), drawn once so that
+    calibration can replay them (common random numbers): the turn order (the speaker changes at
+    every turn while another speaker has utterances left), and per turn a uniform
+    ``U`` (overlap or pause), ``E_o ~ Exp(1)`` (overlap) and ``E_g ~ Exp(1)`` (pause)."""
+    lo, hi = cfg.utterances_per_speaker
+    utts = _draw_speakers_and_utterances(rng, src, num_speakers, lo, hi)
+    left = [list(u) for u in utts]
+    counts = [len(x) for x in left]
+    seq, who, last = [], [], -1
+    for x in rng.random(sum(counts)).tolist():  # the next speaker: another one while any is left
+        w = [c if k != last else 0 for k, c in enumerate(counts)]  # (weighted by what it has left)
+        total = sum(w)
+        if total == 0:
+            k = last
+        else:
+            acc, k, target = 0, 0, x * total
+            for k, c in enumerate(w):
+                acc += c
+                if target < acc:
+                    break
+        seq.append(left[k].pop())
+        counts[k] -= 1
+        who.append(k)
+        last = k
+    n = len(seq)
+    return (np.asarray(seq, dtype=np.int64), np.asarray(who), rng.random(n), rng.standard_exponential(n),
+            rng.standard_exponential(n))
+
+
+OVERLAP_PROBABILITY = 0.9  # share of speaker changes that overlap in target-overlap (joint control)
+
+
+def joint_layout(draws, src: Sources, num_speakers: int, overlap_scale: float, pause_scale: float,
+                 max_duration: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """``target-overlap`` with joint control of overlap and silence (after NeMo's multi-speaker
+    simulator: an overlap probability and mean overlap, a mean silence).
+
+    Turns in a random order; turn ``b`` follows the latest-ending turn ``a``: a speaker change
+    overlaps ``a`` with probability ``OVERLAP_PROBABILITY`` by ``min(overlap_scale * E_o, room)``
+    (room: ``b`` starts after ``a`` starts, ends after ``a`` ends and starts after its own
+    speaker's previous utterance, silence included, ends), else (and after the same speaker) it
+    follows after a pause ``pause_scale * E_g``. Overlap / speech depends on ``overlap_scale``
+    only, silence / duration on both: calibration fixes ``overlap_scale`` first, then
+    ``pause_scale``. ``max_duration`` ends the mixture before a turn that would end later.
+    """
+    seq, who, u, e_o, e_g = draws
+    s0, s1, dur = src.sup_start[seq].tolist(), src.sup_end[seq].tolist(), src.duration[seq].tolist()
+    who, u, e_o, e_g = who.tolist(), u.tolist(), e_o.tolist(), e_g.tolist()
+    own_end = [-math.inf] * num_speakers  # end of each speaker's last utterance (its audio)
+    offs = []
+    last_end = last_start = 0.0
+    for j in range(len(seq)):
+        w = who[j]
+        length = s1[j] - s0[j]
+        if j == 0:
+            t = float(s0[j])
+        else:
+            t = last_end + pause_scale * e_g[j]
+            if w != who[j - 1] and u[j] < OVERLAP_PROBABILITY and overlap_scale > 0:
+                room = min(last_end - last_start, length, last_end - (own_end[w] + s0[j]) - 0.002)
+                if room > 0:
+                    t = last_end - min(overlap_scale * e_o[j], room)
+        off = max(t - s0[j], own_end[w] + 0.001, 0.0)
+        off = _ms_ceil(off)
+        if max_duration and j > 0 and off + dur[j] > max_duration:
+            seq = seq[:j]
+            break
+        offs.append(off)
+        own_end[w] = off + dur[j]
+        if off + s1[j] > last_end or j == 0:
+            last_end, last_start = off + s1[j], off + s0[j]
+    return seq[:len(offs)], np.asarray(offs)

@@ -73,5 +73,9 @@ def materialize(cuts, out_dir, sampling_rate: int = 8000, progress: bool = True,
     save_manifest(cs, out_dir / "cuts.jsonl.gz")
     with atomic_path(out_dir / "rttm") as tmp:
         write_rttm([t for c in out for t in cut_turns(c)], tmp)
-    export_kaldi(cs, out_dir / "kaldi", sampling_rate=sampling_rate)
+    import shutil
+
+    # FLAC needs a converter in wav.scp: sox pipes where sox is installed, else WAV copies written once
+    export_kaldi(cs, out_dir / "kaldi", sampling_rate=sampling_rate,
+                 audio="pipe" if shutil.which("sox") else "wav")
     return cs

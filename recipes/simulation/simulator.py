@@ -11,7 +11,9 @@ import numpy as np
 from recipes.simulation.config import HIST_BINS, PILOT_MIXTURES, SimulationConfig
 from recipes.simulation.effects import _Reverb, load_noise
 from recipes.simulation.layouts import (
-    Layout, _draw_combination, conversation_layout, eend_draws, eend_layout, overlap_speech,
+    OVERLAP_PROBABILITY, Layout, _draw_combination, conversation_layout, eend_draws, eend_layout, joint_draws,
+    joint_layout,
+    overlap_speech,
 )
 from recipes.simulation.sources import Sources
 from recipes.simulation.turns import ConversationStats, load_conversation_stats
@@ -43,8 +45,67 @@ class Simulator:
             self.reverb = _Reverb(cfg.reverb, src.sampling_rate)
         self.calibration: Dict[str, dict] = {}
         self.betas: Dict[Tuple[int, Optional[float]], float] = {}
+        self.scales: Dict[Tuple[int, Optional[float]], Tuple[float, float]] = {}  # joint: (overlap, pause)
+        self.joint = cfg.method == "target-overlap" and cfg.target_silence is not None
         for k, level, _ in self.combos:
-            self.betas[(k, level)] = cfg.beta_for(k) if level is None else self._calibrate(k, level)
+            if self.joint:
+                self.scales[(k, level)] = self._calibrate_joint(k, level)
+            else:
+                self.betas[(k, level)] = cfg.beta_for(k) if level is None else self._calibrate(k, level)
+        if self.joint:  # the speakers' weights are shares of hours: per mixture, share / mean duration
+            w = [p / self.calibration[self._key(k, lv)]["pilot_mean_duration"] for k, lv, p in self.combos]
+            self.combos = [(k, lv, x / sum(w)) for (k, lv, _), x in zip(self.combos, w)]
+
+    @staticmethod
+    def _key(k: int, level: Optional[float]) -> str:
+        return f"{k}spk" + ("" if level is None else f"@{level}")
+
+    def _pilot_joint(self, pilots, k: int, c: float, g: float) -> Tuple[float, float, float]:
+        ov = sp = dur = 0.0
+        for draws in pilots:
+            srcs, offs = joint_layout(draws, self.src, k, c, g, self.cfg.max_duration)
+            o, s, _ = overlap_speech(offs + self.src.sup_start[srcs], offs + self.src.sup_end[srcs])
+            ov, sp, dur = ov + o, sp + s, dur + float(np.max(offs + self.src.duration[srcs]))
+        return (ov / sp if sp else 0.0), ((dur - sp) / dur if dur else 0.0), dur / len(pilots)
+
+    def _calibrate_joint(self, k: int, level: Optional[float]) -> Tuple[float, float]:
+        """``(overlap_scale, pause_scale)`` whose pooled pilot overlap / speech equals ``level``
+        (0 for one speaker) and silence / duration ``target_silence``: bisection on the overlap
+        scale at pause scale 0, then on the pause scale (common random numbers)."""
+        m = self.cfg.calibration_mixtures
+        target_sil = float(self.cfg.target_silence)
+        tag = int(round((level or 0) * 1e6))
+        pilots = [joint_draws(np.random.default_rng([self.seed, 1 << 41, k, tag, j]), self.src, k, self.cfg)
+                  for j in range(m)]
+        c = 0.0
+        if level is not None and k > 1:
+            lo, hi = 0.0, 60.0
+            if self._pilot_joint(pilots, k, hi, 0.0)[0] < level:
+                raise ValueError(f"target overlap {level} for {k} speakers is out of reach with these sources "
+                                 f"(at most {self._pilot_joint(pilots, k, hi, 0.0)[0]:.3f})")
+            for _ in range(15):
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if self._pilot_joint(pilots, k, mid, 0.0)[0] < level else (lo, mid)
+            c = round((lo + hi) / 2, 6)
+        lo, hi = 0.0, 60.0
+        sil0 = self._pilot_joint(pilots, k, c, 0.0)[1]
+        if sil0 > target_sil:
+            logger.warning("target-overlap: %d speakers @ %s: silence is %.3f without pauses (the sources' own "
+                           "silence), above target_silence %.3f", k, level, sil0, target_sil)
+            g = 0.0
+        else:
+            for _ in range(15):
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if self._pilot_joint(pilots, k, c, mid)[1] < target_sil else (lo, mid)
+            g = round((lo + hi) / 2, 6)
+        ov, sil, mean_dur = self._pilot_joint(pilots, k, c, g)
+        self.calibration[self._key(k, level)] = {
+            "speakers": k, "target": level, "target_silence": target_sil, "overlap_scale": c, "pause_scale": g,
+            "overlap_probability": OVERLAP_PROBABILITY, "pilot_mixtures": m, "pilot_overlap_ratio": ov,
+            "pilot_silence_ratio": sil, "pilot_mean_duration": mean_dur}
+        logger.info("target-overlap: %d speakers @ %s -> overlap scale %.3f s, pause scale %.3f s (pilot overlap "
+                    "%.4f, silence %.4f)", k, level, c, g, ov, sil)
+        return c, g
 
     # -- calibration -------------------------------------------------------
     def _pilot_ratio(self, pilots, beta: float) -> float:
@@ -95,6 +156,10 @@ class Simulator:
             k, level = _draw_combination(rng, self.combos)
         if self.cfg.method == "conversation":
             srcs, offs = conversation_layout(rng, self.src, k, self.cfg, self.conv_stats)
+        elif self.joint:
+            c, g = self.scales[(k, level)]
+            srcs, offs = joint_layout(joint_draws(rng, self.src, k, self.cfg), self.src, k, c, g,
+                                      self.cfg.max_duration)
         else:
             draws = eend_draws(rng, self.src, k, self.cfg)
             srcs, offs = eend_layout(draws, self.src, self.betas[(k, level)])
