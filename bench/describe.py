@@ -9,6 +9,7 @@ peak RSS, for each ``--num-jobs``.
 
 Target (issue 17): 20,000 h (323k mixtures, 9.7 M tracks) in at most 2 minutes and 2 GiB.
 """
+
 import argparse
 import os
 import shutil
@@ -39,8 +40,19 @@ def write_manifest(work: Path, hours: float, num_jobs: int) -> Path:
 
 def run_describe(manifest: Path, num_jobs: int, out: Path):
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    cmd = [sys.executable, "-m", "recipes.cli", "describe", str(manifest), "--format", "json",
-           "-o", str(out), "--num-jobs", str(num_jobs)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "recipes.cli",
+        "describe",
+        str(manifest),
+        "--format",
+        "json",
+        "-o",
+        str(out),
+        "--num-jobs",
+        str(num_jobs),
+    ]
     t0 = time.time()
     log = out.with_suffix(".log")
     with open(log, "w") as errf:  # a file, not a pipe: the progress bar would fill a pipe nobody reads
@@ -72,11 +84,14 @@ def main():
                 t0 = time.time()
                 write_manifest(work, args.hours, max(args.num_jobs))
                 print(f"manifest of {args.hours:g} h written in {time.time() - t0:.1f} s", flush=True)
-        size = manifest.stat().st_size / 2 ** 30
+        size = manifest.stat().st_size / 2**30
         for j in args.num_jobs:
             wall, cpu, rss = run_describe(manifest, j, work / f"describe-{j}.json")
-            print(f"diar describe --num-jobs {j}: {wall:6.1f} s wall, {cpu:6.1f} s CPU (with its workers), "
-                  f"peak RSS {rss:6.0f} MiB (largest process); manifest {size:.2f} GiB gzip", flush=True)
+            print(
+                f"diar describe --num-jobs {j}: {wall:6.1f} s wall, {cpu:6.1f} s CPU (with its workers), "
+                f"peak RSS {rss:6.0f} MiB (largest process); manifest {size:.2f} GiB gzip",
+                flush=True,
+            )
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)

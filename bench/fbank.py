@@ -19,6 +19,7 @@ on the same 8 kHz samples before storage.
 
     python bench/fbank.py [--minutes 10] [--files 2] [--repeat 5]
 """
+
 import argparse
 import tempfile
 import time
@@ -75,7 +76,8 @@ def main():
 
         def stock():
             cuts.resample(8000).compute_and_store_features(
-                stock_fbank, tmp / "stock", storage_type=LilcomChunkyWriter, progress_bar=False)
+                stock_fbank, tmp / "stock", storage_type=LilcomChunkyWriter, progress_bar=False
+            )
 
         def ours(backend):
             return lambda: compute_fbank(cuts, tmp / f"ours-{backend}", cfg, backend=backend, progress=False)
@@ -83,15 +85,21 @@ def main():
         fns = {"stock": stock, "knf": ours("knf"), "numpy": ours("numpy")}
         for fn in fns.values():  # warm-up: imports, resampler/FFT plans
             fn()
-        runs = {mode: timings(args.repeat, fns, interleave=(mode == "interleaved"))
-                for mode in ("back to back", "interleaved")}
+        runs = {
+            mode: timings(args.repeat, fns, interleave=(mode == "interleaved"))
+            for mode in ("back to back", "interleaved")
+        }
         samples = load_audio_for_features(cuts[0], cfg)
         diff = np.abs(NumpyFbank(cfg)(samples) - KaldiNativeFbank(cfg).extract(samples, 8000)).max()
-    print(f"audio: {args.files} x {args.minutes:g} min of 16 kHz WAV ({total / 60:.0f} min); one job, "
-          f"one torch thread; best of {args.repeat} runs, back to back per pipeline, then interleaved")
-    labels = {"stock": "stock Lhotse (Lhotse resample + torch Fbank + lilcom)",
-              "knf": "diar fbank --backend knf (soxr + kaldi-native-fbank)",
-              "numpy": "diar fbank (soxr + numpy fbank, default)"}
+    print(
+        f"audio: {args.files} x {args.minutes:g} min of 16 kHz WAV ({total / 60:.0f} min); one job, "
+        f"one torch thread; best of {args.repeat} runs, back to back per pipeline, then interleaved"
+    )
+    labels = {
+        "stock": "stock Lhotse (Lhotse resample + torch Fbank + lilcom)",
+        "knf": "diar fbank --backend knf (soxr + kaldi-native-fbank)",
+        "numpy": "diar fbank (soxr + numpy fbank, default)",
+    }
     for mode, times in runs.items():
         best = {name: min(t) for name, t in times.items()}
         print(f"{mode}:")
@@ -100,8 +108,10 @@ def main():
             print(f"  {label + ':':55s} {best[name]:6.2f} s  RTF {total / best[name]:7.0f}x{ratio}")
     rounds = runs["interleaved"]
     per_round = sorted(s / n for s, n in zip(rounds["stock"], rounds["numpy"]))
-    print(f"stock / diar fbank per interleaved round: min {per_round[0]:.2f}x, "
-          f"median {per_round[len(per_round) // 2]:.2f}x, max {per_round[-1]:.2f}x")
+    print(
+        f"stock / diar fbank per interleaved round: min {per_round[0]:.2f}x, "
+        f"median {per_round[len(per_round) // 2]:.2f}x, max {per_round[-1]:.2f}x"
+    )
     print(f"numpy vs kaldi-native-fbank on the same samples, before storage: max |diff| = {diff:.2e}")
 
 

@@ -15,6 +15,7 @@ time of each process, real time factors (audio seconds / wall second) and the ra
 
     python bench/fbank_process.py [--files 4] [--minutes 30] [--rounds 2]
 """
+
 import argparse
 import os
 import subprocess
@@ -67,14 +68,41 @@ def main():
         print(f"start-up alone: `diar fbank --help` {start_ours:.2f} s, `import lhotse` {start_stock:.2f} s")
         ours, stock = [], []
         for r in range(args.rounds):
-            ours.append(timed(diar + ["fbank", str(tmp / "in_cuts.jsonl.gz"), str(tmp / f"ours{r}.jsonl.gz"),
-                                      "--storage-path", str(tmp / f"ours{r}")], env))
-            stock.append(timed([sys.executable, "-c", STOCK, str(tmp / "in_cuts.jsonl.gz"), str(tmp / f"stock{r}"),
-                                str(tmp / f"stock{r}.jsonl.gz")], env))
-            print(f"round {r + 1}: diar fbank {ours[-1]:6.1f} s ({total / ours[-1]:6.0f}x real time), stock "
-                  f"{stock[-1]:6.1f} s ({total / stock[-1]:6.0f}x), ratio {stock[-1] / ours[-1]:.2f}x", flush=True)
-        print(f"best of {args.rounds}: diar fbank {total / min(ours):.0f}x real time, stock {total / min(stock):.0f}x, "
-              f"ratio {min(stock) / min(ours):.2f}x (target >= 4x, start-up included)")
+            ours.append(
+                timed(
+                    diar
+                    + [
+                        "fbank",
+                        str(tmp / "in_cuts.jsonl.gz"),
+                        str(tmp / f"ours{r}.jsonl.gz"),
+                        "--storage-path",
+                        str(tmp / f"ours{r}"),
+                    ],
+                    env,
+                )
+            )
+            stock.append(
+                timed(
+                    [
+                        sys.executable,
+                        "-c",
+                        STOCK,
+                        str(tmp / "in_cuts.jsonl.gz"),
+                        str(tmp / f"stock{r}"),
+                        str(tmp / f"stock{r}.jsonl.gz"),
+                    ],
+                    env,
+                )
+            )
+            print(
+                f"round {r + 1}: diar fbank {ours[-1]:6.1f} s ({total / ours[-1]:6.0f}x real time), stock "
+                f"{stock[-1]:6.1f} s ({total / stock[-1]:6.0f}x), ratio {stock[-1] / ours[-1]:.2f}x",
+                flush=True,
+            )
+        print(
+            f"best of {args.rounds}: diar fbank {total / min(ours):.0f}x real time, stock {total / min(stock):.0f}x, "
+            f"ratio {min(stock) / min(ours):.2f}x (target >= 4x, start-up included)"
+        )
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ they are computed from the audio in the DataLoader's workers (0, 1, 2).
 
     python bench/onthefly.py [--parts 1 2 3] [--files 4] [--minutes 30] [--mixture-minutes 30]
 """
+
 import argparse
 import sys
 import tempfile
@@ -62,7 +63,12 @@ def rate(loader, total):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=4)
-    parser.add_argument("--minutes", type=float, default=30.0, help="minutes per file (enough work that worker start-up does not dominate)")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=30.0,
+        help="minutes per file (enough work that worker start-up does not dominate)",
+    )
     parser.add_argument("--parts", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--mixture-minutes", type=float, default=30.0, help="part 3: minutes of mixtures")
     parser.add_argument("--workers", type=int, default=2, help="part 3: DataLoader workers (one core each)")
@@ -74,36 +80,57 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cuts = make_audio(tmp, args.files, 60 * args.minutes)
-        cuts = CutSet.from_cuts(fastcopy(c, supervisions=[
-            SupervisionSegment(f"{c.id}-{i}", c.recording_id, start=10.0 * i, duration=12.0, speaker=f"s{i % 3}")
-            for i in range(int(c.duration // 10) - 1)]) for c in cuts)
+        cuts = CutSet.from_cuts(
+            fastcopy(
+                c,
+                supervisions=[
+                    SupervisionSegment(
+                        f"{c.id}-{i}", c.recording_id, start=10.0 * i, duration=12.0, speaker=f"s{i % 3}"
+                    )
+                    for i in range(int(c.duration // 10) - 1)
+                ],
+            )
+            for c in cuts
+        )
         labelled, _ = compute_labels(cuts, tmp / "labels.h5", progress=False)
         chunks = chunk_cuts(labelled, chunk_size=500).to_eager()
         total = sum(c.duration for c in chunks)
         print(f"{len(chunks)} chunks of up to 50 s, {total / 60:.0f} min of audio, features computed on the fly")
         print("1. Lhotse OnTheFlyFeatures (SimpleCutSampler, max_duration 200 s):")
-        setups = {"stock Lhotse (resample + Fbank)": (chunks.resample(8000), Fbank(FbankConfig(
-                      sampling_rate=8000, num_mel_bins=23))),
-                  "KaldiNativeFbank (16 kHz in, soxr)": (chunks, KaldiNativeFbank()),
-                  "NumpyKaldiFbank (16 kHz in, soxr)": (chunks, NumpyKaldiFbank())}
+        setups = {
+            "stock Lhotse (resample + Fbank)": (
+                chunks.resample(8000),
+                Fbank(FbankConfig(sampling_rate=8000, num_mel_bins=23)),
+            ),
+            "KaldiNativeFbank (16 kHz in, soxr)": (chunks, KaldiNativeFbank()),
+            "NumpyKaldiFbank (16 kHz in, soxr)": (chunks, NumpyKaldiFbank()),
+        }
         for workers in (0, 2):
             stock_rate = None
             for name, (source, extractor) in setups.items():
                 loader = torch.utils.data.DataLoader(
-                    FeaturesOnly(extractor), sampler=SimpleCutSampler(source, max_duration=200.0),
-                    batch_size=None, num_workers=workers)
+                    FeaturesOnly(extractor),
+                    sampler=SimpleCutSampler(source, max_duration=200.0),
+                    batch_size=None,
+                    num_workers=workers,
+                )
                 cps, rtf, t, n = rate(loader, total)
                 stock_rate = stock_rate or cps
-                print(f"  {name:36s} {workers} worker(s): {cps:7.1f} cuts/s  RTF {rtf:7.0f}x  "
-                      f"({t:.2f} s, {n} cuts; {cps / stock_rate:.2f}x stock)")
+                print(
+                    f"  {name:36s} {workers} worker(s): {cps:7.1f} cuts/s  RTF {rtf:7.0f}x  "
+                    f"({t:.2f} s, {n} cuts; {cps / stock_rate:.2f}x stock)"
+                )
         print("2. EENDDataset (features, splicing, labels; DynamicBucketingSampler):")
         extractors = {"kaldi-native-fbank": KaldiNativeFbank(), "numpy": NumpyFbank(load_fbank_config())}
         for name, extractor in extractors.items():
             for workers in (0, 1, 2):
                 sampler = DynamicBucketingSampler(chunks, max_duration=200.0, num_buckets=2, shuffle=False)
                 loader = torch.utils.data.DataLoader(
-                    EENDDataset(feature_extractor=extractor, chunk_size=500), sampler=sampler,
-                    batch_size=None, num_workers=workers)
+                    EENDDataset(feature_extractor=extractor, chunk_size=500),
+                    sampler=sampler,
+                    batch_size=None,
+                    num_workers=workers,
+                )
                 cps, rtf, t, n = rate(loader, total)
                 print(f"  {name:18s} {workers} worker(s): {cps:7.1f} cuts/s  RTF {rtf:7.0f}x  ({t:.2f} s, {n} cuts)")
 
@@ -126,8 +153,10 @@ def make_sim_corpus(tmp: Path, minutes: float, seed: int = 0):
         for u in range(12):
             parts = []
             for _ in range(int(rng.integers(3, 8))):
-                parts += [voiced_signal(spk, float(rng.uniform(0.3, 1.2)), rng, 16000),
-                          np.zeros(int(16000 * rng.uniform(0.1, 0.4)), np.float32)]
+                parts += [
+                    voiced_signal(spk, float(rng.uniform(0.3, 1.2)), rng, 16000),
+                    np.zeros(int(16000 * rng.uniform(0.1, 0.4)), np.float32),
+                ]
             x = np.concatenate([np.zeros(3200, np.float32)] + parts) * np.float32(10 ** (rng.uniform(-10, 0) / 20))
             x += rng.standard_normal(len(x)).astype(np.float32) * np.float32(10 ** (rng.uniform(-90, -60) / 20))
             path = tmp / "src" / f"s{s}-{u:02d}.flac"
@@ -148,8 +177,13 @@ def make_source_cut(cid, speaker, path, n):
     from lhotse import AudioSource, Recording
     from lhotse.cut import MonoCut
 
-    rec = Recording(id=cid, sources=[AudioSource(type="file", channels=[0], source=str(path))], sampling_rate=16000,
-                    num_samples=n, duration=n / 16000)
+    rec = Recording(
+        id=cid,
+        sources=[AudioSource(type="file", channels=[0], source=str(path))],
+        sampling_rate=16000,
+        num_samples=n,
+        duration=n / 16000,
+    )
     sups = [] if speaker is None else [SupervisionSegment(cid, cid, 0.0, n / 16000, channel=0, speaker=speaker)]
     return MonoCut(cid, 0.0, n / 16000, 0, recording=rec, supervisions=sups)
 
@@ -159,15 +193,17 @@ class Float32Fbank(Fbank):
     the SNR gain) and its own Fbank.extract_batch then raises a dtype error."""
 
     def extract_batch(self, samples, sampling_rate, lengths=None):
-        samples = [s.astype("float32") if hasattr(s, "astype") else s.float() for s in samples] \
-            if isinstance(samples, list) else samples.astype("float32")
+        samples = (
+            [s.astype("float32") if hasattr(s, "astype") else s.float() for s in samples]
+            if isinstance(samples, list)
+            else samples.astype("float32")
+        )
         return super().extract_batch(samples, sampling_rate, lengths)
 
 
 def simulated(args):
     import os
 
-    import numpy as np
     from lhotse import load_manifest_lazy
 
     from recipes.dataset import _one_torch_thread
@@ -188,17 +224,25 @@ def simulated(args):
         cache = SourceCache(tmp / "cache")
         chunks = CutSet.from_cuts([w for m in load_manifest_lazy(mix) for w in m.cut_into_windows(50.0)]).to_eager()
         total = sum(c.duration for c in chunks)
-        print(f"3. simulated mixtures: {len(chunks)} chunks of up to 50 s, {total / 60:.1f} min, noise track in each, "
-              f"{args.workers} DataLoader worker(s) = {cores} core(s)")
-        print(f"  source cache: {info['sources']} sources, {src_seconds / 60:.1f} min, {info['bytes'] / src_seconds:.0f} "
-              f"bytes per source second, built at {src_seconds / t_build:.0f}x real time (1 process)")
+        print(
+            f"3. simulated mixtures: {len(chunks)} chunks of up to 50 s, {total / 60:.1f} min, noise track in each, "
+            f"{args.workers} DataLoader worker(s) = {cores} core(s)"
+        )
+        print(
+            f"  source cache: {info['sources']} sources, {src_seconds / 60:.1f} min, {info['bytes'] / src_seconds:.0f} "
+            f"bytes per source second, built at {src_seconds / t_build:.0f}x real time (1 process)"
+        )
 
         def loader_rate(dataset, cuts, workers):
             # persistent workers, one untimed epoch first: worker start-up (fork, first batch) is not
             # part of a training run's steady input rate
-            loader = torch.utils.data.DataLoader(dataset, sampler=SimpleCutSampler(cuts, max_duration=200.0),
-                                                 batch_size=None, num_workers=workers,
-                                                 persistent_workers=workers > 0)
+            loader = torch.utils.data.DataLoader(
+                dataset,
+                sampler=SimpleCutSampler(cuts, max_duration=200.0),
+                batch_size=None,
+                num_workers=workers,
+                persistent_workers=workers > 0,
+            )
             try:
                 rate(loader, total)
                 return max((rate(loader, total) for _ in range(2)), key=lambda r: r[1])
@@ -209,33 +253,45 @@ def simulated(args):
 
         results = {}
         try:
-            cps, rtf, t, n = loader_rate(FeaturesOnly(Fbank(FbankConfig(sampling_rate=8000, num_mel_bins=23))),
-                                         chunks.resample(8000), args.workers)
+            cps, rtf, t, n = loader_rate(
+                FeaturesOnly(Fbank(FbankConfig(sampling_rate=8000, num_mel_bins=23))),
+                chunks.resample(8000),
+                args.workers,
+            )
             results["stock"] = rtf
             stock_name = "stock Lhotse (resample + Fbank), features only"
         except Exception as e:  # noqa: BLE001 - the float64 failure the issue describes
-            print(f"  stock Lhotse (resample + Fbank) fails on noisy windows: {type(e).__name__}: "
-                  f"{[x for x in str(e).splitlines() if x.strip()][-1][:160]}")
-            cps, rtf, t, n = loader_rate(FeaturesOnly(Float32Fbank(FbankConfig(sampling_rate=8000, num_mel_bins=23))),
-                                         chunks.resample(8000), args.workers)
+            print(
+                f"  stock Lhotse (resample + Fbank) fails on noisy windows: {type(e).__name__}: "
+                f"{[x for x in str(e).splitlines() if x.strip()][-1][:160]}"
+            )
+            cps, rtf, t, n = loader_rate(
+                FeaturesOnly(Float32Fbank(FbankConfig(sampling_rate=8000, num_mel_bins=23))),
+                chunks.resample(8000),
+                args.workers,
+            )
             results["stock"] = rtf
             stock_name = "stock Lhotse + float32 cast, features only"
         print(f"  {stock_name:52s} {rtf:7.0f}x real time, {rtf / cores:6.0f}x per core")
-        for name, ds in [("EENDDataset, Lhotse mixing (no cache)", EENDDataset(feature_extractor=NumpyKaldiFbank())),
-                         ("EENDDataset + source cache", EENDDataset(feature_extractor=NumpyKaldiFbank(),
-                                                                     source_cache=cache))]:
+        for name, ds in [
+            ("EENDDataset, Lhotse mixing (no cache)", EENDDataset(feature_extractor=NumpyKaldiFbank())),
+            ("EENDDataset + source cache", EENDDataset(feature_extractor=NumpyKaldiFbank(), source_cache=cache)),
+        ]:
             cps, rtf, t, n = loader_rate(ds, chunks, args.workers)
             results[name] = rtf
-            print(f"  {name:52s} {rtf:7.0f}x real time, {rtf / cores:6.0f}x per core, "
-                  f"{rtf / results['stock']:.1f}x stock")
+            print(
+                f"  {name:52s} {rtf:7.0f}x real time, {rtf / cores:6.0f}x per core, {rtf / results['stock']:.1f}x stock"
+            )
         for pin in (False, True):
             ds = EENDDataset(feature_extractor=NumpyKaldiFbank(), source_cache=cache, pin_threads=pin)
             sub = CutSet.from_cuts(list(chunks)[:8])
             t0 = time.perf_counter()
             ds[sub]
             dt = time.perf_counter() - t0
-            print(f"  num_workers=0, pin_threads={pin!s:5s} (torch threads {torch.get_num_threads()}): "
-                  f"{sum(c.duration for c in sub) / dt:7.0f}x real time")
+            print(
+                f"  num_workers=0, pin_threads={pin!s:5s} (torch threads {torch.get_num_threads()}): "
+                f"{sum(c.duration for c in sub) / dt:7.0f}x real time"
+            )
         # single-step rates, one core, in this process (one torch thread, as in a worker)
         steps = {}
         ext = NumpyKaldiFbank()
@@ -260,12 +316,17 @@ def simulated(args):
         for k, v in steps.items():
             print(f"    step: {k:34s} {v:9.0f}x real time")
         ours = results["EENDDataset + source cache"] / cores
-        print(f"  floor from the steps: {floor:.0f}x per core; measured {ours:.0f}x per core = "
-              f"{ours / floor:.2f} of the floor (target >= 0.5)")
-        print(f"  targets: {ours:.0f}x per core (>= 3,000), {results['EENDDataset + source cache'] / results['stock']:.1f}x "
-              f"stock (>= 6); cores per 16,000 s/s GPU: {16000 / ours:.1f} with the cache, "
-              f"{16000 * cores / results['EENDDataset, Lhotse mixing (no cache)']:.1f} without, "
-              f"{16000 * cores / results['stock']:.1f} stock")
+        print(
+            f"  floor from the steps: {floor:.0f}x per core; measured {ours:.0f}x per core = "
+            f"{ours / floor:.2f} of the floor (target >= 0.5)"
+        )
+        print(
+            f"  targets: {ours:.0f}x per core (>= 3,000), "
+            f"{results['EENDDataset + source cache'] / results['stock']:.1f}x "
+            f"stock (>= 6); cores per 16,000 s/s GPU: {16000 / ours:.1f} with the cache, "
+            f"{16000 * cores / results['EENDDataset, Lhotse mixing (no cache)']:.1f} without, "
+            f"{16000 * cores / results['stock']:.1f} stock"
+        )
 
 
 if __name__ == "__main__":

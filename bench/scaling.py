@@ -12,8 +12,10 @@ ideal is 2.0 on 2 free cores, and the main process needs a little of them).
 Dask runs go to a LocalCluster started before the timing (as a cluster is, in
 real use: `--scheduler`); its start-up is printed on its own.
 
-    python bench/scaling.py [--part all|fbank|simulate] [--files 16] [--minutes 30] [--mixtures 200] [--layout-mixtures 20000]
+    python bench/scaling.py [--part all|fbank|simulate] [--files 16] [--minutes 30] [--mixtures 200]
+                            [--layout-mixtures 20000]
 """
+
 import argparse
 import importlib.util
 import sys
@@ -45,8 +47,12 @@ def settings():
         from distributed import Client, LocalCluster
 
         t0 = time.perf_counter()
-        with LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
-                          silence_logs=40) as cluster, Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             client.run(lambda: __import__("recipes.features"))  # workers import the package once, as in real use
             print(f"  (dask LocalCluster of {jobs} worker(s) started in {time.perf_counter() - t0:.1f} s)")
             yield kind, jobs, cluster.scheduler_address
@@ -68,18 +74,31 @@ def bench_fbank(tmp: Path, files: int, minutes: float):
     cfg = load_fbank_config()
     tmp.mkdir(parents=True, exist_ok=True)
     distinct = list(make_audio(tmp, min(files, 2), 60 * minutes))
-    cuts = CutSet.from_cuts(fastcopy(c, id=f"rec{i:02d}", recording=fastcopy(c.recording, id=f"rec{i:02d}"))
-                            for i, c in zip(range(files), distinct * files))
+    cuts = CutSet.from_cuts(
+        fastcopy(c, id=f"rec{i:02d}", recording=fastcopy(c.recording, id=f"rec{i:02d}"))
+        for i, c in zip(range(files), distinct * files)
+    )
     total = sum(c.duration for c in cuts)
     compute_fbank(cuts.subset(first=1), tmp / "warm", cfg, progress=False)
     rows = []
     for kind, jobs, scheduler in settings():
         t0 = time.perf_counter()
-        compute_fbank(cuts, tmp / f"{kind}{jobs}", cfg, num_jobs=jobs, executor_kind=kind, scheduler=scheduler,
-                      cuts_per_archive=1, progress=False)
+        compute_fbank(
+            cuts,
+            tmp / f"{kind}{jobs}",
+            cfg,
+            num_jobs=jobs,
+            executor_kind=kind,
+            scheduler=scheduler,
+            cuts_per_archive=1,
+            progress=False,
+        )
         rows.append((kind, jobs, time.perf_counter() - t0))
-    report(f"diar fbank: {files} x {minutes:g} min ({total / 3600:.1f} h) of 16 kHz WAV, one archive per recording",
-           rows, total)
+    report(
+        f"diar fbank: {files} x {minutes:g} min ({total / 3600:.1f} h) of 16 kHz WAV, one archive per recording",
+        rows,
+        total,
+    )
 
 
 def make_sources(root: Path, speakers: int = 20, per_speaker: int = 10, sr: int = 16000):
@@ -98,10 +117,12 @@ def make_sources(root: Path, speakers: int = 20, per_speaker: int = 10, sr: int 
             path = root / f"s{s:02d}-{u:02d}.wav"
             soundfile.write(path, x, sr, subtype="PCM_16")
             rec = Recording.from_file(path)
-            sup = SupervisionSegment(id=rec.id, recording_id=rec.id, start=0.0, duration=rec.duration,
-                                     channel=0, speaker=f"s{s:02d}")
-            cuts.append(MonoCut(id=rec.id, start=0.0, duration=rec.duration, channel=0, recording=rec,
-                                supervisions=[sup]))
+            sup = SupervisionSegment(
+                id=rec.id, recording_id=rec.id, start=0.0, duration=rec.duration, channel=0, speaker=f"s{s:02d}"
+            )
+            cuts.append(
+                MonoCut(id=rec.id, start=0.0, duration=rec.duration, channel=0, recording=rec, supervisions=[sup])
+            )
     return CutSet.from_cuts(cuts)
 
 
@@ -125,13 +146,22 @@ def bench_simulate(tmp: Path, mixtures: int, layout_mixtures: int):
                 continue
             shards = [str(out.parent / s) for s in stats["shards"]]
             t0 = time.perf_counter()
-            materialize(shards, out.parent / "mat", num_jobs=jobs, executor_kind=kind, scheduler=scheduler,
-                        progress=False)
+            materialize(
+                shards, out.parent / "mat", num_jobs=jobs, executor_kind=kind, scheduler=scheduler, progress=False
+            )
             rows[part].append((kind, jobs, time.perf_counter() - t0))
-    report(f"diar simulate, layouts (manifests, no audio): {layout_mixtures} mixtures ({hours['layouts']:.0f} h) "
-           f"in shards of 500", rows["layouts"], hours["layouts"] * 3600)
-    report(f"diar simulate --materialize, audio rendering: {mixtures} mixtures ({hours['render']:.2f} h) "
-           f"into 8 kHz FLAC, shards of 10", rows["render"], hours["render"] * 3600)
+    report(
+        f"diar simulate, layouts (manifests, no audio): {layout_mixtures} mixtures ({hours['layouts']:.0f} h) "
+        f"in shards of 500",
+        rows["layouts"],
+        hours["layouts"] * 3600,
+    )
+    report(
+        f"diar simulate --materialize, audio rendering: {mixtures} mixtures ({hours['render']:.2f} h) "
+        f"into 8 kHz FLAC, shards of 10",
+        rows["render"],
+        hours["render"] * 3600,
+    )
 
 
 def main():

@@ -14,6 +14,7 @@ boundaries, dropped and relabelled turns, one extra speaker), then times, in the
 
 Target (issue 14): 100 h in under 10 s on one core.
 """
+
 import argparse
 import os
 import random
@@ -58,8 +59,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hours", type=float, default=100)
     ap.add_argument("--files", type=int, default=100)
-    ap.add_argument("--brute-minutes", type=float, default=10,
-                    help="length of the first file scored by the brute-force reference too")
+    ap.add_argument(
+        "--brute-minutes",
+        type=float,
+        default=10,
+        help="length of the first file scored by the brute-force reference too",
+    )
     args = ap.parse_args()
 
     from recipes.rttm import read_rttm, write_rttm, write_uem
@@ -72,10 +77,28 @@ def main():
         write_rttm(hyp, tmp / "sys.rttm")
         write_uem(uem, tmp / "all.uem")
         env = dict(os.environ, PYTHONPATH=str(REPO))
-        cmd = [sys.executable, "-m", "recipes.cli", "score", str(tmp / "ref.rttm"), str(tmp / "sys.rttm"),
-               "--uem", str(tmp / "all.uem"), "--collar", "0.25", "--format", "json", "-o", str(tmp / "out.json")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "recipes.cli",
+            "score",
+            str(tmp / "ref.rttm"),
+            str(tmp / "sys.rttm"),
+            "--uem",
+            str(tmp / "all.uem"),
+            "--collar",
+            "0.25",
+            "--format",
+            "json",
+            "-o",
+            str(tmp / "out.json"),
+        ]
         if hasattr(os, "sched_setaffinity"):
-            cmd = ["taskset", "-c", "0"] + cmd if subprocess.run(["which", "taskset"], capture_output=True).returncode == 0 else cmd
+            cmd = (
+                ["taskset", "-c", "0"] + cmd
+                if subprocess.run(["which", "taskset"], capture_output=True).returncode == 0
+                else cmd
+            )
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -91,9 +114,13 @@ def main():
     res = score(ref_r, hyp_r, uem=uem, collar=0.25)
     t_core, t_core_cpu = time.perf_counter() - t0, time.process_time() - c0
     tot = res.report()["total"]
-    print(f"{args.hours:g} h reference ({len(ref)} turns) vs system ({len(hyp)} turns), {args.files} files, collar 0.25:")
-    print(f"  diar score (own process, reading RTTM/UEM included): {t_cli:.2f} s wall, {cpu_cli:.2f} s CPU "
-          f"-> DER {tot['der']:.2f} %, JER {tot['jer']:.2f} %")
+    print(
+        f"{args.hours:g} h reference ({len(ref)} turns) vs system ({len(hyp)} turns), {args.files} files, collar 0.25:"
+    )
+    print(
+        f"  diar score (own process, reading RTTM/UEM included): {t_cli:.2f} s wall, {cpu_cli:.2f} s CPU "
+        f"-> DER {tot['der']:.2f} %, JER {tot['jer']:.2f} %"
+    )
     print(f"  scorer alone (recipes.score.score, turns already read): {t_core:.2f} s wall, {t_core_cpu:.2f} s CPU")
 
     # brute-force 1 ms reference on a subset, same run
@@ -107,12 +134,15 @@ def main():
     exp_files, exp_total = brute(files, 250, False)
     t_brute = time.perf_counter() - t0
     t0 = time.perf_counter()
-    got = score([t for f in files.values() for t in f[0]], [t for f in files.values() for t in f[1]],
-                uem=region, collar=0.25).report()
+    got = score(
+        [t for f in files.values() for t in f[0]], [t for f in files.values() for t in f[1]], uem=region, collar=0.25
+    ).report()
     t_ours = time.perf_counter() - t0
     diff = max(abs(got["files"][u]["der"] - exp_files[u]["der"]) for u in sub)
-    print(f"  on {args.brute_minutes:g} min of one file: brute-force 1 ms reference {t_brute:.2f} s, "
-          f"scorer {t_ours:.3f} s -> {t_brute / t_ours:.0f}x; max |DER difference| {diff:.4f} points")
+    print(
+        f"  on {args.brute_minutes:g} min of one file: brute-force 1 ms reference {t_brute:.2f} s, "
+        f"scorer {t_ours:.3f} s -> {t_brute / t_ours:.0f}x; max |DER difference| {diff:.4f} points"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ wall time, peak RSS (this process and the largest worker) and what was written.
 
 Target: at most 10 minutes and 2 GiB on 2 cores.
 """
+
 import argparse
 import gzip
 import json
@@ -37,16 +38,47 @@ def make_sources(path: Path, num_speakers: int = 2338, per_speaker: int = 120, s
                 sr = 16000
                 ns = int(round(dur * sr))
                 dur = ns / sr
-                rec = {"id": cid, "sources": [{"type": "file", "channels": [0],
-                                               "source": f"/data/LibriSpeech/train-960/{spk}/{u // 40}/{cid}.flac"}],
-                       "sampling_rate": sr, "num_samples": ns, "duration": dur, "channel_ids": [0]}
+                rec = {
+                    "id": cid,
+                    "sources": [
+                        {
+                            "type": "file",
+                            "channels": [0],
+                            "source": f"/data/LibriSpeech/train-960/{spk}/{u // 40}/{cid}.flac",
+                        }
+                    ],
+                    "sampling_rate": sr,
+                    "num_samples": ns,
+                    "duration": dur,
+                    "channel_ids": [0],
+                }
                 a = round(float(rng.uniform(0.1, 0.5)), 4)
                 b = round(dur - float(rng.uniform(0.1, 0.5)), 4)
-                sup = {"id": cid, "recording_id": cid, "start": a, "duration": round(b - a, 4), "channel": 0,
-                       "text": "SOME WORDS OF A TRANSCRIPT THAT LIBRISPEECH WOULD HAVE", "language": "English",
-                       "speaker": spk}
-                f.write(json.dumps({"id": cid, "start": 0, "duration": dur, "channel": 0, "supervisions": [sup],
-                                    "recording": rec, "custom": {"speech_boundary": "vad"}, "type": "MonoCut"}) + "\n")
+                sup = {
+                    "id": cid,
+                    "recording_id": cid,
+                    "start": a,
+                    "duration": round(b - a, 4),
+                    "channel": 0,
+                    "text": "SOME WORDS OF A TRANSCRIPT THAT LIBRISPEECH WOULD HAVE",
+                    "language": "English",
+                    "speaker": spk,
+                }
+                f.write(
+                    json.dumps(
+                        {
+                            "id": cid,
+                            "start": 0,
+                            "duration": dur,
+                            "channel": 0,
+                            "supervisions": [sup],
+                            "recording": rec,
+                            "custom": {"speech_boundary": "vad"},
+                            "type": "MonoCut",
+                        }
+                    )
+                    + "\n"
+                )
                 n += 1
     return n
 
@@ -79,13 +111,17 @@ def main():
         wall = time.time() - t0
         self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        size = sum(p.stat().st_size for p in (work / "out").iterdir()) / 2 ** 30
+        size = sum(p.stat().st_size for p in (work / "out").iterdir()) / 2**30
         print(format_stats(stats), end="")
         print(f"config {Path(args.config).name}, --num-jobs {args.num_jobs}")
-        print(f"hours {stats['hours']:.1f}, mixtures {stats['mixtures']}, tracks {stats['tracks']}, "
-              f"shards {len(stats['shards'])}, output {size:.2f} GiB on disk (shards + merged)")
-        print(f"wall time {wall:.1f} s (load sources {t_load:.1f} s, calibrate {t1 - t0 - t_load:.1f} s, "
-              f"simulate+write {time.time() - t1:.1f} s)")
+        print(
+            f"hours {stats['hours']:.1f}, mixtures {stats['mixtures']}, tracks {stats['tracks']}, "
+            f"shards {len(stats['shards'])}, output {size:.2f} GiB on disk (shards + merged)"
+        )
+        print(
+            f"wall time {wall:.1f} s (load sources {t_load:.1f} s, calibrate {t1 - t0 - t_load:.1f} s, "
+            f"simulate+write {time.time() - t1:.1f} s)"
+        )
         print(f"peak RSS: main process {self_rss:.0f} MiB, largest worker {child_rss:.0f} MiB")
     finally:
         if not args.workdir:

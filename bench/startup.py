@@ -7,6 +7,7 @@ imports were made lazy); the ratio column is reference / command.
 
     python bench/startup.py [--repeat 3]
 """
+
 import argparse
 import os
 import subprocess
@@ -27,7 +28,7 @@ def importtime(args, env):
     for line in res.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
-        self_us, cum_us, name = line[len("import time:"):].split("|", 2)
+        self_us, cum_us, name = line[len("import time:") :].split("|", 2)
         self_us, cum_us, name = self_us.strip(), cum_us.strip(), name[1:]  # keep the nesting indent
         total += int(self_us) / 1e6
         if name.strip() in ("torch", "lhotse"):  # imported once, at whatever depth: its cumulative time
@@ -42,8 +43,9 @@ def main():
     env = dict(os.environ, PYTHONPATH=str(REPO))
     tmp = Path(tempfile.mkdtemp())
     rttm = tmp / "x.rttm"
-    rttm.write_text("".join(f"SPEAKER rec{i % 20} 1 {i * 2.0:.1f} 1.5 <NA> <NA> spk{i % 3} <NA> <NA>\n"
-                            for i in range(2000)))
+    rttm.write_text(
+        "".join(f"SPEAKER rec{i % 20} 1 {i * 2.0:.1f} 1.5 <NA> <NA> spk{i % 3} <NA> <NA>\n" for i in range(2000))
+    )
     cli = ["-m", "recipes.cli"]
     commands = {
         "reference: import lhotse": ["-c", "import lhotse"],
@@ -68,8 +70,10 @@ def main():
     print(f"{'command':36s} {'wall s':>7s} {'imports s':>9s} {'torch s':>8s} {'lhotse s':>8s} {'ref/cmd':>8s}")
     for name, wall, tops, total, rc in rows:
         flag = "" if rc == 0 else f"  (exit {rc})"
-        print(f"{name:36s} {wall:7.2f} {total:9.2f} {tops.get('torch', 0.0):8.2f} {tops.get('lhotse', 0.0):8.2f} "
-              f"{ref / wall:8.1f}{flag}")
+        print(
+            f"{name:36s} {wall:7.2f} {total:9.2f} {tops.get('torch', 0.0):8.2f} {tops.get('lhotse', 0.0):8.2f} "
+            f"{ref / wall:8.1f}{flag}"
+        )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ ours / reference. The target is >= 1,000x real time per core.
 
     python bench/validate.py [--files 4] [--minutes 15] [--repeat 3]
 """
+
 import argparse
 import tempfile
 import time
@@ -35,7 +36,7 @@ def minute_of_speech(seed: int):
     for t in turns:
         seg = voiced_signal(t.speaker, t.end - t.start, rng, SR)
         a = int(round(t.start * SR))
-        audio[a:a + len(seg)] += seg[:len(audio) - a]
+        audio[a : a + len(seg)] += seg[: len(audio) - a]
     return audio, turns
 
 
@@ -46,24 +47,53 @@ def make_corpus(root: Path, files: int, minutes: float) -> CutSet:
     cuts = []
 
     def sups(rec_id, n, channel):
-        return [SupervisionSegment(id=f"{rec_id}-{k}-{i}", recording_id=rec_id, start=60.0 * k + t.start,
-                                   duration=t.end - t.start, channel=channel, speaker=t.speaker)
-                for k in range(n) for i, t in enumerate(turns) if 60.0 * k + t.end <= 60.0 * n]
+        return [
+            SupervisionSegment(
+                id=f"{rec_id}-{k}-{i}",
+                recording_id=rec_id,
+                start=60.0 * k + t.start,
+                duration=t.end - t.start,
+                channel=channel,
+                speaker=t.speaker,
+            )
+            for k in range(n)
+            for i, t in enumerate(turns)
+            if 60.0 * k + t.end <= 60.0 * n
+        ]
 
     for i in range(files):
         audio = np.tile(base, reps)[: int(minutes * 60 * SR)] + 10 ** (-70 / 20) * rng.standard_normal(
-            int(minutes * 60 * SR))
+            int(minutes * 60 * SR)
+        )
         path = root / f"rec{i:02d}.wav"
         soundfile.write(path, audio.astype(np.float32), SR, subtype="PCM_16")
         rec = Recording.from_file(path, recording_id=f"rec{i:02d}")
-        cuts.append(MonoCut(id=rec.id, start=0, duration=rec.duration, channel=0, recording=rec,
-                            supervisions=sups(rec.id, int(minutes), 0)))
-    multi = np.stack([np.tile(base, 5) * g + 10 ** (-70 / 20) * rng.standard_normal(5 * 60 * SR)
-                      for g in np.linspace(0.5, 1.0, 8)], axis=1)
+        cuts.append(
+            MonoCut(
+                id=rec.id,
+                start=0,
+                duration=rec.duration,
+                channel=0,
+                recording=rec,
+                supervisions=sups(rec.id, int(minutes), 0),
+            )
+        )
+    multi = np.stack(
+        [np.tile(base, 5) * g + 10 ** (-70 / 20) * rng.standard_normal(5 * 60 * SR) for g in np.linspace(0.5, 1.0, 8)],
+        axis=1,
+    )
     soundfile.write(root / "multi.wav", multi.astype(np.float32), SR, subtype="PCM_16")
     rec = Recording.from_file(root / "multi.wav", recording_id="multi")
-    cuts.append(MultiCut(id="multi", start=0, duration=rec.duration, channel=list(range(8)), recording=rec,
-                         supervisions=sups("multi", 5, list(range(8)))))
+    cuts.append(
+        MultiCut(
+            id="multi",
+            start=0,
+            duration=rec.duration,
+            channel=list(range(8)),
+            recording=rec,
+            supervisions=sups("multi", 5, list(range(8))),
+        )
+    )
     return CutSet.from_cuts(cuts)
 
 
@@ -88,8 +118,9 @@ def main():
             ours.append(time.perf_counter() - t0)
         assert report["summary"]["flagged_channels"] == 0, report["summary"]
         r, o = min(ref), min(ours)
-        print(f"audio: {seconds / 3600:.2f} h of channel audio ({len(cuts)} recordings), one core, "
-              f"best of {args.repeat}")
+        print(
+            f"audio: {seconds / 3600:.2f} h of channel audio ({len(cuts)} recordings), one core, best of {args.repeat}"
+        )
         print(f"soundfile.read (reference): {r:.2f} s  {seconds / r:,.0f}x real time")
         print(f"validate_cutsets (ours):    {o:.2f} s  {seconds / o:,.0f}x real time  (target >= 1,000x)")
         print(f"ours / reference wall time: {o / r:.2f}")

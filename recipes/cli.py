@@ -4,6 +4,7 @@ Every verb reads manifests and writes new ones under their final name only
 when complete. Errors in the input give a non-zero exit status and a one-line
 reason (set ``DIAR_DEBUG=1`` for the full traceback).
 """
+
 import importlib
 import importlib.util
 import logging
@@ -29,9 +30,11 @@ def _setup_logging(verbose: bool) -> None:
 class DiarGroup(click.Group):
     """The top-level group; verbs that live in their own module load lazily."""
 
-    LAZY = {"simulate": ("recipes.cli_simulation", "simulate_command"),
-            "simulate-sources": ("recipes.cli_simulation", "prepare_sources_command"),
-            "score": ("recipes.cli_score", "score_command")}
+    LAZY = {
+        "simulate": ("recipes.cli_simulation", "simulate_command"),
+        "simulate-sources": ("recipes.cli_simulation", "prepare_sources_command"),
+        "score": ("recipes.cli_score", "score_command"),
+    }
 
     def list_commands(self, ctx):
         lazy = [n for n, (mod, _) in self.LAZY.items() if importlib.util.find_spec(mod) is not None]
@@ -94,8 +97,9 @@ def download():
 @download.command("demo")
 @click.argument("target_dir", type=click.Path(file_okay=False))
 @click.option("--num-recordings", default=6, show_default=True, type=click.IntRange(min=2))
-@click.option("--duration", default=40.0, show_default=True, type=click.FloatRange(min=10.0),
-              help="Seconds per recording.")
+@click.option(
+    "--duration", default=40.0, show_default=True, type=click.FloatRange(min=10.0), help="Seconds per recording."
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @one_line_errors
 def download_demo(target_dir, num_recordings, duration, seed):
@@ -128,26 +132,44 @@ def prepare():
 @click.argument("rttm", type=click.Path(exists=True))
 @click.argument("output_dir", type=click.Path())
 @click.option("--name", required=True, help="Corpus name, the prefix of every output file.")
-@click.option("--uem", "uems", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="UEM file (<uri> <channel> <start> <end>, seconds). Repeatable (e.g. one per split): their "
-                   "union, a recording in two files is an error. Default: whole recordings.")
-@click.option("--split", "splits", multiple=True, callback=parse_split_files, metavar="NAME=LISTFILE",
-              help="A split and the file listing its recording ids, one per line. Repeatable.")
-@click.option("--channel", default=0, show_default=True, type=int,
-              help="Audio channel for multi-channel files.")
-@click.option("--skip-bad", is_flag=True,
-              help="Leave out audio that cannot be read or is shorter than one 10 ms frame, and list it in "
-                   "NAME_prepare_rejects.jsonl (default: stop, naming every such file, writing no manifest).")
-@click.option("--allow-empty", is_flag=True,
-              help="A listed recording (in a --split list; every audio file without lists) with audio and no "
-                   "speaker turn becomes a recording with no speech: all silence inside its UEM or the whole "
-                   "file (pyannote's semantics). Default: an error.")
-@click.option("--relative-paths", is_flag=True,
-              help="Store audio paths as given (relative to the current directory, icefall-style) instead of "
-                   "absolute paths that work from any directory.")
+@click.option(
+    "--uem",
+    "uems",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="UEM file (<uri> <channel> <start> <end>, seconds). Repeatable (e.g. one per split): their "
+    "union, a recording in two files is an error. Default: whole recordings.",
+)
+@click.option(
+    "--split",
+    "splits",
+    multiple=True,
+    callback=parse_split_files,
+    metavar="NAME=LISTFILE",
+    help="A split and the file listing its recording ids, one per line. Repeatable.",
+)
+@click.option("--channel", default=0, show_default=True, type=int, help="Audio channel for multi-channel files.")
+@click.option(
+    "--skip-bad",
+    is_flag=True,
+    help="Leave out audio that cannot be read or is shorter than one 10 ms frame, and list it in "
+    "NAME_prepare_rejects.jsonl (default: stop, naming every such file, writing no manifest).",
+)
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="A listed recording (in a --split list; every audio file without lists) with audio and no "
+    "speaker turn becomes a recording with no speech: all silence inside its UEM or the whole "
+    "file (pyannote's semantics). Default: an error.",
+)
+@click.option(
+    "--relative-paths",
+    is_flag=True,
+    help="Store audio paths as given (relative to the current directory, icefall-style) instead of "
+    "absolute paths that work from any directory.",
+)
 @one_line_errors
-def prepare_rttm_cmd(audio_dir, rttm, output_dir, name, uems, splits, channel, skip_bad, allow_empty,
-                     relative_paths):
+def prepare_rttm_cmd(audio_dir, rttm, output_dir, name, uems, splits, channel, skip_bad, allow_empty, relative_paths):
     """Generic recipe: your own AUDIO_DIR + RTTM -> manifests in OUTPUT_DIR.
 
     Audio files are found by the RTTM file id (uri) = file name without
@@ -170,8 +192,16 @@ def prepare_rttm_cmd(audio_dir, rttm, output_dir, name, uems, splits, channel, s
         audio_dir = os.path.abspath(audio_dir)
     report = PrepareReport()
     try:
-        result, _ = prepare_rttm(audio_dir, rttm, uem=list(uems), splits=splits, channel=channel,
-                                 skip_bad=skip_bad, allow_empty=allow_empty, report=report)
+        result, _ = prepare_rttm(
+            audio_dir,
+            rttm,
+            uem=list(uems),
+            splits=splits,
+            channel=channel,
+            skip_bad=skip_bad,
+            allow_empty=allow_empty,
+            report=report,
+        )
         written = write_prepared(result, output_dir, name, report)
     except Exception as e:
         from recipes.clitools import one_line
@@ -246,23 +276,52 @@ def _stem(path) -> str:
 @cli.command()
 @click.argument("in_cuts", type=click.Path(exists=True, dir_okay=False))
 @click.argument("out_cuts", type=click.Path(dir_okay=False))
-@click.option("--storage-path", required=True, type=click.Path(file_okay=False),
-              help="Directory for the Lhotse feature archives (lilcom_chunky).")
-@click.option("--config", type=click.Path(exists=True, dir_okay=False),
-              help="Feature YAML. Default: conf/fbank_8k.yaml (8000 Hz, 25 ms window, 10 ms shift, "
-                   "23 mel bins, snip_edges false, dither 0).")
-@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Worker processes (local), or LocalCluster workers (dask without --scheduler).")
-@click.option("--executor", "executor_kind", type=click.Choice(["local", "dask"]), default="local",
-              show_default=True, help="local processes, or a dask.distributed cluster (extra 'dask').")
+@click.option(
+    "--storage-path",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory for the Lhotse feature archives (lilcom_chunky).",
+)
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Feature YAML. Default: conf/fbank_8k.yaml (8000 Hz, 25 ms window, 10 ms shift, "
+    "23 mel bins, snip_edges false, dither 0).",
+)
+@click.option(
+    "--num-jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes (local), or LocalCluster workers (dask without --scheduler).",
+)
+@click.option(
+    "--executor",
+    "executor_kind",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="local processes, or a dask.distributed cluster (extra 'dask').",
+)
 @click.option("--scheduler", help="dask scheduler address, e.g. tcp://10.0.0.1:8786 (with --executor dask).")
-@click.option("--backend", type=click.Choice(["numpy", "knf"]), default="numpy", show_default=True,
-              help="numpy: vectorised, matches kaldi-native-fbank within 1e-3 (tested); knf: kaldi-native-fbank.")
-@click.option("--skip-bad", is_flag=True,
-              help="Leave out cuts whose audio fails to load and list them in OUT_CUTS' _rejects.jsonl "
-                   "(default: stop with their ids and paths).")
-@click.option("--root", type=click.Path(exists=True, file_okay=False),
-              help="Directory that relative audio paths in IN_CUTS are relative to (default: the current directory).")
+@click.option(
+    "--backend",
+    type=click.Choice(["numpy", "knf"]),
+    default="numpy",
+    show_default=True,
+    help="numpy: vectorised, matches kaldi-native-fbank within 1e-3 (tested); knf: kaldi-native-fbank.",
+)
+@click.option(
+    "--skip-bad",
+    is_flag=True,
+    help="Leave out cuts whose audio fails to load and list them in OUT_CUTS' _rejects.jsonl "
+    "(default: stop with their ids and paths).",
+)
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False),
+    help="Directory that relative audio paths in IN_CUTS are relative to (default: the current directory).",
+)
 @one_line_errors
 def fbank(in_cuts, out_cuts, storage_path, config, num_jobs, executor_kind, scheduler, backend, skip_bad, root):
     """Compute 8 kHz log-mel fbank features for IN_CUTS, write OUT_CUTS.
@@ -280,12 +339,25 @@ def fbank(in_cuts, out_cuts, storage_path, config, num_jobs, executor_kind, sche
     cfg = load_fbank_config(config)
     check_writable_dir(Path(out_cuts).parent)  # before any work: an unwritable output fails at once
     rejects = Path(out_cuts).with_name(_stem(out_cuts) + "_rejects.jsonl")
-    cuts = _load_cuts(in_cuts, root=root, check_audio=not skip_bad,
-                      listing=Path(out_cuts).with_name(_stem(out_cuts) + "_missing_audio.txt"))
+    cuts = _load_cuts(
+        in_cuts,
+        root=root,
+        check_audio=not skip_bad,
+        listing=Path(out_cuts).with_name(_stem(out_cuts) + "_missing_audio.txt"),
+    )
     storage = check_writable_dir(storage_path) / _stem(out_cuts)
     with output_lock(out_cuts):
-        out = compute_fbank(cuts, storage, cfg, num_jobs=num_jobs, backend=backend, executor_kind=executor_kind,
-                            scheduler=scheduler, skip_bad=skip_bad, rejects_path=rejects)
+        out = compute_fbank(
+            cuts,
+            storage,
+            cfg,
+            num_jobs=num_jobs,
+            backend=backend,
+            executor_kind=executor_kind,
+            scheduler=scheduler,
+            skip_bad=skip_bad,
+            rejects_path=rejects,
+        )
         save_manifest(out, out_cuts)
     logger.info("fbank: %d cuts -> %s (archives under %s)", len(out), out_cuts, storage)
 
@@ -297,26 +369,67 @@ def fbank(in_cuts, out_cuts, storage_path, config, num_jobs, executor_kind, sche
 @cli.command()
 @click.argument("in_cuts", type=click.Path(exists=True, dir_okay=False))
 @click.argument("out_cuts", type=click.Path(dir_okay=False))
-@click.option("--storage-path", required=True, type=click.Path(file_okay=False),
-              help="Directory for the label archive (lossless numpy_hdf5).")
-@click.option("--type", "label_type", type=click.Choice(["binary", "powerset", "target"]),
-              default="binary", show_default=True,
-              help="binary: T x S uint8 per cut; powerset: (T,) int16 class ids; "
-                   "target: one cut per speaker with its (T,) activity.")
-@click.option("--max-set-size", default=2, show_default=True, type=click.IntRange(min=1),
-              help="Powerset: most simultaneous speakers one class may hold.")
-@click.option("--global-speaker-map", type=click.Path(dir_okay=False),
-              help="Write a JSON speaker -> global index map here and attach speaker_indices to cuts.")
-@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Worker processes (local), or LocalCluster workers (dask without --scheduler).")
-@click.option("--executor", "executor_kind", type=click.Choice(["local", "dask"]), default="local",
-              show_default=True, help="local processes, or a dask.distributed cluster (extra 'dask').")
+@click.option(
+    "--storage-path",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory for the label archive (lossless numpy_hdf5).",
+)
+@click.option(
+    "--type",
+    "label_type",
+    type=click.Choice(["binary", "powerset", "target"]),
+    default="binary",
+    show_default=True,
+    help="binary: T x S uint8 per cut; powerset: (T,) int16 class ids; "
+    "target: one cut per speaker with its (T,) activity.",
+)
+@click.option(
+    "--max-set-size",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Powerset: most simultaneous speakers one class may hold.",
+)
+@click.option(
+    "--global-speaker-map",
+    type=click.Path(dir_okay=False),
+    help="Write a JSON speaker -> global index map here and attach speaker_indices to cuts.",
+)
+@click.option(
+    "--num-jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes (local), or LocalCluster workers (dask without --scheduler).",
+)
+@click.option(
+    "--executor",
+    "executor_kind",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="local processes, or a dask.distributed cluster (extra 'dask').",
+)
 @click.option("--scheduler", help="dask scheduler address (with --executor dask).")
-@click.option("--root", type=click.Path(exists=True, file_okay=False),
-              help="Directory that relative paths in IN_CUTS are relative to (default: the current directory).")
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False),
+    help="Directory that relative paths in IN_CUTS are relative to (default: the current directory).",
+)
 @one_line_errors
-def labels(in_cuts, out_cuts, storage_path, label_type, max_set_size, global_speaker_map, num_jobs,
-           executor_kind, scheduler, root):
+def labels(
+    in_cuts,
+    out_cuts,
+    storage_path,
+    label_type,
+    max_set_size,
+    global_speaker_map,
+    num_jobs,
+    executor_kind,
+    scheduler,
+    root,
+):
     """Speaker-activity labels at the 10 ms feature frame rate.
 
     A frame is active when its centre (k + 0.5) * 10 ms lies inside a turn;
@@ -338,8 +451,14 @@ def labels(in_cuts, out_cuts, storage_path, label_type, max_set_size, global_spe
     stem = _stem(out_cuts)
     streamed = str(out_cuts).endswith((".jsonl", ".jsonl.gz"))
     out, report = compute_labels(
-        cuts, storage_dir / f"{stem}.h5", label_type=label_type, max_set_size=max_set_size,
-        global_speaker_map=global_speaker_map, num_jobs=num_jobs, executor_kind=executor_kind, scheduler=scheduler,
+        cuts,
+        storage_dir / f"{stem}.h5",
+        label_type=label_type,
+        max_set_size=max_set_size,
+        global_speaker_map=global_speaker_map,
+        num_jobs=num_jobs,
+        executor_kind=executor_kind,
+        scheduler=scheduler,
         output_path=out_cuts if streamed else None,  # JSONL: written as the archives come, memory flat in cuts
     )
     write_text(storage_dir / f"{stem}_report.json", json.dumps(report.to_dict(), indent=1) + "\n")
@@ -370,15 +489,18 @@ def _input_name(path: Path) -> str:
 
 def _describe_one(path: Path, uem_map, num_jobs: int = 1):
     from recipes.rttm import read_rttm
-    from recipes.stats import cutset_stats, turns_stats
+    from recipes.stats import turns_stats
 
     if path.is_dir() or path.suffix.lower() == ".rttm":
         turns, _ = read_rttm(path)  # logs its own warnings (merged self-overlaps, zero durations)
         stats = turns_stats(turns, uem=_restrict_uem(uem_map, turns))
         missing = [s.recording_id for s in stats if s.duration_source == "last_turn_end"]
         if missing:
-            logger.warning("%s: %d recording(s) have no UEM and no audio: duration = last turn end "
-                           "(a lower bound)", path, len(missing))
+            logger.warning(
+                "%s: %d recording(s) have no UEM and no audio: duration = last turn end (a lower bound)",
+                path,
+                len(missing),
+            )
         return stats
     _load_cuts(path)  # a clear error for a manifest that is not a CutSet
     from recipes.stats_stream import cutset_stats_from_file
@@ -398,20 +520,35 @@ def _restrict_uem(uem_map, turns):
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--uem", type=click.Path(exists=True, dir_okay=False),
-              help="UEM file: clips turns and gives the duration (else audio, else last turn end).")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "latex", "json"]),
-              default="text", show_default=True)
-@click.option("--plot", type=click.Path(dir_okay=False),
-              help="PNG with speakers-per-recording, overlap and active-speaker-count distributions.")
+@click.option(
+    "--uem",
+    type=click.Path(exists=True, dir_okay=False),
+    help="UEM file: clips turns and gives the duration (else audio, else last turn end).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "markdown", "latex", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    help="PNG with speakers-per-recording, overlap and active-speaker-count distributions.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
-@click.option("--bib", type=click.Path(dir_okay=False),
-              help="Write the BibTeX entries the table cites (from conf/corpora/<corpus>.yaml) here.")
-@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Local processes that parse and measure a CutSet manifest's lines (large simulated sets).")
+@click.option(
+    "--bib",
+    type=click.Path(dir_okay=False),
+    help="Write the BibTeX entries the table cites (from conf/corpora/<corpus>.yaml) here.",
+)
+@click.option(
+    "--num-jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Local processes that parse and measure a CutSet manifest's lines (large simulated sets).",
+)
 @one_line_errors
 def describe(inputs, uem, fmt, plot, output, bib, num_jobs):
-    """Statistics of diarization data: speech, overlap, speakers, turns.
+    r"""Statistics of diarization data: speech, overlap, speakers, turns.
 
     INPUT is a CutSet manifest (.jsonl.gz), or an RTTM file or a directory of
     RTTMs (statistics without audio). Hours are reported; ratios as %.
@@ -449,16 +586,30 @@ def describe(inputs, uem, fmt, plot, output, bib, num_jobs):
 
 @cli.command()
 @click.argument("cuts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
-              help="text: ranked list of suspicious recordings + summary; json: every channel's figures.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="text: ranked list of suspicious recordings + summary; json: every channel's figures.",
+)
 @click.option("--plot", type=click.Path(dir_okay=False), help="PNG: lags, speech over non-speech level, VAD P/R.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 @click.option("--json-output", type=click.Path(dir_okay=False), help="Also write the JSON report here.")
 @click.option("--strict", is_flag=True, help="Exit 1 when anything is flagged (default: warn, exit 0).")
-@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Local processes (one recording per task).")
-@click.option("--mixtures", is_flag=True,
-              help="Also render and check simulated mixtures (MixedCuts; skipped by default, counted).")
+@click.option(
+    "--num-jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Local processes (one recording per task).",
+)
+@click.option(
+    "--mixtures",
+    is_flag=True,
+    help="Also render and check simulated mixtures (MixedCuts; skipped by default, counted).",
+)
 @one_line_errors
 def validate(cuts, fmt, plot, output, json_output, strict, num_jobs, mixtures):
     """Check each recording (each channel) of CutSets against its audio.
@@ -475,8 +626,9 @@ def validate(cuts, fmt, plot, output, json_output, strict, num_jobs, mixtures):
     from recipes.fileio import atomic_path, write_text
     from recipes.validate import format_validation, plot_validation, validate_cutsets
 
-    report = validate_cutsets([(_input_name(Path(p)), _load_cuts(p)) for p in cuts], num_jobs=num_jobs,
-                              mixtures=mixtures)
+    report = validate_cutsets(
+        [(_input_name(Path(p)), _load_cuts(p)) for p in cuts], num_jobs=num_jobs, mixtures=mixtures
+    )
     text = format_validation(report, fmt)
     if output:
         write_text(output, text)
@@ -489,8 +641,12 @@ def validate(cuts, fmt, plot, output, json_output, strict, num_jobs, mixtures):
             plot_validation(report, tmp)
     flagged = report["summary"]["flagged_channels"]
     if flagged:
-        logger.warning("%d channel(s) of %d recording(s) flagged: %s", flagged,
-                       report["summary"]["flagged_recordings"], report["summary"]["flags"])
+        logger.warning(
+            "%d channel(s) of %d recording(s) flagged: %s",
+            flagged,
+            report["summary"]["flagged_recordings"],
+            report["summary"]["flags"],
+        )
         if strict:
             raise click.ClickException(f"--strict: {flagged} channel(s) flagged")
 
@@ -507,28 +663,51 @@ def export():
 @export.command("kaldi")
 @click.argument("cuts", type=click.Path(exists=True, dir_okay=False))
 @click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--sampling-rate", type=click.IntRange(min=1000),
-              help="Rate of the audio wav.scp delivers, in Hz. Default: the features' rate (8000 without "
-                   "features); another rate than the features' is refused (the trainer's frames would not "
-                   "match the labels).")
-@click.option("--audio", "audio_mode", type=click.Choice(["pipe", "wav"]), default="pipe", show_default=True,
-              help="pipe: sox commands in wav.scp where conversion is needed (sox must be on PATH); wav: write "
-                   "16-bit mono WAV files at that rate once into --wav-dir (resumable): no pipes, which EEND's "
-                   "README says make training very slow.")
+@click.option(
+    "--sampling-rate",
+    type=click.IntRange(min=1000),
+    help="Rate of the audio wav.scp delivers, in Hz. Default: the features' rate (8000 without "
+    "features); another rate than the features' is refused (the trainer's frames would not "
+    "match the labels).",
+)
+@click.option(
+    "--audio",
+    "audio_mode",
+    type=click.Choice(["pipe", "wav"]),
+    default="pipe",
+    show_default=True,
+    help="pipe: sox commands in wav.scp where conversion is needed (sox must be on PATH); wav: write "
+    "16-bit mono WAV files at that rate once into --wav-dir (resumable): no pipes, which EEND's "
+    "README says make training very slow.",
+)
 @click.option("--wav-dir", type=click.Path(file_okay=False), help="Where --audio wav writes. Default: OUT_DIR/wav.")
-@click.option("--time-base", type=click.Choice(["clip", "movie"]), default="clip", show_default=True,
-              help="Time base of the RTTM and UEM files: clip = the audio's time; movie = plus each cut's "
-                   "clip_offset (AVA-AVD clips: the official references' and scorer's time, to compare with "
-                   "published numbers).")
-@click.option("--root", type=click.Path(exists=True, file_okay=False),
-              help="Directory that relative paths in CUTS are relative to (default: the current directory).")
+@click.option(
+    "--time-base",
+    type=click.Choice(["clip", "movie"]),
+    default="clip",
+    show_default=True,
+    help="Time base of the RTTM and UEM files: clip = the audio's time; movie = plus each cut's "
+    "clip_offset (AVA-AVD clips: the official references' and scorer's time, to compare with "
+    "published numbers).",
+)
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False),
+    help="Directory that relative paths in CUTS are relative to (default: the current directory).",
+)
 @one_line_errors
 def export_kaldi_cmd(cuts, out_dir, sampling_rate, audio_mode, wav_dir, time_base, root):
     """Kaldi data dir for EEND / ESPnet diar1: wav.scp, segments, utt2spk, spk2utt, rttm, reco2dur (seconds), uem."""
     from recipes.export import export_kaldi
 
-    export_kaldi(_load_cuts(cuts, root=root, check_audio=True), out_dir, sampling_rate=sampling_rate, audio=audio_mode,
-                 wav_dir=wav_dir, time_base=time_base)
+    export_kaldi(
+        _load_cuts(cuts, root=root, check_audio=True),
+        out_dir,
+        sampling_rate=sampling_rate,
+        audio=audio_mode,
+        wav_dir=wav_dir,
+        time_base=time_base,
+    )
     logger.info("Kaldi data dir written to %s", out_dir)
 
 
@@ -548,14 +727,28 @@ def _parse_named_cuts(ctx, param, values):
 @click.argument("cuts", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--name", required=True, help="Database name: the protocol is NAME.SpeakerDiarization.default.")
-@click.option("--split", "named", multiple=True, callback=_parse_named_cuts, metavar="NAME=CUTS",
-              help="A split and its CutSet, whatever the file name. Repeatable; with or instead of CUTS.")
-@click.option("--time-base", type=click.Choice(["clip", "movie"]), default="clip", show_default=True,
-              help="Time base of the RTTM and UEM files: clip = the audio's time; movie = plus each cut's "
-                   "clip_offset (AVA-AVD clips: the official references' and scorer's time, to compare with "
-                   "published numbers).")
-@click.option("--root", type=click.Path(exists=True, file_okay=False),
-              help="Directory that relative paths in the CutSets are relative to (default: the current directory).")
+@click.option(
+    "--split",
+    "named",
+    multiple=True,
+    callback=_parse_named_cuts,
+    metavar="NAME=CUTS",
+    help="A split and its CutSet, whatever the file name. Repeatable; with or instead of CUTS.",
+)
+@click.option(
+    "--time-base",
+    type=click.Choice(["clip", "movie"]),
+    default="clip",
+    show_default=True,
+    help="Time base of the RTTM and UEM files: clip = the audio's time; movie = plus each cut's "
+    "clip_offset (AVA-AVD clips: the official references' and scorer's time, to compare with "
+    "published numbers).",
+)
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False),
+    help="Directory that relative paths in the CutSets are relative to (default: the current directory).",
+)
 @one_line_errors
 def export_pyannote_cmd(cuts, out_dir, name, named, time_base, root):
     """pyannote.database protocol from CutSets named <prefix>_cuts_<split>[_<label type>].jsonl.gz,
@@ -575,8 +768,9 @@ def export_pyannote_cmd(cuts, out_dir, name, named, time_base, root):
         if split in seen:
             raise click.UsageError(f"split {split!r} given twice ({seen[split]} and {p})")
         seen[split] = p
-    path = export_pyannote({s: _load_cuts(p, root=root, check_audio=True) for s, p in inputs}, out_dir, name,
-                           time_base=time_base)
+    path = export_pyannote(
+        {s: _load_cuts(p, root=root, check_audio=True) for s, p in inputs}, out_dir, name, time_base=time_base
+    )
     logger.info("pyannote database written to %s (protocol %s.SpeakerDiarization.default)", path, name)
 
 
@@ -584,19 +778,32 @@ def export_pyannote_cmd(cuts, out_dir, name, named, time_base, root):
 @click.argument("cuts", type=click.Path(exists=True, dir_okay=False))
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--shard-size", default=1000, show_default=True, type=click.IntRange(min=1), help="Cuts per shard.")
-@click.option("--features-format", type=click.Choice(["lilcom", "numpy"]), default="lilcom", show_default=True,
-              help="lilcom: compact, values within one quantisation step (2**-5) of the archive; "
-                   "numpy: exact copy, about 4x larger.")
+@click.option(
+    "--features-format",
+    type=click.Choice(["lilcom", "numpy"]),
+    default="lilcom",
+    show_default=True,
+    help="lilcom: compact, values within one quantisation step (2**-5) of the archive; "
+    "numpy: exact copy, about 4x larger.",
+)
 @click.option("--with-audio", is_flag=True, help="Also store the audio (FLAC) for on-the-fly features.")
-@click.option("--root", type=click.Path(exists=True, file_okay=False),
-              help="Directory that relative paths in CUTS are relative to (default: the current directory).")
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False),
+    help="Directory that relative paths in CUTS are relative to (default: the current directory).",
+)
 @one_line_errors
 def export_shar_cmd(cuts, out_dir, shard_size, features_format, with_audio, root):
     """Lhotse Shar shards with features and labels (numpy, lossless), for streaming training."""
     from recipes.export import export_shar
 
-    files = export_shar(_load_cuts(cuts, root=root, check_audio=with_audio), out_dir, shard_size=shard_size, features_format=features_format,
-                        with_audio=with_audio)
+    files = export_shar(
+        _load_cuts(cuts, root=root, check_audio=with_audio),
+        out_dir,
+        shard_size=shard_size,
+        features_format=features_format,
+        with_audio=with_audio,
+    )
     logger.info("%d Shar files written to %s", len(files), out_dir)
 
 

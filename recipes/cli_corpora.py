@@ -23,6 +23,7 @@ no corpus), and adds the options every corpus shares:
 and the prepare tail: write the manifests atomically, log one line per split.
 A repeatable option given no value is not passed, so the function's default applies.
 """
+
 import importlib
 import logging
 
@@ -35,7 +36,8 @@ logger = logging.getLogger("recipes")
 DURATION_FROM_ANNOTATIONS_HELP = (
     "Recording duration (seconds) from the annotations instead of the audio header, for stand-in audio: "
     "the end of the last scored (UEM) interval where the corpus gives one, else the end of the last "
-    "annotated turn. Default: off.")
+    "annotated turn. Default: off."
+)
 
 
 def corpus_module(corpus: str):
@@ -62,8 +64,14 @@ def click_option(option):
     elif option.min is not None or option.max is not None:
         ranged = click.IntRange if kind is int else click.FloatRange
         kind = ranged(option.min, option.max, min_open=option.open, max_open=option.open)
-    return click.option(*decls, type=kind, default=option.default, multiple=option.multiple,
-                        show_default=option.default is not None and not option.multiple, **kwargs)
+    return click.option(
+        *decls,
+        type=kind,
+        default=option.default,
+        multiple=option.multiple,
+        show_default=option.default is not None and not option.multiple,
+        **kwargs,
+    )
 
 
 def _given(options, declared) -> dict:
@@ -97,8 +105,9 @@ def download_command(corpus: str) -> click.Command:
 
     run.__doc__ = module.DOWNLOAD_HELP
     run = _with_options(run, declared)
-    run = click.option("--corpus-dir", type=click.Path(exists=True, file_okay=False), default=None,
-                       help=module.CORPUS_DIR_HELP)(run)
+    run = click.option(
+        "--corpus-dir", type=click.Path(exists=True, file_okay=False), default=None, help=module.CORPUS_DIR_HELP
+    )(run)
     run = click.argument("target_dir", type=click.Path(file_okay=False))(run)
     return click.command(corpus)(run)
 
@@ -138,7 +147,6 @@ def prepare_command(corpus: str) -> click.Command:
 def command(corpus: str, verb: str) -> click.Command:
     """The click command of ``diar <verb> <corpus>`` (``verb``: download or prepare)."""
     return {"download": download_command, "prepare": prepare_command}[verb](corpus)
-
 
 
 def output_names(corpus: str, args) -> list:

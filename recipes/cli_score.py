@@ -3,6 +3,7 @@
 Kept apart from cli.py and imported only when used; the scorer (numpy, scipy) is
 imported inside the command, so ``diar --help`` stays fast.
 """
+
 import logging
 from pathlib import Path
 
@@ -23,19 +24,30 @@ def _is_cutset(path: str) -> bool:
 @click.command("score")
 @click.argument("ref", type=click.Path(exists=True))
 @click.argument("sys_", metavar="SYS", type=click.Path(exists=True))
-@click.option("--uem", type=click.Path(exists=True, dir_okay=False),
-              help="UEM file: the files and regions scored (default: a CutSet REF's 'uem', else each reference "
-                   "file from its first to its last turn, reference or system, as dscore does).")
-@click.option("--collar", default=0.0, show_default=True, type=click.FloatRange(min=0.0),
-              help="No-score collar in seconds, +/- around every reference turn boundary (DIHARD: 0, "
-                   "AMI/CALLHOME tradition: 0.25).")
-@click.option("--skip-overlap", is_flag=True, help="Do not score time with two or more reference speakers "
-                                                   "(md-eval -1).")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--uem",
+    type=click.Path(exists=True, dir_okay=False),
+    help="UEM file: the files and regions scored (default: a CutSet REF's 'uem', else each reference "
+    "file from its first to its last turn, reference or system, as dscore does).",
+)
+@click.option(
+    "--collar",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0.0),
+    help="No-score collar in seconds, +/- around every reference turn boundary (DIHARD: 0, "
+    "AMI/CALLHOME tradition: 0.25).",
+)
+@click.option(
+    "--skip-overlap", is_flag=True, help="Do not score time with two or more reference speakers (md-eval -1)."
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 @click.option("--per-file", is_flag=True, help="Also list every file (text/markdown; JSON always has them).")
-@click.option("--group-by", metavar="FIELD",
-              help="Also report per value of this custom field of the REF cuts (e.g. DIHARD III's 'domain').")
+@click.option(
+    "--group-by",
+    metavar="FIELD",
+    help="Also report per value of this custom field of the REF cuts (e.g. DIHARD III's 'domain').",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 @one_line_errors
 def score_command(ref, sys_, uem, collar, skip_overlap, fmt, per_file, group_by, output):
@@ -69,18 +81,28 @@ def score_command(ref, sys_, uem, collar, skip_overlap, fmt, per_file, group_by,
             raise click.UsageError("--group-by needs a CutSet as REF (the field is a cut's custom field)")
         ref_turns, _ = read_rttm(ref)
     sys_turns, _ = read_rttm(sys_)
-    result = score(ref_turns, sys_turns, uem=uem_map, collar=collar, skip_overlap=skip_overlap,
-                   progress=output is not None)
+    result = score(
+        ref_turns, sys_turns, uem=uem_map, collar=collar, skip_overlap=skip_overlap, progress=output is not None
+    )
     if result.missing_sys:
-        logger.warning("%d reference file(s) have no system turns and are scored as all missed: %s",
-                       len(result.missing_sys), ", ".join(result.missing_sys[:10]))
+        logger.warning(
+            "%d reference file(s) have no system turns and are scored as all missed: %s",
+            len(result.missing_sys),
+            ", ".join(result.missing_sys[:10]),
+        )
     if result.sys_not_scored:
-        logger.warning("%d system file(s) are not in the reference%s and are not scored: %s",
-                       len(result.sys_not_scored), " / UEM" if uem_map is not None else "",
-                       ", ".join(result.sys_not_scored[:10]))
+        logger.warning(
+            "%d system file(s) are not in the reference%s and are not scored: %s",
+            len(result.sys_not_scored),
+            " / UEM" if uem_map is not None else "",
+            ", ".join(result.sys_not_scored[:10]),
+        )
     if result.ref_not_in_uem:
-        logger.warning("%d reference file(s) are not in the UEM and are not scored: %s",
-                       len(result.ref_not_in_uem), ", ".join(result.ref_not_in_uem[:10]))
+        logger.warning(
+            "%d reference file(s) are not in the UEM and are not scored: %s",
+            len(result.ref_not_in_uem),
+            ", ".join(result.ref_not_in_uem[:10]),
+        )
     report = result.report(groups)
     if group_by:
         report["group_field"] = group_by

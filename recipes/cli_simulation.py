@@ -1,4 +1,5 @@
 """The ``diar simulate`` and ``diar simulate-sources`` verbs (loaded lazily by :mod:`recipes.cli`)."""
+
 import logging
 from pathlib import Path
 
@@ -6,7 +7,15 @@ import click
 
 from recipes.clitools import one_line_errors
 from recipes.simulation import (
-    METHODS, MIN_PAUSE, Simulator, format_stats, load_config, load_sources, materialize, prepare_sources, simulate,
+    METHODS,
+    MIN_PAUSE,
+    Simulator,
+    format_stats,
+    load_config,
+    load_sources,
+    materialize,
+    prepare_sources,
+    simulate,
 )
 
 logger = logging.getLogger(__name__)
@@ -15,39 +24,93 @@ logger = logging.getLogger(__name__)
 @click.command("simulate")
 @click.argument("source_cuts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.argument("out_cuts", type=click.Path(dir_okay=False))
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
-              help="Preset YAML (conf/simulation/*.yaml). Default: eend, 2 speakers, beta 2 s.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Preset YAML (conf/simulation/*.yaml). Default: eend, 2 speakers, beta 2 s.",
+)
 @click.option("--method", type=click.Choice(METHODS), help="Override the preset's method.")
-@click.option("--hours", type=click.FloatRange(min=0, min_open=True),
-              help="About this many hours (default: the preset's hours for --speaker-split).")
-@click.option("--hours-per-combination", type=click.FloatRange(min=0, min_open=True),
-              help="At least this many hours of every (speaker count, overlap level) combination.")
+@click.option(
+    "--hours",
+    type=click.FloatRange(min=0, min_open=True),
+    help="About this many hours (default: the preset's hours for --speaker-split).",
+)
+@click.option(
+    "--hours-per-combination",
+    type=click.FloatRange(min=0, min_open=True),
+    help="At least this many hours of every (speaker count, overlap level) combination.",
+)
 @click.option("--num-mixtures", type=click.IntRange(min=1), help="Exactly this many mixtures.")
-@click.option("--conversation-stats", type=click.Path(exists=True),
-              help="conversation: real turns (RTTM file/dir or CutSet) to measure pauses and overlaps on.")
-@click.option("--noise-cuts", type=click.Path(exists=True, dir_okay=False),
-              help="Noise MonoCuts (e.g. MUSAN noise): fills the preset's noise: entry (EEND presets: one "
-                   "recording looped per mixture, SNR 5/10/15/20 dB relative to the whole speech mixture).")
-@click.option("--rirs", help="Impulse responses: a RecordingSet manifest (resampled to the sources' rate) or "
-                             "'fast' (Lhotse's random RIRs; needs torchaudio); fills the preset's reverb: entry "
-                             "(EEND presets: each speaker reverberant with probability 0.5).")
+@click.option(
+    "--conversation-stats",
+    type=click.Path(exists=True),
+    help="conversation: real turns (RTTM file/dir or CutSet) to measure pauses and overlaps on.",
+)
+@click.option(
+    "--noise-cuts",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Noise MonoCuts (e.g. MUSAN noise): fills the preset's noise: entry (EEND presets: one "
+    "recording looped per mixture, SNR 5/10/15/20 dB relative to the whole speech mixture).",
+)
+@click.option(
+    "--rirs",
+    help="Impulse responses: a RecordingSet manifest (resampled to the sources' rate) or "
+    "'fast' (Lhotse's random RIRs; needs torchaudio); fills the preset's reverb: entry "
+    "(EEND presets: each speaker reverberant with probability 0.5).",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Workers: local processes, or the LocalCluster size with --executor dask and no --scheduler.")
-@click.option("--executor", "executor_kind", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="Where shards (and --materialize audio) are rendered: local processes, or a dask cluster "
-                   "(extra 'dask'; paths must be visible to every worker).")
+@click.option(
+    "--num-jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Workers: local processes, or the LocalCluster size with --executor dask and no --scheduler.",
+)
+@click.option(
+    "--executor",
+    "executor_kind",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where shards (and --materialize audio) are rendered: local processes, or a dask cluster "
+    "(extra 'dask'; paths must be visible to every worker).",
+)
 @click.option("--scheduler", help="dask scheduler address (tcp://host:8786); default: a LocalCluster of --num-jobs.")
-@click.option("--speaker-split", type=click.Choice(["train", "dev"]),
-              help="Keep only this side of the deterministic speaker split (dev_fraction in the preset).")
+@click.option(
+    "--speaker-split",
+    type=click.Choice(["train", "dev"]),
+    help="Keep only this side of the deterministic speaker split (dev_fraction in the preset).",
+)
 @click.option("--prefix", help="Mixture id prefix. Default: the name of OUT_CUTS.")
 @click.option("--no-merge", is_flag=True, help="Write only the shards and their index, not OUT_CUTS itself.")
-@click.option("--materialize", "materialize_dir", type=click.Path(file_okay=False),
-              help="Also write 8 kHz FLAC mixtures, an RTTM and a Kaldi data dir here.")
+@click.option(
+    "--materialize",
+    "materialize_dir",
+    type=click.Path(file_okay=False),
+    help="Also write 8 kHz FLAC mixtures, an RTTM and a Kaldi data dir here.",
+)
 @one_line_errors
-def simulate_command(source_cuts, out_cuts, config_path, method, hours, hours_per_combination, num_mixtures,
-                     conversation_stats, noise_cuts, rirs, seed, num_jobs, executor_kind, scheduler, speaker_split, prefix, no_merge,
-                     materialize_dir):
+def simulate_command(
+    source_cuts,
+    out_cuts,
+    config_path,
+    method,
+    hours,
+    hours_per_combination,
+    num_mixtures,
+    conversation_stats,
+    noise_cuts,
+    rirs,
+    seed,
+    num_jobs,
+    executor_kind,
+    scheduler,
+    speaker_split,
+    prefix,
+    no_merge,
+    materialize_dir,
+):
     """Simulate multi-speaker mixtures from single-speaker SOURCE_CUTS into OUT_CUTS (NAME.jsonl.gz).
 
     Writes lazily readable shards NAME.NNNNNN.jsonl.gz, their index
@@ -71,8 +134,13 @@ def simulate_command(source_cuts, out_cuts, config_path, method, hours, hours_pe
     check_writable_dir(Path(out_cuts).parent)  # before any work: an unwritable output fails at once
     if materialize_dir:
         check_writable_dir(materialize_dir)
-    src = load_sources(source_cuts, supervision=cfg.supervision, split=speaker_split,
-                       dev_fraction=cfg.dev_fraction, split_seed=cfg.split_seed)
+    src = load_sources(
+        source_cuts,
+        supervision=cfg.supervision,
+        split=speaker_split,
+        dev_fraction=cfg.dev_fraction,
+        split_seed=cfg.split_seed,
+    )
     logger.info("%d source utterances of %d speakers", len(src), len(src.speakers))
     name = Path(out_cuts).name[: -len(".jsonl.gz")]
     sim = Simulator(src, cfg, seed=seed, prefix=prefix or name)
@@ -82,14 +150,22 @@ def simulate_command(source_cuts, out_cuts, config_path, method, hours, hours_pe
         if hours_per_combination is None:
             hours = cfg.hours_for(speaker_split)
         if hours is None and hours_per_combination is None:
-            raise click.UsageError("give --hours, --hours-per-combination or --num-mixtures "
-                                   "(the preset sets no hours for this split)")
+            raise click.UsageError(
+                "give --hours, --hours-per-combination or --num-mixtures (the preset sets no hours for this split)"
+            )
     if hours_per_combination is not None:
         num_mixtures = sim.set_hours_per_combination(hours_per_combination)
     elif num_mixtures is None:
         num_mixtures = sim.num_mixtures_for_hours(hours)
-    stats = simulate(sim, num_mixtures, out_cuts, num_jobs=num_jobs, merge=not no_merge,
-                     executor_kind=executor_kind, scheduler=scheduler)
+    stats = simulate(
+        sim,
+        num_mixtures,
+        out_cuts,
+        num_jobs=num_jobs,
+        merge=not no_merge,
+        executor_kind=executor_kind,
+        scheduler=scheduler,
+    )
     click.echo(format_stats(stats), nl=False, err=True)
     if materialize_dir:
         shards = [str(Path(out_cuts).parent / s) for s in stats["shards"]]
@@ -100,18 +176,36 @@ def simulate_command(source_cuts, out_cuts, config_path, method, hours, hours_pe
 @click.command("simulate-sources")
 @click.argument("in_cuts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.argument("out_cuts", type=click.Path(dir_okay=False))
-@click.option("--min-pause", default=MIN_PAUSE, show_default=True, type=click.FloatRange(min=0),
-              help="Seconds: split each utterance into speech segments at pauses at least this long "
-                   "(one cut per segment, what the conversation method consumes); 0 keeps each utterance "
-                   "whole with one supervision from its first to its last speech (the EEND layout).")
-@click.option("--cache", "cache_dir", type=click.Path(file_okay=False),
-              help="Also build the source cache here: the sources' audio at 8 kHz int16 in memory-mappable "
-                   "shards (16 kB per source second), for rendering mixtures on the fly without FLAC decoding "
-                   "(EENDDataset(source_cache=DIR)). Resumable; add noise cuts with --cache-extra.")
-@click.option("--cache-extra", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="More cuts (e.g. noise) whose audio goes into the cache (repeatable).")
-@click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Local processes building cache shards.")
+@click.option(
+    "--min-pause",
+    default=MIN_PAUSE,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds: split each utterance into speech segments at pauses at least this long "
+    "(one cut per segment, what the conversation method consumes); 0 keeps each utterance "
+    "whole with one supervision from its first to its last speech (the EEND layout).",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(file_okay=False),
+    help="Also build the source cache here: the sources' audio at 8 kHz int16 in memory-mappable "
+    "shards (16 kB per source second), for rendering mixtures on the fly without FLAC decoding "
+    "(EENDDataset(source_cache=DIR)). Resumable; add noise cuts with --cache-extra.",
+)
+@click.option(
+    "--cache-extra",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="More cuts (e.g. noise) whose audio goes into the cache (repeatable).",
+)
+@click.option(
+    "--num-jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Local processes building cache shards.",
+)
 @one_line_errors
 def prepare_sources_command(in_cuts, out_cuts, min_pause, cache_dir, cache_extra, num_jobs):
     """Single-speaker source cuts for `diar simulate`: speech from the word alignments, else an energy VAD

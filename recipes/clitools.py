@@ -1,4 +1,5 @@
 """Small helpers shared by the ``diar`` verbs in cli.py and the per-corpus commands."""
+
 import functools
 import logging
 import os
@@ -33,8 +34,13 @@ def one_line_errors(func):
 def log_prepared(name, result, output_dir, written) -> None:
     """One log line per split (recordings, turns) and where the files went."""
     for split, parts in result.items():
-        logger.info("%s%s: %d recordings, %d turns", name, f" {split}" if split else "",
-                    len(parts["recordings"]), len(parts["supervisions"]))
+        logger.info(
+            "%s%s: %d recordings, %d turns",
+            name,
+            f" {split}" if split else "",
+            len(parts["recordings"]),
+            len(parts["supervisions"]),
+        )
     logger.info("wrote %d files to %s (report: %s_prepare_report.txt)", len(written), output_dir, name)
 
 

@@ -5,6 +5,7 @@ Works for ``MonoCut`` / ``MultiCut`` (a window of a recording) and ``MixedCut``
 its own: it is its own recording). Times are seconds in recording time.
 Lhotse is imported only when a cut is inspected, so importing this module is cheap.
 """
+
 from typing import List, Mapping, Optional, Sequence, Tuple
 
 from recipes.rttm import Turn

@@ -33,6 +33,7 @@ before sampling. Features come from the cut's stored features, or are computed
 on the fly from the audio with ``feature_extractor`` (e.g.
 ``recipes.features.KaldiNativeFbank()``) for cuts without features.
 """
+
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Dict, List, Optional
@@ -57,8 +58,7 @@ LABEL_TYPES = ("binary", "powerset", "target")
 MEAN_NORMS = ("chunk", "recording", "none")
 
 
-def chunk_cuts(cuts: CutSet, chunk_size: int = 500, subsampling: int = 10,
-               frame_shift: float = FRAME_SHIFT) -> CutSet:
+def chunk_cuts(cuts: CutSet, chunk_size: int = 500, subsampling: int = 10, frame_shift: float = FRAME_SHIFT) -> CutSet:
     """Cut recordings into chunks of ``chunk_size`` subsampled frames (seconds =
     ``chunk_size * subsampling * frame_shift``); the last partial chunk is kept.
     Labels stay aligned (they are TemporalArrays read with :func:`load_labels`)."""
@@ -91,10 +91,20 @@ class EENDDataset(torch.utils.data.Dataset):
         ``num_workers`` = the cores left for input, ``batch_size=None`` with a Lhotse sampler.
     """
 
-    def __init__(self, cuts: Optional[CutSet] = None, label_type: str = "binary", context: int = 7,
-                 subsampling: int = 10, chunk_size: int = 500, mean_norm: str = "chunk",
-                 max_speakers: Optional[int] = None, feature_extractor=None, max_set_size: int = 2,
-                 source_cache=None, pin_threads: bool = True):
+    def __init__(
+        self,
+        cuts: Optional[CutSet] = None,
+        label_type: str = "binary",
+        context: int = 7,
+        subsampling: int = 10,
+        chunk_size: int = 500,
+        mean_norm: str = "chunk",
+        max_speakers: Optional[int] = None,
+        feature_extractor=None,
+        max_set_size: int = 2,
+        source_cache=None,
+        pin_threads: bool = True,
+    ):
         if label_type not in LABEL_TYPES:
             raise ValueError(f"label_type {label_type!r}; expected one of {LABEL_TYPES}")
         if mean_norm not in MEAN_NORMS:
@@ -140,15 +150,19 @@ class EENDDataset(torch.utils.data.Dataset):
 
     def _recording_mean(self, cut: Cut) -> np.ndarray:
         if not cut.has_features:
-            raise ValueError(f"cut {cut.id}: mean_norm='recording' needs stored features (the mean over the "
-                             f"whole recording); use mean_norm='chunk' with on-the-fly features")
+            raise ValueError(
+                f"cut {cut.id}: mean_norm='recording' needs stored features (the mean over the "
+                f"whole recording); use mean_norm='chunk' with on-the-fly features"
+            )
         return _recording_mean(cut.features.storage_type, cut.features.storage_path, cut.features.storage_key)
 
     def _example(self, cut: Cut):
         feats = self._features(cut).astype(np.float32)
         if feats.shape[0] > self.chunk_size * self.subsampling + self.subsampling:
-            raise ValueError(f"cut {cut.id} has {feats.shape[0]} frames, more than chunk_size * subsampling = "
-                             f"{self.chunk_size * self.subsampling}; chunk the cuts first (chunk_cuts)")
+            raise ValueError(
+                f"cut {cut.id} has {feats.shape[0]} frames, more than chunk_size * subsampling = "
+                f"{self.chunk_size * self.subsampling}; chunk the cuts first (chunk_cuts)"
+            )
         if self.mean_norm == "chunk":
             feats = feats - feats.mean(axis=0, keepdims=True)
         elif self.mean_norm == "recording":
@@ -160,8 +174,10 @@ class EENDDataset(torch.utils.data.Dataset):
             speakers = list(custom["speakers"])
             stored = "powerset" if labels.dtype.kind == "i" else ("target" if "target_speaker" in custom else "binary")
             if stored != self.label_type:
-                raise ValueError(f"cut {cut.id} carries {stored} labels but the dataset was built with "
-                                 f"label_type={self.label_type!r}")
+                raise ValueError(
+                    f"cut {cut.id} carries {stored} labels but the dataset was built with "
+                    f"label_type={self.label_type!r}"
+                )
         elif self.label_type == "target":
             raise ValueError(f"cut {cut.id} has no labels; target-speaker cuts come from `diar labels --type target`")
         else:  # e.g. a simulated mixture trained on the fly: labels from its supervisions, no storage
@@ -171,8 +187,9 @@ class EENDDataset(torch.utils.data.Dataset):
                 labels, _ = to_powerset(labels, self.max_set_size)
         if labels.shape[0] < feats.shape[0]:  # on-the-fly features of a different rounding
             fill = POWERSET_IGNORE if labels.dtype.kind == "i" else IGNORE
-            labels = np.concatenate([labels, np.full((feats.shape[0] - labels.shape[0],) + labels.shape[1:],
-                                                     fill, labels.dtype)])
+            labels = np.concatenate(
+                [labels, np.full((feats.shape[0] - labels.shape[0],) + labels.shape[1:], fill, labels.dtype)]
+            )
         y = labels[: feats.shape[0]][:: self.subsampling].astype(np.int64)
         if self.label_type in ("binary", "target"):
             y[y == IGNORE] = -1
@@ -208,13 +225,18 @@ class EENDDataset(torch.utils.data.Dataset):
             if self.label_type == "binary":
                 labels[i, :n, : y.shape[1]] = torch.from_numpy(y)
                 # speakers absent from this cut: silent (0) on valid frames, not padding
-                labels[i, :n, y.shape[1]:] = 0
+                labels[i, :n, y.shape[1] :] = 0
                 labels[i, :n][torch.from_numpy((y == -1).any(axis=1))] = -1
             else:
                 labels[i, :n] = torch.from_numpy(y)
             speakers.append(spk)
-        return {"features": features, "labels": labels, "lengths": lengths, "speakers": speakers,
-                "cut_ids": [c.id for c in cuts]}
+        return {
+            "features": features,
+            "labels": labels,
+            "lengths": lengths,
+            "speakers": speakers,
+            "cut_ids": [c.id for c in cuts],
+        }
 
 
 @contextmanager

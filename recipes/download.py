@@ -12,6 +12,7 @@ body after the bytes already there, corrupting the file. Here:
 - a checksum mismatch deletes the part and raises, naming URL and digests;
 - ``file://`` URLs work (used by the tests and for local mirrors).
 """
+
 import hashlib
 import logging
 import os
@@ -89,9 +90,15 @@ def download_file(
                 raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from e
             if attempt == retries:
                 raise DownloadError(f"{url}: failed after {retries} attempts: {e}") from e
-            logger.warning("%s: %s; retrying (%d/%d), resuming from %d bytes", url, e, attempt, retries,
-                           part.stat().st_size if part.exists() else 0)
-            time.sleep(min(2 ** attempt, 10) * 0.1)
+            logger.warning(
+                "%s: %s; retrying (%d/%d), resuming from %d bytes",
+                url,
+                e,
+                attempt,
+                retries,
+                part.stat().st_size if part.exists() else 0,
+            )
+            time.sleep(min(2**attempt, 10) * 0.1)
     try:
         _verify(part, url, sha256, md5)
     except DownloadError:
@@ -101,8 +108,9 @@ def download_file(
     return dest
 
 
-def credentials(url: str, user: Optional[str] = None, password: Optional[str] = None,
-                netrc_file=None) -> Optional[Tuple[str, str]]:
+def credentials(
+    url: str, user: Optional[str] = None, password: Optional[str] = None, netrc_file=None
+) -> Optional[Tuple[str, str]]:
     """``(user, password)`` for ``url``: the ones given, else the ``machine <host>`` entry of
     ``netrc_file`` (``login`` / ``password``); None when neither is given. A netrc file without
     an entry for the host, or a user without a password, is an error."""
@@ -152,8 +160,12 @@ def _fetch(url: str, part: Path, progress: bool, auth: Optional[Tuple[str, str]]
             length = response.headers.get("Content-Length")
             total = int(length) if length is not None else None
             have, mode = 0, "wb"
-        with open(part, mode) as f, tqdm(total=total, initial=have, unit="B", unit_scale=True,
-                                         desc=part.name[:-5], disable=not progress) as bar:
+        with (
+            open(part, mode) as f,
+            tqdm(
+                total=total, initial=have, unit="B", unit_scale=True, desc=part.name[:-5], disable=not progress
+            ) as bar,
+        ):
             while True:
                 block = response.read(CHUNK)
                 if not block:
@@ -204,8 +216,15 @@ def extract_archive(archive, target_dir, done_marker: bool = True) -> Path:
     return target_dir
 
 
-def download_archive(entry, target_dir, base_url: Optional[str] = None, url: Optional[str] = None,
-                     sha256: Optional[str] = None, force: bool = False, progress: bool = True) -> Path:
+def download_archive(
+    entry,
+    target_dir,
+    base_url: Optional[str] = None,
+    url: Optional[str] = None,
+    sha256: Optional[str] = None,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
     """Fetch one archive of a corpus YAML (``entry``: ``url``, ``file``, optional ``sha256``)
     into ``target_dir/downloads/<file>`` and extract it into ``target_dir``. ``base_url``
     replaces the directory of the URL (same file name); ``url`` replaces the whole URL.
@@ -213,8 +232,9 @@ def download_archive(entry, target_dir, base_url: Optional[str] = None, url: Opt
     target = Path(target_dir)
     if url is None:
         url = f"{base_url.rstrip('/')}/{entry['file']}" if base_url else entry["url"]
-    archive = download_file(url, target / "downloads" / entry["file"], sha256=sha256 or entry.get("sha256"),
-                            force=force, progress=progress)
+    archive = download_file(
+        url, target / "downloads" / entry["file"], sha256=sha256 or entry.get("sha256"), force=force, progress=progress
+    )
     extract_archive(archive, target)
     return archive
 
@@ -251,5 +271,13 @@ def link_or_copy_tree(source, target) -> Path:
     return target
 
 
-__all__ = ["download_file", "credentials", "download_archive", "download_each", "extract_archive", "link_or_copy_tree", "file_digest",
-           "DownloadError"]
+__all__ = [
+    "download_file",
+    "credentials",
+    "download_archive",
+    "download_each",
+    "extract_archive",
+    "link_or_copy_tree",
+    "file_digest",
+    "DownloadError",
+]

@@ -2,7 +2,8 @@
 
 - :func:`export_kaldi`: a Kaldi data directory as EEND and ESPnet diar1 read it:
   ``wav.scp`` (at the features' rate, 8 kHz: a ``sox`` pipe when the audio has another
-  rate or several channels, or, with ``audio="wav"``, 16-bit WAV files written once), ``segments`` (one utterance per speaker turn), ``utt2spk``,
+  rate or several channels, or, with ``audio="wav"``, 16-bit WAV files written once),
+  ``segments`` (one utterance per speaker turn), ``utt2spk``,
   ``spk2utt``, ``rttm``, ``reco2dur`` (seconds), plus ``uem`` (scored regions).
 - :func:`export_pyannote`: a pyannote.database protocol: ``database.yml`` with
   ``<NAME>.SpeakerDiarization.default`` and its train / development / test
@@ -13,6 +14,7 @@
 
 Speaker turns are the cuts' supervisions; times are seconds in recording time.
 """
+
 import logging
 import os
 import shlex
@@ -22,31 +24,43 @@ from typing import Dict, List, Mapping, Tuple
 
 from lhotse import CutSet
 
-from recipes.fileio import check_writable_dir, write_text
 from recipes.cuts import cut_turns, cut_uem
+from recipes.fileio import check_writable_dir, write_text
 from recipes.rttm import Turn, write_rttm, write_uem
 
 logger = logging.getLogger(__name__)
 
 # split names used in our file names -> pyannote subset names
-PYANNOTE_SUBSETS = {"train": "train", "dev": "development", "val": "development", "development": "development",
-                    "test": "test", "eval": "test"}
+PYANNOTE_SUBSETS = {
+    "train": "train",
+    "dev": "development",
+    "val": "development",
+    "development": "development",
+    "test": "test",
+    "eval": "test",
+}
 
 
 def _audio_path_and_rate(cut) -> Tuple[str, int, int]:
     """Absolute path of the cut's single audio file (manifests hold paths relative to the
     recipe directory: resolved against the current directory), its rate and channel count."""
     if not cut.has_recording or not hasattr(cut, "recording"):
-        raise ValueError(f"cut {cut.id}: exports need cuts with a recording "
-                         f"(materialize simulated mixtures first: diar simulate --materialize)")
+        raise ValueError(
+            f"cut {cut.id}: exports need cuts with a recording "
+            f"(materialize simulated mixtures first: diar simulate --materialize)"
+        )
     rec = cut.recording
     if len(rec.sources) != 1 or rec.sources[0].type != "file":
-        raise ValueError(f"recording {rec.id}: exports need one audio file per recording, "
-                         f"got {len(rec.sources)} source(s) of type {rec.sources[0].type}")
+        raise ValueError(
+            f"recording {rec.id}: exports need one audio file per recording, "
+            f"got {len(rec.sources)} source(s) of type {rec.sources[0].type}"
+        )
     path = Path(rec.sources[0].source).resolve()
     if not path.is_file():
-        raise FileNotFoundError(f"cut {cut.id}: audio {rec.sources[0].source} not found (resolved to {path}; "
-                                f"run the export from the recipe directory the manifest was written in)")
+        raise FileNotFoundError(
+            f"cut {cut.id}: audio {rec.sources[0].source} not found (resolved to {path}; "
+            f"run the export from the recipe directory the manifest was written in)"
+        )
     return str(path), rec.sampling_rate, rec.num_channels
 
 
@@ -74,10 +88,12 @@ def check_kaldi_rate(cuts, sampling_rate: "int | None") -> int:
     if sampling_rate is None:
         return rate or 8000
     if rate is not None and sampling_rate != rate:
-        raise ValueError(f"--sampling-rate {sampling_rate} but the features of these cuts are at {rate} Hz: a trainer "
-                         f"reading {sampling_rate} Hz audio with a {rate} Hz feature config gets frames that do not "
-                         f"match the labels; leave --sampling-rate out (the features' rate) or export cuts "
-                         f"prepared at {sampling_rate} Hz")
+        raise ValueError(
+            f"--sampling-rate {sampling_rate} but the features of these cuts are at {rate} Hz: a trainer "
+            f"reading {sampling_rate} Hz audio with a {rate} Hz feature config gets frames that do not "
+            f"match the labels; leave --sampling-rate out (the features' rate) or export cuts "
+            f"prepared at {sampling_rate} Hz"
+        )
     return sampling_rate
 
 
@@ -118,18 +134,28 @@ def _time_shift(cut, time_base: str) -> float:
         raise ValueError(f"time base {time_base!r}; expected one of {', '.join(TIME_BASES)}")
     offset = (cut.custom or {}).get("clip_offset") if hasattr(cut, "custom") else None
     if offset is None:
-        raise ValueError(f"cut {cut.id} has no custom 'clip_offset': --time-base movie needs clips cut from a "
-                         "longer recording (AVA-AVD)")
+        raise ValueError(
+            f"cut {cut.id} has no custom 'clip_offset': --time-base movie needs clips cut from a "
+            "longer recording (AVA-AVD)"
+        )
     return float(offset)
 
 
 def _shifted(turns, uem, shift: float):
-    return ([Turn(t.recording_id, t.start + shift, t.end + shift, t.speaker, t.channel) for t in turns],
-            [(a + shift, b + shift) for a, b in uem])
+    return (
+        [Turn(t.recording_id, t.start + shift, t.end + shift, t.speaker, t.channel) for t in turns],
+        [(a + shift, b + shift) for a, b in uem],
+    )
 
 
-def export_kaldi(cuts: CutSet, out_dir, sampling_rate: "int | None" = None, audio: str = "pipe",
-                 wav_dir=None, time_base: str = "clip") -> Path:
+def export_kaldi(
+    cuts: CutSet,
+    out_dir,
+    sampling_rate: "int | None" = None,
+    audio: str = "pipe",
+    wav_dir=None,
+    time_base: str = "clip",
+) -> Path:
     """Write a Kaldi data directory (see the module docstring). One ``wav.scp`` entry per
     recording; several cuts of one recording (windows) share it, their turns are written per
     cut (a turn crossing a window boundary becomes two touching segments).
@@ -184,8 +210,10 @@ def export_kaldi(cuts: CutSet, out_dir, sampling_rate: "int | None" = None, audi
         import shutil
 
         if shutil.which("sox") is None:
-            raise RuntimeError("sox is not on PATH, but wav.scp would hold sox pipes (the audio is not mono WAV at "
-                               f"{sampling_rate} Hz); install sox, or use --audio wav to write WAV files once")
+            raise RuntimeError(
+                "sox is not on PATH, but wav.scp would hold sox pipes (the audio is not mono WAV at "
+                f"{sampling_rate} Hz); install sox, or use --audio wav to write WAV files once"
+            )
     if todo:
         from tqdm import tqdm
 
@@ -216,8 +244,10 @@ def split_name(path) -> str:
 
     parsed = naming.parse(path)
     if parsed is None or parsed.kind != "cuts" or not parsed.split:
-        raise ValueError(f"{path}: cannot tell the split from the file name (expected "
-                         f"<name>_cuts_<split>[_<label type>].jsonl.gz, or give --split NAME=CUTS)")
+        raise ValueError(
+            f"{path}: cannot tell the split from the file name (expected "
+            f"<name>_cuts_<split>[_<label type>].jsonl.gz, or give --split NAME=CUTS)"
+        )
     return parsed.split
 
 
@@ -265,8 +295,11 @@ def export_pyannote(named_cuts: Mapping[str, CutSet], out_dir, database: str, ti
             stage(out_dir / "lists" / f"{subset}.lst").write_text("".join(f"{u}\n" for u in sorted(uris)))
             write_rttm(turns, stage(out_dir / "rttms" / f"{subset}.rttm"))
             write_uem(uem, stage(out_dir / "uems" / f"{subset}.uem"))
-            subsets[subset] = {"uri": f"lists/{subset}.lst", "annotation": f"rttms/{subset}.rttm",
-                               "annotated": f"uems/{subset}.uem"}
+            subsets[subset] = {
+                "uri": f"lists/{subset}.lst",
+                "annotation": f"rttms/{subset}.rttm",
+                "annotated": f"uems/{subset}.uem",
+            }
         config = {
             "Databases": {database: f"audio/{{uri}}{extensions.pop()}"},
             "Protocols": {database: {"SpeakerDiarization": {"default": subsets}}},
@@ -283,8 +316,9 @@ def export_pyannote(named_cuts: Mapping[str, CutSet], out_dir, database: str, ti
     return out_dir / "database.yml"
 
 
-def export_shar(cuts: CutSet, out_dir, shard_size: int = 1000, features_format: str = "lilcom",
-                with_audio: bool = False) -> List[str]:
+def export_shar(
+    cuts: CutSet, out_dir, shard_size: int = 1000, features_format: str = "lilcom", with_audio: bool = False
+) -> List[str]:
     """Write Lhotse Shar shards with features and, when present, labels (numpy, lossless).
 
     ``features_format``: ``lilcom`` (compact; features already decoded from a

@@ -6,6 +6,7 @@ A stage that is killed leaves at most a ``.partial`` file behind, which no later
 and which the next run overwrites or sweeps. (Resumable downloads keep their own ``.part``
 file in :mod:`recipes.download`: it is resumed, not rewritten.)
 """
+
 import errno
 import os
 import shutil
@@ -15,12 +16,20 @@ from typing import Iterable, Iterator, Optional
 
 # What a full or unwritable output looks like, when the error carries no errno (HDF5's
 # RuntimeError puts it in the text; libsndfile only says "System error.").
-_MARKERS = {"No space left on device": errno.ENOSPC, "errno = 28": errno.ENOSPC,
-            "Disk quota exceeded": errno.EDQUOT, "Read-only file system": errno.EROFS,
-            "errno = 30": errno.EROFS}
-_REASONS = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded",
-            errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
-            errno.EPERM: "permission denied"}
+_MARKERS = {
+    "No space left on device": errno.ENOSPC,
+    "errno = 28": errno.ENOSPC,
+    "Disk quota exceeded": errno.EDQUOT,
+    "Read-only file system": errno.EROFS,
+    "errno = 30": errno.EROFS,
+}
+_REASONS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+}
 LOW_SPACE = 1 << 20  # bytes: less than this free (partial output still there) means the disk filled up
 
 
@@ -93,8 +102,20 @@ def partial_path(path) -> Path:
     ``cuts.jsonl.gz`` -> ``cuts.partial.jsonl.gz`` so Lhotse still infers the format."""
     path = Path(path)
     name = path.name
-    for ext in (".jsonl.gz", ".jsonl", ".json", ".yaml", ".txt", ".rttm", ".uem", ".h5", ".png", ".lca", ".wav",
-                ".flac"):
+    for ext in (
+        ".jsonl.gz",
+        ".jsonl",
+        ".json",
+        ".yaml",
+        ".txt",
+        ".rttm",
+        ".uem",
+        ".h5",
+        ".png",
+        ".lca",
+        ".wav",
+        ".flac",
+    ):
         if name.endswith(ext):
             return path.with_name(name[: -len(ext)] + ".partial" + ext)
     return path.with_name(name + ".partial")
@@ -229,8 +250,9 @@ def output_lock(out_path) -> Iterator[Path]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RuntimeError(f"another command is writing {out_path} (lock {lock} is held); "
-                               "wait for it, or write to another output") from None
+            raise RuntimeError(
+                f"another command is writing {out_path} (lock {lock} is held); wait for it, or write to another output"
+            ) from None
         try:
             yield lock
         finally:

@@ -40,6 +40,7 @@ carries the cut's offset in the recording, ``truncate``, ``cut_into_windows``,
 :func:`load_labels` to read labels with exactly the frame slicing that
 Lhotse uses for the features of the same cut.
 """
+
 import gzip
 import itertools
 import json
@@ -54,10 +55,10 @@ from lhotse import CutSet
 from lhotse.cut import Cut
 from lhotse.features.io import NumpyHdf5Writer, close_cached_file_handles, get_reader
 from lhotse.utils import compute_num_frames, fastcopy, isclose
+from tqdm import tqdm
 
 from recipes.cuts import cut_custom, cut_recording_id
 from recipes.fileio import atomic_path, sweep_stale
-from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +74,7 @@ def first_frame_at_or_after(t: float, frame_shift: float = FRAME_SHIFT) -> int:
     return int(math.ceil(t / frame_shift - 0.5 - _EPS))
 
 
-def turn_frames(
-    start: float, end: float, num_frames: int, frame_shift: float = FRAME_SHIFT
-) -> Tuple[int, int, bool]:
+def turn_frames(start: float, end: float, num_frames: int, frame_shift: float = FRAME_SHIFT) -> Tuple[int, int, bool]:
     """Frame range ``[first, last)`` activated by a turn ``[start, end)`` (seconds).
 
     Returns ``(first, last, short)`` with the range clipped to ``[0, num_frames)``;
@@ -134,8 +133,13 @@ class LabelReport:
             f"{self.cuts_in} cuts in, {self.cuts_out} out; {self.frames} frames, "
             f"{self.ignored_frames} outside the UEM (ignored); {len(self.short_turns)} turns "
             f"shorter than one frame (midpoint frame used); up to {self.max_speakers} speakers "
-            f"per cut" + (f"; {over} frames with more active speakers than the powerset "
-                           f"allows, in {len(self.over_max_set_size)} cuts (ignored)" if self.over_max_set_size else "")
+            f"per cut"
+            + (
+                f"; {over} frames with more active speakers than the powerset "
+                f"allows, in {len(self.over_max_set_size)} cuts (ignored)"
+                if self.over_max_set_size
+                else ""
+            )
         )
 
     def to_dict(self) -> dict:
@@ -170,11 +174,13 @@ def _label_frame_shift(shifts: Dict[float, str], requested: Optional[float]) -> 
         raise ValueError(f"the cuts' features have several frame shifts: {listed}; label one feature config at a time")
     if not shifts:
         return FRAME_SHIFT if requested is None else float(requested)
-    (shift, cid), = shifts.items()
+    ((shift, cid),) = shifts.items()
     if requested is not None and not isclose(shift, requested, abs_tol=1e-9):
-        raise ValueError(f"labels at a frame shift of {requested:g} s requested, but the features of the cuts "
-                         f"(e.g. {cid}) have a frame shift of {shift:g} s: the labels would not line up with "
-                         f"the feature frames (leave the frame shift to the features)")
+        raise ValueError(
+            f"labels at a frame shift of {requested:g} s requested, but the features of the cuts "
+            f"(e.g. {cid}) have a frame shift of {shift:g} s: the labels would not line up with "
+            f"the feature frames (leave the frame shift to the features)"
+        )
     return shift
 
 
@@ -183,9 +189,7 @@ def recording_speakers(cuts: Iterable[Cut]) -> Dict[str, List[str]]:
     speakers: Dict[str, set] = {}
     for cut in cuts:
         rec = cut_recording_id(cut)
-        speakers.setdefault(rec, set()).update(
-            s.speaker for s in cut.supervisions if s.speaker is not None
-        )
+        speakers.setdefault(rec, set()).update(s.speaker for s in cut.supervisions if s.speaker is not None)
     return {rec: sorted(spk) for rec, spk in speakers.items()}
 
 
@@ -209,8 +213,7 @@ def activity_matrix(
     for sup in cut.supervisions:
         if sup.speaker not in index:
             raise ValueError(
-                f"cut {cut.id}: supervision {sup.id} has speaker {sup.speaker!r}, "
-                f"expected one of {list(speakers)}"
+                f"cut {cut.id}: supervision {sup.id} has speaker {sup.speaker!r}, expected one of {list(speakers)}"
             )
         first, last, short = turn_frames(sup.start, sup.end, T, frame_shift)
         labels[first:last, index[sup.speaker]] = 1
@@ -334,14 +337,20 @@ def _label_archive(
                     for i, spk in enumerate(speakers):
                         key = f"{cut.id}#{spk}"
                         arr = writer.store_array(
-                            key, np.ascontiguousarray(binary[:, i]), frame_shift=frame_shift,
-                            temporal_dim=0, start=cut.start,
+                            key,
+                            np.ascontiguousarray(binary[:, i]),
+                            frame_shift=frame_shift,
+                            temporal_dim=0,
+                            start=cut.start,
                         )
                         out.append(_with_custom(fastcopy(cut, id=key), labels=arr, target_speaker=spk, **custom))
     final = str(path)
-    out = [_with_custom(c, labels=fastcopy(c.custom["labels"], array=fastcopy(c.custom["labels"].array,
-                                                                                storage_path=final)))
-           for c in out]
+    out = [
+        _with_custom(
+            c, labels=fastcopy(c.custom["labels"], array=fastcopy(c.custom["labels"].array, storage_path=final))
+        )
+        for c in out
+    ]
     report.cuts_out = len(out)
     return [c.to_dict() for c in out], report
 
@@ -490,12 +499,15 @@ def compute_labels(
             if num_cuts is None:
                 num_cuts = sum(1 for _ in cuts)
             per_archive = min(per_archive, max(1, -(-num_cuts // (4 * num_jobs))))
-    spk_by_rec, sizes, mixed, num_in, shifts = _plan_archives(cuts, max(per_archive, 1), frame_shift or FRAME_SHIFT,
-                                                              label_type)
+    spk_by_rec, sizes, mixed, num_in, shifts = _plan_archives(
+        cuts, max(per_archive, 1), frame_shift or FRAME_SHIFT, label_type
+    )
     frame_shift = _label_frame_shift(shifts, frame_shift)
     if mixed:
-        raise ValueError(f"{len(mixed)} cut(s) are simulated mixtures without features (e.g. {mixed[0]}): "
-                         f"run `diar fbank` first; it turns each mixture into a cut that can carry labels")
+        raise ValueError(
+            f"{len(mixed)} cut(s) are simulated mixtures without features (e.g. {mixed[0]}): "
+            f"run `diar fbank` first; it turns each mixture into a cut that can carry labels"
+        )
     global_index = None
     if global_speaker_map is not None:
         all_speakers = sorted(set(itertools.chain.from_iterable(spk_by_rec.values())))
@@ -504,24 +516,40 @@ def compute_labels(
         Path(global_speaker_map).write_text(json.dumps(global_index, indent=1) + "\n")
     storage_path = Path(storage_path)
     storage_path.parent.mkdir(parents=True, exist_ok=True)
-    paths = [storage_path if len(sizes) == 1 else storage_path.with_name(f"{storage_path.stem}-{i:05d}.h5")
-             for i in range(len(sizes))]
+    paths = [
+        storage_path if len(sizes) == 1 else storage_path.with_name(f"{storage_path.stem}-{i:05d}.h5")
+        for i in range(len(sizes))
+    ]
     one = len(sizes) == 1
 
     def tasks():  # the second pass, read as workers take the tasks
         for path, chunk in zip(paths, _groups(cuts, sizes)):
             recs = {cut_recording_id(c) for c in chunk}
-            yield ([c.to_dict() for c in chunk], str(path), label_type, max_set_size,
-                   {r: spk_by_rec[r] for r in recs},
-                   None if global_index is None else {s: global_index[s] for r in recs for s in spk_by_rec[r]},
-                   frame_shift, progress and one)
+            yield (
+                [c.to_dict() for c in chunk],
+                str(path),
+                label_type,
+                max_set_size,
+                {r: spk_by_rec[r] for r in recs},
+                None if global_index is None else {s: global_index[s] for r in recs for s in spk_by_rec[r]},
+                frame_shift,
+                progress and one,
+            )
 
     from lhotse.serialization import deserialize_item
 
     reports = []
     # one archive: its own per-cut progress bar; several: a bar over archives
-    results = map_tasks(_label_archive, tasks(), num_jobs, executor_kind, scheduler, desc="label archives",
-                        progress=progress and not one, total=len(sizes))
+    results = map_tasks(
+        _label_archive,
+        tasks(),
+        num_jobs,
+        executor_kind,
+        scheduler,
+        desc="label archives",
+        progress=progress and not one,
+        total=len(sizes),
+    )
     if output_path is None:
         out = []
         for dicts, rep in results:
@@ -546,7 +574,9 @@ def compute_labels(
     if report.over_max_set_size:
         logger.warning(
             "powerset: %d frames have more than %d active speakers and are labelled %d (ignored)",
-            sum(report.over_max_set_size.values()), max_set_size, POWERSET_IGNORE,
+            sum(report.over_max_set_size.values()),
+            max_set_size,
+            POWERSET_IGNORE,
         )
     if output_path is None:
         return CutSet.from_cuts(out), report

@@ -38,6 +38,7 @@ every partial-chunk length; inputs the encoder does not cover (not 2-D, one
 dimension, non-finite or very large values, codes that could near int32's
 limits: see :func:`supported`) go to lilcom itself.
 """
+
 from __future__ import annotations
 
 import os
@@ -98,15 +99,21 @@ def _jit(fn):
             if path is not None:
                 os.environ["NUMBA_CACHE_DIR"] = path  # also for worker processes started later
                 numba.config.CACHE_DIR = path
-                warnings.warn(f"recipes.lilcom_codec: numba cannot write its cache next to {__file__} "
-                              f"or in the user's cache directory; caching in {path}", RuntimeWarning)
+                warnings.warn(
+                    f"recipes.lilcom_codec: numba cannot write its cache next to {__file__} "
+                    f"or in the user's cache directory; caching in {path}",
+                    RuntimeWarning,
+                )
                 try:
                     return numba.njit(cache=True, **options)(fn)
                 except RuntimeError:
                     pass
             _CACHE["on"] = False
-            warnings.warn("recipes.lilcom_codec: no writable directory for numba's cache (set "
-                          "NUMBA_CACHE_DIR to one); the encoder is compiled in each process", RuntimeWarning)
+            warnings.warn(
+                "recipes.lilcom_codec: no writable directory for numba's cache (set "
+                "NUMBA_CACHE_DIR to one); the encoder is compiled in each process",
+                RuntimeWarning,
+            )
     return numba.njit(**options)(fn)
 
 
@@ -149,8 +156,8 @@ def _encode_group(x, coeffs, tick_power, vals, widths, xt, prev, out, pos, ends)
     decoded one) no longer sets the pace, and the compiler can use SIMD."""
     G, n, d = x.shape
     K = 6 + n * d
-    tick = np.float32(2.0 ** tick_power)
-    inv_tick = np.float32(2.0 ** -tick_power)
+    tick = np.float32(2.0**tick_power)
+    inv_tick = np.float32(2.0**-tick_power)
     half = 0.5
     f0 = np.empty(G, dtype=np.float32)
     f1 = np.empty(G, dtype=np.float32)
@@ -253,12 +260,13 @@ def _encode_chunks(data, chunk_size, coeffs, tick_power, out, ends):
     pos = 0
     for a in range(0, full, g):
         b = min(a + g, full)
-        group = data[a * chunk_size: b * chunk_size].reshape(b - a, chunk_size, d)
+        group = data[a * chunk_size : b * chunk_size].reshape(b - a, chunk_size, d)
         pos = _encode_group(group, coeffs[a:b], tick_power, vals, widths, xt, prev, out, pos, ends[a:b])
     if full * chunk_size < num_frames:
-        rest = data[full * chunk_size:]
-        pos = _encode_group(rest.reshape(1, rest.shape[0], d), coeffs[full:], tick_power,
-                            vals, widths, xt, prev, out, pos, ends[full:])
+        rest = data[full * chunk_size :]
+        pos = _encode_group(
+            rest.reshape(1, rest.shape[0], d), coeffs[full:], tick_power, vals, widths, xt, prev, out, pos, ends[full:]
+        )
     return pos
 
 
@@ -266,11 +274,17 @@ def supported(data: np.ndarray, tick_power: int) -> bool:
     """Whether :func:`encode_chunks` gives lilcom's bytes for this float32 matrix and tick:
     2-D with at least two dimensions, finite, ``|x| <= MAX_ABS``, ``tick_power`` in
     lilcom's range, and codes that cannot come near int32's limits (``MAX_CODE``)."""
-    if not (AVAILABLE and data.ndim == 2 and data.shape[0] > 0 and data.shape[1] > 1
-            and tick_power in TICK_POWERS and bool(np.isfinite(data).all())):
+    if not (
+        AVAILABLE
+        and data.ndim == 2
+        and data.shape[0] > 0
+        and data.shape[1] > 1
+        and tick_power in TICK_POWERS
+        and bool(np.isfinite(data).all())
+    ):
         return False
     peak = float(np.abs(data).max())
-    return peak <= MAX_ABS and (3 * peak + 2 * 2.0 ** tick_power) * 2.0 ** -tick_power < MAX_CODE
+    return peak <= MAX_ABS and (3 * peak + 2 * 2.0**tick_power) * 2.0**-tick_power < MAX_CODE
 
 
 def encode_chunks(data: np.ndarray, coeffs: np.ndarray, tick_power: int, chunk_size: int):

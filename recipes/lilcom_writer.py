@@ -18,13 +18,13 @@ lilcom's own compressor. The archive is read by Lhotse's stock
 and ``lilcom.compress``. Unlike ``lilcom.compress``, the caller's array is left
 untouched (lilcom's C compressor quantises its input in place).
 """
+
 from typing import List, Tuple
 
 import numpy as np
 from lhotse.features.io import LilcomChunkyWriter
 
 from recipes import lilcom_codec
-
 
 GROUP = 32  # chunks whose coefficients are computed together
 
@@ -68,9 +68,11 @@ def chunk_coefficients(data: np.ndarray, chunk_size: int) -> np.ndarray:
     out = np.empty((-(-T // chunk_size), 2), dtype=np.int64)
     chunks = data[: full * chunk_size].reshape(full, chunk_size, d)
     for g in range(0, full, GROUP):  # groups of chunks: the temporaries stay in cache
-        out[g: min(g + GROUP, full)] = np.round(regression_coefficients(chunks[g: g + GROUP]).astype(np.float64) * 256)
+        out[g : min(g + GROUP, full)] = np.round(
+            regression_coefficients(chunks[g : g + GROUP]).astype(np.float64) * 256
+        )
     if full * chunk_size < T:
-        out[full] = np.round(regression_coefficients(data[None, full * chunk_size:]).astype(np.float64)[0] * 256)
+        out[full] = np.round(regression_coefficients(data[None, full * chunk_size :]).astype(np.float64)[0] * 256)
     return out
 
 
@@ -84,8 +86,9 @@ def _encoded(data: np.ndarray, tick_power: int, chunk_size: int) -> Tuple[memory
         return memoryview(buffer), np.diff(ends, prepend=0).tolist()
     import lilcom
 
-    blobs = [lilcom.compress(data[b: b + chunk_size], tick_power=tick_power)
-             for b in range(0, data.shape[0], chunk_size)]
+    blobs = [
+        lilcom.compress(data[b : b + chunk_size], tick_power=tick_power) for b in range(0, data.shape[0], chunk_size)
+    ]
     return memoryview(b"".join(blobs)), [len(b) for b in blobs]
 
 

@@ -9,6 +9,7 @@ underscores (``few.train``, ``dev_OV40``), so a trailing ``_<label type>`` is re
 the known label types. The exporters (:mod:`recipes.export`), ``diar describe`` and the run.sh
 template (``diar splits``) read names through :func:`parse`.
 """
+
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,15 +30,15 @@ class ManifestName:
     label_type: Optional[str] = None
 
 
-def manifest_name(prefix: str, kind: str, split: str = "", label_type: Optional[str] = None,
-                  extension: str = ".jsonl.gz") -> str:
+def manifest_name(
+    prefix: str, kind: str, split: str = "", label_type: Optional[str] = None, extension: str = ".jsonl.gz"
+) -> str:
     """``manifest_name("ami-sdm", "cuts", "dev", "binary")`` -> ``ami-sdm_cuts_dev_binary.jsonl.gz``."""
     if kind not in KINDS:
         raise ValueError(f"manifest kind {kind!r}; expected one of {KINDS}")
     if label_type is not None and label_type not in LABEL_TYPES:
         raise ValueError(f"label type {label_type!r}; expected one of {LABEL_TYPES}")
-    return (f"{prefix}_{kind}" + (f"_{split}" if split else "") + (f"_{label_type}" if label_type else "")
-            + extension)
+    return f"{prefix}_{kind}" + (f"_{split}" if split else "") + (f"_{label_type}" if label_type else "") + extension
 
 
 def uem_name(prefix: str, split: str = "") -> str:

@@ -23,6 +23,7 @@ coverage). :func:`bibliography` gives the ``.bib`` text. The card's tables of
 distributions and of simulated sets, and the distribution histograms, are drawn
 here too (``recipes.stats`` holds the measurements and the main table).
 """
+
 import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -32,8 +33,7 @@ import numpy as np
 from recipes.corpora.config import CONF_DIR, load_corpus_config
 from recipes.stats import DISTRIBUTIONS, PERCENTILES, _latex_escape
 
-PAPER_KEYS = ("short_name", "full_name", "citation", "licence", "languages", "domain", "conditions", "url",
-              "reference")
+PAPER_KEYS = ("short_name", "full_name", "citation", "licence", "languages", "domain", "conditions", "url", "reference")
 _BIB_KEY = re.compile(r"@\s*(\w+)\s*\{\s*([^,\s]+)\s*,")
 
 
@@ -135,13 +135,19 @@ def _cite(facts: dict, latex: bool) -> str:
 def _split_sentence(split: str, row: dict, latex: bool) -> str:
     pct = r"\%" if latex else "%"
     spr = row["speakers_per_recording"]
-    spk = (f"{spr['min']}" if spr["min"] == spr["max"] else f"{spr['min']}--{spr['max']}" if latex
-           else f"{spr['min']}-{spr['max']}")
-    scored = ("h (to the last turn end: a lower bound)" if row.get("duration_source") == "last_turn_end"
-              else "h scored")
-    text = (f"{_esc(split or 'all', latex)}: {row['recordings']:,} recordings, {row['duration_hours']:.1f} {scored}, "
-            f"{row['speech_ratio'] * 100:.1f}{pct} speech, overlap {row['overlap_ratio'] * 100:.1f}{pct} of speech, "
-            f"{spk} speakers per recording ({row['num_speakers']:,} in all)")
+    spk = (
+        f"{spr['min']}"
+        if spr["min"] == spr["max"]
+        else f"{spr['min']}--{spr['max']}"
+        if latex
+        else f"{spr['min']}-{spr['max']}"
+    )
+    scored = "h (to the last turn end: a lower bound)" if row.get("duration_source") == "last_turn_end" else "h scored"
+    text = (
+        f"{_esc(split or 'all', latex)}: {row['recordings']:,} recordings, {row['duration_hours']:.1f} {scored}, "
+        f"{row['speech_ratio'] * 100:.1f}{pct} speech, overlap {row['overlap_ratio'] * 100:.1f}{pct} of speech, "
+        f"{spk} speakers per recording ({row['num_speakers']:,} in all)"
+    )
     turn = row["distributions"]["turn_duration"]
     if turn["count"]:
         text += f", median turn {turn['p50']:.1f} s"
@@ -152,11 +158,13 @@ def paragraph(facts: dict, splits: Sequence[Tuple[str, dict]], prepared: Optiona
     """A short factual paragraph for one corpus: YAML facts + measured figures + what the recipe changed."""
     name = _esc(facts["short_name"], latex)
     langs = ", ".join(facts["languages"])
-    head = (f"\\paragraph{{{name}}} " if latex else f"**{name}**. ")
-    text = (head + f"{_esc(facts['full_name'], latex)}{_cite(facts, latex)}: {_esc(facts['domain'], latex)}; "
-            f"{_esc(langs, latex)}; {_esc(facts['conditions'], latex)}. Licence: {_esc(facts['licence'], latex)}. "
-            + (f"Available at \\url{{{facts['url']}}}. " if latex else f"Available at <{facts['url']}>. ")
-            + f"Reference: {_esc(facts['reference'], latex)}. ")
+    head = f"\\paragraph{{{name}}} " if latex else f"**{name}**. "
+    text = (
+        head + f"{_esc(facts['full_name'], latex)}{_cite(facts, latex)}: {_esc(facts['domain'], latex)}; "
+        f"{_esc(langs, latex)}; {_esc(facts['conditions'], latex)}. Licence: {_esc(facts['licence'], latex)}. "
+        + (f"Available at \\url{{{facts['url']}}}. " if latex else f"Available at <{facts['url']}>. ")
+        + f"Reference: {_esc(facts['reference'], latex)}. "
+    )
     text += "; ".join(_split_sentence(split, row, latex) for split, row in splits) + "."
     scored = [(row["duration_hours"], row["audio_hours"]) for _, row in splits if row.get("audio_hours")]
     changes = []
@@ -170,15 +178,21 @@ def paragraph(facts: dict, splits: Sequence[Tuple[str, dict]], prepared: Optiona
     if scored:
         share = sum(s for s, _ in scored) / sum(a for _, a in scored)
         pct = r"\%" if latex else "%"
-        changes.append(f"scores {share * 100:.1f}{pct} of the audio (UEM)"
-                       if share < 0.9995 else "scores the whole audio (no UEM exclusion)")
+        changes.append(
+            f"scores {share * 100:.1f}{pct} of the audio (UEM)"
+            if share < 0.9995
+            else "scores the whole audio (no UEM exclusion)"
+        )
     if changes:
         text += " The recipe " + ", ".join(changes) + "."
     if prepared and prepared.get("annotations"):
         text += f" Annotations as prepared: {_esc(prepared['annotations'], latex)}."
     if not prepared:
-        text += (" No preparation report was found next to the cuts, so merged and clipped turns are not stated."
-                 if not latex else " (No preparation report was found: merged and clipped turns are not stated.)")
+        text += (
+            " No preparation report was found next to the cuts, so merged and clipped turns are not stated."
+            if not latex
+            else " (No preparation report was found: merged and clipped turns are not stated.)"
+        )
     return text.strip()
 
 
@@ -231,6 +245,7 @@ def bibliography(report: dict) -> str:
 # ---------------------------------------------------------------------------
 # the card's extra tables and plots (called by recipes.stats.format_report / plot_report)
 
+
 def _pcts(d: dict) -> str:
     if not d or not d["count"]:
         return "-"
@@ -241,12 +256,17 @@ def distribution_lines(rows, cells, fmt: str) -> List[str]:
     """Percentiles 10 / 50 / 90 (seconds) of turns, pauses and overlap segments, one row per input."""
     heads = ["Turn dur.", "Pause, same spk.", "Pause, spk. change", "Overlap seg."]
     if fmt == "latex":
-        lines = [r"\begin{table}[t]", r"  \centering",
-                 r"  \caption{Distributions, 10th / 50th / 90th percentiles in seconds: turn duration, pause before "
-                 r"a turn (from the end of the latest-ending earlier turn) after the same speaker and after another "
-                 r"speaker, and duration of overlapped stretches.}",
-                 r"  \begin{tabular}{llrrrr}", r"    \toprule",
-                 "    Corpus & Split & " + " & ".join(heads) + r" \\", r"    \midrule"]
+        lines = [
+            r"\begin{table}[t]",
+            r"  \centering",
+            r"  \caption{Distributions, 10th / 50th / 90th percentiles in seconds: turn duration, pause before "
+            r"a turn (from the end of the latest-ending earlier turn) after the same speaker and after another "
+            r"speaker, and duration of overlapped stretches.}",
+            r"  \begin{tabular}{llrrrr}",
+            r"    \toprule",
+            "    Corpus & Split & " + " & ".join(heads) + r" \\",
+            r"    \midrule",
+        ]
         for (name, row), (corpus, split) in zip(rows, cells):
             if name == "total":
                 lines.append(r"    \midrule")
@@ -254,11 +274,23 @@ def distribution_lines(rows, cells, fmt: str) -> List[str]:
             lines.append(f"    {_latex_escape(corpus)} & {_latex_escape(split)} & {vals} \\\\")
         return lines + [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
     if fmt == "markdown":
-        lines = ["", "Distributions (seconds, percentiles 10 / 50 / 90; counts in the JSON):", "",
-                 "| Corpus | Split | " + " | ".join(heads) + " |", "|---|---|" + "---:|" * len(heads)]
-        lines += ["| " + corpus + " | " + split + " | " + " | ".join(_pcts(row["distributions"][k])
-                                                                     for k in DISTRIBUTIONS) + " |"
-                  for (name, row), (corpus, split) in zip(rows, cells)]
+        lines = [
+            "",
+            "Distributions (seconds, percentiles 10 / 50 / 90; counts in the JSON):",
+            "",
+            "| Corpus | Split | " + " | ".join(heads) + " |",
+            "|---|---|" + "---:|" * len(heads),
+        ]
+        lines += [
+            "| "
+            + corpus
+            + " | "
+            + split
+            + " | "
+            + " | ".join(_pcts(row["distributions"][k]) for k in DISTRIBUTIONS)
+            + " |"
+            for (name, row), (corpus, split) in zip(rows, cells)
+        ]
         return lines
     lines = ["Distributions (seconds, p10 / p50 / p90):"]
     for name, row in rows:
@@ -278,27 +310,59 @@ def simulated_lines(rows, fmt: str) -> List[str]:
         sim = row.get("simulated") or []
         if not sim or name == "total":
             continue
-        cols = [(r["num_speakers"], pct(r["target_overlap"]), pct(r["target_silence"]), r["mixtures"],
-                 f"{r['hours']:.2f}", pct(r["overlap_ratio"]), pct(r["measured_overlap_ratio"]),
-                 pct(r["silence_ratio"]), ",".join(r["methods"])) for r in sim]
-        heads = ["Spk.", "Target ov.", "Target sil.", "Mixtures", "Hours", "Overlap (meta)", "Ov./speech (turns)",
-                 "Silence (meta)", "Method"]
+        cols = [
+            (
+                r["num_speakers"],
+                pct(r["target_overlap"]),
+                pct(r["target_silence"]),
+                r["mixtures"],
+                f"{r['hours']:.2f}",
+                pct(r["overlap_ratio"]),
+                pct(r["measured_overlap_ratio"]),
+                pct(r["silence_ratio"]),
+                ",".join(r["methods"]),
+            )
+            for r in sim
+        ]
+        heads = [
+            "Spk.",
+            "Target ov.",
+            "Target sil.",
+            "Mixtures",
+            "Hours",
+            "Overlap (meta)",
+            "Ov./speech (turns)",
+            "Silence (meta)",
+            "Method",
+        ]
         if fmt == "latex":
-            out += [r"\begin{table}[t]", r"  \centering",
-                    r"  \caption{Simulated set " + _latex_escape(name) + r" per speaker count and target overlap: "
-                    r"realised overlap and silence ratios from each mixture's metadata (duration-weighted), and "
-                    r"overlap / speech measured on its turns.}",
-                    r"  \begin{tabular}{rrrrrrrrl}", r"    \toprule", "    " + " & ".join(heads) + r" \\",
-                    r"    \midrule"]
+            out += [
+                r"\begin{table}[t]",
+                r"  \centering",
+                r"  \caption{Simulated set " + _latex_escape(name) + r" per speaker count and target overlap: "
+                r"realised overlap and silence ratios from each mixture's metadata (duration-weighted), and "
+                r"overlap / speech measured on its turns.}",
+                r"  \begin{tabular}{rrrrrrrrl}",
+                r"    \toprule",
+                "    " + " & ".join(heads) + r" \\",
+                r"    \midrule",
+            ]
             out += ["    " + " & ".join(_latex_escape(str(c)) for c in r) + r" \\" for r in cols]
             out += [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
         elif fmt == "markdown":
-            out += ["", f"Simulated set {name}, per (speaker count, target overlap), from custom[\"sim\"]:", "",
-                    "| " + " | ".join(heads) + " |", "|" + "---:|" * (len(heads) - 1) + "---|"]
+            out += [
+                "",
+                f'Simulated set {name}, per (speaker count, target overlap), from custom["sim"]:',
+                "",
+                "| " + " | ".join(heads) + " |",
+                "|" + "---:|" * (len(heads) - 1) + "---|",
+            ]
             out += ["| " + " | ".join(str(c) for c in r) + " |" for r in cols]
         else:
-            out += [f"Simulated set {name} (speakers, target overlap, target silence, mixtures, hours, "
-                    "overlap meta, overlap/speech turns, silence meta, method):"]
+            out += [
+                f"Simulated set {name} (speakers, target overlap, target silence, mixtures, hours, "
+                "overlap meta, overlap/speech turns, silence meta, method):"
+            ]
             out += ["  " + "  ".join(str(c) for c in r) for r in cols]
     return out
 
@@ -306,13 +370,21 @@ def simulated_lines(rows, fmt: str) -> List[str]:
 def plot_distributions(named, axes) -> None:
     """Histograms (counts) of turn durations, pauses (same speaker / speaker change) and
     overlap segment durations, one step outline per input, on shared bins."""
+
     def values(key):
         return [(name, [x for r in recs for x in r.events.get(key, [])]) for name, recs in named]
 
-    panels = [(axes[0], ["turn_duration"], "turn duration (s)", "turns", "Turn duration"),
-              (axes[1], ["pause_same_speaker", "pause_speaker_change"], "pause (s)", "pauses",
-               "Pauses: same speaker (solid), speaker change (dashed)"),
-              (axes[2], ["overlap_segment"], "overlap segment (s)", "segments", "Overlap segment duration")]
+    panels = [
+        (axes[0], ["turn_duration"], "turn duration (s)", "turns", "Turn duration"),
+        (
+            axes[1],
+            ["pause_same_speaker", "pause_speaker_change"],
+            "pause (s)",
+            "pauses",
+            "Pauses: same speaker (solid), speaker change (dashed)",
+        ),
+        (axes[2], ["overlap_segment"], "overlap segment (s)", "segments", "Overlap segment duration"),
+    ]
     for ax, keys, xlabel, ylabel, title in panels:
         pooled = [x for key in keys for _, v in values(key) for x in v]
         top = float(np.percentile(pooled, 99)) if pooled else 1.0
@@ -321,6 +393,7 @@ def plot_distributions(named, axes) -> None:
             which = "" if len(keys) == 1 else (", same speaker" if style == "-" else ", speaker change")
             for i, (name, v) in enumerate(values(key)):
                 if v:
-                    ax.hist(np.clip(v, 0, bins[-1]), bins=bins, histtype="step", ls=style, color=f"C{i}",
-                            label=name + which)
+                    ax.hist(
+                        np.clip(v, 0, bins[-1]), bins=bins, histtype="step", ls=style, color=f"C{i}", label=name + which
+                    )
         ax.set(xlabel=xlabel + " (last bin: at or above it)", ylabel=ylabel, title=title)

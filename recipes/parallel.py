@@ -17,6 +17,7 @@ A large read-only object that every task needs (the simulator with its source
 index) is passed as ``shared``: it travels once per worker (a process pool's
 initializer; ``Client.scatter(broadcast=True)`` on dask), not once per task.
 """
+
 import collections
 import itertools
 import os
@@ -63,8 +64,9 @@ def dask_client(num_jobs: int = 1, scheduler: Optional[str] = None):
     if scheduler:
         client = Client(scheduler)
     else:
-        cluster = LocalCluster(n_workers=num_jobs, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=40)
+        cluster = LocalCluster(
+            n_workers=num_jobs, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        )
         client = Client(cluster)
     try:
         client.run(_single_thread_worker)
@@ -105,8 +107,13 @@ def _weighted(results, weights, desc, unit, disable):
     """A progress bar that advances by each task's weight (e.g. hours of audio), not by 1."""
     from tqdm import tqdm
 
-    with tqdm(total=round(float(sum(weights)), 3), desc=desc, unit=unit, disable=disable,
-              bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} {unit} [{elapsed}<{remaining}]") as bar:
+    with tqdm(
+        total=float(sum(weights)),
+        desc=desc,
+        unit=unit,
+        disable=disable,
+        bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} {unit} [{elapsed}<{remaining}]",
+    ) as bar:
         for w, r in zip(weights, results):
             bar.update(float(w))
             yield r
@@ -136,10 +143,19 @@ def single_threaded():
             limiter.restore_original_limits()
 
 
-def map_tasks(fn: Callable, tasks: Iterable[tuple], num_jobs: int = 1, kind: str = "local",
-              scheduler: Optional[str] = None, desc: str = "", progress: bool = True,
-              shared: Any = None, total: Optional[int] = None,
-              weights: Optional[Sequence[float]] = None, unit: str = "it") -> Iterator:
+def map_tasks(
+    fn: Callable,
+    tasks: Iterable[tuple],
+    num_jobs: int = 1,
+    kind: str = "local",
+    scheduler: Optional[str] = None,
+    desc: str = "",
+    progress: bool = True,
+    shared: Any = None,
+    total: Optional[int] = None,
+    weights: Optional[Sequence[float]] = None,
+    unit: str = "it",
+) -> Iterator:
     """``fn(*task)`` (``fn(shared, *task)`` when ``shared`` is given) for every task,
     results in task order, with a progress bar over tasks. Inline when
     ``num_jobs == 1`` locally, else on local processes or dask (see the module doc).

@@ -7,6 +7,7 @@ any work, checks that every audio file is there: when some are not, the error is
 with the count, the first few paths and the directory they were resolved against (the
 full list goes to a file), instead of one Lhotse message per cut.
 """
+
 import os
 from pathlib import Path
 from typing import List, Optional, Tuple
@@ -32,8 +33,9 @@ def _rebase(cut, base: str):
     labels = (cut.custom or {}).get("labels") if hasattr(cut, "custom") else None
     if labels is not None and hasattr(labels, "array") and getattr(labels.array, "storage_path", None):
         custom = dict(cut.custom)
-        custom["labels"] = fastcopy(labels, array=fastcopy(labels.array,
-                                                           storage_path=_absolute(labels.array.storage_path, base)))
+        custom["labels"] = fastcopy(
+            labels, array=fastcopy(labels.array, storage_path=_absolute(labels.array.storage_path, base))
+        )
         changes["custom"] = custom
     return fastcopy(cut, **changes) if changes else cut
 
@@ -54,8 +56,7 @@ def missing_audio(cuts, base: str) -> Tuple[List[Tuple[str, str]], int]:
     return missing, n
 
 
-def resolve_cuts(cuts, manifest, root: Optional[str] = None, check_audio: bool = False,
-                 listing: Optional[Path] = None):
+def resolve_cuts(cuts, manifest, root: Optional[str] = None, check_audio: bool = False, listing: Optional[Path] = None):
     """``cuts`` with relative paths made absolute against ``root`` (unchanged without it),
     after checking (``check_audio``) that every audio file exists.
 
@@ -77,8 +78,12 @@ def resolve_cuts(cuts, manifest, root: Optional[str] = None, check_audio: bool =
                 write_text(listing, "".join(f"{c}\t{p}\n" for c, p in missing))
                 where = f"; all listed in {listing}"
             relative = any(not os.path.isabs(p) for _, p in missing)
-            hint = (f"; relative paths resolved against {base}: run from the directory {manifest} was written "
-                    f"for, or give --root DIR" if relative else "")
+            hint = (
+                f"; relative paths resolved against {base}: run from the directory {manifest} was written "
+                f"for, or give --root DIR"
+                if relative
+                else ""
+            )
             raise FileNotFoundError(f"audio of {len(missing)} of {n} cuts not found ({shown}{hint}{where})")
     if root is None:
         return cuts

@@ -65,6 +65,7 @@ as written. The 3-field variant ``<file-id> <start> <end>`` is not used by any
 corpus we handle (AMI, CHiME-6, DIHARD, dscore, md-eval all write 4 fields),
 so it is rejected as a field-count error rather than guessed at.
 """
+
 from __future__ import annotations
 
 import logging
@@ -107,17 +108,30 @@ logger = logging.getLogger(__name__)
 PathLike = Union[str, "os.PathLike[str]"]
 
 _NA = "<NA>"
-_RTTM_FIELDS = (
-    "'SPEAKER <file-id> <channel> <onset> <duration> <ortho> <stype> <name> <conf> [<slat>]'"
-)
+_RTTM_FIELDS = "'SPEAKER <file-id> <channel> <onset> <duration> <ortho> <stype> <name> <conf> [<slat>]'"
 _UEM_FIELDS = "'<file-id> <channel> <start> <end>'"
 # A plain decimal number, optionally signed, optionally with an exponent.
 # Rejects what float() would also take but no annotation tool writes:
 # 'nan', 'inf', '1_000', non-ASCII digits, hexadecimal, surrounding text.
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 # The NIST RTTM line types other than SPEAKER (RT-09 evaluation plan, appendix A): valid, not read.
-OTHER_TYPES = frozenset({"SPKR-INFO", "LEXEME", "NON-LEX", "NON-SPEECH", "SEGMENT", "NOSCORE", "NO_RT_METADATA",
-                         "SU", "CB", "IP", "EDIT", "FILLER", "A/P"})
+OTHER_TYPES = frozenset(
+    {
+        "SPKR-INFO",
+        "LEXEME",
+        "NON-LEX",
+        "NON-SPEECH",
+        "SEGMENT",
+        "NOSCORE",
+        "NO_RT_METADATA",
+        "SU",
+        "CB",
+        "IP",
+        "EDIT",
+        "FILLER",
+        "A/P",
+    }
+)
 # How many (file:line / recording) examples a log message lists at most.
 _MAX_LISTED = 10
 
@@ -406,18 +420,17 @@ def read_rttm(
     else:
         turns.sort()
     if report.zero_duration:
-        logger.warning(
-            "omitted %d zero-duration turn(s): %s", len(report.zero_duration), _listed(report.zero_duration)
-        )
+        logger.warning("omitted %d zero-duration turn(s): %s", len(report.zero_duration), _listed(report.zero_duration))
     if report.other_types:
-        logger.info("skipped %d RTTM line(s) of other types: %s", sum(report.other_types.values()),
-                    ", ".join(f"{n} {t}" for t, n in sorted(report.other_types.items())))
+        logger.info(
+            "skipped %d RTTM line(s) of other types: %s",
+            sum(report.other_types.values()),
+            ", ".join(f"{n} {t}" for t, n in sorted(report.other_types.items())),
+        )
     return turns, report
 
 
-def clip_to_durations(
-    turns: Iterable[Turn], durations: Mapping[str, float]
-) -> Tuple[List[Turn], List[str]]:
+def clip_to_durations(turns: Iterable[Turn], durations: Mapping[str, float]) -> Tuple[List[Turn], List[str]]:
     """Clip turns to ``[0, durations[recording_id]]`` seconds.
 
     Turns lying entirely outside (starting at or after the end, or ending at
@@ -561,11 +574,12 @@ def write_rttm(turns: Iterable[Turn], path_or_file: Union[PathLike, IO[str]]) ->
         if Decimal(dur_s) == 0:
             logger.warning(
                 "write_rttm: turn %s spk %s %s-%s s rounds to zero duration at 1 ms precision",
-                t.recording_id, t.speaker, t.start, t.end,
+                t.recording_id,
+                t.speaker,
+                t.start,
+                t.end,
             )
-        lines.append(
-            f"SPEAKER {t.recording_id} {t.channel} {start_s} {dur_s} {_NA} {_NA} {t.speaker} {_NA} {_NA}\n"
-        )
+        lines.append(f"SPEAKER {t.recording_id} {t.channel} {start_s} {dur_s} {_NA} {_NA} {t.speaker} {_NA} {_NA}\n")
     _write_lines(path_or_file, lines)
 
 
@@ -602,8 +616,10 @@ def read_uem(path: PathLike) -> Dict[str, List[Tuple[float, float]]]:
             raise AnnotationError(p, lineno, f"end {end_s} is not after start {start_s}", "end > start")
         raw[rec].append((float(start), float(end)))
     if not raw:
-        raise ValueError(f"{p}: the UEM file has no interval; expected at least one line {_UEM_FIELDS} "
-                         "(leave out --uem to score whole recordings)")
+        raise ValueError(
+            f"{p}: the UEM file has no interval; expected at least one line {_UEM_FIELDS} "
+            "(leave out --uem to score whole recordings)"
+        )
     return {rec: union_intervals(raw[rec]) for rec in sorted(raw)}
 
 
@@ -619,8 +635,10 @@ def read_uems(paths: Iterable[PathLike]) -> Dict[str, List[Tuple[float, float]]]
     for path in paths:
         for rec, ivs in read_uem(path).items():
             if rec in origin:
-                raise ValueError(f"recording {rec!r} is in two UEM files: {origin[rec]} and {os.fsdecode(path)}; "
-                                 "expected each recording in one UEM")
+                raise ValueError(
+                    f"recording {rec!r} is in two UEM files: {origin[rec]} and {os.fsdecode(path)}; "
+                    "expected each recording in one UEM"
+                )
             origin[rec] = os.fsdecode(path)
             merged[rec] = ivs
     return {rec: merged[rec] for rec in sorted(merged)}

@@ -30,6 +30,7 @@ here it counts in the total). A file with no system turns is all missed.
 Percentages are of scored speaker time; a file with none has 0 (nothing wrong)
 or 100 (false alarm), as dscore reports it.
 """
+
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -150,13 +151,20 @@ def _cover(bounds: np.ndarray, starts, ends, cols=None, ncols: int = 1) -> np.nd
     if cols is None:
         d = np.bincount(i, minlength=nb) - np.bincount(j, minlength=nb)
         return np.cumsum(d)[:-1]
-    d = (np.bincount(i * ncols + cols, minlength=nb * ncols)
-         - np.bincount(j * ncols + cols, minlength=nb * ncols)).reshape(nb, ncols)
+    d = (
+        np.bincount(i * ncols + cols, minlength=nb * ncols) - np.bincount(j * ncols + cols, minlength=nb * ncols)
+    ).reshape(nb, ncols)
     return np.cumsum(d, axis=0)[:-1]
 
 
-def score_file(uri: str, ref: Sequence[Turn], hyp: Sequence[Turn], uem: Sequence[Tuple[float, float]],
-               collar: float = 0.0, skip_overlap: bool = False) -> FileScore:
+def score_file(
+    uri: str,
+    ref: Sequence[Turn],
+    hyp: Sequence[Turn],
+    uem: Sequence[Tuple[float, float]],
+    collar: float = 0.0,
+    skip_overlap: bool = False,
+) -> FileScore:
     """DER parts and JER of one file (see the module docstring). ``collar`` in seconds;
     ``uem`` the scoring regions in seconds."""
     from scipy.optimize import linear_sum_assignment
@@ -267,8 +275,14 @@ def _by_recording(turns: Iterable[Turn]) -> Dict[str, List[Turn]]:
     return out
 
 
-def score(ref: Iterable[Turn], hyp: Iterable[Turn], uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None,
-          collar: float = 0.0, skip_overlap: bool = False, progress: bool = False) -> Scores:
+def score(
+    ref: Iterable[Turn],
+    hyp: Iterable[Turn],
+    uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None,
+    collar: float = 0.0,
+    skip_overlap: bool = False,
+    progress: bool = False,
+) -> Scores:
     """Score system turns ``hyp`` against reference turns ``ref``.
 
     Files scored: those of ``uem`` when given (a reference file absent from it is
@@ -298,8 +312,9 @@ def score(ref: Iterable[Turn], hyp: Iterable[Turn], uem: Optional[Mapping[str, S
     return Scores(out, missing, sorted(set(hyps) - set(files)), ref_not_in_uem, collar, skip_overlap)
 
 
-def oracle_one_speaker(turns: Sequence[Turn], uem: Sequence[Tuple[float, float]],
-                       collars: Sequence[float] = (0.0, 0.25)) -> Dict[float, Tuple[float, float]]:
+def oracle_one_speaker(
+    turns: Sequence[Turn], uem: Sequence[Tuple[float, float]], collars: Sequence[float] = (0.0, 0.25)
+) -> Dict[float, Tuple[float, float]]:
     """The oracle baseline of a dataset card: oracle speech activity with one speaker, i.e.
     all reference speech given to the recording's most talkative speaker (speaker time
     inside ``uem``). Returns ``{collar: (error seconds, scored speaker seconds)}``.
@@ -385,8 +400,10 @@ def reference_from_cuts(cuts, group_by: Optional[str] = None, uem=None):
         if group_by is not None:
             custom = cut_custom(cut)
             if group_by not in custom:
-                raise ValueError(f"cut {cut.id}: no custom field {group_by!r} to group by "
-                                 f"(custom fields: {', '.join(sorted(custom)) or 'none'})")
+                raise ValueError(
+                    f"cut {cut.id}: no custom field {group_by!r} to group by "
+                    f"(custom fields: {', '.join(sorted(custom)) or 'none'})"
+                )
             value = str(custom[group_by])
             if groups.setdefault(rec, value) != value:
                 raise ValueError(f"recording {rec}: cuts disagree on {group_by!r} ({groups[rec]!r} and {value!r})")
@@ -411,16 +428,27 @@ def format_report(rep: dict, fmt: str = "text", per_file: bool = False) -> str:
     heads = ["File", "DER %", "Missed %", "FA %", "Conf. %", "JER %", "Scored (s)"]
 
     def cells(v):
-        return [f"{v['der']:.2f}", f"{v['missed']:.2f}", f"{v['false_alarm']:.2f}", f"{v['confusion']:.2f}",
-                f"{v['jer']:.2f}", f"{v['scored_seconds']:.2f}"]
+        return [
+            f"{v['der']:.2f}",
+            f"{v['missed']:.2f}",
+            f"{v['false_alarm']:.2f}",
+            f"{v['confusion']:.2f}",
+            f"{v['jer']:.2f}",
+            f"{v['scored_seconds']:.2f}",
+        ]
 
     s = rep["settings"]
-    note = (f"collar {s['collar']:g} s, overlap {'skipped' if s['skip_overlap'] else 'scored'}; "
-            "percent of scored speaker time (md-eval-22 / dscore semantics)")
+    note = (
+        f"collar {s['collar']:g} s, overlap {'skipped' if s['skip_overlap'] else 'scored'}; "
+        "percent of scored speaker time (md-eval-22 / dscore semantics)"
+    )
     notes = []
     if rep["missing_sys"]:
-        notes.append(f"{len(rep['missing_sys'])} reference file(s) without system output (scored as missed): "
-                     + ", ".join(rep["missing_sys"][:10]) + (" ..." if len(rep["missing_sys"]) > 10 else ""))
+        notes.append(
+            f"{len(rep['missing_sys'])} reference file(s) without system output (scored as missed): "
+            + ", ".join(rep["missing_sys"][:10])
+            + (" ..." if len(rep["missing_sys"]) > 10 else "")
+        )
     if rep["sys_not_scored"]:
         notes.append(f"{len(rep['sys_not_scored'])} system file(s) not in the reference/UEM (not scored)")
     if rep["ref_not_in_uem"]:

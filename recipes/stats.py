@@ -32,6 +32,7 @@ Simulated mixtures carrying ``custom["sim"]`` (method, num_speakers, target_over
 target_silence, overlap_ratio, silence_ratio, index) are also tabulated per
 (speaker count, target overlap) from that metadata (``simulated`` in the report).
 """
+
 import json
 import os
 from collections import Counter
@@ -53,7 +54,7 @@ DEFINITIONS = {
     "missed_at_oracle_sad": "(speaker time - speech) / speaker time",
     "speakers_per_recording": "distinct speaker labels per recording (min / mean / max)",
     "oracle_der_c0": "DER (md-eval, collar 0) of oracle speech activity with one speaker: all speech given to "
-                     "each recording's most talkative speaker (recipes.score)",
+    "each recording's most talkative speaker (recipes.score)",
     "oracle_der_c025": "the same with a 0.25 s collar",
     "turn_duration": "seconds per (speaker-unioned) turn",
     "pause_same_speaker": "silence before a turn after the same speaker's turn (from the latest-ending earlier turn)",
@@ -217,10 +218,12 @@ def summarize(recs: Sequence[RecordingStats]) -> dict:
         "overlap_ratio": _ratio(overlap, speech),
         "overlap_ratio_of_duration": _ratio(overlap, dur),
         "missed_at_oracle_sad": _ratio(spk_time - speech, spk_time),
-        "oracle_der_c0": _ratio(sum(r.oracle.get(0.0, (0, 0))[0] for r in recs),
-                                sum(r.oracle.get(0.0, (0, 0))[1] for r in recs)),
-        "oracle_der_c025": _ratio(sum(r.oracle.get(0.25, (0, 0))[0] for r in recs),
-                                  sum(r.oracle.get(0.25, (0, 0))[1] for r in recs)),
+        "oracle_der_c0": _ratio(
+            sum(r.oracle.get(0.0, (0, 0))[0] for r in recs), sum(r.oracle.get(0.0, (0, 0))[1] for r in recs)
+        ),
+        "oracle_der_c025": _ratio(
+            sum(r.oracle.get(0.25, (0, 0))[0] for r in recs), sum(r.oracle.get(0.25, (0, 0))[1] for r in recs)
+        ),
         "turns": sum(r.turns for r in recs),
         "num_speakers": len({s for r in recs for s in r.speakers}),
         "speakers_per_recording": {
@@ -229,8 +232,11 @@ def summarize(recs: Sequence[RecordingStats]) -> dict:
             "max": max(nspk) if nspk else 0,
         },
         "hours_by_active_speakers": [h / 3600 for h in by_k],
-        "audio_hours": (sum(r.audio_duration for r in recs) / 3600
-                        if recs and all(r.audio_duration is not None for r in recs) else None),
+        "audio_hours": (
+            sum(r.audio_duration for r in recs) / 3600
+            if recs and all(r.audio_duration is not None for r in recs)
+            else None
+        ),
         "distributions": {k: distribution([x for r in recs for x in r.events.get(k, [])]) for k in DISTRIBUTIONS},
         "simulated": simulated_table(recs),
     }
@@ -254,14 +260,19 @@ def simulated_table(recs: Sequence[RecordingStats]) -> List[dict]:
             return sum(v * d for v, d in vals) / w if w else None
 
         targets_sil = sorted({r.sim["target_silence"] for r in rs if r.sim.get("target_silence") is not None})
-        rows.append({
-            "num_speakers": nspk, "target_overlap": target,
-            "target_silence": targets_sil[0] if len(targets_sil) == 1 else (targets_sil or None),
-            "methods": sorted({str(r.sim.get("method")) for r in rs}),
-            "mixtures": len(rs), "hours": dur / 3600,
-            "overlap_ratio": weighted("overlap_ratio"), "silence_ratio": weighted("silence_ratio"),
-            "measured_overlap_ratio": _ratio(sum(r.overlap for r in rs), sum(r.speech for r in rs)),
-        })
+        rows.append(
+            {
+                "num_speakers": nspk,
+                "target_overlap": target,
+                "target_silence": targets_sil[0] if len(targets_sil) == 1 else (targets_sil or None),
+                "methods": sorted({str(r.sim.get("method")) for r in rs}),
+                "mixtures": len(rs),
+                "hours": dur / 3600,
+                "overlap_ratio": weighted("overlap_ratio"),
+                "silence_ratio": weighted("silence_ratio"),
+                "measured_overlap_ratio": _ratio(sum(r.overlap for r in rs), sum(r.speech for r in rs)),
+            }
+        )
     return rows
 
 
@@ -277,8 +288,7 @@ def turns_stats(
     for rec in list(durations) + list(uem):
         grouped.setdefault(rec, [])
     return [
-        recording_stats(rec, grouped[rec], duration=durations.get(rec), uem=uem.get(rec))
-        for rec in sorted(grouped)
+        recording_stats(rec, grouped[rec], duration=durations.get(rec), uem=uem.get(rec)) for rec in sorted(grouped)
     ]
 
 
@@ -353,6 +363,7 @@ def format_report(report: dict, fmt: str = "text") -> str:
     if fmt == "json":
         return json.dumps(report, indent=2)
     from recipes.paper import distribution_lines, simulated_lines
+
     rows = [(r["name"], r) for r in report["inputs"]]
     if len(rows) > 1:
         rows.append(("total", report["total"]))
@@ -372,8 +383,13 @@ def format_report(report: dict, fmt: str = "text") -> str:
             r"Missed@SAD: (speaker time $-$ speech time) / speaker time, the share of speaker time missed by a system "
             r"with oracle speech activity and one speaker per frame. Duration is the scored (UEM) length, "
             r"else the audio length."
-            + ("" if not notes else " For " + ", ".join(_latex_escape(r["name"]) for r in notes)
-               + ", no audio or UEM was available and the duration is the end of the last turn (a lower bound).")
+            + (
+                ""
+                if not notes
+                else " For "
+                + ", ".join(_latex_escape(r["name"]) for r in notes)
+                + ", no audio or UEM was available and the duration is the end of the last turn (a lower bound)."
+            )
             + r"} % needs \usepackage{booktabs,url}",
             r"  \begin{tabular}{ll" + "r" * len(COLUMNS) + "}",
             r"    \toprule",
@@ -393,15 +409,20 @@ def format_report(report: dict, fmt: str = "text") -> str:
     if fmt == "markdown":
         head = "| Corpus | Split | " + " | ".join(h for _, h, _ in COLUMNS) + " |"
         sep = "|---|---|" + "---:|" * len(COLUMNS)
-        body = ["| " + corpus + " | " + split + " | " + " | ".join(_cell(k, f, row) for k, _, f in COLUMNS) + " |"
-                for (name, row), (corpus, split) in zip(rows, cells)]
+        body = [
+            "| " + corpus + " | " + split + " | " + " | ".join(_cell(k, f, row) for k, _, f in COLUMNS) + " |"
+            for (name, row), (corpus, split) in zip(rows, cells)
+        ]
         defs = "\n".join(f"- **{k}**: {v}" for k, v in DEFINITIONS.items())
         extra = distribution_lines(rows, cells, "markdown") + simulated_lines(rows, "markdown")
         paragraphs = [""] + [p + "\n" for p in report.get("paragraphs", [])]
         text = "\n".join([head, sep] + body + extra + paragraphs) + "\n\nDefinitions:\n\n" + defs + "\n"
         if notes:
-            text += "\nDuration from the last turn end (no audio or UEM; a lower bound) for: " + ", ".join(
-                r["name"] for r in notes) + "\n"
+            text += (
+                "\nDuration from the last turn end (no audio or UEM; a lower bound) for: "
+                + ", ".join(r["name"] for r in notes)
+                + "\n"
+            )
         return text + _references_line(report)
     if fmt != "text":
         raise ValueError(f"format {fmt!r}; expected text, markdown, latex or json")
@@ -411,14 +432,16 @@ def format_report(report: dict, fmt: str = "text") -> str:
         out.append(
             f"{name}\n"
             f"  recordings                 {row['recordings']}\n"
-            f"  duration                   {row['duration_hours']:.3f} h (from {row['duration_source'].replace('_', ' ')})\n"
+            f"  duration                   {row['duration_hours']:.3f} h "
+            f"(from {row['duration_source'].replace('_', ' ')})\n"
             f"  speech                     {row['speech_hours']:.3f} h ({row['speech_ratio']:.1%} of duration)\n"
             f"  overlap                    {row['overlap_hours']:.3f} h\n"
             f"  speaker time               {row['speaker_hours']:.3f} h\n"
             f"  overlap / speech           {row['overlap_ratio']:.2%}\n"
             f"  overlap / duration         {row['overlap_ratio_of_duration']:.2%}\n"
             f"  missed at oracle SAD       {row['missed_at_oracle_sad']:.2%}\n"
-            f"  oracle SAD, 1 speaker DER  {row['oracle_der_c0']:.2%} (collar 0) / {row['oracle_der_c025']:.2%} (collar 0.25 s)\n"
+            f"  oracle SAD, 1 speaker DER  {row['oracle_der_c0']:.2%} (collar 0) / "
+            f"{row['oracle_der_c025']:.2%} (collar 0.25 s)\n"
             f"  turns                      {row['turns']}\n"
             f"  speakers                   {row['num_speakers']} distinct; per recording "
             f"{spr['min']} / {spr['mean']:.2f} / {spr['max']} (min / mean / max)\n"
@@ -436,7 +459,13 @@ def _references_line(report: dict) -> str:
 
 
 def _latex_escape(s: str) -> str:
-    return s.replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("&", r"\&").replace("%", r"\%").replace("#", r"\#")
+    return (
+        s.replace("\\", r"\textbackslash{}")
+        .replace("_", r"\_")
+        .replace("&", r"\&")
+        .replace("%", r"\%")
+        .replace("#", r"\#")
+    )
 
 
 def build_report(named: Sequence[Tuple[str, Sequence[RecordingStats]]]) -> dict:
@@ -494,4 +523,3 @@ def plot_report(named: Sequence[Tuple[str, Sequence[RecordingStats]]], path) -> 
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-

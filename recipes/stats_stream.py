@@ -15,6 +15,7 @@ same cuts (``tests/test_stats_stream.py`` checks equality field by field), with
 each recording's event lists stored as compact ``array('d')`` so that the
 statistics of 20,000 h stay well under 2 GiB. Progress is shown in hours.
 """
+
 from array import array
 from typing import Iterator, Mapping, Optional, Sequence, Tuple
 
@@ -129,8 +130,9 @@ def _batches(path, size: int):
             yield str(path), lineno, batch
 
 
-def iter_cutset_stats(path, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None,
-                      progress: bool = True, num_jobs: int = 1) -> Iterator:
+def iter_cutset_stats(
+    path, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None, progress: bool = True, num_jobs: int = 1
+) -> Iterator:
     """Per-recording statistics of the CutSet manifest at ``path`` (JSONL, gzipped or not),
     in file order, with :func:`recipes.stats.cutset_stats`'s rules (UEM, target-speaker
     cuts once, other channels of a span once); one pass, a progress bar in hours.
@@ -140,11 +142,11 @@ def iter_cutset_stats(path, uem: Optional[Mapping[str, Sequence[Tuple[float, flo
 
     from recipes.parallel import map_tasks
 
-    results = map_tasks(_batch_stats, _batches(path, BATCH_LINES), num_jobs, progress=False,
-                        shared={"uem": uem})
+    results = map_tasks(_batch_stats, _batches(path, BATCH_LINES), num_jobs, progress=False, shared={"uem": uem})
     seen, spans = set(), set()
-    with tqdm(desc=f"describe {path}", unit="h", disable=not progress,
-              bar_format="{desc}: {n:.1f} h [{elapsed}, {rate_fmt}]") as bar:
+    with tqdm(
+        desc=f"describe {path}", unit="h", disable=not progress, bar_format="{desc}: {n:.1f} h [{elapsed}, {rate_fmt}]"
+    ) as bar:
         for batch in results:
             for item in batch:
                 if item is None:

@@ -46,6 +46,7 @@ Flags (the thresholds are the module constants below)
 
 Nothing here imports click: the ``diar validate`` verb in cli.py is a thin wrapper.
 """
+
 import json
 import math
 from collections import Counter
@@ -76,15 +77,49 @@ MIN_FRAMES = 100  # 1 s: fewer frames give no figure (None)
 FLOOR_DB = -120.0  # energy of a digitally silent frame
 
 # most serious first: the order of the ranked list
-SEVERITY = {"unreadable": 100, "mismatch_rate": 50, "mismatch_channels": 40, "speech_not_louder": 30,
-            "dead_channel": 25, "shift": 20, "mismatch_duration": 15, "clipping": 10, "silence": 5}
+SEVERITY = {
+    "unreadable": 100,
+    "mismatch_rate": 50,
+    "mismatch_channels": 40,
+    "speech_not_louder": 30,
+    "dead_channel": 25,
+    "shift": 20,
+    "mismatch_duration": 15,
+    "clipping": 10,
+    "silence": 5,
+}
 FLAGS = tuple(SEVERITY)
 # every entry of the JSON carries these keys (None where not measured)
-ENTRY_KEYS = ("input", "id", "channel", "flags", "reason", "lag_seconds", "lag_corr", "lag0_corr", "speech_db",
-              "nonspeech_db", "vad_precision", "vad_recall", "noise_floor_db", "level_db", "dc_offset",
-              "clipped_share", "digital_silence_share", "digital_silence_in_speech", "annotated_seconds",
-              "sampling_rate_manifest", "sampling_rate_file", "duration_manifest", "duration_file", "samples_file",
-              "channels_manifest", "channels_file", "path", "streamed")
+ENTRY_KEYS = (
+    "input",
+    "id",
+    "channel",
+    "flags",
+    "reason",
+    "lag_seconds",
+    "lag_corr",
+    "lag0_corr",
+    "speech_db",
+    "nonspeech_db",
+    "vad_precision",
+    "vad_recall",
+    "noise_floor_db",
+    "level_db",
+    "dc_offset",
+    "clipped_share",
+    "digital_silence_share",
+    "digital_silence_in_speech",
+    "annotated_seconds",
+    "sampling_rate_manifest",
+    "sampling_rate_file",
+    "duration_manifest",
+    "duration_file",
+    "samples_file",
+    "channels_manifest",
+    "channels_file",
+    "path",
+    "streamed",
+)
 
 
 @dataclass
@@ -132,8 +167,9 @@ def _stream_file(path: str, want: Optional[Sequence[int]] = None):
         offset += BLOCK_SECONDS * 100
     energy = np.concatenate(energies, axis=1) if energies else np.zeros((nch, 0))
     frames = info.frames
-    return dict(energy=energy, clipped=clipped, sums=sums, samples=np.full(nch, frames), rate=sr,
-                channels=nch, frames=frames)
+    return dict(
+        energy=energy, clipped=clipped, sums=sums, samples=np.full(nch, frames), rate=sr, channels=nch, frames=frames
+    )
 
 
 def _array_stats(audio: np.ndarray, sr: int) -> dict:
@@ -143,13 +179,12 @@ def _array_stats(audio: np.ndarray, sr: int) -> dict:
     energies, clipped, sums = [], np.zeros(nch, np.int64), np.zeros(nch)
     block = sr * BLOCK_SECONDS
     for i, a in enumerate(range(0, n, block)):
-        e, c, s = _block_stats(audio[:, a:a + block].T, sr, i * BLOCK_SECONDS * 100)
+        e, c, s = _block_stats(audio[:, a : a + block].T, sr, i * BLOCK_SECONDS * 100)
         energies.append(e)
         clipped += c
         sums += s
     energy = np.concatenate(energies, axis=1) if energies else np.zeros((nch, 0))
-    return dict(energy=energy, clipped=clipped, sums=sums, samples=np.full(nch, n), rate=sr, channels=nch,
-                frames=n)
+    return dict(energy=energy, clipped=clipped, sums=sums, samples=np.full(nch, n), rate=sr, channels=nch, frames=n)
 
 
 def read_recording_frames(recording) -> AudioFrames:
@@ -175,23 +210,42 @@ def read_recording_frames(recording) -> AudioFrames:
         if stats is None:
             from lhotse import Recording
 
-            one = Recording(id=recording.id, sources=[src], sampling_rate=recording.sampling_rate,
-                            num_samples=recording.num_samples, duration=recording.duration,
-                            channel_ids=list(src.channels), transforms=recording.transforms)
+            one = Recording(
+                id=recording.id,
+                sources=[src],
+                sampling_rate=recording.sampling_rate,
+                num_samples=recording.num_samples,
+                duration=recording.duration,
+                channel_ids=list(src.channels),
+                transforms=recording.transforms,
+            )
             stats = _array_stats(one.load_audio(), recording.sampling_rate)
             stats["streamed"] = False
-        files.append(dict(path=str(src.source), rate=stats["rate"], channels=stats["channels"],
-                          frames=stats["frames"], streamed=stats["streamed"],
-                          manifest_channels=list(src.channels)))
+        files.append(
+            dict(
+                path=str(src.source),
+                rate=stats["rate"],
+                channels=stats["channels"],
+                frames=stats["frames"],
+                streamed=stats["streamed"],
+                manifest_channels=list(src.channels),
+            )
+        )
         for i in range(stats["channels"]):
             cid = src.channels[i] if i < len(src.channels) else None
             rows.append((cid, stats["energy"][i], stats["clipped"][i], stats["samples"][i], stats["sums"][i]))
     width = max((len(r[1]) for r in rows), default=0)
     energy = np.zeros((len(rows), width))
     for i, r in enumerate(rows):
-        energy[i, :len(r[1])] = r[1]
-    return AudioFrames(energy=energy, clipped=np.array([r[2] for r in rows]), samples=np.array([r[3] for r in rows]),
-                       sums=np.array([r[4] for r in rows]), files=files, channels=[r[0] for r in rows])
+        energy[i, : len(r[1])] = r[1]
+    return AudioFrames(
+        energy=energy,
+        clipped=np.array([r[2] for r in rows]),
+        samples=np.array([r[3] for r in rows]),
+        sums=np.array([r[4] for r in rows]),
+        files=files,
+        channels=[r[0] for r in rows],
+    )
 
 
 def frame_mask(intervals: Iterable[Tuple[float, float]], num_frames: int) -> np.ndarray:
@@ -214,7 +268,7 @@ def fill_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
         return out
     gaps = np.diff(idx) - 1
     for i in np.flatnonzero((gaps > 0) & (gaps < max_gap)):
-        out[idx[i] + 1: idx[i + 1]] = True
+        out[idx[i] + 1 : idx[i + 1]] = True
     return out
 
 
@@ -243,8 +297,9 @@ def _pct(values: np.ndarray, q: float) -> Optional[float]:
     return float(np.percentile(values, q)) if len(values) else None
 
 
-def analyse_channel(energy: np.ndarray, turns: Sequence[Tuple[float, float]],
-                    uem: Sequence[Tuple[float, float]]) -> dict:
+def analyse_channel(
+    energy: np.ndarray, turns: Sequence[Tuple[float, float]], uem: Sequence[Tuple[float, float]]
+) -> dict:
     """Agreement of one channel's 10 ms frame energies with the annotated speech (recording time)."""
     n = len(energy)
     db = np.maximum(10 * np.log10(np.maximum(energy, 1e-30)), FLOOR_DB)
@@ -252,11 +307,21 @@ def analyse_channel(energy: np.ndarray, turns: Sequence[Tuple[float, float]],
     scored = frame_mask(uem, n) if uem else np.ones(n, bool)
     ann = frame_mask(turns, n)
     valid = scored & ~digital
-    out = dict(frames=int(n), annotated_seconds=round(float((ann & scored).sum()) * FRAME, 2),
-               digital_silence_share=float(digital.mean()) if n else 0.0,
-               digital_silence_in_speech=float((digital & ann & scored).sum() / max((ann & scored).sum(), 1)),
-               noise_floor_db=None, level_db=None, speech_db=None, nonspeech_db=None,
-               vad_precision=None, vad_recall=None, lag_seconds=None, lag_corr=None, lag0_corr=None)
+    out = dict(
+        frames=int(n),
+        annotated_seconds=round(float((ann & scored).sum()) * FRAME, 2),
+        digital_silence_share=float(digital.mean()) if n else 0.0,
+        digital_silence_in_speech=float((digital & ann & scored).sum() / max((ann & scored).sum(), 1)),
+        noise_floor_db=None,
+        level_db=None,
+        speech_db=None,
+        nonspeech_db=None,
+        vad_precision=None,
+        vad_recall=None,
+        lag_seconds=None,
+        lag_corr=None,
+        lag0_corr=None,
+    )
     if valid.sum() < MIN_FRAMES:
         return out
     floor, level = _pct(db[valid], 10), _pct(db[valid], 95)
@@ -279,13 +344,15 @@ def analyse_channel(energy: np.ndarray, turns: Sequence[Tuple[float, float]],
     if lag:  # the levels once the annotation is moved back by the lag
         moved = np.zeros_like(ann)
         if lag > 0:
-            moved[:n - lag] = ann[lag:]
+            moved[: n - lag] = ann[lag:]
         else:
-            moved[-lag:] = ann[:n + lag]
+            moved[-lag:] = ann[: n + lag]
         sp, ns = scored & moved, scored & ~moved
         if sp.sum() >= MIN_FRAMES and ns.sum() >= MIN_FRAMES:
-            out.update(speech_db_at_lag=round(float(np.median(db[sp])), 2),
-                       nonspeech_db_at_lag=round(float(np.median(db[ns])), 2))
+            out.update(
+                speech_db_at_lag=round(float(np.median(db[sp])), 2),
+                nonspeech_db_at_lag=round(float(np.median(db[ns])), 2),
+            )
     return out
 
 
@@ -295,53 +362,99 @@ def _flags_of(entry: dict, loudest_db: Optional[float]) -> List[Tuple[str, str]]
     if entry.get("error"):
         return [("unreadable", entry["error"])]
     if entry["sampling_rate_file"] != entry["sampling_rate_manifest"]:
-        out.append(("mismatch_rate", f"file at {entry['sampling_rate_file']} Hz, manifest says "
-                                     f"{entry['sampling_rate_manifest']} Hz"))
+        out.append(
+            (
+                "mismatch_rate",
+                f"file at {entry['sampling_rate_file']} Hz, manifest says {entry['sampling_rate_manifest']} Hz",
+            )
+        )
     if entry.get("channels_file") != entry.get("channels_manifest"):
-        out.append(("mismatch_channels", f"file has {entry['channels_file']} channel(s), manifest "
-                                         f"{entry['channels_manifest']}"))
+        out.append(
+            (
+                "mismatch_channels",
+                f"file has {entry['channels_file']} channel(s), manifest {entry['channels_manifest']}",
+            )
+        )
     if abs(entry["duration_file"] - entry["duration_manifest"]) > FRAME:
-        out.append(("mismatch_duration", f"file lasts {entry['duration_file']:.3f} s, manifest "
-                                         f"{entry['duration_manifest']:.3f} s"))
+        out.append(
+            (
+                "mismatch_duration",
+                f"file lasts {entry['duration_file']:.3f} s, manifest {entry['duration_manifest']:.3f} s",
+            )
+        )
     level, floor = entry["level_db"], entry["noise_floor_db"]
     if entry["digital_silence_share"] >= DEAD_DIGITAL_SHARE:
         out.append(("dead_channel", f"{entry['digital_silence_share']:.0%} digital silence"))
     elif level is not None and level - floor < DEAD_RANGE_DB:
-        out.append(("dead_channel", f"no dynamics: level {level:.1f} dBFS within {DEAD_RANGE_DB:g} dB of "
-                                    f"its floor {floor:.1f}"))
+        out.append(
+            (
+                "dead_channel",
+                f"no dynamics: level {level:.1f} dBFS within {DEAD_RANGE_DB:g} dB of its floor {floor:.1f}",
+            )
+        )
     elif level is not None and loudest_db is not None and level < loudest_db - DEAD_BELOW_DB:
-        out.append(("dead_channel", f"level {level:.1f} dBFS, {loudest_db - level:.0f} dB below the loudest "
-                                    f"channel"))
+        out.append(("dead_channel", f"level {level:.1f} dBFS, {loudest_db - level:.0f} dB below the loudest channel"))
     if entry["clipped_share"] > CLIP_SHARE:
         out.append(("clipping", f"{entry['clipped_share']:.3%} of samples at full scale"))
-    if (entry["digital_silence_in_speech"] > SILENCE_SHARE_SPEECH
-            or entry["digital_silence_share"] > SILENCE_SHARE_AUDIO):
+    if (
+        entry["digital_silence_in_speech"] > SILENCE_SHARE_SPEECH
+        or entry["digital_silence_share"] > SILENCE_SHARE_AUDIO
+    ):
         if "dead_channel" not in [f for f, _ in out]:
-            out.append(("silence", f"digital silence in {entry['digital_silence_share']:.1%} of the audio, "
-                                   f"{entry['digital_silence_in_speech']:.1%} of the annotated speech"))
+            out.append(
+                (
+                    "silence",
+                    f"digital silence in {entry['digital_silence_share']:.1%} of the audio, "
+                    f"{entry['digital_silence_in_speech']:.1%} of the annotated speech",
+                )
+            )
     lag = entry["lag_seconds"]
-    shift = (lag is not None and abs(lag) > SHIFT_MIN and entry["lag_corr"] >= SHIFT_MIN_CORR
-             and entry["lag_corr"] - entry["lag0_corr"] >= SHIFT_GAIN)
+    shift = (
+        lag is not None
+        and abs(lag) > SHIFT_MIN
+        and entry["lag_corr"] >= SHIFT_MIN_CORR
+        and entry["lag_corr"] - entry["lag0_corr"] >= SHIFT_GAIN
+    )
     if shift:
-        out.append(("shift", f"annotation {'late' if lag > 0 else 'early'} by {abs(lag):.2f} s "
-                             f"(correlation {entry['lag0_corr']:.2f} at 0 s, {entry['lag_corr']:.2f} at {lag:+.2f} s)"))
+        out.append(
+            (
+                "shift",
+                f"annotation {'late' if lag > 0 else 'early'} by {abs(lag):.2f} s "
+                f"(correlation {entry['lag0_corr']:.2f} at 0 s, {entry['lag_corr']:.2f} at {lag:+.2f} s)",
+            )
+        )
     sp, ns = entry["speech_db"], entry["nonspeech_db"]
     corr = entry["lag0_corr"]
     if shift and entry.get("speech_db_at_lag") is not None:  # judged once realigned
         sp, ns, corr = entry["speech_db_at_lag"], entry["nonspeech_db_at_lag"], entry["lag_corr"]
     after = " after realignment" if shift else ""
     if sp is not None and ns is not None and sp - ns < SPEECH_MARGIN_DB:
-        out.append(("speech_not_louder", f"annotated speech {sp:.1f} dBFS vs unannotated {ns:.1f} dBFS{after} "
-                                         "(annotation of another recording?)"))
+        out.append(
+            (
+                "speech_not_louder",
+                f"annotated speech {sp:.1f} dBFS vs unannotated {ns:.1f} dBFS{after} "
+                "(annotation of another recording?)",
+            )
+        )
     elif corr is not None and corr < SPEECH_MIN_CORR:
-        out.append(("speech_not_louder", f"annotated frames are not consistently the louder ones: correlation "
-                                         f"{corr:.2f} of annotation and level{after} (annotation of another "
-                                         "recording?)"))
+        out.append(
+            (
+                "speech_not_louder",
+                f"annotated frames are not consistently the louder ones: correlation "
+                f"{corr:.2f} of annotation and level{after} (annotation of another "
+                "recording?)",
+            )
+        )
     return out
 
 
-def validate_recording(recording, turns: Sequence[Tuple[float, float]], uem: Sequence[Tuple[float, float]],
-                       channels: Optional[Sequence[int]] = None, input_name: str = "") -> List[dict]:
+def validate_recording(
+    recording,
+    turns: Sequence[Tuple[float, float]],
+    uem: Sequence[Tuple[float, float]],
+    channels: Optional[Sequence[int]] = None,
+    input_name: str = "",
+) -> List[dict]:
     """One entry per channel (those in ``channels``, default all) of ``recording``
     (a Lhotse Recording, or a MixedCut validated as its own recording)."""
     from lhotse.cut import MixedCut
@@ -354,35 +467,56 @@ def validate_recording(recording, turns: Sequence[Tuple[float, float]], uem: Seq
         except Exception as e:  # noqa: BLE001 - reported, not raised
             return [dict(base, channel=0, error=f"cannot render the mixture: {e}", flags=["unreadable"])]
         stats = _array_stats(audio, sr)
-        frames = AudioFrames(energy=stats["energy"], clipped=stats["clipped"], samples=stats["samples"],
-                             sums=stats["sums"], channels=list(range(stats["channels"])),
-                             files=[dict(path="<mixture>", rate=sr, channels=stats["channels"],
-                                         frames=stats["frames"], streamed=False,
-                                         manifest_channels=list(range(stats["channels"])))])
+        frames = AudioFrames(
+            energy=stats["energy"],
+            clipped=stats["clipped"],
+            samples=stats["samples"],
+            sums=stats["sums"],
+            channels=list(range(stats["channels"])),
+            files=[
+                dict(
+                    path="<mixture>",
+                    rate=sr,
+                    channels=stats["channels"],
+                    frames=stats["frames"],
+                    streamed=False,
+                    manifest_channels=list(range(stats["channels"])),
+                )
+            ],
+        )
         manifest = dict(rate=sr, duration=recording.duration, channels=stats["channels"])
     else:
-        manifest = dict(rate=recording.sampling_rate, duration=recording.duration,
-                        channels=len(recording.channel_ids))
+        manifest = dict(rate=recording.sampling_rate, duration=recording.duration, channels=len(recording.channel_ids))
         try:
             frames = read_recording_frames(recording)
         except Exception as e:  # noqa: BLE001 - reported, not raised
             msg = " ".join(str(e).split("[extra info]")[0].split()) or type(e).__name__
             paths = ", ".join(str(s.source) for s in recording.sources)
-            return [dict(base, channel=c, error=f"cannot read {paths}: {msg}", flags=["unreadable"])
-                    for c in (channels or recording.channel_ids)]
+            return [
+                dict(base, channel=c, error=f"cannot read {paths}: {msg}", flags=["unreadable"])
+                for c in (channels or recording.channel_ids)
+            ]
     file_of_row = [f for f in frames.files for _ in range(f["channels"])]
     entries = []
     for row, cid in enumerate(frames.channels):
         if channels is not None and cid not in channels:
             continue
         f = file_of_row[row]
-        e = dict(base, channel=cid, path=f["path"], streamed=f["streamed"],
-                 sampling_rate_manifest=manifest["rate"], sampling_rate_file=f["rate"],
-                 duration_manifest=round(manifest["duration"], 4), duration_file=round(f["frames"] / f["rate"], 4),
-                 samples_file=int(f["frames"]),
-                 channels_manifest=len(f["manifest_channels"]), channels_file=f["channels"],
-                 clipped_share=float(frames.clipped[row] / max(frames.samples[row], 1)),
-                 dc_offset=float(frames.sums[row] / max(frames.samples[row], 1)))
+        e = dict(
+            base,
+            channel=cid,
+            path=f["path"],
+            streamed=f["streamed"],
+            sampling_rate_manifest=manifest["rate"],
+            sampling_rate_file=f["rate"],
+            duration_manifest=round(manifest["duration"], 4),
+            duration_file=round(f["frames"] / f["rate"], 4),
+            samples_file=int(f["frames"]),
+            channels_manifest=len(f["manifest_channels"]),
+            channels_file=f["channels"],
+            clipped_share=float(frames.clipped[row] / max(frames.samples[row], 1)),
+            dc_offset=float(frames.sums[row] / max(frames.samples[row], 1)),
+        )
         e.update(analyse_channel(frames.energy[row], turns, uem))
         entries.append(e)
     levels = [e["level_db"] for e in entries if e["level_db"] is not None]
@@ -438,8 +572,11 @@ def summarize(entries: Sequence[dict]) -> dict:
     flagged = [e for e in entries if e["flags"]]
     counts = Counter(f for e in entries for f in e["flags"])
     lags = [e["lag_seconds"] for e in entries if e.get("lag_seconds") is not None]
-    gaps = [e["speech_db"] - e["nonspeech_db"] for e in entries
-            if e.get("speech_db") is not None and e.get("nonspeech_db") is not None]
+    gaps = [
+        e["speech_db"] - e["nonspeech_db"]
+        for e in entries
+        if e.get("speech_db") is not None and e.get("nonspeech_db") is not None
+    ]
     prec = [e["vad_precision"] for e in entries if e.get("vad_precision") is not None]
     rec = [e["vad_recall"] for e in entries if e.get("vad_recall") is not None]
     return {
@@ -459,22 +596,35 @@ def summarize(entries: Sequence[dict]) -> dict:
 def rank(entries: Sequence[dict]) -> List[dict]:
     """Flagged entries, most serious first (flag severity, then number of flags, then |lag|)."""
     flagged = [e for e in entries if e["flags"]]
-    return sorted(flagged, key=lambda e: (-sum(SEVERITY.get(f, 1) for f in e["flags"]),
-                                          -abs(e.get("lag_seconds") or 0.0), e["input"], e["id"], str(e["channel"])))
+    return sorted(
+        flagged,
+        key=lambda e: (
+            -sum(SEVERITY.get(f, 1) for f in e["flags"]),
+            -abs(e.get("lag_seconds") or 0.0),
+            e["input"],
+            e["id"],
+            str(e["channel"]),
+        ),
+    )
 
 
-def validate_cutsets(named_cuts: Sequence[Tuple[str, object]], num_jobs: int = 1, progress: bool = True,
-                     mixtures: bool = False) -> dict:
+def validate_cutsets(
+    named_cuts: Sequence[Tuple[str, object]], num_jobs: int = 1, progress: bool = True, mixtures: bool = False
+) -> dict:
     """``{"recordings": [entry per channel], "summary": {...}}`` for ``[(name, CutSet), ...]``.
     Recordings are processed one per task on ``num_jobs`` local processes; simulated
     mixtures only with ``mixtures=True`` (see :func:`recordings_of`)."""
     from recipes.parallel import map_tasks
 
     skipped: Counter = Counter()
-    tasks = [(rec, turns, uem, chs, name) for name, cuts in named_cuts
-             for rec, turns, uem, chs in recordings_of(cuts, mixtures, skipped)]
-    entries = [e for result in map_tasks(_task, tasks, num_jobs=num_jobs, desc="validate", progress=progress)
-               for e in result]
+    tasks = [
+        (rec, turns, uem, chs, name)
+        for name, cuts in named_cuts
+        for rec, turns, uem, chs in recordings_of(cuts, mixtures, skipped)
+    ]
+    entries = [
+        e for result in map_tasks(_task, tasks, num_jobs=num_jobs, desc="validate", progress=progress) for e in result
+    ]
     for e in entries:  # one shape for every entry (an unreadable file has no figures: None)
         e.setdefault("flags", [])
         e.setdefault("reason", e.get("error", ""))
@@ -486,13 +636,24 @@ def validate_cutsets(named_cuts: Sequence[Tuple[str, object]], num_jobs: int = 1
 
 
 def thresholds() -> dict:
-    return dict(frame_seconds=FRAME, max_lag_seconds=MAX_LAG, shift_min_seconds=SHIFT_MIN, shift_gain=SHIFT_GAIN,
-                shift_min_corr=SHIFT_MIN_CORR, clip_level=CLIP_LEVEL, clip_share=CLIP_SHARE,
-                silence_share_speech=SILENCE_SHARE_SPEECH, silence_share_audio=SILENCE_SHARE_AUDIO,
-                dead_below_db=DEAD_BELOW_DB, dead_range_db=DEAD_RANGE_DB, speech_margin_db=SPEECH_MARGIN_DB,
-                speech_min_corr=SPEECH_MIN_CORR,
-                vad_min_margin_db=VAD_MIN_MARGIN_DB, vad_range_share=VAD_RANGE_SHARE,
-                vad_fill_gap_seconds=VAD_FILL_GAP)
+    return dict(
+        frame_seconds=FRAME,
+        max_lag_seconds=MAX_LAG,
+        shift_min_seconds=SHIFT_MIN,
+        shift_gain=SHIFT_GAIN,
+        shift_min_corr=SHIFT_MIN_CORR,
+        clip_level=CLIP_LEVEL,
+        clip_share=CLIP_SHARE,
+        silence_share_speech=SILENCE_SHARE_SPEECH,
+        silence_share_audio=SILENCE_SHARE_AUDIO,
+        dead_below_db=DEAD_BELOW_DB,
+        dead_range_db=DEAD_RANGE_DB,
+        speech_margin_db=SPEECH_MARGIN_DB,
+        speech_min_corr=SPEECH_MIN_CORR,
+        vad_min_margin_db=VAD_MIN_MARGIN_DB,
+        vad_range_share=VAD_RANGE_SHARE,
+        vad_fill_gap_seconds=VAD_FILL_GAP,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -504,8 +665,9 @@ def _f(v, fmt):
 
 
 def _label(e: dict) -> str:
-    return f"{e['input']}:{e['id']}" + (f" ch{e['channel']}" if e.get("channel") not in (None, 0) or
-                                        e.get("channels_file", 1) > 1 else "")
+    return f"{e['input']}:{e['id']}" + (
+        f" ch{e['channel']}" if e.get("channel") not in (None, 0) or e.get("channels_file", 1) > 1 else ""
+    )
 
 
 def format_validation(report: dict, fmt: str = "text") -> str:
@@ -516,35 +678,53 @@ def format_validation(report: dict, fmt: str = "text") -> str:
     s = report["summary"]
     flags = ", ".join(f"{k} {v}" for k, v in s["flags"].items()) or "none"
     if fmt == "markdown":
-        lines = ["# Validation: audio against annotations\n",
-                 f"{s['recordings']} recordings ({s['channels']} channels, {s['hours']:.2f} h); "
-                 f"{s['flagged_recordings']} flagged. Flags: {flags}.\n",
-                 f"Median lag {_f(s['median_lag_seconds'], '{:+.2f}')} s; median speech - non-speech "
-                 f"{_f(s['median_speech_over_nonspeech_db'], '{:.1f}')} dB; energy VAD precision "
-                 f"{_f(s['mean_vad_precision'], '{:.2f}')}, recall {_f(s['mean_vad_recall'], '{:.2f}')} (means).\n",
-                 "| rank | recording | channel | flags | reason |", "|---:|---|---:|---|---|"]
-        lines += [f"| {i} | {e['input']}:{e['id']} | {e['channel']} | {', '.join(e['flags'])} | {e['reason']} |"
-                  for i, e in enumerate(ranked, 1)]
-        lines += ["", "| recording | channel | lag s | speech dB | non-speech dB | VAD P | VAD R | floor dB | flags |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-        lines += [f"| {e['input']}:{e['id']} | {e['channel']} | {_f(e.get('lag_seconds'), '{:+.2f}')} | "
-                  f"{_f(e.get('speech_db'), '{:.1f}')} | {_f(e.get('nonspeech_db'), '{:.1f}')} | "
-                  f"{_f(e.get('vad_precision'), '{:.2f}')} | {_f(e.get('vad_recall'), '{:.2f}')} | "
-                  f"{_f(e.get('noise_floor_db'), '{:.1f}')} | {', '.join(e['flags'])} |" for e in report["recordings"]]
+        lines = [
+            "# Validation: audio against annotations\n",
+            f"{s['recordings']} recordings ({s['channels']} channels, {s['hours']:.2f} h); "
+            f"{s['flagged_recordings']} flagged. Flags: {flags}.\n",
+            f"Median lag {_f(s['median_lag_seconds'], '{:+.2f}')} s; median speech - non-speech "
+            f"{_f(s['median_speech_over_nonspeech_db'], '{:.1f}')} dB; energy VAD precision "
+            f"{_f(s['mean_vad_precision'], '{:.2f}')}, recall {_f(s['mean_vad_recall'], '{:.2f}')} (means).\n",
+            "| rank | recording | channel | flags | reason |",
+            "|---:|---|---:|---|---|",
+        ]
+        lines += [
+            f"| {i} | {e['input']}:{e['id']} | {e['channel']} | {', '.join(e['flags'])} | {e['reason']} |"
+            for i, e in enumerate(ranked, 1)
+        ]
+        lines += [
+            "",
+            "| recording | channel | lag s | speech dB | non-speech dB | VAD P | VAD R | floor dB | flags |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        lines += [
+            f"| {e['input']}:{e['id']} | {e['channel']} | {_f(e.get('lag_seconds'), '{:+.2f}')} | "
+            f"{_f(e.get('speech_db'), '{:.1f}')} | {_f(e.get('nonspeech_db'), '{:.1f}')} | "
+            f"{_f(e.get('vad_precision'), '{:.2f}')} | {_f(e.get('vad_recall'), '{:.2f}')} | "
+            f"{_f(e.get('noise_floor_db'), '{:.1f}')} | {', '.join(e['flags'])} |"
+            for e in report["recordings"]
+        ]
         return "\n".join(lines) + "\n"
     if fmt != "text":
         raise ValueError(f"format {fmt!r}; expected text, markdown or json")
-    out = [f"{len(ranked)} suspicious recording channel(s) of {s['channels']}:" if ranked else
-           f"no recording flagged ({s['channels']} channel(s) checked)"]
+    out = [
+        f"{len(ranked)} suspicious recording channel(s) of {s['channels']}:"
+        if ranked
+        else f"no recording flagged ({s['channels']} channel(s) checked)"
+    ]
     out += [f"{i:4d}. {_label(e)}  [{', '.join(e['flags'])}]  {e['reason']}" for i, e in enumerate(ranked, 1)]
     skip = s.get("skipped_cuts") or {}
     if any(skip.values()):
-        out.append(f"not checked: {skip.get('mixtures', 0)} simulated mixture cut(s) (--mixtures renders them), "
-                   f"{skip.get('without_audio', 0)} cut(s) without audio")
-    out.append(f"summary: {s['recordings']} recordings, {s['hours']:.2f} h; flags: {flags}; median lag "
-               f"{_f(s['median_lag_seconds'], '{:+.2f}')} s; median speech - non-speech "
-               f"{_f(s['median_speech_over_nonspeech_db'], '{:.1f}')} dB; VAD precision "
-               f"{_f(s['mean_vad_precision'], '{:.2f}')} recall {_f(s['mean_vad_recall'], '{:.2f}')}")
+        out.append(
+            f"not checked: {skip.get('mixtures', 0)} simulated mixture cut(s) (--mixtures renders them), "
+            f"{skip.get('without_audio', 0)} cut(s) without audio"
+        )
+    out.append(
+        f"summary: {s['recordings']} recordings, {s['hours']:.2f} h; flags: {flags}; median lag "
+        f"{_f(s['median_lag_seconds'], '{:+.2f}')} s; median speech - non-speech "
+        f"{_f(s['median_speech_over_nonspeech_db'], '{:.1f}')} dB; VAD precision "
+        f"{_f(s['mean_vad_precision'], '{:.2f}')} recall {_f(s['mean_vad_recall'], '{:.2f}')}"
+    )
     return "\n".join(out) + "\n"
 
 
@@ -561,16 +741,24 @@ def plot_validation(report: dict, path) -> None:
     lags = [e["lag_seconds"] for e in rows if e.get("lag_seconds") is not None]
     axes[0].hist(lags, bins=np.arange(-MAX_LAG, MAX_LAG + 0.25, 0.25))
     axes[0].set(xlabel="best lag (s; + = annotation late)", ylabel="channels", title="Annotation / audio lag")
-    gaps = [e["speech_db"] - e["nonspeech_db"] for e in rows
-            if e.get("speech_db") is not None and e.get("nonspeech_db") is not None]
+    gaps = [
+        e["speech_db"] - e["nonspeech_db"]
+        for e in rows
+        if e.get("speech_db") is not None and e.get("nonspeech_db") is not None
+    ]
     axes[1].hist(gaps, bins=20)
     axes[1].axvline(SPEECH_MARGIN_DB, color="r", ls="--")
     axes[1].set(xlabel="annotated - unannotated level (dB)", ylabel="channels", title="Speech over non-speech")
     pr = [(e["vad_recall"], e["vad_precision"]) for e in rows if e.get("vad_precision") is not None]
     if pr:
         axes[2].scatter(*zip(*pr), s=12)
-    axes[2].set(xlim=(0, 1.02), ylim=(0, 1.02), xlabel="VAD recall", ylabel="VAD precision",
-                title="Energy VAD against the annotation")
+    axes[2].set(
+        xlim=(0, 1.02),
+        ylim=(0, 1.02),
+        xlabel="VAD recall",
+        ylabel="VAD precision",
+        title="Energy VAD against the annotation",
+    )
     for ax in axes[:2]:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()

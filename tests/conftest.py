@@ -4,6 +4,7 @@
 (or ``$DIAR_REALDATA``); they are skipped when that folder is absent, so the
 default suite passes on a fresh clone.
 """
+
 import os
 import subprocess
 import uuid

@@ -8,6 +8,7 @@ numbered in walk order, and it keeps '<sil>'-only intervals; so the comparison i
 recordings except that session, and per recording the same multiset of per-speaker speech
 unions once the '<sil>'-only intervals are removed from Lhotse's.
 """
+
 import hashlib
 import io
 import shutil
@@ -53,12 +54,21 @@ def test_recordings_turns_speakers_uem_and_splits(prepared):
         assert cut.channel == 0 and cut.recording.num_channels == 8 and cut.recording.sampling_rate == 16000
         assert cut.duration == pytest.approx(ses.duration)
         assert cut.custom["uem"] == [[0.0, ses.duration]]
-        expected = sorted((round(s, 6), round(e, 6), f"{ses.id}_{name}")
-                          for name, spans in ses.tiers.items() for s, e, text in spans if speech_text(text))
+        expected = sorted(
+            (round(s, 6), round(e, 6), f"{ses.id}_{name}")
+            for name, spans in ses.tiers.items()
+            for s, e, text in spans
+            if speech_text(text)
+        )
         got = sorted((s.start, round(s.end, 6), s.speaker) for s in cut.supervisions)
         assert got == expected, ses.id
-    assert {k: len(v["cuts"]) for k, v in result.items()} == {"": 5, "train_L": 1, "train_M": 2, "train_S": 1,
-                                                              "test": 1}
+    assert {k: len(v["cuts"]) for k, v in result.items()} == {
+        "": 5,
+        "train_L": 1,
+        "train_M": 2,
+        "train_S": 1,
+        "test": 1,
+    }
     # the same local label in two meetings is two speakers
     speakers = {s.speaker for s in result[""]["supervisions"]}
     assert {"20200706_L_R001S01C01_001-M", "L_R003S01C02_001-M", "20200707_S_R001S02C01_001-M"} <= speakers
@@ -89,8 +99,9 @@ def test_issue11_file_gives_the_same_turns_as_its_repaired_copy(tmp_path):
     write_textgrid(tmp_path / "fixed.TextGrid", ses.duration, ses.tiers)
     defect, fixed = read_textgrid(tmp_path / "defect.TextGrid"), read_textgrid(tmp_path / "fixed.TextGrid")
     assert (defect.parser, fixed.parser) == ("tolerant", "textgrid")
-    assert [(t.name, [i[:3] for i in t.intervals]) for t in defect.tiers] == \
-        [(t.name, [i[:3] for i in t.intervals]) for t in fixed.tiers]
+    assert [(t.name, [i[:3] for i in t.intervals]) for t in defect.tiers] == [
+        (t.name, [i[:3] for i in t.intervals]) for t in fixed.tiers
+    ]
 
 
 def test_tolerant_parser_lists_zero_length_intervals(tmp_path):
@@ -98,8 +109,11 @@ def test_tolerant_parser_lists_zero_length_intervals(tmp_path):
     write_textgrid(path, 3.0, {"001-M": [(0.5, 1.0, "好"), (2.0, 2.5, "行")]})
     text = path.read_text(encoding="utf-8").replace("xmax = 2.5 ", "xmax = 2 ")
     path.write_text(text, encoding="utf-8")
-    lineno = next(i for i, line in enumerate(text.splitlines(), 1)
-                  if line.strip() == "xmin = 2" and "intervals" in text.splitlines()[i - 2])
+    lineno = next(
+        i
+        for i, line in enumerate(text.splitlines(), 1)
+        if line.strip() == "xmin = 2" and "intervals" in text.splitlines()[i - 2]
+    )
     parsed = read_textgrid_tolerant(path)
     assert [i[:3] for i in parsed.tiers[0].intervals if i[2]] == [(0.5, 1.0, "好")]
     assert any(f"{path}:{lineno - 1}: interval [2.0, 2.0]" in n and "dropped" in n for n in parsed.notes)
@@ -111,8 +125,9 @@ def test_tolerant_parser_agrees_with_the_textgrid_package_on_good_files(corpus):
             continue
         a, b = read_textgrid(path), read_textgrid_tolerant(path)
         assert a.parser == "textgrid"
-        assert [(t.name, [i[:3] for i in t.intervals]) for t in a.tiers] == \
-            [(t.name, [i[:3] for i in t.intervals]) for t in b.tiers]
+        assert [(t.name, [i[:3] for i in t.intervals]) for t in a.tiers] == [
+            (t.name, [i[:3] for i in t.intervals]) for t in b.tiers
+        ]
     quoted = read_textgrid_tolerant(corpus / "train_S" / "TextGrid" / "20200707_S_R001S02C01.TextGrid")
     assert '"好"' in [i[2] for t in quoted.tiers for i in t.intervals]
 
@@ -146,8 +161,7 @@ def test_unterminated_text_is_reported_by_line(corpus, tmp_path):
 
 
 def test_channel_and_duration_from_annotations(corpus):
-    result, _ = prepare_aishell4(corpus, splits=["test"], channel=5, duration_from_annotations=True,
-                                 progress=False)
+    result, _ = prepare_aishell4(corpus, splits=["test"], channel=5, duration_from_annotations=True, progress=False)
     assert list(result) == ["", "test"]
     (cut,) = result["test"]["cuts"]
     assert cut.channel == 5 and cut.supervisions[0].channel == 5
@@ -179,11 +193,21 @@ def test_lhotse_recipe_same_recordings_and_speech_coverage(tmp_path):
         assert set(other) == set(mine) - {issue11}  # Lhotse skips the issue-#11 session
         for rid in other:
             assert (other[rid].duration, other[rid].num_channels) == (mine[rid].duration, mine[rid].num_channels)
-        sil_only = [(s.id, name, a, b) for s in SESSIONS if s.split == split
-                    for name, spans in s.tiers.items() for a, b, t in spans if t.strip() and not speech_text(t)]
-        lhotse_sups = [x for x in theirs[split]["supervisions"]
-                       if not any(x.recording_id == r and abs(x.start - a) < 1e-4 and abs(x.end - b) < 1e-4
-                                  for r, _, a, b in sil_only)]
+        sil_only = [
+            (s.id, name, a, b)
+            for s in SESSIONS
+            if s.split == split
+            for name, spans in s.tiers.items()
+            for a, b, t in spans
+            if t.strip() and not speech_text(t)
+        ]
+        lhotse_sups = [
+            x
+            for x in theirs[split]["supervisions"]
+            if not any(
+                x.recording_id == r and abs(x.start - a) < 1e-4 and abs(x.end - b) < 1e-4 for r, _, a, b in sil_only
+            )
+        ]
         assert len(lhotse_sups) == len(theirs[split]["supervisions"]) - len(sil_only)
         mine_u = _union_by_speaker(s for s in ours[split]["supervisions"] if s.recording_id != issue11)
         assert _union_by_speaker(lhotse_sups) == mine_u
@@ -227,8 +251,21 @@ def test_cli_download_link_and_prepare(corpus, tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "link").resolve() == corpus.resolve()
     out = tmp_path / "out"
-    res = runner.invoke(cli, ["prepare", "aishell4", str(tmp_path / "link"), str(out), "--channel", "2",
-                              "--split", "test", "--split", "train_L"])
+    res = runner.invoke(
+        cli,
+        [
+            "prepare",
+            "aishell4",
+            str(tmp_path / "link"),
+            str(out),
+            "--channel",
+            "2",
+            "--split",
+            "test",
+            "--split",
+            "train_L",
+        ],
+    )
     assert res.exit_code == 0, res.output
     for split in ("test", "train_L"):
         for kind in ("recordings", "supervisions", "cuts"):
@@ -296,10 +333,17 @@ def test_realdata_test_stms(realdata, tmp_path):
 def test_official_speech_rule_and_the_earlier_one(corpus):
     """'<sil>'-only intervals are speech and '<%>'-only ones are not (official); --speech-rule sil inverts both."""
     off = {(s.speaker, round(s.start, 3)) for s in prepare_aishell4(corpus, progress=False)[0][""]["supervisions"]}
-    sil = {(s.speaker, round(s.start, 3)) for s in
-           prepare_aishell4(corpus, speech_rule="sil", progress=False)[0][""]["supervisions"]}
-    only = {(f"{ses.id}_{name}", round(a, 3), t) for ses in SESSIONS for name, spans in ses.tiers.items()
-            for a, b, t in spans if t.strip() in ("<sil>", "<%>", "<$>")}
+    sil = {
+        (s.speaker, round(s.start, 3))
+        for s in prepare_aishell4(corpus, speech_rule="sil", progress=False)[0][""]["supervisions"]
+    }
+    only = {
+        (f"{ses.id}_{name}", round(a, 3), t)
+        for ses in SESSIONS
+        for name, spans in ses.tiers.items()
+        for a, b, t in spans
+        if t.strip() in ("<sil>", "<%>", "<$>")
+    }
     assert {t for *_, t in only} >= {"<sil>", "<%>"}  # the fixture carries both quirks
     for spk, a, t in only:
         assert ((spk, a) in off) == (t == "<sil>") and ((spk, a) in sil) == (t != "<sil>")

@@ -7,6 +7,7 @@ minimal NXT tree whose segments are the same turns (clipped to the audio), and w
 recordings (ids, durations) and the speech covered per speaker. The realdata test prepares
 the real BUT lists/UEMs/RTTMs with 0.1 s stand-in audio.
 """
+
 import shutil
 from pathlib import Path
 
@@ -30,8 +31,9 @@ def corpus(tmp_path_factory):
 
 def expected_turns(meeting, annotations="only_words"):
     _, seconds, _ = MEETINGS[meeting]
-    return sorted((round(s, 6), round(min(e, seconds), 6), spk) for s, e, spk in turns_of(meeting, annotations)
-                  if s < seconds)
+    return sorted(
+        (round(s, 6), round(min(e, seconds), 6), spk) for s, e, spk in turns_of(meeting, annotations) if s < seconds
+    )
 
 
 def sup_turns(cut):
@@ -47,7 +49,8 @@ def test_prepare_recordings_turns_uem_splits(corpus, mic):
     assert sorted(r.id for r in result[""]["recordings"]) == with_audio
     for split in ("train", "dev", "test"):
         assert sorted(c.id for c in result[split]["cuts"]) == sorted(
-            m for m, (s, _, _) in MEETINGS.items() if s == split and m not in absent)
+            m for m, (s, _, _) in MEETINGS.items() if s == split and m not in absent
+        )
     stream = "Mix-Headset" if mic == "ihm-mix" else "Array1-01"
     for cut in result[""]["cuts"]:
         seconds = MEETINGS[cut.id][1]
@@ -125,8 +128,10 @@ def test_lhotse_comparison(tmp_path, corpus):
         for rec in o_recs:
             speakers = {s.speaker for s in ours[split]["supervisions"] if s.recording_id == rec}
             for spk in speakers:
+
                 def cover(sups):
                     return union_intervals((s.start, s.end) for s in sups if s.recording_id == rec and s.speaker == spk)
+
                 o, t = cover(ours[split]["supervisions"]), cover(theirs[split]["supervisions"])
                 assert sum(e - s for s, e in o) == pytest.approx(sum(e - s for s, e in t), abs=1e-3), (rec, spk)
 
@@ -148,21 +153,37 @@ def test_download_resume_checksum(tmp_path, corpus, http_server):
     part.parent.mkdir(parents=True)
     part.write_bytes(whole[:1000])  # an interrupted earlier run
     digest = file_digest(srv / "audio" / "ES2011a/audio/ES2011a.Array1-01.wav")
-    download_ami(target, mic="sdm", splits=["dev", "test"], setup_base_url=f"{url}/setup",
-                 base_url=f"{url}/audio", sha256={rel: digest}, progress=False)
+    download_ami(
+        target,
+        mic="sdm",
+        splits=["dev", "test"],
+        setup_base_url=f"{url}/setup",
+        base_url=f"{url}/audio",
+        sha256={rel: digest},
+        progress=False,
+    )
     assert (target / rel).read_bytes() == whole and not part.exists()
     assert (f"/audio/{rel.split('/', 1)[1]}", "bytes=1000-") in log
     assert not list(target.rglob("*.part"))
     # EN2002a has no audio on the server: logged, and prepare reports it
     assert not list((target / "amicorpus").glob("EN2002a/audio/*"))
     result, report = prepare_ami(target, splits=["dev", "test"], progress=False)
-    assert sorted(result[""]["recordings"].ids) == ["ES2004a", "ES2011a"] and report.annotations_without_audio == ["EN2002a"]
+    assert sorted(result[""]["recordings"].ids) == ["ES2004a", "ES2011a"] and report.annotations_without_audio == [
+        "EN2002a"
+    ]
     # a wrong checksum: error, and nothing under the final name
     rel2 = "amicorpus/ES2004a/audio/ES2004a.Array1-01.wav"
     (target / rel2).unlink()
     with pytest.raises(DownloadError, match="sha256 mismatch"):
-        download_ami(target, mic="sdm", splits=["test"], setup_base_url=f"{url}/setup", base_url=f"{url}/audio",
-                     sha256={rel2: "0" * 64}, progress=False)
+        download_ami(
+            target,
+            mic="sdm",
+            splits=["test"],
+            setup_base_url=f"{url}/setup",
+            base_url=f"{url}/audio",
+            sha256={rel2: "0" * 64},
+            progress=False,
+        )
     assert not (target / rel2).exists() and not (target / (rel2 + ".part")).exists()
 
 
@@ -171,8 +192,22 @@ def test_cli_download_link_and_prepare(tmp_path, corpus, http_server):
 
     runner = CliRunner()
     url, _ = http_server(_serve_tree(tmp_path, corpus))
-    res = runner.invoke(cli, ["download", "ami", str(tmp_path / "dl"), "--mic", "ihm-mix", "--meeting", "ES2011a",
-                              "--setup-base-url", f"{url}/setup", "--base-url", f"{url}/audio"])
+    res = runner.invoke(
+        cli,
+        [
+            "download",
+            "ami",
+            str(tmp_path / "dl"),
+            "--mic",
+            "ihm-mix",
+            "--meeting",
+            "ES2011a",
+            "--setup-base-url",
+            f"{url}/setup",
+            "--base-url",
+            f"{url}/audio",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "dl" / "amicorpus").rglob("*.wav")) == ["ES2011a.Mix-Headset.wav"]
     assert (tmp_path / "dl" / "AMI-diarization-setup" / "only_words" / "rttms" / "dev" / "ES2011a.rttm").is_file()

@@ -6,6 +6,7 @@ clip WAVs (``dataset/waves``) and need no ffmpeg; the real extraction test is
 skipped when ffmpeg is not installed, and the missing-ffmpeg error is tested
 with a PATH that has no ffmpeg.
 """
+
 import hashlib
 import shutil
 import tarfile
@@ -33,13 +34,14 @@ def corpus(tmp_path_factory):
 
 
 def sups(parts, clip):
-    return sorted((round(s.start, 6), round(s.end, 6), s.speaker) for s in parts["supervisions"] if s.recording_id == clip)
+    return sorted(
+        (round(s.start, 6), round(s.end, 6), s.speaker) for s in parts["supervisions"] if s.recording_id == clip
+    )
 
 
 def test_prepare_from_extracted_waves(corpus):
     result, report = prepare_ava_avd(corpus, progress=False)
-    assert sorted(c.id for c in result["train"]["cuts"]) == ["-FaXLcSFjUI_c_01", "-FaXLcSFjUI_c_02",
-                                                             "-FaXLcSFjUI_c_03"]
+    assert sorted(c.id for c in result["train"]["cuts"]) == ["-FaXLcSFjUI_c_01", "-FaXLcSFjUI_c_02", "-FaXLcSFjUI_c_03"]
     assert sorted(c.id for c in result["val"]["cuts"]) == ["0f39OWEqJ24_c_01", "0f39OWEqJ24_c_02", "0f39OWEqJ24_c_03"]
     assert sorted(c.id for c in result["test"]["cuts"]) == ["20TAGRElvfE_c_01", "20TAGRElvfE_c_02", "20TAGRElvfE_c_03"]
     # clip length = last turn end - first turn start; WAVs at 16 kHz mono
@@ -48,10 +50,14 @@ def test_prepare_from_extracted_waves(corpus):
         assert rec.duration == {"01": 2.5, "02": 3.0, "03": 3.0}[rec.id[-2:]]
     # movie time 900.06 + x -> clip time x; unsorted lines sorted; labels made global
     assert sups(result["train"], "-FaXLcSFjUI_c_01") == [
-        (0.0, 1.2, "-FaXLcSFjUI_c_01_spk01"), (1.0, 2.5, "-FaXLcSFjUI_c_01_spk02")]
+        (0.0, 1.2, "-FaXLcSFjUI_c_01_spk01"),
+        (1.0, 2.5, "-FaXLcSFjUI_c_01_spk02"),
+    ]
     assert sups(result["test"], "20TAGRElvfE_c_03") == [
-        (0.0, 2.5, "20TAGRElvfE_c_03_spk02"), (0.6, 1.1, "20TAGRElvfE_c_03_spk01"),
-        (2.6, 3.0, "20TAGRElvfE_c_03_spk03")]
+        (0.0, 2.5, "20TAGRElvfE_c_03_spk02"),
+        (0.6, 1.1, "20TAGRElvfE_c_03_spk01"),
+        (2.6, 3.0, "20TAGRElvfE_c_03_spk03"),
+    ]
     # spk01 of two clips of the same movie are two speakers (labels are per clip)
     speakers = {s.speaker for s in result[""]["supervisions"]}
     assert {"-FaXLcSFjUI_c_01_spk01", "-FaXLcSFjUI_c_02_spk01"} <= speakers
@@ -70,11 +76,14 @@ def test_offsets_txt_sets_the_clip_start(corpus, tmp_path):
     shutil.copytree(corpus, root)
     # 0f39OWEqJ24_c_02 starts 0.5 s before its first turn (movie time 904.06 per the fixture)
     (root / "dataset" / "split" / "offsets.txt").write_text(
-        "0f39OWEqJ24_c_01 900.12\n0f39OWEqJ24_c_02 903.62\n0f39OWEqJ24_c_03 908.12")
+        "0f39OWEqJ24_c_01 900.12\n0f39OWEqJ24_c_02 903.62\n0f39OWEqJ24_c_03 908.12"
+    )
     result, _ = prepare_ava_avd(root, duration_from_annotations=True, progress=False)
     assert {r.id: r.duration for r in result["val"]["recordings"]}["0f39OWEqJ24_c_02"] == pytest.approx(3.5)
     assert sups(result["val"], "0f39OWEqJ24_c_02") == [
-        (0.5, 1.8, "0f39OWEqJ24_c_02_spk03"), (1.9, 3.5, "0f39OWEqJ24_c_02_spk01")]
+        (0.5, 1.8, "0f39OWEqJ24_c_02_spk03"),
+        (1.9, 3.5, "0f39OWEqJ24_c_02_spk01"),
+    ]
     assert read_offsets(root / "dataset" / "split" / "offsets.txt")["0f39OWEqJ24_c_03"] == 908.12
 
 
@@ -176,8 +185,9 @@ def test_download_resumes_verifies_and_prepares(corpus, tmp_path, http_server):
     assert ("/videos/20TAGRElvfE.mkv", "bytes=4-") in log
     assert (target / "dataset" / "videos" / "20TAGRElvfE.mkv").read_bytes() == data
     assert not list(target.rglob("*.part"))
-    assert (target / "dataset" / "split" / "train.list").read_bytes() == \
-        (corpus / "dataset" / "split" / "train.list").read_bytes()
+    assert (target / "dataset" / "split" / "train.list").read_bytes() == (
+        corpus / "dataset" / "split" / "train.list"
+    ).read_bytes()
     assert (target / "dataset" / "rttms" / "-FaXLcSFjUI_c_01.rttm").is_file()
     result, _ = prepare_ava_avd(target, audio_dir=corpus / "dataset" / "waves", extract=False, progress=False)
     assert len(result["test"]["cuts"]) == 3
@@ -221,11 +231,13 @@ def test_real_split_lists(realdata, tmp_path):
         start = offsets.get(clip, 900.0 + 300.0 * (int(clip[-2:]) - 1))
         (data / "rttms" / f"{clip}.rttm").write_text(
             f"SPEAKER {clip} 1 {start:.3f} 10.000 <NA> <NA> spk01 <NA> <NA>\n"
-            f"SPEAKER {clip} 1 {start + 5:.3f} 20.000 <NA> <NA> spk02 <NA> <NA>\n")
+            f"SPEAKER {clip} 1 {start + 5:.3f} 20.000 <NA> <NA> spk02 <NA> <NA>\n"
+        )
         soundfile.write(data / "waves" / f"{clip}.wav", silence, 16000)
     out = tmp_path / "out"
-    res = CliRunner().invoke(cli, ["prepare", "ava_avd", str(tmp_path / "AVA-AVD"), str(out),
-                                   "--duration-from-annotations", "--no-extract"])
+    res = CliRunner().invoke(
+        cli, ["prepare", "ava_avd", str(tmp_path / "AVA-AVD"), str(out), "--duration-from-annotations", "--no-extract"]
+    )
     assert res.exit_code == 0, res.output
     from recipes.stats import cutset_stats, summarize
 
@@ -277,5 +289,9 @@ def test_clip_offset_on_each_cut_and_movie_time_export(corpus, tmp_path):
     segments = (tmp_path / "kaldi" / "segments").read_text().split("\n")[0].split()
     assert float(segments[2]) < 10  # segments stay in audio (clip) time
     with pytest.raises(ValueError, match="clip_offset"):
-        export_kaldi(CutSet.from_cuts([result["val"]["cuts"][0].with_custom("clip_offset", None)]),
-                     tmp_path / "k2", audio="wav", time_base="movie")
+        export_kaldi(
+            CutSet.from_cuts([result["val"]["cuts"][0].with_custom("clip_offset", None)]),
+            tmp_path / "k2",
+            audio="wav",
+            time_base="movie",
+        )

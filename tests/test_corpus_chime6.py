@@ -17,6 +17,7 @@ Real data: the forced-alignment RTTMs (dev S02/S09, eval S01/S21, ids
 turn, ``H:MM:SS.ss`` times) with 0.1 s stand-in audio, and prepared with the
 official track-2 UEM file.
 """
+
 import json
 import shutil
 import subprocess
@@ -78,8 +79,12 @@ def test_u06_sessions_turns_speakers_uem_and_report(corpus, uem):
     assert recs["S02"].sources[0].source.endswith("audio/dev/S02_U06.CH1.wav")
     # utterances -> turns: P05's overlapping utterances merged; the end <= start utterance left out
     assert [t for t in turns_of(result["dev"]) if t[0] == "S02"] == [
-        ("S02", 0.1, 0.6, "P08"), ("S02", 0.2, 1.4, "P05"), ("S02", 1.2, 2.0, "P06"),
-        ("S02", 1.8, 2.6, "P07"), ("S02", 2.5, 2.9, "P05")]
+        ("S02", 0.1, 0.6, "P08"),
+        ("S02", 0.2, 1.4, "P05"),
+        ("S02", 1.2, 2.0, "P06"),
+        ("S02", 1.8, 2.6, "P07"),
+        ("S02", 2.5, 2.9, "P05"),
+    ]
     assert [t[3] for t in turns_of(result["eval"])] == ["P01", "P02", "P03", "P04"]  # P04: [redacted] words
     assert any("S01.json[2]: speaker P02 end 00:00:02.00 <= start" in n for n in report.notes)
     assert "1 same-speaker overlapping utterance(s) merged" in report.annotation_summary
@@ -102,8 +107,10 @@ def test_missing_arrays_of_the_release_are_reported_not_fatal(corpus, uem):
     assert sorted(result[""]["cuts"].ids) == ["S01", "S02", "S22"]
     assert list(result["dev"]["cuts"].ids) == ["S02"]
     assert report.annotations_without_audio == ["S09", "S14"]
-    assert any("S09: no audio/dev/S09_U05.CH3.wav (array U05 missing in this session: the CHiME-6 release lacks it)"
-               in n for n in report.notes)
+    assert any(
+        "S09: no audio/dev/S09_U05.CH3.wav (array U05 missing in this session: the CHiME-6 release lacks it)" in n
+        for n in report.notes
+    )
     rec = next(r for r in result[""]["recordings"] if r.id == "S02")
     assert rec.sources[0].source.endswith("S02_U05.CH3.wav")
     result, report = prepare_chime6(corpus, mic="U03", uem_file=uem, progress=False)
@@ -118,7 +125,11 @@ def test_binaural_multicut_channels_follow_sorted_speakers(corpus, uem):
     assert isinstance(cut, MultiCut) and cut.channel == list(range(8))
     rec = cut.recording
     assert [(Path(s.source).name, s.channels) for s in rec.sources] == [
-        ("S02_P05.wav", [0, 1]), ("S02_P06.wav", [2, 3]), ("S02_P07.wav", [4, 5]), ("S02_P08.wav", [6, 7])]
+        ("S02_P05.wav", [0, 1]),
+        ("S02_P06.wav", [2, 3]),
+        ("S02_P07.wav", [4, 5]),
+        ("S02_P08.wav", [6, 7]),
+    ]
     audio = cut.load_audio()
     assert audio.shape == (8, 48000)
     # P06 speaks 1.2-2.0 s: louder in P06's own in-ear file (channels 2, 3) than in P05's (0, 1)
@@ -129,14 +140,20 @@ def test_binaural_multicut_channels_follow_sorted_speakers(corpus, uem):
     # the release has no in-ear audio for eval: train and dev only, eval reported, nothing written for it
     assert set(result) == {"", "train", "dev"}
     assert "S01" in report.annotations_without_audio
-    assert any("S01: no binaural audio/eval/S01_P*.wav (the CHiME-6 release has no in-ear audio for eval)" in n
-               for n in report.notes)
+    assert any(
+        "S01: no binaural audio/eval/S01_P*.wav (the CHiME-6 release has no in-ear audio for eval)" in n
+        for n in report.notes
+    )
 
 
 def test_default_uem_is_the_official_track2_start(corpus):
     official = track2_uem()
-    assert official == {"S01": [(0.0, 12000.0)], "S02": [(75.0, 12000.0)], "S09": [(64.0, 12000.0)],
-                        "S21": [(59.0, 12000.0)]}
+    assert official == {
+        "S01": [(0.0, 12000.0)],
+        "S02": [(75.0, 12000.0)],
+        "S09": [(64.0, 12000.0)],
+        "S21": [(59.0, 12000.0)],
+    }
     result, report = prepare_chime6(corpus, splits=["dev"], progress=False)
     # S02 starts scoring at 75 s: nothing of the 3 s fixture is scored
     assert result["dev"]["uem"] == {"S02": [], "S09": []}
@@ -202,8 +219,12 @@ def test_forced_alignment_references(corpus, uem):
     result, report = prepare_chime6(corpus, uem_file=uem, references="rttm", progress=False)
     # dev/eval turns are the RTTM lines (independently derived by the fixture), train keeps the JSON
     for split in ("dev", "eval"):
-        expected = sorted((sess, a, b, spk) for sess, (sp, _, utts, _) in SESSIONS.items() if sp == split
-                          for spk, a, b in rttm_turns(utts))
+        expected = sorted(
+            (sess, a, b, spk)
+            for sess, (sp, _, utts, _) in SESSIONS.items()
+            if sp == split
+            for spk, a, b in rttm_turns(utts)
+        )
         got = [t for t in turns_of(result[split]) if t[0] != "S14"]
         assert got == expected
     assert turns_of(result["train"]) == turns_of(prepare_chime6(corpus, uem_file=uem, progress=False)[0]["train"])
@@ -244,9 +265,16 @@ def test_download_from_openslr_layout(clean_corpus, tmp_path, http_server):
     url, log = http_server(tmp_path / "srv")
     target = tmp_path / "dl"
     download_chime6(target, base_url=url, rttm_base_url=url + "/rttm", progress=False)
-    assert sorted(p for p, _ in log) == sorted(["/CHiME6_transcriptions.tar.gz", "/CHiME6_train.tar.gz",
-                                               "/CHiME6_dev.tar.gz", "/CHiME6_eval.tar.gz", "/rttm/dev_rttm",
-                                               "/rttm/eval_rttm"])
+    assert sorted(p for p, _ in log) == sorted(
+        [
+            "/CHiME6_transcriptions.tar.gz",
+            "/CHiME6_train.tar.gz",
+            "/CHiME6_dev.tar.gz",
+            "/CHiME6_eval.tar.gz",
+            "/rttm/dev_rttm",
+            "/rttm/eval_rttm",
+        ]
+    )
     for rel in ("audio/dev/S09_U06.CH4.wav", "transcriptions/eval/S01.json", "chime6_rttm/eval_rttm"):
         assert (target / rel).read_bytes() == (clean_corpus / rel).read_bytes()
     assert not list((target / "downloads").glob("*.tar.gz"))  # archives deleted once extracted
@@ -269,11 +297,13 @@ def test_same_recordings_and_speaker_coverage_as_lhotse(clean_corpus, monkeypatc
     monkeypatch.setattr(lhotse_chime6, "DATASET_PARTS", parts)
     for our_mic, their_mic, splits in (("U06", "mdm", ("train", "dev", "eval")), ("binaural", "ihm", ("train", "dev"))):
         ours, _ = prepare_chime6(clean_corpus, mic=our_mic, progress=False)
-        theirs = lhotse_chime6.prepare_chime6(clean_corpus, dataset_parts=list(splits), mic=their_mic,
-                                              normalize_text="none")
+        theirs = lhotse_chime6.prepare_chime6(
+            clean_corpus, dataset_parts=list(splits), mic=their_mic, normalize_text="none"
+        )
         for split in splits:
-            assert {r.id: r.duration for r in ours[split]["recordings"]} == \
-                   {r.id: r.duration for r in theirs[split]["recordings"]}
+            assert {r.id: r.duration for r in ours[split]["recordings"]} == {
+                r.id: r.duration for r in theirs[split]["recordings"]
+            }
             cov = []
             for m in (ours, theirs):
                 per = defaultdict(list)
@@ -282,8 +312,11 @@ def test_same_recordings_and_speaker_coverage_as_lhotse(clean_corpus, monkeypatc
                 cov.append({k: round(union_length(v), 6) for k, v in per.items()})
             assert cov[0] == cov[1]
         if their_mic == "ihm":
-            assert {r.id: r.num_channels for r in theirs["dev"]["recordings"]} == \
-                   {r.id: r.num_channels for r in ours["dev"]["recordings"]} == {"S02": 8, "S09": 8}
+            assert (
+                {r.id: r.num_channels for r in theirs["dev"]["recordings"]}
+                == {r.id: r.num_channels for r in ours["dev"]["recordings"]}
+                == {"S02": 8, "S09": 8}
+            )
     # no in-ear audio for eval in the release: Lhotse's ihm stops there, ours leaves eval out (tested above)
     with pytest.raises(FileNotFoundError, match="S01"):
         lhotse_chime6.prepare_chime6(clean_corpus, dataset_parts="eval", mic="ihm", normalize_text="none")
@@ -316,7 +349,8 @@ def test_cli_prepare_mics_and_names(corpus, uem, tmp_path):
             for kind in ("recordings", "supervisions", "cuts"):
                 # no in-ear audio for eval in the release
                 assert (out / f"{name}_{kind}_{split}.jsonl.gz").is_file() == (
-                    (name, split) != ("chime6-binaural", "eval"))
+                    (name, split) != ("chime6-binaural", "eval")
+                )
             assert (out / f"{name}_{split}.uem").is_file() == ((name, split) != ("chime6-binaural", "eval"))
     assert (out / "chime6-U06_dev.uem").read_text() == "S02 1 0.500 3.000\nS09 1 0.300 3.000\n"
     cuts = CutSet.from_file(out / "chime6-U01-ch2_cuts_eval.jsonl.gz").to_eager()
@@ -343,9 +377,17 @@ def real_corpus(realdata, tmp_path_factory):
                 continue
             session = f[1].split("_")[0]  # S02_U06.ENH -> S02
             start, dur = Decimal(f[3]), Decimal(f[4])
-            utts[session].append({"end_time": seconds_to_hms(float(start + dur)),
-                                  "start_time": seconds_to_hms(float(start)), "words": "x", "speaker": f[7],
-                                  "session_id": session, "ref": "U06", "location": "kitchen"})
+            utts[session].append(
+                {
+                    "end_time": seconds_to_hms(float(start + dur)),
+                    "start_time": seconds_to_hms(float(start)),
+                    "words": "x",
+                    "speaker": f[7],
+                    "session_id": session,
+                    "ref": "U06",
+                    "location": "kitchen",
+                }
+            )
         (root / "transcriptions" / split).mkdir(parents=True)
         (root / "audio" / split).mkdir(parents=True)
         for session, items in utts.items():
@@ -358,8 +400,9 @@ def real_corpus(realdata, tmp_path_factory):
 def test_real_rttms_reproduce_stats(real_corpus, realdata):
     from recipes.stats import cutset_stats, summarize
 
-    result, report = prepare_chime6(real_corpus, uem_file=realdata / "chime6" / "uem_file",
-                                    duration_from_annotations=True, progress=False)
+    result, report = prepare_chime6(
+        real_corpus, uem_file=realdata / "chime6" / "uem_file", duration_from_annotations=True, progress=False
+    )
     assert sorted(result["dev"]["cuts"].ids) == ["S02", "S09"]
     assert sorted(result["eval"]["cuts"].ids) == ["S01", "S21"]
     assert not report.annotations_without_audio and not report.audio_without_annotations
@@ -393,8 +436,16 @@ def test_run_sh_binaural_stages_0_to_4_on_the_release_layout(clean_corpus, tmp_p
 
     root, env = recipe_sandbox(tmp_path, "chime6")
     recipe = root / "egs" / "chime6"
-    cmd = ["bash", str(recipe / "run.sh"), "--corpus-dir", str(clean_corpus), "--mic", "binaural",
-           "--references", "rttm"]
+    cmd = [
+        "bash",
+        str(recipe / "run.sh"),
+        "--corpus-dir",
+        str(clean_corpus),
+        "--mic",
+        "binaural",
+        "--references",
+        "rttm",
+    ]
     res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     manifests = sorted(p.name for p in (recipe / "data" / "manifests").glob("chime6-binaural_cuts_*.jsonl.gz"))
@@ -402,8 +453,9 @@ def test_run_sh_binaural_stages_0_to_4_on_the_release_layout(clean_corpus, tmp_p
     for split in ("train", "dev"):
         labelled = CutSet.from_file(recipe / "data" / "cuts" / f"chime6-binaural_cuts_{split}_binary.jsonl.gz")
         # one feature cut per in-ear channel (4 speakers x 2), every one labelled
-        assert len(labelled) == 8 * len(CutSet.from_file(recipe / "data" / "manifests" /
-                                                         f"chime6-binaural_cuts_{split}.jsonl.gz"))
+        assert len(labelled) == 8 * len(
+            CutSet.from_file(recipe / "data" / "manifests" / f"chime6-binaural_cuts_{split}.jsonl.gz")
+        )
         assert all(c.features.num_features == 23 and "labels" in c.custom for c in labelled)
     assert not list((recipe / "data" / "cuts").glob("*eval*"))
     card = (recipe / "data" / "stats" / "chime6-binaural_card.md").read_text()

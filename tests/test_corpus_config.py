@@ -5,6 +5,7 @@ A key counts as read when the code that loads the file names it as a string: the
 ``recipes/paper.py`` for the ``paper:`` block. The keys of
 the mappings listed in DATA_KEYED are data (meeting ids, mic names, versions): the module reads
 them by iterating over the mapping, so only the mapping's own name must appear."""
+
 import re
 from pathlib import Path
 
@@ -44,7 +45,9 @@ def key_paths(data, path=""):
 def test_every_yaml_key_is_read(corpus):
     data = yaml.safe_load((REPO / "conf" / "corpora" / f"{corpus}.yaml").read_text())
     # the corpus module, and recipes/download.py, which reads archive entries (url, file, sha256)
-    module = (REPO / "recipes" / "corpora" / f"{corpus}.py").read_text() + (REPO / "recipes" / "download.py").read_text()
+    module = (REPO / "recipes" / "corpora" / f"{corpus}.py").read_text() + (
+        REPO / "recipes" / "download.py"
+    ).read_text()
     paper = (REPO / "recipes" / "paper.py").read_text()
     unread = []
     for parent, key in key_paths(data):

@@ -15,6 +15,7 @@ Real data: no DIHARD III reference is public. The realdata tests build a
 stand-in release from the real id lists (254 dev / 259 eval) and read the real
 DIHARD II dev UEM (192 files, multi-interval) through the recipe's UEM path.
 """
+
 import os
 import shutil
 from pathlib import Path
@@ -46,8 +47,11 @@ def clean_corpus(tmp_path_factory):
 
 
 def turns_of(parts, rec=None):
-    return sorted((s.recording_id, round(s.start, 6), round(s.end, 6), s.speaker) for s in parts["supervisions"]
-                  if rec is None or s.recording_id == rec)
+    return sorted(
+        (s.recording_id, round(s.start, 6), round(s.end, 6), s.speaker)
+        for s in parts["supervisions"]
+        if rec is None or s.recording_id == rec
+    )
 
 
 def test_full_partition_recordings_turns_speakers_uem_domain(corpus):
@@ -61,8 +65,11 @@ def test_full_partition_recordings_turns_speakers_uem_domain(corpus):
     assert all(r.sources[0].source.endswith(".flac") for r in recs.values())
     # file lines come out sorted, speaker labels become global <id>_speakerN
     assert turns_of(result["dev"], "DH_DEV_0002") == [
-        ("DH_DEV_0002", 0.3, 1.3, "DH_DEV_0002_speaker1"), ("DH_DEV_0002", 1.45, 1.95, "DH_DEV_0002_speaker1"),
-        ("DH_DEV_0002", 1.5, 1.9, "DH_DEV_0002_speaker2"), ("DH_DEV_0002", 2.6, 3.8, "DH_DEV_0002_speaker2")]
+        ("DH_DEV_0002", 0.3, 1.3, "DH_DEV_0002_speaker1"),
+        ("DH_DEV_0002", 1.45, 1.95, "DH_DEV_0002_speaker1"),
+        ("DH_DEV_0002", 1.5, 1.9, "DH_DEV_0002_speaker2"),
+        ("DH_DEV_0002", 2.6, 3.8, "DH_DEV_0002_speaker2"),
+    ]
     speakers = {s.speaker for s in result[""]["supervisions"]}
     assert "DH_DEV_0001_speaker1" in speakers and "DH_EVAL_0001_speaker1" in speakers and "speaker1" not in speakers
     # the multi-interval UEM (PII gap) is on the cut; the turns in the gap stay in the supervisions
@@ -103,11 +110,13 @@ def test_core_partition_keeps_in_core_recordings_and_core_uem(corpus):
 
 def test_recordings_table_by_header_names(tmp_path):
     tbl = tmp_path / "recordings.tbl"
-    tbl.write_text("file_id\tdomain\tlanguage\tin_core\n"
-                   "DH_DEV_0007\tmaptask\teng\tFalse\nDH_DEV_0008\tcourt\teng\tTrue\n")
+    tbl.write_text(
+        "file_id\tdomain\tlanguage\tin_core\nDH_DEV_0007\tmaptask\teng\tFalse\nDH_DEV_0008\tcourt\teng\tTrue\n"
+    )
     assert read_recordings_table(tbl) == {
         "DH_DEV_0007": {"in_core": False, "lang": "eng", "domain": "maptask", "source": None},
-        "DH_DEV_0008": {"in_core": True, "lang": "eng", "domain": "court", "source": None}}
+        "DH_DEV_0008": {"in_core": True, "lang": "eng", "domain": "court", "source": None},
+    }
     tbl.write_text("uri\tin_core\tdomain\nDH_DEV_0007\tyes\tcourt\n")
     with pytest.raises(AnnotationError, match=r"recordings.tbl:2: in_core 'yes'; expected True or False"):
         read_recordings_table(tbl)
@@ -181,8 +190,10 @@ def test_same_recordings_and_speech_coverage_as_lhotse(clean_corpus):
         their_recs = {r.id: r.duration for r in theirs[split]["recordings"]}
         assert our_recs == their_recs
         for rec_id in our_recs:
-            cov = [union_length([(s.start, s.end) for s in m[split]["supervisions"] if s.recording_id == rec_id])
-                   for m in (ours, theirs)]
+            cov = [
+                union_length([(s.start, s.end) for s in m[split]["supervisions"] if s.recording_id == rec_id])
+                for m in (ours, theirs)
+            ]
             assert cov[0] == pytest.approx(cov[1], abs=1e-6)
         # Lhotse's UEM segments = our cut UEMs
         their_uem = sorted((s.recording_id, round(s.start, 3), round(s.end, 3)) for s in theirs[split]["uem"])
@@ -238,7 +249,8 @@ def stand_in_release(root: Path, split: str, ids, uem_file=None) -> Path:
         soundfile.write(rel / "data" / "flac" / f"{rec}.flac", silence, 16000, format="FLAC")
         (rel / "data" / "rttm" / f"{rec}.rttm").write_text(
             f"SPEAKER {rec} 1 1.000 {1 + n % 7}.500 <NA> <NA> speaker1 <NA> <NA>\n"
-            f"SPEAKER {rec} 1 2.000 3.000 <NA> <NA> speaker2 <NA> <NA>\n")
+            f"SPEAKER {rec} 1 2.000 3.000 <NA> <NA> speaker2 <NA> <NA>\n"
+        )
     if uem_file is not None:
         (rel / "data" / "uem_scoring" / "full").mkdir(parents=True)
         shutil.copy(uem_file, rel / "data" / "uem_scoring" / "full" / "all.uem")
@@ -308,8 +320,16 @@ def test_run_sh_processes_the_keyless_eval_split(tmp_path):
     corpus = build_dihard3_fixture(tmp_path / "c", eval_keys=False)
     root, env = recipe_sandbox(tmp_path, "dihard3")
     recipe = root / "egs" / "dihard3"
-    res = subprocess.run(["bash", str(recipe / "run.sh"), "--corpus-dir", str(corpus), "--stop-stage", "1"],
-                         cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        ["bash", str(recipe / "run.sh"), "--corpus-dir", str(corpus), "--stop-stage", "1"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert sorted(p.name for p in (recipe / "data" / "manifests").glob("dihard3_cuts_*.jsonl.gz")) == [
-        "dihard3_cuts_dev.jsonl.gz", "dihard3_cuts_eval.jsonl.gz"]
+        "dihard3_cuts_dev.jsonl.gz",
+        "dihard3_cuts_eval.jsonl.gz",
+    ]

@@ -11,6 +11,7 @@ needs both times on a word). Only ``ihm-mix`` is compared: Lhotse reads SPHERE f
 No ICSI annotations exist under /work/shared/realdata (only the split lists), so the realdata
 test checks the split lists and prepares stand-in annotations for all 75 listed meetings.
 """
+
 import shutil
 import zipfile
 from pathlib import Path
@@ -32,8 +33,16 @@ REPO = Path(__file__).resolve().parents[1]
 # Bmr021 by hand (max_gap 0): me011 "so we" touch -> 0.5-1.0; "should" after a 0.2 s pause;
 # the laugh is not a word; "go"; the edge-timed run "two hour long" 2.4-2.9; "@@" untimed; "okay".
 # mn015: "uh" has zero length, so "yeah" and "sure" stay apart; "mm - hmm" touch.
-BMR021 = [(0.5, 1.0, "me011"), (1.0, 1.3, "mn015"), (1.2, 1.6, "me011"), (1.4, 2.0, "mn015"),
-          (1.95, 2.1, "me011"), (2.4, 2.9, "me011"), (3.0, 3.2, "me011"), (3.5, 3.9, "mn015")]
+BMR021 = [
+    (0.5, 1.0, "me011"),
+    (1.0, 1.3, "mn015"),
+    (1.2, 1.6, "me011"),
+    (1.4, 2.0, "mn015"),
+    (1.95, 2.1, "me011"),
+    (2.4, 2.9, "me011"),
+    (3.0, 3.2, "me011"),
+    (3.5, 3.9, "mn015"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +60,14 @@ def test_prepare_recordings_turns_splits(corpus, mic):
     with_audio = sorted(m for m in MEETINGS if m not in NO_AUDIO)
     assert sorted(result[""]["recordings"].ids) == with_audio
     assert "untimed words: 1 run(s) between timed neighbours, 0.10 s taken out of the scored region" in report.text()
-    assert any(n.startswith("Bmr021: 1 run(s) of untimed words; 0.10 s not scored: 2.90-3.00") for n in report.uem_notes)
+    assert any(
+        n.startswith("Bmr021: 1 run(s) of untimed words; 0.10 s not scored: 2.90-3.00") for n in report.uem_notes
+    )
     assert {s: sorted(result[s]["recordings"].ids) for s in ("train", "dev", "test")} == {
-        "train": ["Bro003"], "dev": ["Bmr021"], "test": ["Bmr013"]}
+        "train": ["Bro003"],
+        "dev": ["Bmr021"],
+        "test": ["Bmr013"],
+    }
     cuts = {c.id: c for c in result[""]["cuts"]}
     for m, cut in cuts.items():
         assert cut.duration == pytest.approx(MEETINGS[m][0])
@@ -87,8 +101,9 @@ def test_ihm_mix_audio_loads(corpus):
 def test_max_gap_and_vocalsounds_options(corpus):
     result, _ = prepare_icsi(corpus, max_gap=0.25, splits={"dev": ["Bmr021"]}, progress=False)
     # pauses of 0.2 s (me011 1.0-1.2), 0.1 s (me011 2.9-3.0, mn015 1.3-1.4) are bridged; 0.35 s and 0.3 s are not
-    assert turns(result["dev"]["cuts"][0]) == sorted([
-        (0.5, 1.6, "me011"), (1.95, 2.1, "me011"), (2.4, 3.2, "me011"), (1.0, 2.0, "mn015"), (3.5, 3.9, "mn015")])
+    assert turns(result["dev"]["cuts"][0]) == sorted(
+        [(0.5, 1.6, "me011"), (1.95, 2.1, "me011"), (2.4, 3.2, "me011"), (1.0, 2.0, "mn015"), (3.5, 3.9, "mn015")]
+    )
     result, _ = prepare_icsi(corpus, vocalsounds=True, splits={"dev": ["Bmr021"]}, progress=False)
     # the laugh 1.6-1.9 touches "should" (1.2-1.6)
     got = turns(result["dev"]["cuts"][0])
@@ -115,7 +130,7 @@ def test_malformed_words_named_with_file_and_line(tmp_path, corpus):
     path = root / "ICSI" / "Words" / "Bmr013.B.words.xml"
     text = path.read_bytes().decode("latin-1")
     lines = text.splitlines(keepends=True)
-    lineno = next(i for i, l in enumerate(lines, 1) if 'starttime="1.50"' in l)
+    lineno = next(i for i, line in enumerate(lines, 1) if 'starttime="1.50"' in line)
     lines[lineno - 1] = lines[lineno - 1].replace('starttime="1.50"', 'starttime="1.5O"')
     path.write_bytes("".join(lines).encode("latin-1"))
     with pytest.raises(AnnotationError, match=rf"Bmr013\.B\.words\.xml:{lineno}: <w> starttime='1\.5O'"):
@@ -124,8 +139,9 @@ def test_malformed_words_named_with_file_and_line(tmp_path, corpus):
     with pytest.raises(AnnotationError, match=r"Bmr013\.B\.words\.xml:\d+: not well-formed XML"):
         prepare_icsi(root, progress=False)
     # a word ending before it starts: reported by file and line, left out
-    path.write_bytes(text.replace('starttime="1.50" endtime="2.90"', 'starttime="1.50" endtime="1.40"')
-                     .encode("latin-1"))
+    path.write_bytes(
+        text.replace('starttime="1.50" endtime="2.90"', 'starttime="1.50" endtime="1.40"').encode("latin-1")
+    )
     result, report = prepare_icsi(root, progress=False)
     assert any("Bmr013.B.words.xml:" in n and "ends before it starts" in n for n in report.notes)
     assert turns(result["test"]["cuts"][0]) == [(0.1, 1.0, "me013"), (0.8, 1.5, "fe016")]
@@ -144,15 +160,19 @@ def test_lhotse_comparison(tmp_path, corpus):
     extra = {("Bmr021", "me011"): 0.55 - 0.5, ("Bmr021", "mn015"): 0.1}
     for split in ("train", "dev", "test"):
         assert {r.id: r.duration for r in ours[split]["recordings"]} == pytest.approx(
-            {r.id: r.duration for r in theirs[split]["recordings"]})
+            {r.id: r.duration for r in theirs[split]["recordings"]}
+        )
         keys = {(s.recording_id, s.speaker) for s in ours[split]["supervisions"]}
         assert keys == {(s.recording_id, s.speaker) for s in theirs[split]["supervisions"]}
         for rec, spk in keys:
+
             def cover(sups):
                 ivs = union_intervals((s.start, s.end) for s in sups if s.recording_id == rec and s.speaker == spk)
                 return sum(e - s for s, e in ivs)
+
             assert cover(theirs[split]["supervisions"]) - cover(ours[split]["supervisions"]) == pytest.approx(
-                extra.get((rec, spk), 0.0), abs=1e-6), (rec, spk)
+                extra.get((rec, spk), 0.0), abs=1e-6
+            ), (rec, spk)
 
 
 def _server_tree(tmp_path, corpus):
@@ -178,8 +198,14 @@ def test_download_resume_checksum(tmp_path, corpus, http_server):
     part.parent.mkdir(parents=True)
     part.write_bytes(whole[:2000])
     digest = file_digest(srv / "ICSICorpusAnnotations" / "ICSI_core_NXT.zip")
-    download_icsi(target, mic="ihm-mix", meetings=["Bmr021", "Bro003", "Bmr013", "Bns001"], base_url=url,
-                  sha256={"ICSI_core_NXT.zip": digest}, progress=False)
+    download_icsi(
+        target,
+        mic="ihm-mix",
+        meetings=["Bmr021", "Bro003", "Bmr013", "Bns001"],
+        base_url=url,
+        sha256={"ICSI_core_NXT.zip": digest},
+        progress=False,
+    )
     assert (target / "speech" / "Bmr021" / "Mix-Headset.wav").read_bytes() == whole
     assert ("/ICSIsignals/NXT/Bmr021.interaction.wav", "bytes=2000-") in log
     assert not list(target.rglob("*.part"))
@@ -188,8 +214,9 @@ def test_download_resume_checksum(tmp_path, corpus, http_server):
     assert sorted(result[""]["recordings"].ids) == ["Bmr013", "Bmr021", "Bro003"]
     assert report.annotations_without_audio == ["Bns001"]
     with pytest.raises(DownloadError, match="sha256 mismatch"):
-        download_icsi(tmp_path / "dl2", meetings=["Bmr021"], base_url=url, sha256={"ICSI_core_NXT.zip": "0" * 64},
-                      progress=False)
+        download_icsi(
+            tmp_path / "dl2", meetings=["Bmr021"], base_url=url, sha256={"ICSI_core_NXT.zip": "0" * 64}, progress=False
+        )
     assert not (tmp_path / "dl2" / "ICSI_core_NXT.zip").exists()
     assert not (tmp_path / "dl2" / "ICSI_core_NXT.zip.part").exists()
 
@@ -218,8 +245,10 @@ def test_cli_download_link_and_prepare(tmp_path, corpus):
 
 @pytest.mark.realdata
 def test_realdata_split_lists(tmp_path, realdata):
-    lists = {name: read_id_list(realdata / "icsi" / f"split_{orig}.orig")
-             for name, orig in (("train", "train"), ("dev", "dev"), ("test", "eval"))}
+    lists = {
+        name: read_id_list(realdata / "icsi" / f"split_{orig}.orig")
+        for name, orig in (("train", "train"), ("dev", "dev"), ("test", "eval"))
+    }
     assert {k: len(v) for k, v in lists.items()} == {"train": 70, "dev": 2, "test": 3}
     assert {k: sorted(v) for k, v in lists.items()} == {k: sorted(v) for k, v in SPLITS.items()}
     # stand-in NXT words + 0.1 s audio for every listed meeting: all 75 are prepared into their splits
@@ -229,9 +258,11 @@ def test_realdata_split_lists(tmp_path, realdata):
     for m in sum(lists.values(), []):
         (tmp_path / "ICSI" / "Words" / f"{m}.A.words.xml").write_text(
             head + '<w c="W" starttime="1.0" endtime="2.0">a</w><w c="W" starttime="2.5" endtime="3.0">b</w>\n'
-                   '</nite:root>\n')
+            "</nite:root>\n"
+        )
         (tmp_path / "ICSI" / "Segments" / f"{m}.A.segs.xml").write_text(
-            head + '<segment starttime="1.0" endtime="3.0" participant="me013"/>\n</nite:root>\n')
+            head + '<segment starttime="1.0" endtime="3.0" participant="me013"/>\n</nite:root>\n'
+        )
         (tmp_path / "speech" / m).mkdir(parents=True)
         soundfile.write(tmp_path / "speech" / m / "Mix-Headset.wav", [0.0] * 1600, 16000)
     result, report = prepare_icsi(tmp_path, duration_from_annotations=True, progress=False)
@@ -246,7 +277,7 @@ def test_untimed_words_are_uem_holes_counted_in_the_report(tmp_path):
     from recipes.corpora.icsi import read_words
 
     path = tmp_path / "X.A.words.xml"
-    path.write_text('''<?xml version="1.0" encoding="ISO-8859-1"?>
+    path.write_text("""<?xml version="1.0" encoding="ISO-8859-1"?>
 <nite:root nite:id="X.A.words" xmlns:nite="http://nite.sourceforge.net/">
 <w nite:id="X.w.1" starttime="1.00" endtime="1.50">zero</w>
 <w nite:id="X.w.2">one</w>
@@ -254,7 +285,7 @@ def test_untimed_words_are_uem_holes_counted_in_the_report(tmp_path):
 <w nite:id="X.w.4" starttime="4.00" endtime="4.30">three</w>
 <w nite:id="X.w.5">four</w>
 </nite:root>
-''')
+""")
     holes = []
     assert read_words(path, holes=holes) == [(1.0, 1.5), (4.0, 4.3)]
     assert holes == [(1.5, 4.0), (4.3, float("inf"))]  # to the end of the recording

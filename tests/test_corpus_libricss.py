@@ -6,6 +6,7 @@ reads the same for_release/ tree; it needs every condition folder to exist
 fixture (no unmatched folders). Recordings (ids, durations) and speech
 coverage (union of the utterances) per recording are compared.
 """
+
 import csv
 import hashlib
 import shutil
@@ -18,17 +19,18 @@ import soundfile
 from click.testing import CliRunner
 from lhotse import CutSet
 
+from recipes.cli_corpora import download_command as _download
+from recipes.cli_corpora import prepare_command as _prepare
 from recipes.corpora.libricss import (
     download_libricss,
     parse_session_folder,
     prepare_libricss,
 )
-from recipes.cli_corpora import download_command as _download, prepare_command as _prepare
 from recipes.download import DownloadError
 from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize
-from tests.fixtures.libricss import SESSIONS, build_libricss_fixture, write_meeting_info
 from tests.fixtures.expect import union_length
+from tests.fixtures.libricss import SESSIONS, build_libricss_fixture, write_meeting_info
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,8 +62,11 @@ def test_prepare_raw_splits_turns_speakers_uem_condition_and_report(corpus):
     assert sorted(result["eval"]["cuts"].ids) == ["0L_session3", "OV10_session1"]
     recs = {r.id: r for r in result[""]["recordings"]}
     assert {r: (x.num_channels, x.sampling_rate, x.duration) for r, x in recs.items()} == {
-        "0L_session3": (7, 16000, 6.0), "0S_session0": (7, 16000, 5.0),
-        "OV10_session0": (7, 16000, 6.0), "OV10_session1": (7, 16000, 6.0)}
+        "0L_session3": (7, 16000, 6.0),
+        "0S_session0": (7, 16000, 5.0),
+        "OV10_session0": (7, 16000, 6.0),
+        "OV10_session1": (7, 16000, 6.0),
+    }
     cuts = {c.id: c for c in result[""]["cuts"]}
     assert all(c.channel == 0 for c in cuts.values())
     assert cuts["OV10_session1"].custom["condition"] == "OV10"
@@ -70,9 +75,13 @@ def test_prepare_raw_splits_turns_speakers_uem_condition_and_report(corpus):
     assert cuts["0L_session3"].custom["condition"] == "0L"
     assert cuts["0L_session3"].custom["uem"] == [[0.0, 6.0]]
     sups = sorted((s.recording_id, s.start, s.end, s.speaker) for s in result["dev"]["supervisions"])
-    assert sups == [("0S_session0", 0.2, 2.0, "1089"), ("0S_session0", 2.3, 4.5, "4077"),
-                    ("OV10_session0", 0.5, 2.5, "1089"), ("OV10_session0", 2.2, 4.0, "1320"),
-                    ("OV10_session0", 4.3, 5.8, "1089")]
+    assert sups == [
+        ("0S_session0", 0.2, 2.0, "1089"),
+        ("0S_session0", 2.3, 4.5, "4077"),
+        ("OV10_session0", 0.5, 2.5, "1089"),
+        ("OV10_session0", 2.2, 4.0, "1320"),
+        ("OV10_session0", 4.3, 5.8, "1089"),
+    ]
     # LibriSpeech speaker ids are global: 1089 of two mini-sessions is one speaker
     by_rec = {}
     for s in result[""]["supervisions"]:
@@ -103,7 +112,11 @@ def test_clean_mic_channel_option_and_by_condition(corpus):
 def test_duration_from_annotations_uses_last_utterance_end(corpus):
     result, _ = prepare_libricss(corpus, duration_from_annotations=True, progress=False)
     assert {r.id: r.duration for r in result[""]["recordings"]} == {
-        "0L_session3": 5.9, "0S_session0": 4.5, "OV10_session0": 5.8, "OV10_session1": 5.5}
+        "0L_session3": 5.9,
+        "0S_session0": 4.5,
+        "OV10_session0": 5.8,
+        "OV10_session1": 5.5,
+    }
 
 
 def test_malformed_meeting_info_is_reported_with_file_and_line(corpus, tmp_path):
@@ -124,8 +137,9 @@ def test_cuts_load_audio(corpus):
     cut = result["dev"]["cuts"][0]
     audio = cut.load_audio()
     assert audio.shape == (1, int(cut.duration * 16000))
-    raw, _ = soundfile.read(corpus / "for_release" / "0S" / SESSIONS[2][1] / "record" / "raw_recording.wav",
-                            dtype="float32")
+    raw, _ = soundfile.read(
+        corpus / "for_release" / "0S" / SESSIONS[2][1] / "record" / "raw_recording.wav", dtype="float32"
+    )
     np.testing.assert_allclose(audio[0], raw[:, 0], atol=1e-4)
 
 
@@ -228,8 +242,7 @@ def real_inventory(realdata, tmp_path_factory):
         d = root / "for_release" / row["subset"] / row["folder_id"]
         (d / "record").mkdir(parents=True)
         soundfile.write(d / "record" / "raw_recording.wav", silence, 16000)
-        turns = synthetic_turns(float(row["actual_overlap_pct"]), float(row["sil_min_s"]),
-                                float(row["sil_max_s"]), rng)
+        turns = synthetic_turns(float(row["actual_overlap_pct"]), float(row["sil_min_s"]), float(row["sil_max_s"]), rng)
         lines = [(s, e, spk, f"{spk}-0-{i:04d}") for i, (s, e, spk) in enumerate(turns)]
         write_meeting_info(d / "transcription" / "meeting_info.txt", lines)
     return root, rows
@@ -253,7 +266,8 @@ def test_real_folder_names_reproduce_condition_overlap(real_inventory):
         cuts = result[""]["cuts"].filter(lambda c: c.custom["condition"] == cond).to_eager()
         assert len(cuts) == 10
         assert {f"session{c.custom['session']}_CH0_{cond}" for c in cuts} == {
-            r["kaldi_id"] for r in kaldi.values() if r["subset"] == cond}
+            r["kaldi_id"] for r in kaldi.values() if r["subset"] == cond
+        }
         st = summarize(cutset_stats(cuts))
         assert st["speakers_per_recording"]["max"] == 8
         assert 100 * st["overlap_ratio"] == pytest.approx(expected, abs=0.1)

@@ -3,6 +3,7 @@ and in the realdata snapshot layout, the real RTTMs, download, CLI and run.sh.
 
 Lhotse has no MSDWild recipe, so there is no Lhotse comparison.
 """
+
 import hashlib
 import io
 import os
@@ -40,8 +41,11 @@ def test_recordings_turns_speakers_uem_and_splits(corpus):
         (cut,) = [c for c in result[clip.split]["cuts"] if c.id == clip.id]
         assert cut.channel == 0 and cut.duration == pytest.approx(clip.duration)
         assert cut.custom["uem"] == [[0.0, clip.duration]]
-        expected = sorted((round(s, 6), round(min(e, clip.duration), 6), f"{clip.id}_{label}")
-                          for label, spans in clip.turns.items() for s, e in spans)
+        expected = sorted(
+            (round(s, 6), round(min(e, clip.duration), 6), f"{clip.id}_{label}")
+            for label, spans in clip.turns.items()
+            for s, e in spans
+        )
         assert sorted((s.start, round(s.end, 6), s.speaker) for s in cut.supervisions) == expected
     speakers = {s.speaker for s in result[""]["supervisions"]}
     assert {"00001_0", "00002_0", "00002_h0", "01935_h", "00004_h0"} <= speakers  # label 0 in two clips: two ids
@@ -90,15 +94,16 @@ def test_download_labels_and_audio_zip(tmp_path, http_server):
             z.write(p, f"wav/{p.name}")
     (served / "msdwild_wavs.zip").write_bytes(buf.getvalue())
     md5 = hashlib.md5(buf.getvalue()).hexdigest()
-    sums = {n: hashlib.sha256((served / "rttms" / n).read_bytes()).hexdigest() for n in
-            ("all.rttm", "few.train.rttm", "few.val.rttm", "many.val.rttm")}
+    sums = {
+        n: hashlib.sha256((served / "rttms" / n).read_bytes()).hexdigest()
+        for n in ("all.rttm", "few.train.rttm", "few.val.rttm", "many.val.rttm")
+    }
     url, log = http_server(served)
     target = tmp_path / "dl"
     (target).mkdir()
     data = buf.getvalue()
     (target / "msdwild_wavs.zip.part").write_bytes(data[:1000])
-    download_msdwild(target, base_url=f"{url}/rttms", wav_url=f"{url}/msdwild_wavs.zip", wav_md5=md5,
-                     checksums=sums)
+    download_msdwild(target, base_url=f"{url}/rttms", wav_url=f"{url}/msdwild_wavs.zip", wav_md5=md5, checksums=sums)
     assert ("/msdwild_wavs.zip", "bytes=1000-") in log
     assert (target / "msdwild_wavs.zip").read_bytes() == data and not list(target.rglob("*.part"))
     for n in sums:
@@ -106,8 +111,7 @@ def test_download_labels_and_audio_zip(tmp_path, http_server):
     result, _ = prepare_msdwild(target, progress=False)
     assert len(result[""]["recordings"]) == 4
     with pytest.raises(DownloadError, match="md5 mismatch"):
-        download_msdwild(tmp_path / "bad", base_url=f"{url}/rttms", wav_url=f"{url}/msdwild_wavs.zip",
-                         wav_md5="0" * 32)
+        download_msdwild(tmp_path / "bad", base_url=f"{url}/rttms", wav_url=f"{url}/msdwild_wavs.zip", wav_md5="0" * 32)
     assert not (tmp_path / "bad" / "msdwild_wavs.zip").exists()
     assert not (tmp_path / "bad" / "msdwild_wavs.zip.part").exists()
 

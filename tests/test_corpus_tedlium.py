@@ -11,6 +11,7 @@ comparison of recordings (ids, durations) and speech coverage per talk. The
 Lhotse comparison runs on the fixture without unmatched files, because
 Lhotse asserts that every STM has a SPHERE file.
 """
+
 import hashlib
 import os
 import shutil
@@ -25,13 +26,14 @@ import soundfile
 from click.testing import CliRunner
 from lhotse import CutSet
 
+from recipes.cli_corpora import download_command as _download
+from recipes.cli_corpora import prepare_command as _prepare
 from recipes.corpora.tedlium import download_tedlium, prepare_tedlium
-from recipes.cli_corpora import download_command as _download, prepare_command as _prepare
 from recipes.download import DownloadError
 from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize
-from tests.fixtures.tedlium import TALKS, build_tedlium_fixture
 from tests.fixtures.expect import union_length
+from tests.fixtures.tedlium import TALKS, build_tedlium_fixture
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,7 +55,9 @@ def fake_sph2pipe(tmp_path_factory):
     """A folder with an executable ``sph2pipe`` stand-in (Python + soundfile)."""
     d = tmp_path_factory.mktemp("bin")
     script = d / "sph2pipe"
-    script.write_text(f"#!{sys.executable}\n" + textwrap.dedent("""\
+    script.write_text(
+        f"#!{sys.executable}\n"
+        + textwrap.dedent("""\
         import io, sys
         import soundfile
         args = sys.argv[1:]
@@ -64,7 +68,8 @@ def fake_sph2pipe(tmp_path_factory):
         buf = io.BytesIO()
         soundfile.write(buf, data[a:b], sr, format="WAV", subtype="PCM_16")
         sys.stdout.buffer.write(buf.getvalue())
-        """))
+        """)
+    )
     script.chmod(0o755)
     return d
 
@@ -133,7 +138,7 @@ def test_soundfile_decoder_loads_the_sphere_samples(v3):
     sph = v3 / "TEDLIUM_release-3" / "legacy" / "dev" / "sph" / "BillGates_2010.sph"
     assert sph.read_bytes()[:8] == b"NIST_1A\n"
     ref, sr = soundfile.read(sph, dtype="float32")
-    np.testing.assert_allclose(audio[0], ref[int(1.5 * sr):int(2.9 * sr)], atol=1e-4)
+    np.testing.assert_allclose(audio[0], ref[int(1.5 * sr) : int(2.9 * sr)], atol=1e-4)
 
 
 def test_sph2pipe_missing_is_a_clear_error_and_found_is_used(v3, fake_sph2pipe, monkeypatch):
@@ -145,16 +150,22 @@ def test_sph2pipe_missing_is_a_clear_error_and_found_is_used(v3, fake_sph2pipe, 
     rec = result[""]["recordings"][0]
     assert rec.sources[0].type == "file" and rec.sources[0].source.endswith(".sph")
     cut = result["test"]["cuts"][0]
-    ref, sr = soundfile.read(v3 / "TEDLIUM_release-3" / "legacy" / "test" / "sph" / "AimeeMullins_2009P.sph",
-                             dtype="float32")
-    np.testing.assert_allclose(cut.load_audio()[0], ref[int(round(cut.start * sr)):int(round(cut.end * sr))],
-                               atol=1e-4)
+    ref, sr = soundfile.read(
+        v3 / "TEDLIUM_release-3" / "legacy" / "test" / "sph" / "AimeeMullins_2009P.sph", dtype="float32"
+    )
+    np.testing.assert_allclose(
+        cut.load_audio()[0], ref[int(round(cut.start * sr)) : int(round(cut.end * sr))], atol=1e-4
+    )
 
 
 def test_duration_from_annotations_uses_last_stm_end(v3):
     result, _ = prepare_tedlium(v3, sph_decoder="soundfile", duration_from_annotations=True, progress=False)
     assert {r.id: r.duration for r in result[""]["recordings"]} == {
-        "AaronHuey_2010X": 3.9, "AlGore_2009": 3.4, "BillGates_2010": 2.9, "AimeeMullins_2009P": 2.8}
+        "AaronHuey_2010X": 3.9,
+        "AlGore_2009": 3.4,
+        "BillGates_2010": 2.9,
+        "AimeeMullins_2009P": 2.8,
+    }
 
 
 def test_malformed_stm_is_reported_with_file_and_line(v3, tmp_path):
@@ -184,8 +195,9 @@ def test_same_recordings_and_speech_coverage_as_lhotse(tmp_path, fake_sph2pipe, 
             a = union_length([(s.start, s.end) for s in ours[split]["supervisions"] if s.recording_id == rec_id])
             b = union_length([(s.start, s.end) for s in theirs[split]["supervisions"] if s.recording_id == rec_id])
             assert a == pytest.approx(b, abs=1e-6)
-        assert ({(s.recording_id, s.speaker) for s in ours[split]["supervisions"]}
-                == {(s.recording_id, s.speaker) for s in theirs[split]["supervisions"]})
+        assert {(s.recording_id, s.speaker) for s in ours[split]["supervisions"]} == {
+            (s.recording_id, s.speaker) for s in theirs[split]["supervisions"]
+        }
         assert len(ours[split]["cuts"]) == len(theirs[split]["supervisions"])
 
 
@@ -222,12 +234,12 @@ def test_cli_download_link_and_prepare(v3, tmp_path):
     cuts = CutSet.from_file(out / "tedlium-v3_cuts_test.jsonl.gz")
     assert len(cuts) == 2 and all(len(c.supervisions) == 1 for c in cuts)
     assert "NoAudio_2011" in (out / "tedlium-v3_prepare_report.txt").read_text()
-    res = runner.invoke(prepare_command, [str(v3), str(out), "--distribution", "speaker-adaptation",
-                                          "--sph-decoder", "soundfile"])
+    res = runner.invoke(
+        prepare_command, [str(v3), str(out), "--distribution", "speaker-adaptation", "--sph-decoder", "soundfile"]
+    )
     assert res.exit_code == 0, res.output
     assert (out / "tedlium-v3-sa_cuts_dev.jsonl.gz").is_file()
     res = runner.invoke(prepare_command, [str(v3), str(out), "--split", "nope", "--sph-decoder", "soundfile"])
     assert res.exit_code != 0 and "not found" in res.output
     res = runner.invoke(prepare_command, ["--help"])
     assert "Default" in res.output and "seconds" in res.output and "--sph-decoder" in res.output
-

@@ -13,6 +13,7 @@ VoxCeleb1 (Lhotse ``train`` = our ``dev``) and VoxCeleb2 (Lhotse puts all of
 it in ``train``). Lhotse needs every speaker in ``vox1_meta.csv``, so the
 comparison uses the fixture without the unmatched speaker.
 """
+
 import hashlib
 import os
 import shutil
@@ -26,12 +27,13 @@ import soundfile
 from click.testing import CliRunner
 from lhotse import CutSet
 
+from recipes.cli_corpora import download_command as _download
+from recipes.cli_corpora import prepare_command as _prepare
 from recipes.corpora.voxceleb import (
     MissingDecoderError,
     download_voxceleb,
     prepare_voxceleb,
 )
-from recipes.cli_corpora import download_command as _download, prepare_command as _prepare
 from recipes.download import DownloadError
 from recipes.rttm import AnnotationError
 from recipes.stats import cutset_stats, summarize
@@ -98,7 +100,8 @@ def test_vox1_split_from_trial_list_without_meta(clean_corpus, tmp_path):
 def test_vox1_iden_split(corpus):
     result, report = prepare_voxceleb(corpus, version="1", split_by="iden", progress=False)
     assert sorted(result["train"]["cuts"].ids) == sorted(
-        ["id10001-1zcIwhmdeo4-00001", "id10002-0_laIeN-Q44-00001", "id10270-5r0dWxy17C8-00001"])
+        ["id10001-1zcIwhmdeo4-00001", "id10002-0_laIeN-Q44-00001", "id10270-5r0dWxy17C8-00001"]
+    )
     assert sorted(result["dev"]["cuts"].ids) == ["id10001-7w0IBEWc9Qw-00001"]
     assert sorted(result["test"]["cuts"].ids) == ["id10001-1zcIwhmdeo4-00002", "id10270-x6uYqmx31kE-00001"]
     assert report.annotations_without_audio == ["id10002-0_laIeN-Q44-00099"]
@@ -172,10 +175,12 @@ def test_same_recordings_speakers_and_coverage_as_lhotse(clean_corpus, version, 
         theirs = lhotse_vox.prepare_voxceleb(voxceleb2_root=clean_corpus / "voxceleb2")
         pairs = [("", "train")]
     for our_split, their_split in pairs:
-        assert ({r.id: r.duration for r in ours[our_split]["recordings"]}
-                == {r.id: r.duration for r in theirs[their_split]["recordings"]})
-        assert ({(s.recording_id, s.speaker) for s in ours[our_split]["supervisions"]}
-                == {(s.recording_id, s.speaker) for s in theirs[their_split]["supervisions"]})
+        assert {r.id: r.duration for r in ours[our_split]["recordings"]} == {
+            r.id: r.duration for r in theirs[their_split]["recordings"]
+        }
+        assert {(s.recording_id, s.speaker) for s in ours[our_split]["supervisions"]} == {
+            (s.recording_id, s.speaker) for s in theirs[their_split]["supervisions"]
+        }
         assert union_cov(ours[our_split]["supervisions"]) == union_cov(theirs[their_split]["supervisions"])
 
 
@@ -185,7 +190,7 @@ def split_zip(zip_path: Path, parts: int):
     names = []
     for i in range(parts):
         name = zip_path.name.replace("_wav.zip", f"_wav_parta{'abcd'[i]}")
-        (zip_path.parent / name).write_bytes(data[i * step:(i + 1) * step])
+        (zip_path.parent / name).write_bytes(data[i * step : (i + 1) * step])
         names.append(name)
     zip_path.unlink()
     return names
@@ -246,7 +251,6 @@ def test_cli_download_link_and_prepare(corpus, tmp_path):
     assert "Default" in res.output and "seconds" in res.output and "--split-by" in res.output
 
 
-
 def test_401_says_what_to_do_and_credentials_reach_a_mirror(clean_corpus, tmp_path, http_server):
     """The VGG URLs answer 401 now; a mirror behind HTTP Basic authentication is reached with
     --user/--password or a netrc file, and the published MD5s are checked (here: our stand-ins')."""
@@ -274,8 +278,9 @@ def test_401_says_what_to_do_and_credentials_reach_a_mirror(clean_corpus, tmp_pa
     netrc = tmp_path / "netrc"
     netrc.write_text("machine 127.0.0.1 login vox password s3cret\n")
     netrc.chmod(0o600)
-    res = CliRunner().invoke(_download("voxceleb"), [str(target), "--version", "1", "--base-url", url,
-                                   "--netrc", str(netrc)])
+    res = CliRunner().invoke(
+        _download("voxceleb"), [str(target), "--version", "1", "--base-url", url, "--netrc", str(netrc)]
+    )
     # the CLI uses the published MD5s, which the stand-in parts do not have: refused after the download
     assert res.exit_code != 0 and "mismatch" in res.output
     download_voxceleb(target, versions=["1"], base_url=url, md5=md5, netrc_file=netrc, progress=False)
@@ -284,8 +289,7 @@ def test_401_says_what_to_do_and_credentials_reach_a_mirror(clean_corpus, tmp_pa
     (target / "downloads" / "vox1_dev_wav.zip").unlink()
     bad = dict(md5, **{"vox1_dev_wav.zip": "0" * 32})
     with pytest.raises(DownloadError, match="md5 of the joined parts"):
-        download_voxceleb(target, versions=["1"], base_url=url, md5=bad, user="vox", password="s3cret",
-                          progress=False)
+        download_voxceleb(target, versions=["1"], base_url=url, md5=bad, user="vox", password="s3cret", progress=False)
     assert not (target / "downloads" / "vox1_dev_wav.zip").exists()
 
 

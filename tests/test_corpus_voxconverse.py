@@ -8,6 +8,7 @@ that layout from the same fixture files with symlinks and compares recordings
 speaker ids (``spk00``) are local and its same-speaker overlapping turns are
 kept as two supervisions, which the comparison shows too.
 """
+
 import hashlib
 import os
 import random
@@ -22,11 +23,11 @@ from click.testing import CliRunner
 from lhotse import CutSet
 
 from recipes.cli import cli
-from recipes.corpora.voxconverse import prepare_voxconverse, split_dev_recordings, download_voxconverse
+from recipes.corpora.voxconverse import download_voxconverse, prepare_voxconverse, split_dev_recordings
 from recipes.download import DownloadError
 from recipes.rttm import AnnotationError
-from tests.fixtures.voxconverse import LABEL_DIR, build_voxconverse_fixture
 from tests.fixtures.expect import union_length
+from tests.fixtures.voxconverse import LABEL_DIR, build_voxconverse_fixture
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,11 +51,17 @@ def test_prepare_fixture_splits_turns_speakers_uem_and_report(corpus):
     assert all(r.sampling_rate == 16000 and r.num_channels == 1 for r in result[""]["recordings"])
     # unsorted file lines come out sorted; labels become global <id>_spkNN
     assert turns_of(result["dev"])[:3] == [
-        ("abjxc", 0.5, 2.0, "abjxc_spk00"), ("abjxc", 1.8, 3.5, "abjxc_spk01"), ("abjxc", 3.6, 3.9, "abjxc_spk00")]
+        ("abjxc", 0.5, 2.0, "abjxc_spk00"),
+        ("abjxc", 1.8, 3.5, "abjxc_spk01"),
+        ("abjxc", 3.6, 3.9, "abjxc_spk00"),
+    ]
     # same-speaker overlaps merged: utial 1.0-1.6 lies inside 0.5-3.2; optsn 0.4-1.2 + 1.19-2.0
     assert turns_of(result["test"]) == [
-        ("optsn", 0.4, 2.0, "optsn_spk01"), ("optsn", 2.1, 2.9, "optsn_spk00"),
-        ("utial", 0.5, 3.2, "utial_spk00"), ("utial", 3.0, 3.8, "utial_spk01")]
+        ("optsn", 0.4, 2.0, "optsn_spk01"),
+        ("optsn", 2.1, 2.9, "optsn_spk00"),
+        ("utial", 0.5, 3.2, "utial_spk00"),
+        ("utial", 3.0, 3.8, "utial_spk01"),
+    ]
     # the spk00 of two recordings are two speakers
     speakers = {s.speaker for s in result[""]["supervisions"]}
     assert "abjxc_spk00" in speakers and "bvqnu_spk00" in speakers and "spk00" not in speakers
@@ -71,8 +78,9 @@ def test_prepare_fixture_splits_turns_speakers_uem_and_report(corpus):
 
 def test_dev_turn_count_is_the_number_of_rttm_lines(corpus):
     result, _ = prepare_voxconverse(corpus, progress=False)
-    lines = sum(len(p.read_text().splitlines()) for p in (corpus / LABEL_DIR / "dev").glob("*.rttm")
-                if p.stem != "xnoau")
+    lines = sum(
+        len(p.read_text().splitlines()) for p in (corpus / LABEL_DIR / "dev").glob("*.rttm") if p.stem != "xnoau"
+    )
     assert lines == 9
     assert len(result["dev"]["supervisions"]) == lines
 
@@ -146,8 +154,9 @@ def test_same_recordings_and_speech_coverage_as_lhotse(corpus, tmp_path):
         assert our_recs == their_recs
         for rec_id in our_recs:
             ours_cov = union_length([(s.start, s.end) for s in ours[split]["supervisions"] if s.recording_id == rec_id])
-            theirs_cov = union_length([(s.start, s.end) for s in theirs[split]["supervisions"]
-                                       if s.recording_id == rec_id])
+            theirs_cov = union_length(
+                [(s.start, s.end) for s in theirs[split]["supervisions"] if s.recording_id == rec_id]
+            )
             assert ours_cov == pytest.approx(theirs_cov, abs=1e-6)
     # what Lhotse does differently: local speaker ids and unmerged same-speaker overlaps
     assert {s.speaker for s in theirs["test"]["supervisions"]} == {"spk00", "spk01"}
@@ -212,8 +221,19 @@ def test_cli_download_link_and_prepare(corpus, tmp_path):
     assert sorted(cuts.ids) == ["optsn", "utial"]
     # both split options at once is a usage error; --help states units/defaults
     (tmp_path / "l").write_text("abjxc\n")
-    res = runner.invoke(cli, ["prepare", "voxconverse", str(corpus), str(out), "--split-dev-ratio", "0.5",
-                              "--dev-list", str(tmp_path / "l")])
+    res = runner.invoke(
+        cli,
+        [
+            "prepare",
+            "voxconverse",
+            str(corpus),
+            str(out),
+            "--split-dev-ratio",
+            "0.5",
+            "--dev-list",
+            str(tmp_path / "l"),
+        ],
+    )
     assert res.exit_code != 0 and "not both" in res.output
     res = runner.invoke(cli, ["prepare", "voxconverse", "--help"])
     assert "--split-dev-ratio" in res.output and "Default" in res.output and "seconds" in res.output

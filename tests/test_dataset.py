@@ -1,4 +1,5 @@
 """EENDDataset: EEND frame alignment, chunking, padding, samplers and workers."""
+
 import numpy as np
 import pytest
 import torch
@@ -17,8 +18,9 @@ from recipes.labels import compute_labels
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("eend")
     synthesize_demo(root / "demo", num_recordings=3, duration=20.0, seed=1)
-    result, _ = prepare_rttm(root / "demo" / "audio", root / "demo" / "rttm", uem=root / "demo" / "all.uem",
-                             progress=False)
+    result, _ = prepare_rttm(
+        root / "demo" / "audio", root / "demo" / "rttm", uem=root / "demo" / "all.uem", progress=False
+    )
     cuts = compute_fbank(result[""]["cuts"], root / "fbank")
     binary, _ = compute_labels(cuts, root / "binary.h5", progress=False)
     power, _ = compute_labels(cuts, root / "power.h5", label_type="powerset", progress=False)
@@ -62,8 +64,9 @@ def test_last_partial_chunk_is_kept(corpus):
 
 def test_turn_spanning_a_whole_chunk_is_labelled(corpus, tmp_path):
     cut = next(iter(corpus["cuts"]))
-    long_turn = SupervisionSegment(id="long", recording_id=cut.recording_id, start=0.0, duration=cut.duration,
-                                   speaker="narrator")
+    long_turn = SupervisionSegment(
+        id="long", recording_id=cut.recording_id, start=0.0, duration=cut.duration, speaker="narrator"
+    )
     cut = fastcopy(cut, supervisions=[long_turn], custom={"uem": [[0.0, cut.duration]]})
     labelled, _ = compute_labels(CutSet.from_cuts([cut]), tmp_path / "l.h5", progress=False)
     chunks = chunk_cuts(labelled, chunk_size=50)  # 5 s chunks, all inside the turn
@@ -119,17 +122,17 @@ def test_on_the_fly_features_match_stored(corpus):
     stored = EENDDataset(chunk_size=50, mean_norm="none")[CutSet.from_cuts([chunk])]
     no_feats = fastcopy(chunk, features=None)
     otf = EENDDataset(chunk_size=50, mean_norm="none", feature_extractor=KaldiNativeFbank())[
-        CutSet.from_cuts([no_feats])]
+        CutSet.from_cuts([no_feats])
+    ]
     assert otf["features"].shape == stored["features"].shape
-    assert (otf["features"] - stored["features"]).abs().max() <= 2 ** -6 + 1e-3  # lilcom quantisation
+    assert (otf["features"] - stored["features"]).abs().max() <= 2**-6 + 1e-3  # lilcom quantisation
     assert torch.equal(otf["labels"], stored["labels"])
 
 
 def test_dynamic_bucketing_sampler_with_dataloader_workers(corpus):
     chunks = chunk_cuts(corpus["binary"], chunk_size=50).to_eager()
     sampler = DynamicBucketingSampler(chunks, max_duration=12.0, num_buckets=2, shuffle=True, seed=0)
-    loader = torch.utils.data.DataLoader(EENDDataset(chunk_size=50), sampler=sampler, batch_size=None,
-                                         num_workers=2)
+    loader = torch.utils.data.DataLoader(EENDDataset(chunk_size=50), sampler=sampler, batch_size=None, num_workers=2)
     seen = []
     for batch in loader:
         assert batch["features"].shape[0] == batch["labels"].shape[0] == len(batch["cut_ids"])
@@ -168,4 +171,5 @@ def test_mismatched_label_type_and_recording_norm_without_features_are_clear_err
     bare = fastcopy(next(iter(chunk_cuts(corpus["binary"], chunk_size=50))), features=None)
     with pytest.raises(ValueError, match="needs stored features"):
         EENDDataset(chunk_size=50, mean_norm="recording", feature_extractor=KaldiNativeFbank())[
-            CutSet.from_cuts([bare])]
+            CutSet.from_cuts([bare])
+        ]

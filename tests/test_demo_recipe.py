@@ -1,4 +1,5 @@
 """egs/demo/run.sh end to end: outputs, idempotent reruns, a killed stage redone correctly."""
+
 import json
 import os
 import shutil
@@ -28,8 +29,14 @@ def recipe(tmp_path_factory):
 
 def run(recipe, *args, check=True):
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    res = subprocess.run(["bash", str(recipe / "run.sh"), "--num-recordings", "3", "--duration", "20", *args],
-                         cwd=recipe, env=env, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        ["bash", str(recipe / "run.sh"), "--num-recordings", "3", "--duration", "20", *args],
+        cwd=recipe,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if check:
         assert res.returncode == 0, res.stderr[-3000:]
     return res
@@ -69,8 +76,16 @@ def test_demo_end_to_end_then_idempotent_then_killed_and_rerun(recipe, monkeypat
     assert "3 recordings (3 channels" in (data / "stats" / "demo_validate.md").read_text()
     assert "0 flagged" in (data / "stats" / "demo_validate.md").read_text()
     assert (data / "stats" / "demo_validate.png").stat().st_size > 100
-    res = subprocess.run([Path(sys.executable).parent / "lhotse", "validate", "--read-data",
-                          str(data / "cuts" / "demo_cuts_dev.jsonl.gz")], capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            Path(sys.executable).parent / "lhotse",
+            "validate",
+            "--read-data",
+            str(data / "cuts" / "demo_cuts_dev.jsonl.gz"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
 
     # Rerunning finished stages does nothing.
@@ -85,9 +100,14 @@ def test_demo_end_to_end_then_idempotent_then_killed_and_rerun(recipe, monkeypat
     reference = load_all_features(data / "cuts" / "demo_cuts_train.jsonl.gz")
     shutil.rmtree(data / "fbank")
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    proc = subprocess.Popen(["bash", str(recipe / "run.sh"), "--num-recordings", "3", "--duration", "20",
-                             "--stage", "2", "--force"], cwd=recipe, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["bash", str(recipe / "run.sh"), "--num-recordings", "3", "--duration", "20", "--stage", "2", "--force"],
+        cwd=recipe,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while not (data / "fbank").exists() and time.time() < deadline:
         time.sleep(0.02)

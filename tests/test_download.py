@@ -1,4 +1,5 @@
 """Downloads against a local HTTP server: resume, checksums, no partial file that looks complete."""
+
 import hashlib
 import io
 import tarfile

@@ -1,4 +1,5 @@
 """Exports: Kaldi data dir, pyannote.database protocol, Lhotse Shar."""
+
 import os
 import shutil
 import subprocess
@@ -22,8 +23,13 @@ def prepared(tmp_path_factory):
     synthesize_demo(root / "demo", num_recordings=3, duration=12.0, seed=2)
     (root / "train.list").write_text("demo00\ndemo01\n")
     (root / "dev.list").write_text("demo02\n")
-    result, _ = prepare_rttm(root / "demo" / "audio", root / "demo" / "rttm", uem=root / "demo" / "all.uem",
-                             splits={"train": root / "train.list", "dev": root / "dev.list"}, progress=False)
+    result, _ = prepare_rttm(
+        root / "demo" / "audio",
+        root / "demo" / "rttm",
+        uem=root / "demo" / "all.uem",
+        splits={"train": root / "train.list", "dev": root / "dev.list"},
+        progress=False,
+    )
     paths = {}
     for split in ("train", "dev"):
         cuts = compute_fbank(result[split]["cuts"], root / f"fbank_{split}")
@@ -57,8 +63,10 @@ def test_kaldi_data_dir(prepared, tmp_path, sox_on_path):
     res = CliRunner().invoke(cli, ["export", "kaldi", str(paths["train"]), str(out)])
     assert res.exit_code == 0, res.output
     cuts = CutSet.from_file(paths["train"])
-    files = {name: (out / name).read_text().splitlines() for name in
-             ("wav.scp", "segments", "utt2spk", "spk2utt", "reco2dur")}
+    files = {
+        name: (out / name).read_text().splitlines()
+        for name in ("wav.scp", "segments", "utt2spk", "spk2utt", "reco2dur")
+    }
     for name, lines in files.items():
         keys = [line.split()[0] for line in lines]
         assert keys == sorted(keys), f"{name} not sorted"
@@ -72,10 +80,12 @@ def test_kaldi_data_dir(prepared, tmp_path, sox_on_path):
     # 16 kHz audio -> sox pipe at 8 kHz
     assert all(line.endswith("|") and "-r 8000" in line for line in files["wav.scp"])
     assert {line.split()[0]: float(line.split()[1]) for line in files["reco2dur"]} == {
-        c.recording_id: pytest.approx(c.duration) for c in cuts}
+        c.recording_id: pytest.approx(c.duration) for c in cuts
+    }
     turns, _ = read_rttm(out / "rttm", merge_self_overlaps=False)
-    assert sorted((t.recording_id, round(t.start, 3), round(t.end, 3), t.speaker) for t in turns) == \
-        supervision_turns(cuts)
+    assert sorted((t.recording_id, round(t.start, 3), round(t.end, 3), t.speaker) for t in turns) == supervision_turns(
+        cuts
+    )
     for line in files["segments"]:
         utt, rec, start, end = line.split()
         assert float(end) > float(start) and rec in utt
@@ -86,6 +96,7 @@ def test_kaldi_data_dir(prepared, tmp_path, sox_on_path):
         import io
 
         import soundfile
+
         data, sr = soundfile.read(io.BytesIO(audio))
         assert sr == 8000 and abs(len(data) / sr - 12.0) < 0.01
 
@@ -96,8 +107,9 @@ def test_pyannote_protocol_loads_back_equal(prepared, tmp_path):
 
     root, paths = prepared
     out = tmp_path / "pyannote"
-    res = CliRunner().invoke(cli, ["export", "pyannote", str(paths["train"]), str(paths["dev"]), str(out),
-                                   "--name", "Demo"])
+    res = CliRunner().invoke(
+        cli, ["export", "pyannote", str(paths["train"]), str(paths["dev"]), str(out), "--name", "Demo"]
+    )
     assert res.exit_code == 0, res.output
     registry.load_database(out / "database.yml")
     protocol = registry.get_protocol("Demo.SpeakerDiarization.default")
@@ -107,19 +119,24 @@ def test_pyannote_protocol_loads_back_equal(prepared, tmp_path):
         assert sorted(f["uri"] for f in files) == sorted(cuts)
         for f in files:
             cut = cuts[f["uri"]]
-            got = sorted((round(seg.start, 3), round(seg.end, 3), label)
-                         for seg, _, label in f["annotation"].itertracks(yield_label=True))
+            got = sorted(
+                (round(seg.start, 3), round(seg.end, 3), label)
+                for seg, _, label in f["annotation"].itertracks(yield_label=True)
+            )
             assert got == sorted((round(s.start, 3), round(s.end, 3), s.speaker) for s in cut.supervisions)
             assert [(seg.start, seg.end) for seg in f["annotated"]] == [tuple(x) for x in cut.custom["uem"]]
-            assert (out / "audio" / f"{f['uri']}.wav").resolve() == (root / "demo" / "audio" / f"{f['uri']}.wav").resolve()
+            assert (out / "audio" / f"{f['uri']}.wav").resolve() == (
+                root / "demo" / "audio" / f"{f['uri']}.wav"
+            ).resolve()
 
 
-@pytest.mark.parametrize("fmt,tolerance", [("numpy", 0.0), ("lilcom", 2 ** -5)])
+@pytest.mark.parametrize("fmt,tolerance", [("numpy", 0.0), ("lilcom", 2**-5)])
 def test_shar_round_trip_keeps_features_and_labels(prepared, tmp_path, fmt, tolerance):
     _, paths = prepared
     out = tmp_path / "shar"
-    res = CliRunner().invoke(cli, ["export", "shar", str(paths["train"]), str(out), "--shard-size", "1",
-                                   "--features-format", fmt])
+    res = CliRunner().invoke(
+        cli, ["export", "shar", str(paths["train"]), str(out), "--shard-size", "1", "--features-format", fmt]
+    )
     assert res.exit_code == 0, res.output
     orig = {c.id: c for c in CutSet.from_file(paths["train"])}
     back = CutSet.from_shar(in_dir=out)
@@ -151,8 +168,16 @@ def test_exports_resolve_relative_audio_paths(prepared, tmp_path, monkeypatch, s
     # the manifest with audio paths relative to `root`, exported from `root` and from elsewhere
     rel = CutSet.from_file(paths["train"])
 
-    relative = [fastcopy(c, recording=fastcopy(c.recording, sources=[fastcopy(
-        c.recording.sources[0], source=os.path.relpath(c.recording.sources[0].source, root))])) for c in rel]
+    relative = [
+        fastcopy(
+            c,
+            recording=fastcopy(
+                c.recording,
+                sources=[fastcopy(c.recording.sources[0], source=os.path.relpath(c.recording.sources[0].source, root))],
+            ),
+        )
+        for c in rel
+    ]
     monkeypatch.chdir(root)
     from recipes.export import export_kaldi
 

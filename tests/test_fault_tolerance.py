@@ -11,6 +11,7 @@ sleeps, so the test kills it at a known point in the middle of the work (some
 archives or shards complete, the next one partial). The shim changes nothing
 else; the reference run goes through the same shim without stopping.
 """
+
 import errno
 import gzip
 import os
@@ -72,8 +73,9 @@ def shim_command(marker: Path, stop_after: int, target: str, args) -> list:
 
 
 def run_to_completion(target, args, cwd):
-    res = subprocess.run(shim_command(cwd / "never", 0, target, args), cwd=cwd, capture_output=True, text=True,
-                         timeout=300)
+    res = subprocess.run(
+        shim_command(cwd / "never", 0, target, args), cwd=cwd, capture_output=True, text=True, timeout=300
+    )
     assert res.returncode == 0, res.stderr[-3000:]
 
 
@@ -81,8 +83,13 @@ def run_and_kill(target, args, cwd, stop_after):
     marker = cwd / f"{target}.paused"
     log = cwd / f"{target}.stderr"  # a file, not a pipe: a full pipe would block the command
     with open(log, "w") as err:
-        proc = subprocess.Popen(shim_command(marker, stop_after, target, args), cwd=cwd, start_new_session=True,
-                                stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            shim_command(marker, stop_after, target, args),
+            cwd=cwd,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
     deadline = time.time() + 240
     while not marker.exists():
         assert proc.poll() is None, log.read_text()[-3000:]  # it must not finish or fail first
@@ -115,8 +122,9 @@ def snapshot(directory: Path) -> dict:
     return out
 
 
-def assert_rerun_equals_reference(target, args, cwd, out_dir, stop_after, partial_expected, finished_glob=None,
-                                  partial_glob=None):
+def assert_rerun_equals_reference(
+    target, args, cwd, out_dir, stop_after, partial_expected, finished_glob=None, partial_glob=None
+):
     run_to_completion(target, args, cwd)
     reference = snapshot(out_dir)
     import shutil
@@ -148,10 +156,13 @@ def corpus(tmp_path):
         soundfile.write(path, x.astype(np.float32), 16000, subtype="PCM_16")
         recs.append(Recording.from_file(path))
     for rec in recs:
-        sups = [SupervisionSegment(f"{rec.id}-{k}", rec.id, start=1.0 * k, duration=1.5, channel=0,
-                                   speaker=f"spk{k % 3}") for k in range(4)]
-        cuts.append(fastcopy(CutSet.from_manifests(recordings=RecordingSet.from_recordings([rec]))[0],
-                             supervisions=sups))
+        sups = [
+            SupervisionSegment(f"{rec.id}-{k}", rec.id, start=1.0 * k, duration=1.5, channel=0, speaker=f"spk{k % 3}")
+            for k in range(4)
+        ]
+        cuts.append(
+            fastcopy(CutSet.from_manifests(recordings=RecordingSet.from_recordings([rec]))[0], supervisions=sups)
+        )
     CutSet.from_cuts(cuts).to_file(tmp_path / "cuts.jsonl.gz")
     return tmp_path
 
@@ -160,8 +171,9 @@ def test_fbank_killed_mid_stage_then_rerun(corpus):
     # 6 cuts, 2 per archive: killed after the 3rd cut (archive 0 complete, archive 1 partial)
     out = corpus / "out"
     args = ["fbank", "cuts.jsonl.gz", "out/cuts_fbank.jsonl.gz", "--storage-path", "out/fbank"]
-    assert_rerun_equals_reference("fbank", args, corpus, out, stop_after=3, partial_expected=True,
-                                  finished_glob="*.lca")
+    assert_rerun_equals_reference(
+        "fbank", args, corpus, out, stop_after=3, partial_expected=True, finished_glob="*.lca"
+    )
 
 
 def test_labels_killed_mid_stage_then_rerun(corpus):
@@ -170,14 +182,22 @@ def test_labels_killed_mid_stage_then_rerun(corpus):
     args = ["labels", "feats.jsonl.gz", "out/cuts_binary.jsonl.gz", "--storage-path", "out/labels"]
     # killed after the 3rd cut: archive 0 complete, archive 1 still in memory (written whole when closed);
     # the output manifest, streamed as archives complete, is left under its partial name only
-    assert_rerun_equals_reference("labels", args, corpus, out, stop_after=3, partial_expected=True,
-                                  finished_glob="*.h5", partial_glob="*.partial.jsonl.gz")
+    assert_rerun_equals_reference(
+        "labels",
+        args,
+        corpus,
+        out,
+        stop_after=3,
+        partial_expected=True,
+        finished_glob="*.h5",
+        partial_glob="*.partial.jsonl.gz",
+    )
 
 
 @pytest.fixture
 def sources(tmp_path):
-    from tests.fixtures.sources import audio_sources
     from recipes.simulation import prepare_sources
+    from tests.fixtures.sources import audio_sources
 
     raw = audio_sources(tmp_path / "wav", per_speaker=3, seed=0)
     CutSet.from_cuts(list(prepare_sources(raw, progress=False))).to_file(tmp_path / "src.jsonl.gz")
@@ -189,19 +209,39 @@ def sources(tmp_path):
 def test_simulate_killed_mid_stage_then_rerun(sources, phase, stop_after):
     # 7 mixtures in shards of 2: killed after the 2nd shard, or after the 3rd FLAC of --materialize
     out = sources / "out"
-    args = ["simulate", "src.jsonl.gz", "out/mix.jsonl.gz", "--config", "small_shards.yaml", "--num-mixtures", "7",
-            "--seed", "3", "--materialize", "out/mat"]
+    args = [
+        "simulate",
+        "src.jsonl.gz",
+        "out/mix.jsonl.gz",
+        "--config",
+        "small_shards.yaml",
+        "--num-mixtures",
+        "7",
+        "--seed",
+        "3",
+        "--materialize",
+        "out/mat",
+    ]
     # shards are written whole and renamed (nothing partial at the pause); a FLAC is renamed right after writing
-    assert_rerun_equals_reference(phase, args, sources, out, stop_after, partial_expected=(phase == "materialize"),
-                                  finished_glob="mix.0*.jsonl.gz")
+    assert_rerun_equals_reference(
+        phase,
+        args,
+        sources,
+        out,
+        stop_after,
+        partial_expected=(phase == "materialize"),
+        finished_glob="mix.0*.jsonl.gz",
+    )
 
 
 # ---------------------------------------------------------------------------
 # full disk, read-only output
 
+
 def diar(*args, cwd):
-    res = subprocess.run([sys.executable, "-m", "recipes.cli", *map(str, args)], cwd=cwd, capture_output=True,
-                         text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "recipes.cli", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
     return res.returncode, res.stderr
 
 
@@ -224,8 +264,9 @@ def labelled_corpus(corpus):
 
 def test_labels_on_a_full_disk(labelled_corpus, mount_point):
     small = mount_point("size=4k")  # the labels of 6 x 5 s (3 speakers) need ~20 kB
-    code, err = diar("labels", "feats.jsonl.gz", "out.jsonl.gz", "--storage-path", small / "labels",
-                     cwd=labelled_corpus)
+    code, err = diar(
+        "labels", "feats.jsonl.gz", "out.jsonl.gz", "--storage-path", small / "labels", cwd=labelled_corpus
+    )
     assert code == 1, err  # (HDF5 itself would crash the process with SIGSEGV here)
     assert error_line(err) == f"Error: disk full while writing labels to {small / 'labels'}"
     assert no_partials(small) and not list(small.rglob("*.h5"))
@@ -233,12 +274,10 @@ def test_labels_on_a_full_disk(labelled_corpus, mount_point):
 
 def test_labels_read_only_output_fails_before_any_work(labelled_corpus, mount_point):
     ro = mount_point("ro,size=1m")
-    code, err = diar("labels", "feats.jsonl.gz", ro / "out.jsonl.gz", "--storage-path", "labels",
-                     cwd=labelled_corpus)
+    code, err = diar("labels", "feats.jsonl.gz", ro / "out.jsonl.gz", "--storage-path", "labels", cwd=labelled_corpus)
     assert code == 1 and error_line(err) == f"Error: output directory {ro} is not writable"
     assert not (labelled_corpus / "labels").exists()  # nothing computed
-    code, err = diar("labels", "feats.jsonl.gz", "out.jsonl.gz", "--storage-path", ro / "labels",
-                     cwd=labelled_corpus)
+    code, err = diar("labels", "feats.jsonl.gz", "out.jsonl.gz", "--storage-path", ro / "labels", cwd=labelled_corpus)
     assert code == 1 and error_line(err).startswith(f"Error: cannot create output directory {ro / 'labels'}")
 
 
@@ -252,10 +291,12 @@ def test_fbank_read_only_output_fails_before_any_work(corpus, mount_point):
 @pytest.mark.parametrize("what", ["shards", "audio"])
 def test_simulate_on_a_full_disk(sources, mount_point, what):
     small = mount_point("size=8k")
-    out, mat = (small / "mix.jsonl.gz", sources / "mat") if what == "shards" else (
-        sources / "mix.jsonl.gz", small / "mat")
-    code, err = diar("simulate", "src.jsonl.gz", out, "--num-mixtures", "300", "--seed", "3", "--materialize", mat,
-                     cwd=sources)
+    out, mat = (
+        (small / "mix.jsonl.gz", sources / "mat") if what == "shards" else (sources / "mix.jsonl.gz", small / "mat")
+    )
+    code, err = diar(
+        "simulate", "src.jsonl.gz", out, "--num-mixtures", "300", "--seed", "3", "--materialize", mat, cwd=sources
+    )
     assert code == 1, err
     if what == "shards":
         assert error_line(err) == f"Error: disk full while writing simulation shards to {small}"
@@ -267,8 +308,9 @@ def test_simulate_on_a_full_disk(sources, mount_point, what):
 
 def test_simulate_read_only_materialize_dir_fails_before_any_work(sources, mount_point):
     ro = mount_point("ro,size=1m")
-    code, err = diar("simulate", "src.jsonl.gz", "mix.jsonl.gz", "--num-mixtures", "3", "--materialize", ro / "mat",
-                     cwd=sources)
+    code, err = diar(
+        "simulate", "src.jsonl.gz", "mix.jsonl.gz", "--num-mixtures", "3", "--materialize", ro / "mat", cwd=sources
+    )
     assert code == 1 and error_line(err).startswith(f"Error: cannot create output directory {ro / 'mat'}")
     assert not (sources / "mix.jsonl.gz").exists()  # no shards simulated first
 
@@ -299,8 +341,9 @@ def test_a_failed_label_archive_writes_nothing_and_keeps_its_error(tmp_path):
         writer.write("k", np.arange(20, dtype=np.uint8).reshape(10, 2))
     from lhotse.features.io import NumpyHdf5Reader
 
-    np.testing.assert_array_equal(NumpyHdf5Reader(str(tmp_path / "b.h5")).read("k"),
-                                  np.arange(20, dtype=np.uint8).reshape(10, 2))
+    np.testing.assert_array_equal(
+        NumpyHdf5Reader(str(tmp_path / "b.h5")).read("k"), np.arange(20, dtype=np.uint8).reshape(10, 2)
+    )
 
 
 def test_an_unreadable_input_keeps_its_own_error(tmp_path):

@@ -1,6 +1,6 @@
 """Stage 2 at scale: numpy backend vs kaldi-native-fbank, chunking, executors and fault tolerance."""
+
 import json
-import os
 
 import numpy as np
 import pytest
@@ -65,7 +65,7 @@ def test_windowed_cuts_equal_whole_recording_features_at_boundaries(wav_cuts):
     for window in cut.cut_into_windows(duration=1.0):
         got = compute_cut_features(window, CFG, extract)
         k = int(round(window.start / 0.01))
-        np.testing.assert_allclose(got, whole[k: k + got.shape[0]], atol=1e-3)
+        np.testing.assert_allclose(got, whole[k : k + got.shape[0]], atol=1e-3)
         # without context the edge frames differ: the check above is not vacuous
         from recipes.features import load_audio_for_features
 
@@ -79,7 +79,7 @@ def test_backends_store_the_same_features(wav_cuts, tmp_path, backend):
     out = compute_fbank(wav_cuts, tmp_path / backend, backend=backend, progress=False)
     ref = {c.id: compute_cut_features(c, CFG, lambda a: KaldiNativeFbank(CFG).extract(a, 8000)) for c in wav_cuts}
     for cut in out:
-        assert np.abs(cut.load_features() - ref[cut.id]).max() <= 2 ** -6 + 1e-3
+        assert np.abs(cut.load_features() - ref[cut.id]).max() <= 2**-6 + 1e-3
 
 
 def damage(cut):
@@ -104,8 +104,9 @@ def test_skip_bad_writes_rejects_and_keeps_the_rest(wav_cuts, tmp_path):
     out = tmp_path / "out.jsonl.gz"
     res = CliRunner().invoke(cli, ["fbank", str(cuts_in), str(out), "--storage-path", str(tmp_path / "f")])
     assert res.exit_code == 1 and wav_cuts[0].id in res.stderr and not out.exists()
-    res = CliRunner().invoke(cli, ["fbank", str(cuts_in), str(out), "--storage-path", str(tmp_path / "f"),
-                                   "--skip-bad"])
+    res = CliRunner().invoke(
+        cli, ["fbank", str(cuts_in), str(out), "--storage-path", str(tmp_path / "f"), "--skip-bad"]
+    )
     assert res.exit_code == 0, res.output
     assert [c.id for c in CutSet.from_file(out)] == [wav_cuts[1].id, wav_cuts[2].id]
     rejects = [json.loads(line) for line in (tmp_path / "out_rejects.jsonl").read_text().splitlines()]
@@ -139,8 +140,7 @@ def test_full_disk_gives_a_clear_error(wav_cuts, tmp_path, mount_point):
     small = mount_point("size=12k")
     cuts_in = tmp_path / "in.jsonl.gz"
     wav_cuts.to_file(cuts_in)
-    res = CliRunner().invoke(cli, ["fbank", str(cuts_in), str(tmp_path / "out.jsonl.gz"),
-                                   "--storage-path", str(small)])
+    res = CliRunner().invoke(cli, ["fbank", str(cuts_in), str(tmp_path / "out.jsonl.gz"), "--storage-path", str(small)])
     assert res.exit_code == 1
     assert "disk full" in res.stderr and str(small) in res.stderr, res.stderr
     assert not any(p.name.endswith(".lca") and ".partial" not in p.name for p in small.rglob("*"))
@@ -150,19 +150,22 @@ def test_read_only_output_gives_a_clear_error(wav_cuts, tmp_path, mount_point):
     ro = mount_point("ro,size=1m")
     cuts_in = tmp_path / "in.jsonl.gz"
     wav_cuts.to_file(cuts_in)
-    res = CliRunner().invoke(cli, ["fbank", str(cuts_in), str(tmp_path / "out.jsonl.gz"),
-                                   "--storage-path", str(ro / "feats")])
+    res = CliRunner().invoke(
+        cli, ["fbank", str(cuts_in), str(tmp_path / "out.jsonl.gz"), "--storage-path", str(ro / "feats")]
+    )
     assert res.exit_code == 1 and "cannot create output directory" in res.stderr and str(ro) in res.stderr
-    res = CliRunner().invoke(cli, ["fbank", str(cuts_in), str(ro / "out.jsonl.gz"),
-                                   "--storage-path", str(tmp_path / "feats")])
+    res = CliRunner().invoke(
+        cli, ["fbank", str(cuts_in), str(ro / "out.jsonl.gz"), "--storage-path", str(tmp_path / "feats")]
+    )
     assert res.exit_code == 1 and "not writable" in res.stderr and str(ro) in res.stderr
 
 
 def test_dask_local_cluster_gives_the_same_features(wav_cuts, tmp_path):
     pytest.importorskip("distributed")
     local = compute_fbank(wav_cuts, tmp_path / "local", progress=False, cuts_per_archive=1)
-    dask = compute_fbank(wav_cuts, tmp_path / "dask", num_jobs=2, executor_kind="dask", progress=False,
-                         cuts_per_archive=1)
+    dask = compute_fbank(
+        wav_cuts, tmp_path / "dask", num_jobs=2, executor_kind="dask", progress=False, cuts_per_archive=1
+    )
     assert [c.id for c in dask] == [c.id for c in local]
     for a, b in zip(local, dask):
         np.testing.assert_array_equal(a.load_features(), b.load_features())
@@ -202,8 +205,9 @@ def test_pcm16_fast_read_equals_lhotse_load_audio(wav_cuts, tmp_path):
     right = MonoCut(id="r", start=0.25, duration=1.0, channel=1, recording=rec)
     np.testing.assert_array_equal(_read_pcm16(right) / np.float32(32768), right.load_audio()[0])
     # 16-bit FLAC reads the same way; float WAV and lazily transformed cuts are left to Lhotse
-    flac = Recording.from_file(soundfile.write(tmp_path / "a.flac", signal(1.0, 16000, 3), 16000) or
-                               tmp_path / "a.flac").to_cut()
+    flac = Recording.from_file(
+        soundfile.write(tmp_path / "a.flac", signal(1.0, 16000, 3), 16000) or tmp_path / "a.flac"
+    ).to_cut()
     np.testing.assert_array_equal(_read_pcm16(flac) / np.float32(32768), flac.load_audio()[0])
     soundfile.write(tmp_path / "f.wav", signal(1.0, 16000, 3), 16000, subtype="FLOAT")
     assert _read_pcm16(Recording.from_file(tmp_path / "f.wav").to_cut()) is None
@@ -230,8 +234,9 @@ def test_audio_error_message_keeps_the_reason(wav_cuts, tmp_path):
     damage(wav_cuts[0])
     cuts_in = tmp_path / "in.jsonl.gz"
     wav_cuts.to_file(cuts_in)
-    res = CliRunner().invoke(cli, ["fbank", str(cuts_in), str(tmp_path / "o.jsonl.gz"), "--storage-path",
-                                   str(tmp_path / "f")])
+    res = CliRunner().invoke(
+        cli, ["fbank", str(cuts_in), str(tmp_path / "o.jsonl.gz"), "--storage-path", str(tmp_path / "f")]
+    )
     err = [line for line in res.stderr.splitlines() if line.startswith("Error:")]
     assert res.exit_code == 1 and len(err) == 1
     assert "Error opening" in err[0] and "[extra info]" not in err[0] and len(err[0]) < 1500, err[0]
@@ -242,8 +247,14 @@ def test_a_rerun_leaves_no_stale_archives_or_rejects(wav_cuts, tmp_path):
     assert len(list((tmp_path / "f").glob("feats-*.lca"))) == 3
     (tmp_path / "rejects.jsonl").write_text('{"cut_id": "old"}\n')
     (tmp_path / "f" / "feats-00009.partial.lca").write_bytes(b"killed run")
-    out = compute_fbank(wav_cuts, tmp_path / "f", cuts_per_archive=10, progress=False, skip_bad=True,
-                        rejects_path=tmp_path / "rejects.jsonl")
+    out = compute_fbank(
+        wav_cuts,
+        tmp_path / "f",
+        cuts_per_archive=10,
+        progress=False,
+        skip_bad=True,
+        rejects_path=tmp_path / "rejects.jsonl",
+    )
     assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["feats-00000.lca"]
     assert not (tmp_path / "rejects.jsonl").exists()
     assert all(c.load_features().shape[0] == c.num_frames for c in out)

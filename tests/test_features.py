@@ -4,6 +4,7 @@ All audio is synthetic and deterministic: a few harmonics of a slowly varying
 pitch plus low-level noise from a seeded RNG, so every mel bin has energy well
 above float32 round-off (see test_extract_matches_lhotse_torch_fbank).
 """
+
 import hashlib
 import json
 import math
@@ -42,7 +43,7 @@ from recipes.features import (  # noqa: E402
 # tick_power=-5) and rounds to the nearest one, so the error is at most half a
 # step, 2**-6 (measured on this lilcom 1.8.2: max |x - decompress(compress(x))|
 # == 0.015625 exactly).  The 1e-5 covers float32 rounding of values |x| < 64.
-LILCOM_BOUND = 2.0 ** -5 / 2 + 1e-5
+LILCOM_BOUND = 2.0**-5 / 2 + 1e-5
 
 
 # ------------------------------------------------------------------ helpers
@@ -304,8 +305,12 @@ def test_load_features_in_fresh_process(wav_cuts, tmp_path):
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     res = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -321,7 +326,7 @@ def naive_splice(feats, context):
     for t in range(T):
         for k, s in enumerate(range(t - context, t + context + 1)):
             if 0 <= s < T:
-                out[t, k * D:(k + 1) * D] = feats[s]
+                out[t, k * D : (k + 1) * D] = feats[s]
     return out
 
 
@@ -351,8 +356,8 @@ def test_eend_input_shape(T):
     out = eend_input(feats)
     assert out.shape == (math.ceil(T / 10), 345)
     if T > 7:  # frame 0 of the middle block is frame 0 itself; left context is zeros
-        np.testing.assert_array_equal(out[0, 7 * 23:8 * 23], feats[0])
-        np.testing.assert_array_equal(out[0, :7 * 23], 0)
+        np.testing.assert_array_equal(out[0, 7 * 23 : 8 * 23], feats[0])
+        np.testing.assert_array_equal(out[0, : 7 * 23], 0)
 
 
 def test_eend_input_on_real_features():

@@ -1,4 +1,5 @@
 """Label matrices: rounding vs pyannote.core, UEM, powerset, target, storage and alignment."""
+
 import itertools
 import subprocess
 import sys
@@ -26,10 +27,14 @@ def make_cut(turns, duration, cut_id="rec", uem=None):
         for i, (s, e, spk) in enumerate(turns)
     ]
     custom = {"uem": uem} if uem is not None else None
-    rec = Recording(id=cut_id, sources=[AudioSource(type="file", channels=[0], source=f"{cut_id}.wav")],
-                    sampling_rate=16000, num_samples=int(duration * 16000), duration=duration)
-    return MonoCut(id=cut_id, start=0.0, duration=duration, channel=0, supervisions=sups, custom=custom,
-                   recording=rec)
+    rec = Recording(
+        id=cut_id,
+        sources=[AudioSource(type="file", channels=[0], source=f"{cut_id}.wav")],
+        sampling_rate=16000,
+        num_samples=int(duration * 16000),
+        duration=duration,
+    )
+    return MonoCut(id=cut_id, start=0.0, duration=duration, channel=0, supervisions=sups, custom=custom, recording=rec)
 
 
 def random_turns(rng, duration, speakers):
@@ -67,7 +72,7 @@ def test_binary_matrix_agrees_with_pyannote_discretize(seed):
     for s, e, _ in turns:
         for b in (s, e):
             k = int(round(b / 0.01))
-            near[max(k - 1, 0): k + 2] = True
+            near[max(k - 1, 0) : k + 2] = True
     diff = (ours[:T] != ref[:T].astype(np.uint8)).any(axis=1)
     assert not (diff & ~near).any(), np.flatnonzero(diff & ~near)[:10]
     assert ours.dtype == np.uint8 and ours.shape == (3000, 3)
@@ -104,9 +109,7 @@ def test_powerset_class_order_is_size_then_lexicographic():
 
 
 def test_powerset_mapping_and_over_capacity_frames():
-    binary = np.array(
-        [[0, 0, 0], [1, 0, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [IGNORE] * 3, [0, 1, 1]], dtype=np.uint8
-    )
+    binary = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [IGNORE] * 3, [0, 1, 1]], dtype=np.uint8)
     classes, over = to_powerset(binary, max_set_size=2)
     # (), (0,), (2,), (0,2), >K, ignored, (1,2)
     assert classes.tolist() == [0, 1, 3, 5, POWERSET_IGNORE, POWERSET_IGNORE, 6]
@@ -163,8 +166,9 @@ def test_global_speaker_map(tmp_path, two_cuts):
 
 def test_powerset_labels_report_over_capacity(tmp_path):
     cut = make_cut([(0, 3, "a"), (1, 3, "b"), (2, 3, "c")], 4.0)
-    out, report = compute_labels(CutSet.from_cuts([cut]), tmp_path / "p.h5", label_type="powerset",
-                                 max_set_size=2, progress=False)
+    out, report = compute_labels(
+        CutSet.from_cuts([cut]), tmp_path / "p.h5", label_type="powerset", max_set_size=2, progress=False
+    )
     lab = next(iter(out)).load_labels()
     assert lab.dtype == np.int16 and lab.shape == (400,)
     assert report.over_max_set_size == {"rec": 100}
@@ -175,9 +179,20 @@ def test_powerset_labels_report_over_capacity(tmp_path):
 def test_target_cuts_share_features_and_hold_one_speaker(tmp_path, two_cuts):
     from lhotse.features import Features
 
-    feats = Features(type="kaldi-native-fbank", num_frames=2000, num_features=23, frame_shift=0.01,
-                     sampling_rate=8000, start=0, duration=20.0, storage_type="lilcom_chunky",
-                     storage_path="feats.lca", storage_key="0,100", recording_id="r1", channels=0)
+    feats = Features(
+        type="kaldi-native-fbank",
+        num_frames=2000,
+        num_features=23,
+        frame_shift=0.01,
+        sampling_rate=8000,
+        start=0,
+        duration=20.0,
+        storage_type="lilcom_chunky",
+        storage_path="feats.lca",
+        storage_key="0,100",
+        recording_id="r1",
+        channels=0,
+    )
     from lhotse.utils import fastcopy
 
     cuts = CutSet.from_cuts([fastcopy(next(iter(two_cuts)), features=feats)])
@@ -201,7 +216,7 @@ def test_window_and_truncate_keep_labels_aligned(tmp_path):
     for w in windows:
         lab = load_labels(w)
         first = int(round(w.start / 0.01))
-        np.testing.assert_array_equal(lab, full[first: first + lab.shape[0]])
+        np.testing.assert_array_equal(lab, full[first : first + lab.shape[0]])
         if w.end <= 25.0:
             assert (lab[:, 0] == 1).all()
     t = next(iter(out)).truncate(offset=12.34, duration=3.0)
@@ -231,8 +246,15 @@ def test_parallel_labels_equal_single_job(tmp_path, two_cuts, kind):
     if kind == "dask":
         pytest.importorskip("distributed")
     one, rep1 = compute_labels(two_cuts, tmp_path / "one.h5", label_type="powerset", progress=False)
-    many, rep2 = compute_labels(two_cuts, tmp_path / "many.h5", label_type="powerset", progress=False,
-                                num_jobs=2, executor_kind=kind, cuts_per_archive=1)
+    many, rep2 = compute_labels(
+        two_cuts,
+        tmp_path / "many.h5",
+        label_type="powerset",
+        progress=False,
+        num_jobs=2,
+        executor_kind=kind,
+        cuts_per_archive=1,
+    )
     assert [c.id for c in many] == [c.id for c in one]
     for a, b in zip(one, many):
         np.testing.assert_array_equal(a.load_labels(), b.load_labels())
@@ -265,14 +287,16 @@ def test_labels_follow_the_features_frame_shift_and_refuse_another(tmp_path):
 
     sr, seconds = 16000, 6.0
     rng = np.random.default_rng(0)
-    soundfile.write(tmp_path / "a.wav", (0.1 * rng.standard_normal(int(sr * seconds))).astype(np.float32), sr,
-                    subtype="PCM_16")
+    soundfile.write(
+        tmp_path / "a.wav", (0.1 * rng.standard_normal(int(sr * seconds))).astype(np.float32), sr, subtype="PCM_16"
+    )
     rec = Recording.from_file(tmp_path / "a.wav", recording_id="a")
     turns = [(0.5, 2.25, "x"), (1.9, 4.03, "y"), (5.0, 6.0, "x")]
-    sups = [SupervisionSegment(id=f"a-{i}", recording_id="a", start=s, duration=e - s, speaker=spk)
-            for i, (s, e, spk) in enumerate(turns)]
-    cuts = CutSet.from_cuts([MonoCut(id="a", start=0.0, duration=seconds, channel=0, recording=rec,
-                                     supervisions=sups)])
+    sups = [
+        SupervisionSegment(id=f"a-{i}", recording_id="a", start=s, duration=e - s, speaker=spk)
+        for i, (s, e, spk) in enumerate(turns)
+    ]
+    cuts = CutSet.from_cuts([MonoCut(id="a", start=0.0, duration=seconds, channel=0, recording=rec, supervisions=sups)])
     feats = compute_fbank(cuts, tmp_path / "fbank", config=KnfFbankConfig(frame_shift=0.02), progress=False)
     cut = next(iter(feats))
     assert cut.features.frame_shift == 0.02 and cut.num_frames == 300
@@ -300,8 +324,9 @@ def test_streamed_labels_from_a_lazy_manifest_equal_the_eager_ones(tmp_path):
     eager_in.to_file(tmp_path / "in.jsonl.gz")
     lazy_in = CutSet.from_jsonl_lazy(tmp_path / "in.jsonl.gz")
     eager, rep1 = compute_labels(eager_in, tmp_path / "a" / "l.h5", progress=False)
-    streamed, rep2 = compute_labels(lazy_in, tmp_path / "b" / "l.h5", progress=False, cuts_per_archive=1,
-                                    output_path=tmp_path / "out.jsonl.gz")
+    streamed, rep2 = compute_labels(
+        lazy_in, tmp_path / "b" / "l.h5", progress=False, cuts_per_archive=1, output_path=tmp_path / "out.jsonl.gz"
+    )
     assert streamed.is_lazy and (tmp_path / "out.jsonl.gz").exists()
     assert sorted(p.name for p in (tmp_path / "b").glob("*.h5")) == ["l-00000.h5", "l-00001.h5", "l-00002.h5"]
     assert [c.id for c in streamed] == ["rec-0", "rec-1", "other"]

@@ -1,5 +1,6 @@
 """recipes.lilcom_writer / lilcom_codec against Lhotse's LilcomChunkyWriter and lilcom.compress:
 same bytes, same keys, read by Lhotse."""
+
 import sys
 
 import numpy as np
@@ -19,7 +20,9 @@ def lilcom_reference(data: np.ndarray, tick_power: int = -5, chunk_size: int = 1
     import lilcom
 
     data = np.array(data, dtype=np.float32, copy=True)
-    return [lilcom.compress(data[b: b + chunk_size], tick_power=tick_power) for b in range(0, data.shape[0], chunk_size)]
+    return [
+        lilcom.compress(data[b : b + chunk_size], tick_power=tick_power) for b in range(0, data.shape[0], chunk_size)
+    ]
 
 
 def fbank_features(seconds: float, seed: int) -> np.ndarray:
@@ -27,7 +30,7 @@ def fbank_features(seconds: float, seed: int) -> np.ndarray:
     t = np.arange(int(seconds * 8000)) / 8000
     x = 0.1 * np.sin(2 * np.pi * (150 + 50 * seed) * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 0.7 * t))
     x = (x + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
-    x[len(x) // 3: len(x) // 2] = 0  # digital silence: log floor, constant rows
+    x[len(x) // 3 : len(x) // 2] = 0  # digital silence: log floor, constant rows
     return NumpyFbank(load_fbank_config())(x)
 
 
@@ -43,7 +46,7 @@ def test_same_bytes_as_lhotse_writer(tmp_path, seconds, seed):
     assert key_fast == key_stock
     assert (tmp_path / "fast.lca").read_bytes() == (tmp_path / "stock.lca").read_bytes()
     back = LilcomChunkyReader(tmp_path / "fast.lca").read(key_fast)
-    assert back.shape == feats.shape and np.abs(back - feats).max() <= 2 ** -6 + 1e-6
+    assert back.shape == feats.shape and np.abs(back - feats).max() <= 2**-6 + 1e-6
 
 
 def test_coefficients_equal_lilcom_regress_array():
@@ -62,7 +65,7 @@ def test_other_shapes_fall_back_to_lilcom():
     import lilcom
 
     x = np.random.default_rng(0).standard_normal((250,)).astype(np.float32)
-    assert compress_chunked(x) == [lilcom.compress(x[b: b + 100].copy(), tick_power=-5) for b in (0, 100, 200)]
+    assert compress_chunked(x) == [lilcom.compress(x[b : b + 100].copy(), tick_power=-5) for b in (0, 100, 200)]
 
 
 def _cases():
@@ -97,19 +100,26 @@ def test_codec_every_partial_chunk_length(frames):
 
 
 @settings(max_examples=150, deadline=None)
-@given(hnp.arrays(np.float32, st.tuples(st.integers(1, 230), st.integers(2, 30)),
-                  elements=st.floats(-2000, 2000, width=32)),
-       st.integers(-20, 20))
+@given(
+    hnp.arrays(
+        np.float32, st.tuples(st.integers(1, 230), st.integers(2, 30)), elements=st.floats(-2000, 2000, width=32)
+    ),
+    st.integers(-20, 20),
+)
 def test_codec_fuzz_equals_lilcom(data, tick_power):
     # (with small ticks and large values some inputs go to lilcom itself: equal by construction)
     assert compress_chunked(data, tick_power=tick_power) == lilcom_reference(data, tick_power)
 
 
-@pytest.mark.parametrize("data", [
-    np.full((150, 23), 1e6, dtype=np.float32),  # beyond MAX_ABS
-    np.ones((150, 1), dtype=np.float32),  # one dimension: lilcom drops the axis
-    np.ones((7, 3, 4), dtype=np.float32),
-], ids=["huge", "one dim", "3-D"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        np.full((150, 23), 1e6, dtype=np.float32),  # beyond MAX_ABS
+        np.ones((150, 1), dtype=np.float32),  # one dimension: lilcom drops the axis
+        np.ones((7, 3, 4), dtype=np.float32),
+    ],
+    ids=["huge", "one dim", "3-D"],
+)
 def test_inputs_outside_the_codec_go_to_lilcom(data):
     assert not lilcom_codec.supported(data, -5)
     assert compress_chunked(data) == lilcom_reference(data)
@@ -169,6 +179,9 @@ def test_writer_without_numba_writes_the_same_archive(tmp_path, monkeypatch):
     with LilcomChunkyWriter(tmp_path / "stock.lca", mode="w") as w:
         key_stock = w.write("a", feats.copy())
     assert key_fast == key_plain == key_stock
-    assert (tmp_path / "fast.lca").read_bytes() == (tmp_path / "plain.lca").read_bytes() == (
-        tmp_path / "stock.lca").read_bytes()
+    assert (
+        (tmp_path / "fast.lca").read_bytes()
+        == (tmp_path / "plain.lca").read_bytes()
+        == (tmp_path / "stock.lca").read_bytes()
+    )
     assert lilcom_writer  # the module under test

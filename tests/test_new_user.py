@@ -1,6 +1,7 @@
 """Issue 16: no dead ends for a new user. Each test first reproduces what a new user met
 (on a stand-in of pyannote.audio's own test database, tests/fixtures/pyannote_testdb.py),
 then checks the fixed behaviour against expectations computed here."""
+
 import json
 import os
 import unicodedata
@@ -49,7 +50,7 @@ def fix_list(db):
 def test_list_typo_is_named_with_the_close_id(db, tmp_path):
     res = prepare(db, tmp_path / "out", *uem_args(db))
     assert res.exit_code == 1
-    assert "tr\u00f1" "00 (did you mean trn00?)" in res.stderr and "debug.train.lst" in res.stderr
+    assert "tr\u00f100 (did you mean trn00?)" in res.stderr and "debug.train.lst" in res.stderr
 
 
 def test_repeated_uem_is_their_union_and_notes_reach_the_console(db, tmp_path, caplog):
@@ -63,8 +64,7 @@ def test_repeated_uem_is_their_union_and_notes_reach_the_console(db, tmp_path, c
     res = prepare(db, tmp_path / "out", "--uem", db / "debug.train.uem", "--uem", db / "debug.development.uem")
     assert res.exit_code == 0, res.output
     console = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]  # logging goes to stderr
-    assert any("1 recording(s): not in the UEM; the whole recording is scored" in m and "tst00" in m
-               for m in console)
+    assert any("1 recording(s): not in the UEM; the whole recording is scored" in m and "tst00" in m for m in console)
     expected = reference_uem(db)
     for split, uris in SPLITS.items():
         for cut in CutSet.from_file(tmp_path / "out" / f"dbg_cuts_{split}.jsonl.gz"):
@@ -105,8 +105,10 @@ def test_a_5_sample_file_names_the_file_writes_nothing_but_the_report(db, tmp_pa
     res = prepare(db, out, "--skip-bad")
     assert res.exit_code == 0, res.output
     rejects = [json.loads(x) for x in (out / "dbg_prepare_rejects.jsonl").read_text().splitlines()]
-    assert [(r["recording_id"], r["audio"]) for r in rejects] == [("trn02", str(db / "trn02.wav")),
-                                                                   ("trn03", str(db / "trn03.wav"))]
+    assert [(r["recording_id"], r["audio"]) for r in rejects] == [
+        ("trn02", str(db / "trn02.wav")),
+        ("trn03", str(db / "trn03.wav")),
+    ]
     train = CutSet.from_file(out / "dbg_cuts_train.jsonl.gz")
     assert sorted(train.ids) == ["trn00", "trn01"]
     assert "audio files left out (cannot be used): 2" in (out / "dbg_prepare_report.txt").read_text()
@@ -179,8 +181,10 @@ def test_discovery_follows_links_reads_opus_reports_dangling_and_nfd(tmp_path, c
     nfd = unicodedata.normalize("NFD", "caf\u00e9")
     soundfile.write(audio / f"{unicodedata.normalize('NFC', nfd)}.wav", data, sr)  # file name NFC
     rttm = tmp_path / "x.rttm"
-    rttm.write_text("".join(f"SPEAKER {u} 1 1.0 2.0 <NA> <NA> A <NA> <NA>\n"
-                            for u in ("trn01", "trn02", "trn03", nfd)), encoding="utf-8")  # RTTM id NFD
+    rttm.write_text(
+        "".join(f"SPEAKER {u} 1 1.0 2.0 <NA> <NA> A <NA> <NA>\n" for u in ("trn01", "trn02", "trn03", nfd)),
+        encoding="utf-8",
+    )  # RTTM id NFD
     out = tmp_path / "out"
     res = run("prepare", "rttm", audio, rttm, out, "--name", "d")
     assert res.exit_code == 0, res.output
@@ -225,8 +229,13 @@ def featured(tmp_path_factory):
         for s in ("train", "development"):
             res = run("fbank", f"man/dbg_cuts_{s}.jsonl.gz", f"cuts/dbg_cuts_{s}.jsonl.gz", "--storage-path", "fbank")
             assert res.exit_code == 0, res.output
-            res = run("labels", f"cuts/dbg_cuts_{s}.jsonl.gz", f"cuts/dbg_cuts_{s}_binary.jsonl.gz",
-                      "--storage-path", "labels")
+            res = run(
+                "labels",
+                f"cuts/dbg_cuts_{s}.jsonl.gz",
+                f"cuts/dbg_cuts_{s}_binary.jsonl.gz",
+                "--storage-path",
+                "labels",
+            )
             assert res.exit_code == 0, res.output
     finally:
         os.chdir(cwd)
@@ -263,8 +272,18 @@ def test_pyannote_export_of_label_files_loads_with_no_warning(featured, tmp_path
     out = tmp_path / "pyannote"
     odd = tmp_path / "whatever.jsonl.gz"  # a name outside the naming rule, given with --split
     odd.write_bytes((featured / "cuts" / "dbg_cuts_development_binary.jsonl.gz").read_bytes())
-    res = run("export", "pyannote", featured / "cuts" / "dbg_cuts_train_binary.jsonl.gz", "--split",
-              f"dev={odd}", out, "--name", "Dbg", "--root", featured)
+    res = run(
+        "export",
+        "pyannote",
+        featured / "cuts" / "dbg_cuts_train_binary.jsonl.gz",
+        "--split",
+        f"dev={odd}",
+        out,
+        "--name",
+        "Dbg",
+        "--root",
+        featured,
+    )
     assert res.exit_code == 0, res.output
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -279,8 +298,17 @@ def test_failed_pyannote_export_writes_nothing(featured, tmp_path):
     out = tmp_path / "pyannote"
     weird = tmp_path / "dbg_cuts_weird.jsonl.gz"
     weird.write_bytes((featured / "cuts" / "dbg_cuts_train.jsonl.gz").read_bytes())
-    res = run("export", "pyannote", featured / "cuts" / "dbg_cuts_development.jsonl.gz", weird, out,
-              "--name", "X", "--root", featured)
+    res = run(
+        "export",
+        "pyannote",
+        featured / "cuts" / "dbg_cuts_development.jsonl.gz",
+        weird,
+        out,
+        "--name",
+        "X",
+        "--root",
+        featured,
+    )
     assert res.exit_code == 1 and "'weird' has no pyannote subset" in res.stderr
     assert not out.exists() or not any(out.iterdir())
 
@@ -333,8 +361,16 @@ def test_fbank_checks_output_before_work_and_locks_it(featured, tmp_path, monkey
 # 6. start-up: describe on an RTTM and the verbs' --help import neither torch nor Lhotse
 
 
-@pytest.mark.parametrize("argv", [["describe", "{rttm}"], ["fbank", "--help"], ["prepare", "rttm", "--help"],
-                                  ["export", "kaldi", "--help"], ["--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["describe", "{rttm}"],
+        ["fbank", "--help"],
+        ["prepare", "rttm", "--help"],
+        ["export", "kaldi", "--help"],
+        ["--help"],
+    ],
+)
 def test_light_verbs_import_no_torch_or_lhotse(tmp_path, argv):
     import subprocess
     import sys
@@ -343,9 +379,13 @@ def test_light_verbs_import_no_torch_or_lhotse(tmp_path, argv):
     rttm = tmp_path / "x.rttm"
     rttm.write_text("SPEAKER a 1 0.0 1.0 <NA> <NA> s <NA> <NA>\n")
     repo = Path(__file__).resolve().parents[1]
-    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "recipes.cli",
-                          *[a.format(rttm=rttm) for a in argv]], capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=str(repo)), timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "recipes.cli", *[a.format(rttm=rttm) for a in argv]],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(repo)),
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     imported = {line.rsplit("|", 1)[1].strip() for line in res.stderr.splitlines() if line.startswith("import time:")}
     assert "torch" not in imported and "lhotse" not in imported
@@ -365,8 +405,15 @@ def test_small_corpus_is_split_by_duration_for_several_workers(featured, tmp_pat
     assert len(chunk_by_duration(list(cuts), 200, 1)) == 1
     chunks = chunk_by_duration(list(cuts), 200, 2)
     assert len(chunks) == 4 and [c.id for ch in chunks for c in ch] == list(cuts.ids)  # one task per worker+
-    res = run("fbank", "man/dbg_cuts_train.jsonl.gz", tmp_path / "two.jsonl.gz", "--storage-path", tmp_path / "f",
-              "--num-jobs", "2")
+    res = run(
+        "fbank",
+        "man/dbg_cuts_train.jsonl.gz",
+        tmp_path / "two.jsonl.gz",
+        "--storage-path",
+        tmp_path / "f",
+        "--num-jobs",
+        "2",
+    )
     assert res.exit_code == 0, res.output
     assert len(list((tmp_path / "f" / "two").glob("feats-*.lca"))) == 4
     assert "h audio" in res.stderr  # the bar counts hours of audio

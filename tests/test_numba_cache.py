@@ -4,6 +4,7 @@ process loads the compiled encoder from the cache instead of compiling it again.
 
 As root, permission bits do not stop writes, so "unwritable" is made with files standing
 where numba wants directories (``recipes/__pycache__``, ``$HOME/.cache``)."""
+
 import os
 import shutil
 import subprocess
@@ -30,7 +31,8 @@ if sys.argv[1] == "encode":
     from recipes.lilcom_writer import compress_chunked
     rng = np.random.default_rng(0)
     x = np.cumsum(rng.normal(size=(250, 23)), axis=0).astype(np.float32)
-    ok = [bytes(b) for b in compress_chunked(x.copy(), -5, 100)] == [lilcom.compress(x[i:i + 100], tick_power=-5) for i in range(0, 250, 100)]
+    ours = [bytes(b) for b in compress_chunked(x.copy(), -5, 100)]
+    ok = ours == [lilcom.compress(x[i:i + 100], tick_power=-5) for i in range(0, 250, 100)]
 stats = lilcom_codec._encode_chunks.stats
 print(json.dumps({"warnings": [str(w.message) for w in caught], "equal": ok,
                   "hits": sum(stats.cache_hits.values()), "misses": sum(stats.cache_misses.values())}))
@@ -51,7 +53,14 @@ def _run(site: Path, home: Path, tmpdir: Path, mode: str, **extra: str) -> dict:
 
     env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "PYTHONPATH")}
     env.update(HOME=str(home), TMPDIR=str(tmpdir), PYTHONPATH=str(site), PYTHONDONTWRITEBYTECODE="1", **extra)
-    proc = subprocess.run([sys.executable, "-c", PROBE, mode, str(site)], env=env, cwd=str(site.parent), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, mode, str(site)],
+        env=env,
+        cwd=str(site.parent),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

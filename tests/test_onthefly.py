@@ -4,6 +4,7 @@ Expectation computed independently: kaldi-native-fbank called directly (options
 written out in tests/test_features.py) on the cut's audio resampled by one
 ``soxr.resample`` call.
 """
+
 import numpy as np
 import pytest
 import soundfile

@@ -1,5 +1,6 @@
 """The Datasets section: YAML facts, citations that resolve, distributions against direct
 computations, paragraphs stating the measured figures, simulated-set tables."""
+
 import json
 import re
 import shutil
@@ -18,8 +19,19 @@ from recipes.paper import PAPER_KEYS, cite_keys, corpus_of, known_corpora, load_
 from recipes.rttm import ReadReport, Turn
 from recipes.stats import build_report, recording_stats
 
-CORPORA = ["ami", "icsi", "aishell4", "voxconverse", "ava_avd", "msdwild", "dihard3", "chime6", "libricss",
-           "tedlium", "voxceleb"]
+CORPORA = [
+    "ami",
+    "icsi",
+    "aishell4",
+    "voxconverse",
+    "ava_avd",
+    "msdwild",
+    "dihard3",
+    "chime6",
+    "libricss",
+    "tedlium",
+    "voxceleb",
+]
 
 
 def parse_bib(text):
@@ -31,7 +43,7 @@ def parse_bib(text):
             depth += {"{": 1, "}": -1}.get(text[i], 0)
             i += 1
         assert depth == 0, f"unbalanced braces in {m.group(2)}"
-        body = text[m.end(): i - 1]
+        body = text[m.end() : i - 1]
         entries[m.group(2)] = {f.lower(): v for f, v in re.findall(r"(\w+)\s*=\s*\{(.*?)\}\s*,?\s*$", body, re.M)}
     return entries
 
@@ -68,7 +80,7 @@ def reference_events(turns):
     spk = sorted({t.speaker for t in turns})
     act = np.zeros((len(spk), n), bool)
     for t in turns:
-        act[spk.index(t.speaker), int(round(t.start * ms)): int(round(t.end * ms))] = True
+        act[spk.index(t.speaker), int(round(t.start * ms)) : int(round(t.end * ms))] = True
     segs = []
     for i, s in enumerate(spk):
         d = np.diff(np.concatenate([[0], act[i].astype(int), [0]]))
@@ -86,8 +98,12 @@ def reference_events(turns):
     k = act.sum(axis=0) >= 2
     d = np.diff(np.concatenate([[0], k.astype(int), [0]]))
     ov = list((np.flatnonzero(d == -1) - np.flatnonzero(d == 1)) / ms)
-    return dict(turn_duration=sorted(e - s for s, e, _ in segs), pause_same_speaker=sorted(same),
-                pause_speaker_change=sorted(change), overlap_segment=sorted(ov))
+    return dict(
+        turn_duration=sorted(e - s for s, e, _ in segs),
+        pause_same_speaker=sorted(same),
+        pause_speaker_change=sorted(change),
+        overlap_segment=sorted(ov),
+    )
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -115,16 +131,38 @@ def corpus_cuts(rec_prefix, n, seed, uem_trim=0.0):
     for i in range(n):
         rid = f"{rec_prefix}{i}"
         dur = 120.0
-        rec = Recording(id=rid, sources=[AudioSource(type="file", channels=[0], source=f"{rid}.wav")],
-                        sampling_rate=16000, num_samples=int(dur * 16000), duration=dur)
+        rec = Recording(
+            id=rid,
+            sources=[AudioSource(type="file", channels=[0], source=f"{rid}.wav")],
+            sampling_rate=16000,
+            num_samples=int(dur * 16000),
+            duration=dur,
+        )
         sups, t = [], 1.0
         while t < dur - 6:
             length = float(rng.uniform(0.5, 5))
-            sups.append(SupervisionSegment(id=f"{rid}-{len(sups)}", recording_id=rid, start=t, duration=length,
-                                           channel=0, speaker=f"{rid}_s{len(sups) % 3}"))
+            sups.append(
+                SupervisionSegment(
+                    id=f"{rid}-{len(sups)}",
+                    recording_id=rid,
+                    start=t,
+                    duration=length,
+                    channel=0,
+                    speaker=f"{rid}_s{len(sups) % 3}",
+                )
+            )
             t += length + float(rng.uniform(-0.5, 1.0))
-        cuts.append(MonoCut(id=rid, start=0, duration=dur, channel=0, recording=rec, supervisions=sups,
-                            custom={"uem": [[uem_trim, dur - uem_trim]]}))
+        cuts.append(
+            MonoCut(
+                id=rid,
+                start=0,
+                duration=dur,
+                channel=0,
+                recording=rec,
+                supervisions=sups,
+                custom={"uem": [[uem_trim, dur - uem_trim]]},
+            )
+        )
     return CutSet.from_cuts(cuts)
 
 
@@ -143,8 +181,10 @@ def recipe_dirs(tmp_path):
 
 
 def test_describe_latex_cites_resolve_and_paragraphs_state_the_figures(recipe_dirs, tmp_path):
-    inputs = [str(recipe_dirs / "ami/data/cuts/ami-sdm_cuts_test.jsonl.gz"),
-              str(recipe_dirs / "voxconverse/data/cuts/voxconverse_cuts_test.jsonl.gz")]
+    inputs = [
+        str(recipe_dirs / "ami/data/cuts/ami-sdm_cuts_test.jsonl.gz"),
+        str(recipe_dirs / "voxconverse/data/cuts/voxconverse_cuts_test.jsonl.gz"),
+    ]
     runner = CliRunner()
     tex, bib = tmp_path / "table.tex", tmp_path / "refs.bib"
     res = runner.invoke(cli, ["describe", *inputs, "--format", "latex", "-o", str(tex), "--bib", str(bib)])
@@ -169,8 +209,10 @@ def test_describe_latex_cites_resolve_and_paragraphs_state_the_figures(recipe_di
     assert (tmp_path / "c.png").stat().st_size > 0
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex not installed: LaTeX not rendered")
-    (tmp_path / "doc.tex").write_text("\\documentclass{article}\\usepackage{booktabs,url}\\begin{document}\n"
-                                      "\\input{table.tex}\n\\bibliographystyle{plain}\\bibliography{refs}\\end{document}\n")
+    (tmp_path / "doc.tex").write_text(
+        "\\documentclass{article}\\usepackage{booktabs,url}\\begin{document}\n"
+        "\\input{table.tex}\n\\bibliographystyle{plain}\\bibliography{refs}\\end{document}\n"
+    )
     latex = ["pdflatex", "-interaction=nonstopmode", "doc.tex"]
     for cmd in (latex, ["bibtex", "doc"], latex, latex):
         if cmd[0] == "bibtex" and shutil.which("bibtex") is None:
@@ -188,15 +230,30 @@ def test_simulated_set_table_from_sim_metadata(tmp_path):
         k, target = (2, 0.1) if i % 3 else (3, 0.2)
         dur = float(rng.uniform(30, 90))
         rid = f"src{i}"
-        rec = Recording(id=rid, sources=[AudioSource(type="file", channels=[0], source=f"{rid}.wav")],
-                        sampling_rate=16000, num_samples=int(dur * 16000), duration=dur)
-        sups = [SupervisionSegment(id=f"{rid}-{j}", recording_id=rid, start=j * 5.0, duration=6.0, channel=0,
-                                   speaker=f"s{j % k}") for j in range(int(dur // 5) - 1)]
+        rec = Recording(
+            id=rid,
+            sources=[AudioSource(type="file", channels=[0], source=f"{rid}.wav")],
+            sampling_rate=16000,
+            num_samples=int(dur * 16000),
+            duration=dur,
+        )
+        sups = [
+            SupervisionSegment(
+                id=f"{rid}-{j}", recording_id=rid, start=j * 5.0, duration=6.0, channel=0, speaker=f"s{j % k}"
+            )
+            for j in range(int(dur // 5) - 1)
+        ]
         track = MonoCut(id=rid, start=0, duration=dur, channel=0, recording=rec, supervisions=sups)
         mix = MixedCut(id=f"mix{i}", tracks=[MixTrack(cut=track)])
-        sim = {"method": "target-overlap", "num_speakers": k, "target_overlap": target, "target_silence": 0.1,
-               "overlap_ratio": float(rng.uniform(0.05, 0.25)), "silence_ratio": float(rng.uniform(0.05, 0.15)),
-               "index": i}
+        sim = {
+            "method": "target-overlap",
+            "num_speakers": k,
+            "target_overlap": target,
+            "target_silence": 0.1,
+            "overlap_ratio": float(rng.uniform(0.05, 0.25)),
+            "silence_ratio": float(rng.uniform(0.05, 0.15)),
+            "index": i,
+        }
         mix.sim = sim  # Lhotse stores it on the first track's custom
         mixtures.append(mix)
         expect.setdefault((k, target), []).append((dur, sim["overlap_ratio"], sim["silence_ratio"]))

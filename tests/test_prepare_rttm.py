@@ -1,4 +1,5 @@
 """The generic `diar prepare rttm` recipe and the CLI's error behaviour."""
+
 import gzip
 import json
 
@@ -47,9 +48,23 @@ def run(args):
 
 def test_prepare_rttm_writes_valid_manifests_and_lists_unmatched(corpus):
     out = corpus / "out"
-    res = run(["prepare", "rttm", corpus / "audio", corpus / "rttm", out, "--name", "mine",
-               "--uem", corpus / "all.uem", "--split", f"train={corpus / 'train.list'}",
-               "--split", f"dev={corpus / 'dev.list'}"])
+    res = run(
+        [
+            "prepare",
+            "rttm",
+            corpus / "audio",
+            corpus / "rttm",
+            out,
+            "--name",
+            "mine",
+            "--uem",
+            corpus / "all.uem",
+            "--split",
+            f"train={corpus / 'train.list'}",
+            "--split",
+            f"dev={corpus / 'dev.list'}",
+        ]
+    )
     assert res.exit_code == 0, res.output
     for split in ("train", "dev"):
         for kind in ("recordings", "supervisions", "cuts"):
@@ -63,7 +78,10 @@ def test_prepare_rttm_writes_valid_manifests_and_lists_unmatched(corpus):
     (cut,) = list(cuts)
     assert cut.id == "meetA" and cut.channel == 0
     assert [(s.speaker, s.start, s.end) for s in cut.supervisions] == [
-        ("spk2", 0.5, 2.5), ("spk1", 2.0, 5.0), ("spk1", 9.0, 10.0)]  # last turn clipped to 10 s
+        ("spk2", 0.5, 2.5),
+        ("spk1", 2.0, 5.0),
+        ("spk1", 9.0, 10.0),
+    ]  # last turn clipped to 10 s
     assert cut.custom["uem"] == [[0.0, 9.5]]
     dev = list(CutSet.from_file(out / "mine_cuts_dev.jsonl.gz"))
     assert dev[0].recording.num_channels == 2 and dev[0].custom["uem"] == [[0.0, 8.0]]
@@ -106,14 +124,24 @@ def test_bad_rttm_gives_one_line_error_with_file_and_line(corpus, line, expected
 
 def test_split_with_unknown_recording_is_an_error(corpus):
     (corpus / "bad.list").write_text("meetA\nnot_there\n")
-    res = run(["prepare", "rttm", corpus / "audio", corpus / "rttm", corpus / "o", "--name", "x",
-               "--split", f"train={corpus / 'bad.list'}"])
+    res = run(
+        [
+            "prepare",
+            "rttm",
+            corpus / "audio",
+            corpus / "rttm",
+            corpus / "o",
+            "--name",
+            "x",
+            "--split",
+            f"train={corpus / 'bad.list'}",
+        ]
+    )
     assert res.exit_code == 1 and "not_there" in res.stderr
 
 
 def test_split_option_needs_name_and_file(corpus):
-    res = run(["prepare", "rttm", corpus / "audio", corpus / "rttm", corpus / "o", "--name", "x",
-               "--split", "train"])
+    res = run(["prepare", "rttm", corpus / "audio", corpus / "rttm", corpus / "o", "--name", "x", "--split", "train"])
     assert res.exit_code == 2 and "NAME=LISTFILE" in res.stderr
 
 

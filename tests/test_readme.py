@@ -1,5 +1,6 @@
 """Every README code block marked ``<!-- tested: ... -->`` runs as shown on the demo outputs
 (issue 16, point 7), so the README cannot drift from the code."""
+
 import os
 import re
 import shutil
@@ -15,8 +16,10 @@ MARK = "<!-- tested:"
 
 def marked_blocks(text):
     """``[(language, code)]`` of the fenced blocks that follow a ``<!-- tested: ... -->`` line."""
-    return [(m.group(1), m.group(2)) for m in
-            re.finditer(re.escape(MARK) + r"[^\n]*-->\n```(\w+)\n(.*?)\n```", text, flags=re.S)]
+    return [
+        (m.group(1), m.group(2))
+        for m in re.finditer(re.escape(MARK) + r"[^\n]*-->\n```(\w+)\n(.*?)\n```", text, flags=re.S)
+    ]
 
 
 def test_marked_blocks_are_found():
@@ -33,8 +36,14 @@ def demo(tmp_path_factory):
     os.symlink(REPO / "local", root / "local")
     os.symlink(REPO / "conf", root / "conf")
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", PYTHONPATH=str(REPO))
-    res = subprocess.run(["bash", "run.sh", "--num-recordings", "4", "--duration", "30", "--stop-stage", "3"],
-                         cwd=root / "egs" / "demo", env=env, capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        ["bash", "run.sh", "--num-recordings", "4", "--duration", "30", "--stop-stage", "3"],
+        cwd=root / "egs" / "demo",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     return root / "egs" / "demo", env
 
@@ -43,13 +52,22 @@ def test_readme_blocks_run_on_the_demo_outputs(demo):
     recipe, env = demo
     blocks = marked_blocks((REPO / "README.md").read_text())
     python = "\n".join(code for lang, code in blocks if lang == "python")  # one session, in README order
-    check = ("\nassert batch['features'].shape[-1] == 345 and batch['labels'].ndim == 3"
-             "\nassert feats.shape[-1] == 23 and len(lens) == feats.shape[0]\nprint('ok')\n")
-    res = subprocess.run([sys.executable, "-c", python + check], cwd=recipe, env=env, capture_output=True,
-                         text=True, timeout=600)
+    check = (
+        "\nassert batch['features'].shape[-1] == 345 and batch['labels'].ndim == 3"
+        "\nassert feats.shape[-1] == 23 and len(lens) == feats.shape[0]\nprint('ok')\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", python + check], cwd=recipe, env=env, capture_output=True, text=True, timeout=600
+    )
     assert res.returncode == 0 and res.stdout.strip().endswith("ok"), res.stderr[-3000:]
     for lang, code in blocks:
         if lang == "bash":
-            res = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=recipe, env=env, capture_output=True,
-                                 text=True, timeout=600)
+            res = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", code],
+                cwd=recipe,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             assert res.returncode == 0, (code, res.stderr[-3000:])

@@ -1,4 +1,5 @@
 """Tests for recipes.rttm: RTTM/UEM parsing, merging, clipping, writing."""
+
 from __future__ import annotations
 
 import io
@@ -70,9 +71,7 @@ def test_parse_hand_written(tmp_path, caplog):
         Turn("rec.B", 11.0, 11.5, "h0", "1"),
         Turn("rec.B", 12.123456, 12.223456, "spkB", "1"),
     ]
-    assert report == ReadReport(
-        files=1, lines=9, skipped_lines=4, zero_duration=[f"{path}:9"], merged_self_overlaps=2
-    )
+    assert report == ReadReport(files=1, lines=9, skipped_lines=4, zero_duration=[f"{path}:9"], merged_self_overlaps=2)
     summary = report.summary()
     assert "\n" not in summary
     for number in ("1 file", "9 SPEAKER", "4 blank", "1 zero-duration", "2 same-speaker"):
@@ -143,7 +142,10 @@ GOOD = "SPEAKER rec 1 0.0 1.0 <NA> <NA> spk <NA> <NA>"
     [
         ("SPEAKER rec 1 0.0 1.0 <NA> <NA> spk", ["8 fields", "expected 9 or 10"]),
         ("SPEAKER rec 1 0.0 1.0 <NA> <NA> spk <NA> <NA> extra", ["11 fields", "expected 9 or 10"]),
-        ("SPEAKER rec 1 abc 1.0 <NA> <NA> spk <NA> <NA>", ["onset (field 4) 'abc'", "not a number", "expected a decimal number"]),
+        (
+            "SPEAKER rec 1 abc 1.0 <NA> <NA> spk <NA> <NA>",
+            ["onset (field 4) 'abc'", "not a number", "expected a decimal number"],
+        ),
         ("SPEAKER rec 1 0.0 1,5 <NA> <NA> spk <NA> <NA>", ["duration (field 5) '1,5'", "expected a decimal number"]),
         ("SPEAKER rec 1 0.0 nan <NA> <NA> spk <NA> <NA>", ["duration (field 5) 'nan'", "expected a decimal number"]),
         ("SPEAKER rec 1 <NA> 1.0 <NA> <NA> spk <NA> <NA>", ["onset (field 4) '<NA>'", "expected a decimal number"]),
@@ -152,13 +154,22 @@ GOOD = "SPEAKER rec 1 0.0 1.0 <NA> <NA> spk <NA> <NA>"
         ("SPEAKER rec 1 0.5 -1.25 <NA> <NA> spk <NA> <NA>", ["negative duration -1.25", "expected duration >= 0"]),
         # SPKR-INFO / LEXEME lines are valid NIST RTTM and skipped (test_other_rttm_types_are_skipped_and_counted);
         # an unknown type, or another type with the wrong field count, is still an error
-        ("SPEAKERS rec 1 0.0 1.0 <NA> <NA> spk <NA> <NA>", ["'SPEAKERS'", "not an RTTM type", "expected a SPEAKER line"]),
+        (
+            "SPEAKERS rec 1 0.0 1.0 <NA> <NA> spk <NA> <NA>",
+            ["'SPEAKERS'", "not an RTTM type", "expected a SPEAKER line"],
+        ),
         ("TURN rec 1 0.5 0.2 hello lex spk <NA> <NA>", ["'TURN'", "not an RTTM type"]),
         ("SPKR-INFO rec 1 <NA> <NA> <NA> unknown spk", ["8 fields", "expected 9 or 10"]),
-        ("SPEAKER rec 1 0.0 1.0 <NA> <NA> <NA> <NA> <NA>", ["speaker name (field 8) is <NA>", "expected a speaker label"]),
+        (
+            "SPEAKER rec 1 0.0 1.0 <NA> <NA> <NA> <NA> <NA>",
+            ["speaker name (field 8) is <NA>", "expected a speaker label"],
+        ),
         # speaker left empty: the 9 remaining fields put '<NA>' (conf) in the speaker slot
         ("SPEAKER rec 1 0.0 1.0 <NA> <NA>  <NA> <NA>", ["speaker name (field 8) is <NA>"]),
-        ("SPEAKER <NA> 1 0.0 1.0 <NA> <NA> spk <NA> <NA>", ["recording id (field 2) is <NA>", "expected a recording id"]),
+        (
+            "SPEAKER <NA> 1 0.0 1.0 <NA> <NA> spk <NA> <NA>",
+            ["recording id (field 2) is <NA>", "expected a recording id"],
+        ),
     ],
 )
 def test_rttm_errors(tmp_path, bad, expected_parts):
@@ -177,10 +188,12 @@ def test_rttm_errors(tmp_path, bad, expected_parts):
 def test_other_rttm_types_are_skipped_and_counted(tmp_path):
     """NIST RTTM (RT-09 plan) files carry SPKR-INFO headers and LEXEME / NON-SPEECH lines:
     valid, skipped, counted per type; the SPEAKER turns are read as without them."""
-    other = ("SPKR-INFO rec 1 <NA> <NA> <NA> unknown spk <NA> <NA>\n"
-             "LEXEME rec 1 0.5 0.2 hello lex spk <NA> <NA>\n"
-             "LEXEME rec 1 0.7 0.2 world lex spk <NA> <NA>\n"
-             "NON-SPEECH rec 1 3.0 0.5 <NA> noise <NA> <NA> <NA>\n")
+    other = (
+        "SPKR-INFO rec 1 <NA> <NA> <NA> unknown spk <NA> <NA>\n"
+        "LEXEME rec 1 0.5 0.2 hello lex spk <NA> <NA>\n"
+        "LEXEME rec 1 0.7 0.2 world lex spk <NA> <NA>\n"
+        "NON-SPEECH rec 1 3.0 0.5 <NA> noise <NA> <NA> <NA>\n"
+    )
     plain = _write(tmp_path / "plain.rttm", f"{GOOD}\n")
     nist = _write(tmp_path / "nist.rttm", other + f"{GOOD}\n")
     (want, _), (got, report) = read_rttm(plain), read_rttm(nist)
@@ -304,6 +317,7 @@ def test_clip_to_uem_splits_turns():
 
 def _assert_same_to_1ms(a, b):
     """Compare turn lists stream by stream (rounding may reorder turns of different speakers)."""
+
     def streams(turns):
         out = defaultdict(list)
         for t in turns:
@@ -371,10 +385,7 @@ def test_uem_read_write(tmp_path):
     buf = io.StringIO()
     write_uem(uem, buf)
     assert buf.getvalue() == (
-        "DH_0001 1 0.000 200.000\n"
-        "DH_0001 1 300.250 601.408\n"
-        "DH_0002 1 0.000 600.500\n"
-        "S02_U06 1 75.000 12000.000\n"
+        "DH_0001 1 0.000 200.000\nDH_0001 1 300.250 601.408\nDH_0002 1 0.000 600.500\nS02_U06 1 75.000 12000.000\n"
     )
     out = tmp_path / "x" / "y.uem"
     write_uem(uem, out, channel="A")
@@ -538,8 +549,28 @@ def test_fuzz_round_trip_to_1ms(rows):
 
 _TOKENS = st.one_of(
     st.sampled_from(
-        ["SPEAKER", "SPKR-INFO", "<NA>", "1", "0", "-1", "1e999", "-0", "nan", "inf", "1_0", "\u0663", "0x1",
-         ".5", "5.", "1e-400", ";;", "#", "", "1e9999999999"]
+        [
+            "SPEAKER",
+            "SPKR-INFO",
+            "<NA>",
+            "1",
+            "0",
+            "-1",
+            "1e999",
+            "-0",
+            "nan",
+            "inf",
+            "1_0",
+            "\u0663",
+            "0x1",
+            ".5",
+            "5.",
+            "1e-400",
+            ";;",
+            "#",
+            "",
+            "1e9999999999",
+        ]
     ),
     st.text(max_size=6).filter(lambda s: "\n" not in s),
 )

@@ -3,6 +3,7 @@ corpus's fixture: the manifests stage 1 must write, and a rerun that finds every
 
 One parametrised test; a corpus adds one entry to CASES (its fixture builder, its options, the
 files it must write and the number of stages a rerun skips)."""
+
 import subprocess
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional
@@ -84,26 +85,65 @@ def files(prefix, splits):
 
 CASES = [
     Case("aishell4", build_aishell4_fixture, files("aishell4", ("train_L", "train_M", "train_S", "test"))),
-    Case("ami", build_ami_fixture, files("ami-mdm", ("dev",)), args=["--mic", "mdm", "--stop-stage", "1"],
-         check=check_ami),
-    Case("ava_avd", lambda p: build_ava_avd_fixture(p, unmatched=True), files("ava_avd", ("train", "val", "test")),
-         check=check_ava_avd),
-    Case("chime6", lambda p: build_chime6_fixture(p, unmatched=True), files("chime6-U02", ("train", "dev", "eval")),
-         args=["--stop-stage", "1", "--mic", "U02"],
-         extra=lambda t: ["--uem", str(write_kaldi_uem(t / "uem_file", {"S01": 0, "S02": 0.5, "S09": 0.3}))]),
-    Case("dihard3", lambda p: build_dihard3_fixture(p, unmatched=True), files("dihard3-core", ("dev", "eval")),
-         args=["--stop-stage", "1", "--partition", "core"], before=check_dihard3_needs_corpus_dir),
+    Case(
+        "ami",
+        build_ami_fixture,
+        files("ami-mdm", ("dev",)),
+        args=["--mic", "mdm", "--stop-stage", "1"],
+        check=check_ami,
+    ),
+    Case(
+        "ava_avd",
+        lambda p: build_ava_avd_fixture(p, unmatched=True),
+        files("ava_avd", ("train", "val", "test")),
+        check=check_ava_avd,
+    ),
+    Case(
+        "chime6",
+        lambda p: build_chime6_fixture(p, unmatched=True),
+        files("chime6-U02", ("train", "dev", "eval")),
+        args=["--stop-stage", "1", "--mic", "U02"],
+        extra=lambda t: ["--uem", str(write_kaldi_uem(t / "uem_file", {"S01": 0, "S02": 0.5, "S09": 0.3}))],
+    ),
+    Case(
+        "dihard3",
+        lambda p: build_dihard3_fixture(p, unmatched=True),
+        files("dihard3-core", ("dev", "eval")),
+        args=["--stop-stage", "1", "--partition", "core"],
+        before=check_dihard3_needs_corpus_dir,
+    ),
     Case("icsi", build_icsi_fixture, files("icsi-ihm-mix", ("test",)), check=check_icsi),
-    Case("libricss", lambda p: build_libricss_fixture(p, unmatched=True), files("libricss-clean", ("dev", "eval")),
-         args=["--stop-stage", "1", "--mic", "clean"]),
-    Case("msdwild", lambda p: build_msdwild_fixture(p, layout="release"),
-         files("msdwild", ("few.train", "few.val", "many.val"))),
-    Case("tedlium", lambda p: build_tedlium_fixture(p, release="v2"), files("tedlium-v2", ("train", "dev", "test")),
-         args=["--release", "v2", "--stop-stage", "1"]),
-    Case("voxceleb", build_voxceleb_fixture, files("voxceleb1", ("dev", "test")), args=["--versions", "1"],
-         skipped_on_rerun=5, check=check_voxceleb),
-    Case("voxconverse", lambda p: build_voxconverse_fixture(p, unmatched=True),
-         files("voxconverse", ("train", "dev", "test")), args=["--stop-stage", "1", "--split-dev-ratio", "0.5"]),
+    Case(
+        "libricss",
+        lambda p: build_libricss_fixture(p, unmatched=True),
+        files("libricss-clean", ("dev", "eval")),
+        args=["--stop-stage", "1", "--mic", "clean"],
+    ),
+    Case(
+        "msdwild",
+        lambda p: build_msdwild_fixture(p, layout="release"),
+        files("msdwild", ("few.train", "few.val", "many.val")),
+    ),
+    Case(
+        "tedlium",
+        lambda p: build_tedlium_fixture(p, release="v2"),
+        files("tedlium-v2", ("train", "dev", "test")),
+        args=["--release", "v2", "--stop-stage", "1"],
+    ),
+    Case(
+        "voxceleb",
+        build_voxceleb_fixture,
+        files("voxceleb1", ("dev", "test")),
+        args=["--versions", "1"],
+        skipped_on_rerun=5,
+        check=check_voxceleb,
+    ),
+    Case(
+        "voxconverse",
+        lambda p: build_voxconverse_fixture(p, unmatched=True),
+        files("voxconverse", ("train", "dev", "test")),
+        args=["--stop-stage", "1", "--split-dev-ratio", "0.5"],
+    ),
 ]
 
 
@@ -139,8 +179,7 @@ def test_run_sh_checks_numbers_and_generates_help(tmp_path):
     assert res.returncode == 2 and "--stage expects a whole number, got 'abc'" in res.stderr
     res = subprocess.run(["bash", script, "--nj", "2.5"], cwd=root, env=env, capture_output=True, text=True)
     assert res.returncode == 2 and "--nj expects a whole number" in res.stderr
-    res = subprocess.run(["bash", script, "--mic", "mdm", "--help"], cwd=root, env=env, capture_output=True,
-                         text=True)
+    res = subprocess.run(["bash", script, "--mic", "mdm", "--help"], cwd=root, env=env, capture_output=True, text=True)
     # the help shows the live defaults: after --mic mdm on the same line, the default shown is mdm
     assert res.returncode == 0 and "AMI Meeting Corpus" in res.stdout
     assert "--mic TEXT" in res.stdout and "(default: mdm)" in res.stdout and "--stop-stage INT" in res.stdout

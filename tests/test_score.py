@@ -5,6 +5,7 @@ frame by frame with its own loops: frame k is [k, k+1) ms; speaker mappings are
 found by trying every one-to-one assignment (no scipy). Inputs lie on the 1 ms grid,
 so 1 ms frames measure them exactly.
 """
+
 import itertools
 import json
 import os
@@ -32,7 +33,7 @@ def _frames(turns, n):
     act = {}
     for t in turns:
         a = act.setdefault(t.speaker, np.zeros(n, bool))
-        a[round(t.start * 1000):round(t.end * 1000)] = True
+        a[round(t.start * 1000) : round(t.end * 1000)] = True
     return act
 
 
@@ -55,7 +56,7 @@ def brute_file(ref, hyp, uem, collar_frames, skip_overlap):
     n = max(round(b * 1000) for _, b in uem) + 2 * C + 2
     in_uem = np.zeros(n, bool)
     for a, b in uem:
-        in_uem[round(a * 1000):round(b * 1000)] = True
+        in_uem[round(a * 1000) : round(b * 1000)] = True
     R = {k: v & in_uem for k, v in _frames(ref, n).items()}
     R = {k: v for k, v in R.items() if v.any()}
     S = {k: v & in_uem for k, v in _frames(hyp, n).items()}
@@ -70,7 +71,7 @@ def brute_file(ref, hyp, uem, collar_frames, skip_overlap):
         for v in R.values():  # boundaries of the UEM-clipped reference turns
             edges = np.flatnonzero(np.diff(np.concatenate([[0], v.astype(int), [0]])))
             for b in edges:
-                scored_mask[max(b - collar_frames, 0):b + collar_frames] = False
+                scored_mask[max(b - collar_frames, 0) : b + collar_frames] = False
     if skip_overlap:
         scored_mask &= nref < 2
     nmap = np.zeros(n, int)
@@ -112,8 +113,14 @@ def _pcts(parts, jers, has_sys):
         return 100.0 * x / scored if scored else (100.0 if x else 0.0)
 
     jer = 100.0 * float(np.mean(jers)) if jers else (100.0 if has_sys else 0.0)
-    return {"der": p(missed + fa + conf), "missed": p(missed), "false_alarm": p(fa), "confusion": p(conf),
-            "jer": jer, "scored_seconds": scored / 1000}
+    return {
+        "der": p(missed + fa + conf),
+        "missed": p(missed),
+        "false_alarm": p(fa),
+        "confusion": p(conf),
+        "jer": jer,
+        "scored_seconds": scored / 1000,
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -202,8 +209,9 @@ def _write_case(tmp_path, files, drop_sys=()):
 
 def _diar(*args):
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-m", "recipes.cli", *map(str, args)], capture_output=True, text=True,
-                          env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "recipes.cli", *map(str, args)], capture_output=True, text=True, env=env
+    )
     return proc
 
 
@@ -213,12 +221,17 @@ def test_cli_hand_made_cases(tmp_path):
     T = Turn
     files = {
         # overlapping reference; 3 system speakers for 2 reference speakers; two scoring regions
-        "over": ([T("over", 0, 10, "A"), T("over", 5, 15, "B"), T("over", 20, 30, "A")],
-                 [T("over", 0, 12, "x"), T("over", 12, 18, "y"), T("over", 18, 30, "z")],
-                 [(0.0, 16.0), (19.0, 30.0)]),
+        "over": (
+            [T("over", 0, 10, "A"), T("over", 5, 15, "B"), T("over", 20, 30, "A")],
+            [T("over", 0, 12, "x"), T("over", 12, 18, "y"), T("over", 18, 30, "z")],
+            [(0.0, 16.0), (19.0, 30.0)],
+        ),
         # 3 reference speakers, 1 system speaker
-        "fewer": ([T("fewer", 1, 4, "A"), T("fewer", 4.5, 8, "B"), T("fewer", 7, 12, "C")],
-                  [T("fewer", 0.5, 12.5, "only")], [(0.0, 13.0)]),
+        "fewer": (
+            [T("fewer", 1, 4, "A"), T("fewer", 4.5, 8, "B"), T("fewer", 7, 12, "C")],
+            [T("fewer", 0.5, 12.5, "only")],
+            [(0.0, 13.0)],
+        ),
         # no reference speech: its system speech is false alarm
         "noref": ([], [T("noref", 2, 5, "x")], [(0.0, 10.0)]),
         # the system file is missing: all missed
@@ -227,8 +240,17 @@ def test_cli_hand_made_cases(tmp_path):
     _write_case(tmp_path, files)
     for collar in (0.0, 0.25):
         for skip in (False, True):
-            args = ["score", tmp_path / "ref.rttm", tmp_path / "sys.rttm", "--uem", tmp_path / "all.uem",
-                    "--collar", collar, "--format", "json"] + (["--skip-overlap"] if skip else [])
+            args = [
+                "score",
+                tmp_path / "ref.rttm",
+                tmp_path / "sys.rttm",
+                "--uem",
+                tmp_path / "all.uem",
+                "--collar",
+                collar,
+                "--format",
+                "json",
+            ] + (["--skip-overlap"] if skip else [])
             proc = _diar(*args)
             assert proc.returncode == 0, proc.stderr
             rep = json.loads(proc.stdout)
@@ -257,8 +279,9 @@ def test_hand_computed_file():
 def test_empty_system_output(tmp_path):
     files = random_case(random.Random(5), n_files=2)
     _write_case(tmp_path, files, drop_sys=set(files))
-    proc = _diar("score", tmp_path / "ref.rttm", tmp_path / "sys.rttm", "--uem", tmp_path / "all.uem",
-                 "--format", "json")
+    proc = _diar(
+        "score", tmp_path / "ref.rttm", tmp_path / "sys.rttm", "--uem", tmp_path / "all.uem", "--format", "json"
+    )
     assert proc.returncode == 0, proc.stderr
     rep = json.loads(proc.stdout)
     assert rep["total"]["missed"] == pytest.approx(100.0) and rep["total"]["jer"] == 100.0
@@ -274,7 +297,9 @@ def test_time_rounding_as_dscore_writes_it():
 
 def test_bad_input_names_file_and_line(tmp_path):
     (tmp_path / "ref.rttm").write_text("SPEAKER a 1 0.0 1.0 <NA> <NA> A <NA> <NA>\n")
-    (tmp_path / "sys.rttm").write_text("SPEAKER a 1 0.0 1.0 <NA> <NA> A <NA> <NA>\nSPEAKER a 1 zero 1 <NA> <NA> B <NA> <NA>\n")
+    (tmp_path / "sys.rttm").write_text(
+        "SPEAKER a 1 0.0 1.0 <NA> <NA> A <NA> <NA>\nSPEAKER a 1 zero 1 <NA> <NA> B <NA> <NA>\n"
+    )
     proc = _diar("score", tmp_path / "ref.rttm", tmp_path / "sys.rttm")
     assert proc.returncode == 1
     assert f"{tmp_path / 'sys.rttm'}:2:" in proc.stderr and "onset" in proc.stderr
@@ -293,12 +318,24 @@ def test_cutset_reference_with_groups(tmp_path):
     cuts = []
     for i, (rec, (ref, hyp, uem)) in enumerate(files.items()):
         dur = max(b for _, b in uem)
-        recording = Recording(rec, [AudioSource("file", [0], f"/nonexistent/{rec}.wav")], 16000,
-                              round(dur * 16000), dur)
-        sups = [SupervisionSegment(f"{rec}-{j}", rec, t.start, round(t.end - t.start, 3), speaker=t.speaker)
-                for j, t in enumerate(ref)]
-        cuts.append(MonoCut(rec, 0.0, dur, 0, recording=recording, supervisions=sups,
-                            custom={"uem": [list(x) for x in uem], "domain": "a" if i < 2 else "b"}))
+        recording = Recording(
+            rec, [AudioSource("file", [0], f"/nonexistent/{rec}.wav")], 16000, round(dur * 16000), dur
+        )
+        sups = [
+            SupervisionSegment(f"{rec}-{j}", rec, t.start, round(t.end - t.start, 3), speaker=t.speaker)
+            for j, t in enumerate(ref)
+        ]
+        cuts.append(
+            MonoCut(
+                rec,
+                0.0,
+                dur,
+                0,
+                recording=recording,
+                supervisions=sups,
+                custom={"uem": [list(x) for x in uem], "domain": "a" if i < 2 else "b"},
+            )
+        )
     CutSet.from_cuts(cuts).to_file(tmp_path / "cuts.jsonl.gz")
     write_rttm([t for _, h, _ in files.values() for t in h], tmp_path / "sys.rttm")
     from click.testing import CliRunner
@@ -306,8 +343,22 @@ def test_cutset_reference_with_groups(tmp_path):
     from recipes.cli import cli
 
     runner = CliRunner()  # in-process: Lhotse is imported once
-    res = runner.invoke(cli, ["score", str(tmp_path / "cuts.jsonl.gz"), str(tmp_path / "sys.rttm"), "--collar",
-                              "0.25", "--group-by", "domain", "--format", "json", "-o", str(tmp_path / "out.json")])
+    res = runner.invoke(
+        cli,
+        [
+            "score",
+            str(tmp_path / "cuts.jsonl.gz"),
+            str(tmp_path / "sys.rttm"),
+            "--collar",
+            "0.25",
+            "--group-by",
+            "domain",
+            "--format",
+            "json",
+            "-o",
+            str(tmp_path / "out.json"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     rep = json.loads((tmp_path / "out.json").read_text())
     files = {u: (r, _merge_hyp(h), uem) for u, (r, h, uem) in files.items()}
@@ -315,8 +366,9 @@ def test_cutset_reference_with_groups(tmp_path):
     _, exp_a = brute({u: files[u] for u in ("rec0", "rec1")}, C, False)
     assert rep["groups"]["a"]["der"] == pytest.approx(exp_a["der"], abs=0.01)
     assert rep["groups"]["a"]["jer"] == pytest.approx(exp_a["jer"], abs=0.1)
-    res = runner.invoke(cli, ["score", str(tmp_path / "cuts.jsonl.gz"), str(tmp_path / "sys.rttm"),
-                              "--group-by", "nope"])
+    res = runner.invoke(
+        cli, ["score", str(tmp_path / "cuts.jsonl.gz"), str(tmp_path / "sys.rttm"), "--group-by", "nope"]
+    )
     assert res.exit_code == 1 and "no custom field 'nope'" in res.output
 
 
@@ -324,7 +376,7 @@ def test_oracle_baseline_against_brute_force():
     """The dataset card's oracle: all speech to the most talkative speaker, DER at collar 0 / 0.25."""
     rng = random.Random(3)
     for _ in range(20):
-        (ref, _, uem), = random_case(rng, n_files=1).values()
+        ((ref, _, uem),) = random_case(rng, n_files=1).values()
         got = oracle_one_speaker(ref, uem)
         talk = {}
         for t in ref:
@@ -334,7 +386,7 @@ def test_oracle_baseline_against_brute_force():
         n = 70_000
         speech = np.zeros(n, bool)
         for t in ref:
-            speech[round(t.start * 1000):round(t.end * 1000)] = True
+            speech[round(t.start * 1000) : round(t.end * 1000)] = True
         edges = np.flatnonzero(np.diff(np.concatenate([[0], speech.astype(int), [0]])))
         hyp = [Turn("rec0", a / 1000, b / 1000, top) for a, b in zip(edges[::2], edges[1::2])]
         for collar, frames in ((0.0, 0), (0.25, C)):

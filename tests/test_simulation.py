@@ -1,4 +1,5 @@
 """Multi-speaker simulation: methods against independent estimates, determinism, labels, audio."""
+
 import gzip
 import json
 import random
@@ -14,7 +15,13 @@ from recipes.cli import cli
 from recipes.labels import activity_matrix, compute_labels, load_labels
 from recipes.rttm import Turn, read_rttm, write_rttm
 from recipes.simulation import (
-    Simulator, conversation_stats, energy_vad, load_config, load_sources, prepare_sources, simulate,
+    Simulator,
+    conversation_stats,
+    energy_vad,
+    load_config,
+    load_sources,
+    prepare_sources,
+    simulate,
 )
 from recipes.stats import cutset_stats, summarize, turns_stats
 from tests.fixtures.sources import LEAD, TRAIL, audio_sources, conversation_rttm_turns, make_cut, manifest_sources
@@ -82,11 +89,22 @@ def test_conversation_reproduces_source_statistics(tmp_path, src_path):
     rttm = tmp_path / "real.rttm"
     write_rttm(conversation_rttm_turns(num_recordings=20, seed=1), rttm)
     real = conversation_stats(read_rttm(rttm)[0])
-    out, stats = run(tmp_path, src_path, "conv", 300, seed=5, method="conversation", speakers={2: 0.5, 3: 0.5},
-                     conversation_stats=str(rttm))
+    out, stats = run(
+        tmp_path,
+        src_path,
+        "conv",
+        300,
+        seed=5,
+        method="conversation",
+        speakers={2: 0.5, 3: 0.5},
+        conversation_stats=str(rttm),
+    )
     sim = conversation_stats([t for c in load_manifest_lazy(out) for t in mixture_turns(c)])
-    for a, b in [(real.same_speaker_pauses, sim.same_speaker_pauses),
-                 (real.speaker_change_pauses, sim.speaker_change_pauses), (real.overlaps, sim.overlaps)]:
+    for a, b in [
+        (real.same_speaker_pauses, sim.same_speaker_pauses),
+        (real.speaker_change_pauses, sim.speaker_change_pauses),
+        (real.overlaps, sim.overlaps),
+    ]:
         assert abs(np.mean(b) - np.mean(a)) < 0.1 * np.mean(a), (np.mean(a), np.mean(b))
     assert abs(sim.overlap_probability - real.overlap_probability) < 0.1 * real.overlap_probability
     assert stats["conversation_source_stats"]["overlap_mean"] == pytest.approx(np.mean(real.overlaps))
@@ -96,9 +114,18 @@ def test_conversation_reproduces_source_statistics(tmp_path, src_path):
 def test_no_speaker_overlaps_itself(tmp_path, src_path, method):
     rttm = tmp_path / "real.rttm"
     write_rttm(conversation_rttm_turns(num_recordings=5, seed=2), rttm)
-    out, _ = run(tmp_path, src_path, "self", 60, method=method, speakers={1: 0.2, 2: 0.3, 3: 0.3, 5: 0.2},
-                 beta={1: 2, 2: 2, 3: 5, 5: 9}, target_overlap=0.25, calibration_mixtures=50,
-                 conversation_stats=str(rttm))
+    out, _ = run(
+        tmp_path,
+        src_path,
+        "self",
+        60,
+        method=method,
+        speakers={1: 0.2, 2: 0.3, 3: 0.3, 5: 0.2},
+        beta={1: 2, 2: 2, 3: 5, 5: 9},
+        target_overlap=0.25,
+        calibration_mixtures=50,
+        conversation_stats=str(rttm),
+    )
     for cut in load_manifest_lazy(out):
         by_spk = {}
         for s in cut.supervisions:
@@ -139,16 +166,34 @@ def expected_labels(cut, speakers, T):
 
 
 def test_target_overlap_reaches_requested_ratio(tmp_path, src_path):
-    out, stats = run(tmp_path, src_path, "tov", 800, seed=7, method="target-overlap", speakers={2: 0.5, 3: 0.5},
-                     target_overlap=[0.1, 0.3], calibration_mixtures=200)
+    out, stats = run(
+        tmp_path,
+        src_path,
+        "tov",
+        800,
+        seed=7,
+        method="target-overlap",
+        speakers={2: 0.5, 3: 0.5},
+        target_overlap=[0.1, 0.3],
+        calibration_mixtures=200,
+    )
     assert set(stats["by_combination"]) == {"2spk@0.1", "2spk@0.3", "3spk@0.1", "3spk@0.3"}
     groups = {}
     for cut in load_manifest_lazy(out):
         groups.setdefault(cut.id, cut)
     per_combo = {}
-    lay_of = Simulator(load_sources(src_path), load_config(None, method="target-overlap", speakers={2: 0.5, 3: 0.5},
-                                                           target_overlap=[0.1, 0.3], calibration_mixtures=200),
-                       seed=7, prefix="tov")
+    lay_of = Simulator(
+        load_sources(src_path),
+        load_config(
+            None,
+            method="target-overlap",
+            speakers={2: 0.5, 3: 0.5},
+            target_overlap=[0.1, 0.3],
+            calibration_mixtures=200,
+        ),
+        seed=7,
+        prefix="tov",
+    )
     for i, cut in enumerate(groups.values()):
         lay = lay_of.layout(i)
         per_combo.setdefault((lay.num_speakers, lay.level), []).append(cut)
@@ -159,8 +204,13 @@ def test_target_overlap_reaches_requested_ratio(tmp_path, src_path):
 
 
 def test_same_seed_same_bytes_for_any_num_jobs(tmp_path, src_path):
-    kw = dict(method="target-overlap", speakers={1: 0.25, 2: 0.25, 3: 0.5}, target_overlap=0.2,
-              calibration_mixtures=50, shard_size=30)
+    kw = dict(
+        method="target-overlap",
+        speakers={1: 0.25, 2: 0.25, 3: 0.5},
+        target_overlap=0.2,
+        calibration_mixtures=50,
+        shard_size=30,
+    )
     a, _ = run(tmp_path / "a", src_path, "x", 100, seed=11, num_jobs=1, **kw)
     b, _ = run(tmp_path / "b", src_path, "x", 100, seed=11, num_jobs=2, **kw)
     c, _ = run(tmp_path / "c", src_path, "x", 100, seed=12, num_jobs=2, **kw)
@@ -197,8 +247,11 @@ def test_audio_vad_load_audio_and_materialize(tmp_path):
     src = tmp_path / "src.jsonl.gz"
     prepared.to_file(src)
     out = tmp_path / "sim" / "mix.jsonl.gz"
-    res = CliRunner().invoke(cli, ["simulate", str(src), str(out), "--num-mixtures", "3", "--seed", "1",
-                                   "--materialize", str(tmp_path / "mat")], catch_exceptions=False)
+    res = CliRunner().invoke(
+        cli,
+        ["simulate", str(src), str(out), "--num-mixtures", "3", "--seed", "1", "--materialize", str(tmp_path / "mat")],
+        catch_exceptions=False,
+    )
     assert res.exit_code == 0, res.output
     cuts = list(load_manifest_lazy(out))
     for cut in cuts:
@@ -213,8 +266,10 @@ def test_audio_vad_load_audio_and_materialize(tmp_path):
         assert info.samplerate == 8000 and info.format == "FLAC"
         assert abs(info.frames - cut.duration * 8000) <= 1
         expected = sorted((round(s.start, 3), round(s.end, 3), s.speaker) for s in cut.supervisions)
-        assert sorted((round(t.start, 3), round(t.end, 3), t.speaker) for t in turns if t.recording_id == cut.id) \
+        assert (
+            sorted((round(t.start, 3), round(t.end, 3), t.speaker) for t in turns if t.recording_id == cut.id)
             == expected
+        )
         assert sorted((round(s.start, 3), round(s.end, 3), s.speaker) for s in m.supervisions) == expected
     # compute_labels (the `diar labels` stage) on the materialized mixtures = the MixedCuts' supervisions
     labelled, _ = compute_labels(mat, tmp_path / "labels.h5", progress=False)
@@ -242,16 +297,36 @@ def test_dask_cluster_renders_the_same_shards_and_audio(tmp_path):
     CutSet.from_cuts(list(prepare_sources(raw, progress=False))).to_file(src)
     conf = tmp_path / "small_shards.yaml"
     conf.write_text("shard_size: 2\nspeakers: {2: 1.0}\nutterances_per_speaker: [1, 2]\n")
-    runs = {"inline": ["--num-jobs", "1"], "local": ["--num-jobs", "2"],
-            "dask": ["--num-jobs", "2", "--executor", "dask"]}
+    runs = {
+        "inline": ["--num-jobs", "1"],
+        "local": ["--num-jobs", "2"],
+        "dask": ["--num-jobs", "2", "--executor", "dask"],
+    }
     for name, opts in runs.items():
-        res = CliRunner().invoke(cli, ["simulate", str(src), str(tmp_path / name / "mix.jsonl.gz"), "--config", str(conf),
-                                       "--num-mixtures", "5", "--seed", "3", "--materialize",
-                                       str(tmp_path / name / "mat"), *opts], catch_exceptions=False)
+        res = CliRunner().invoke(
+            cli,
+            [
+                "simulate",
+                str(src),
+                str(tmp_path / name / "mix.jsonl.gz"),
+                "--config",
+                str(conf),
+                "--num-mixtures",
+                "5",
+                "--seed",
+                "3",
+                "--materialize",
+                str(tmp_path / name / "mat"),
+                *opts,
+            ],
+            catch_exceptions=False,
+        )
         assert res.exit_code == 0, res.output
     ref = tmp_path / "inline"
     files = sorted(p.relative_to(ref) for p in ref.rglob("*") if p.is_file())
-    assert sum(1 for f in files if f.suffix == ".flac") == 5 and (ref / "mix.000002.jsonl.gz") in [ref / f for f in files]
+    assert sum(1 for f in files if f.suffix == ".flac") == 5 and (ref / "mix.000002.jsonl.gz") in [
+        ref / f for f in files
+    ]
     for name in ("local", "dask"):
         other = tmp_path / name
         assert sorted(p.relative_to(other) for p in other.rglob("*") if p.is_file()) == files
@@ -277,11 +352,20 @@ def test_reverb_and_noise_tracks(tmp_path):
     RecordingSet.from_recordings([Recording.from_file(tmp_path / "rir.wav")]).to_file(tmp_path / "rirs.jsonl.gz")
     noise = np.random.default_rng(1).standard_normal(16000 * 3).astype(np.float32) * 0.1
     sf.write(str(tmp_path / "noise.wav"), noise, 16000)
-    CutSet.from_cuts([make_cut("noise", "n", 3.0, (0, 3.0), str(tmp_path / "noise.wav"))]) \
-        .drop_supervisions().to_file(tmp_path / "noise.jsonl.gz")
+    CutSet.from_cuts([make_cut("noise", "n", 3.0, (0, 3.0), str(tmp_path / "noise.wav"))]).drop_supervisions().to_file(
+        tmp_path / "noise.jsonl.gz"
+    )
     audio = {}
-    for name, extra in [("dry", {}), ("wet", {"reverb": {"rirs": str(tmp_path / "rirs.jsonl.gz"), "probability": 1.0},
-                                              "noise": {"cuts": str(tmp_path / "noise.jsonl.gz"), "snr": [5, 5]}})]:
+    for name, extra in [
+        ("dry", {}),
+        (
+            "wet",
+            {
+                "reverb": {"rirs": str(tmp_path / "rirs.jsonl.gz"), "probability": 1.0},
+                "noise": {"cuts": str(tmp_path / "noise.jsonl.gz"), "snr": [5, 5]},
+            },
+        ),
+    ]:
         out, _ = run(tmp_path, src_path, name, 2, seed=4, utterances_per_speaker=[2, 3], **extra)
         cut = next(iter(load_manifest_lazy(out)))
         audio[name] = cut.load_audio()
@@ -296,8 +380,14 @@ def test_reverb_and_noise_tracks(tmp_path):
 
 
 def test_hours_and_hours_per_combination(tmp_path, src_path):
-    cfg = load_config(None, method="target-overlap", speakers={1: 0.5, 2: 0.5}, target_overlap=[0.1, 0.3],
-                      calibration_mixtures=50, shard_size=40)
+    cfg = load_config(
+        None,
+        method="target-overlap",
+        speakers={1: 0.5, 2: 0.5},
+        target_overlap=[0.1, 0.3],
+        calibration_mixtures=50,
+        shard_size=40,
+    )
     sim = Simulator(load_sources(src_path), cfg, seed=2, prefix="blk")
     n = sim.set_hours_per_combination(0.5)
     stats = simulate(sim, n, tmp_path / "blk.jsonl.gz", progress=False)
@@ -319,13 +409,15 @@ def test_mixtures_go_through_fbank_labels_and_the_dataset_without_materializing(
     src = tmp_path / "src.jsonl.gz"
     CutSet.from_cuts(list(prepare_sources(raw, progress=False))).to_file(src)
     out = tmp_path / "sim" / "mix.jsonl.gz"
-    res = CliRunner().invoke(cli, ["simulate", str(src), str(out), "--num-mixtures", "2", "--seed", "4"],
-                             catch_exceptions=False)
+    res = CliRunner().invoke(
+        cli, ["simulate", str(src), str(out), "--num-mixtures", "2", "--seed", "4"], catch_exceptions=False
+    )
     assert res.exit_code == 0, res.output
     mixtures = list(load_manifest_lazy(out))
     # labels on raw mixtures: a clear error, not a crash
-    res = CliRunner().invoke(cli, ["labels", str(out), str(tmp_path / "l.jsonl.gz"), "--storage-path",
-                                   str(tmp_path / "lab")])
+    res = CliRunner().invoke(
+        cli, ["labels", str(out), str(tmp_path / "l.jsonl.gz"), "--storage-path", str(tmp_path / "lab")]
+    )
     assert res.exit_code == 1 and "diar fbank" in res.stderr
     # fbank turns each mixture into a cut with features and the mixture's supervisions
     feats = tmp_path / "feats.jsonl.gz"
@@ -335,10 +427,12 @@ def test_mixtures_go_through_fbank_labels_and_the_dataset_without_materializing(
     for mix, fc in zip(mixtures, fcuts):
         assert fc.id == mix.id and fc.num_frames == round(mix.duration * 100)
         direct = KaldiNativeFbank().extract(
-            __import__("soxr").resample(mix.load_audio()[0], 16000, 8000, quality="HQ"), 8000)
-        assert np.abs(fc.load_features() - direct).max() <= 2 ** -6 + 1e-3
-        assert sorted((s.start, s.speaker) for s in fc.supervisions) == \
-            sorted((s.start, s.speaker) for s in mix.supervisions)
+            __import__("soxr").resample(mix.load_audio()[0], 16000, 8000, quality="HQ"), 8000
+        )
+        assert np.abs(fc.load_features() - direct).max() <= 2**-6 + 1e-3
+        assert sorted((s.start, s.speaker) for s in fc.supervisions) == sorted(
+            (s.start, s.speaker) for s in mix.supervisions
+        )
     labelled_path = tmp_path / "labelled.jsonl.gz"
     res = CliRunner().invoke(cli, ["labels", str(feats), str(labelled_path), "--storage-path", str(tmp_path / "lab")])
     assert res.exit_code == 0, res.output
@@ -366,8 +460,9 @@ def test_conversation_reproduces_real_ami_turn_taking(tmp_path, realdata):
     sources = load_sources(src, supervision=cfg.supervision, split=None, dev_fraction=cfg.dev_fraction)
     out = tmp_path / "conv.jsonl.gz"
     simulate(Simulator(sources, cfg, seed=0, prefix="c"), 300, out, progress=False)
-    got = conversation_stats([Turn(c.id, s.start, s.end, s.speaker) for c in load_manifest_lazy(out)
-                              for s in c.supervisions])
+    got = conversation_stats(
+        [Turn(c.id, s.start, s.end, s.speaker) for c in load_manifest_lazy(out) for s in c.supervisions]
+    )
     ref = load_conversation_stats(rttm)
     for name in ("same_speaker_pauses", "speaker_change_pauses", "overlaps"):
         a, b = np.mean(getattr(got, name)), np.mean(getattr(ref, name))
@@ -379,12 +474,16 @@ def test_statistics_measure_from_the_latest_ending_turn():
     """Landini et al.: pauses / overlaps from the latest-ending earlier turn; 7 s cut-off; per count."""
     from recipes.simulation.turns import conversation_stats as stats_of
 
-    turns = [Turn("r", 0.0, 10.0, "A"), Turn("r", 2.0, 3.0, "B"),  # B inside A: overlap 10 - 2 = 8 ... cut (>= 7)
-             Turn("r", 4.0, 5.0, "C"),  # overlap 10 - 4 = 6 (the previous turn, B, ended at 3)
-             Turn("r", 11.0, 12.0, "A"),  # same-speaker pause 1 (from A's 10, not C's 5)
-             Turn("r", 12.5, 13.0, "B"),  # speaker-change pause 0.5
-             Turn("r", 21.0, 22.0, "B"),  # same-speaker pause 8: an outlier (>= 7 s)
-             Turn("q", 0.0, 2.0, "X"), Turn("q", 1.5, 3.0, "Y")]  # a 2-speaker recording: overlap 0.5
+    turns = [
+        Turn("r", 0.0, 10.0, "A"),
+        Turn("r", 2.0, 3.0, "B"),  # B inside A: overlap 10 - 2 = 8 ... cut (>= 7)
+        Turn("r", 4.0, 5.0, "C"),  # overlap 10 - 4 = 6 (the previous turn, B, ended at 3)
+        Turn("r", 11.0, 12.0, "A"),  # same-speaker pause 1 (from A's 10, not C's 5)
+        Turn("r", 12.5, 13.0, "B"),  # speaker-change pause 0.5
+        Turn("r", 21.0, 22.0, "B"),  # same-speaker pause 8: an outlier (>= 7 s)
+        Turn("q", 0.0, 2.0, "X"),
+        Turn("q", 1.5, 3.0, "Y"),
+    ]  # a 2-speaker recording: overlap 0.5
     s = stats_of(turns)
     assert list(s.overlaps) == [0.5, 6.0] and list(s.same_speaker_pauses) == [1.0]
     assert list(s.speaker_change_pauses) == [0.5]
@@ -424,8 +523,16 @@ def check_conversation_goal(tmp_path, real_turns, num_mixtures, speakers, quanti
         from tests.fixtures.sources import segment_sources
 
         segment_sources(num_speakers=40, utterances=40, seed=0).to_file(src)
-    out, _ = run(tmp_path, src, "goal", num_mixtures, seed=1, method="conversation", speakers=speakers,
-                 conversation_stats=str(rttm))
+    out, _ = run(
+        tmp_path,
+        src,
+        "goal",
+        num_mixtures,
+        seed=1,
+        method="conversation",
+        speakers=speakers,
+        conversation_stats=str(rttm),
+    )
     cuts = list(load_manifest_lazy(out))
     real = summarize(turns_stats(real_turns))
     sim = summarize(cutset_stats(cuts))
@@ -459,17 +566,23 @@ def test_conversation_goal_ami_train_and_msdwild(tmp_path, realdata):
         k = len({t.speaker for t in ts})
         hours[k] = hours.get(k, 0.0) + max(t.end for t in ts)
     check_conversation_goal(tmp_path / "ami", ami, 300, hours)
-    val = {line.split()[1] for f in ("few.val.rttm", "many.val.rttm")
-           for line in open(realdata / "msdwild" / "rttms" / f) if line.strip()}
+    val = {
+        line.split()[1]
+        for f in ("few.val.rttm", "many.val.rttm")
+        for line in open(realdata / "msdwild" / "rttms" / f)
+        if line.strip()
+    }
     msd, _ = read_rttm(realdata / "msdwild" / "rttm_per_file")
-    two = [t for r, ts in group_by_recording(msd).items() if r not in val and len({x.speaker for x in ts}) == 2
-           for t in ts]
+    two = [
+        t for r, ts in group_by_recording(msd).items() if r not in val and len({x.speaker for x in ts}) == 2 for t in ts
+    ]
     check_conversation_goal(tmp_path / "msd", two, 300, {2: 1.0})
 
 
 def test_every_mixture_says_what_it_is(tmp_path, src_path):
-    kw = dict(method="target-overlap", speakers={1: 0.3, 2: 0.3, 3: 0.4}, target_overlap=[0.1, 0.3],
-              calibration_mixtures=40)
+    kw = dict(
+        method="target-overlap", speakers={1: 0.3, 2: 0.3, 3: 0.4}, target_overlap=[0.1, 0.3], calibration_mixtures=40
+    )
     out, _ = run(tmp_path, src_path, "info", 30, seed=2, **kw)
     sim = Simulator(load_sources(src_path), load_config(None, shard_size=250, **kw), seed=2, prefix="info")
     for i, cut in enumerate(load_manifest_lazy(out)):
@@ -515,8 +628,10 @@ def test_segmentation_relative_to_a_minus_65_dbfs_noise_floor(tmp_path):
     rng = np.random.default_rng(5)
     runs, dur = _noisy_utterance(tmp_path / "u.wav", rng)
     cut = make_cut("u", "A", dur, (0.0, dur), str(tmp_path / "u.wav"))
-    expected = {0.3: [(runs[0][0], runs[0][1]), (runs[1][0], runs[2][1]), (runs[3][0], runs[3][1])],  # 0.2 s kept
-                0.15: runs}
+    expected = {
+        0.3: [(runs[0][0], runs[0][1]), (runs[1][0], runs[2][1]), (runs[3][0], runs[3][1])],  # 0.2 s kept
+        0.15: runs,
+    }
     for min_pause, spans in expected.items():
         segs = list(prepare_sources([cut], progress=False, min_pause=min_pause))
         assert len(segs) == len(spans), (min_pause, [(s.start, s.duration) for s in segs])
@@ -530,13 +645,19 @@ def test_segmentation_relative_to_a_minus_65_dbfs_noise_floor(tmp_path):
     assert abs(whole[0].supervisions[0].start - runs[0][0]) <= 0.1  # the noise is trimmed
     assert abs(whole[0].supervisions[0].end - runs[-1][1]) <= 0.1
     # word alignments, when present, decide instead of the VAD
-    words = [AlignmentItem("A", 0.5, 0.4), AlignmentItem("B", 1.0, 0.5), AlignmentItem("C", 1.7, 0.3),
-             AlignmentItem("D", 2.5, 0.5)]
+    words = [
+        AlignmentItem("A", 0.5, 0.4),
+        AlignmentItem("B", 1.0, 0.5),
+        AlignmentItem("C", 1.7, 0.3),
+        AlignmentItem("D", 2.5, 0.5),
+    ]
     aligned = make_cut("w", "A", dur, (0.0, dur), str(tmp_path / "u.wav"))
     aligned.supervisions[0].alignment = {"word": words}
     segs = list(prepare_sources([aligned], progress=False, min_pause=0.3))
-    assert [(round(s.start + s.supervisions[0].start, 3), round(s.start + s.supervisions[0].end, 3)) for s in segs] \
-        == [(0.5, 2.0), (2.5, 3.0)]
+    assert [(round(s.start + s.supervisions[0].start, 3), round(s.start + s.supervisions[0].end, 3)) for s in segs] == [
+        (0.5, 2.0),
+        (2.5, 3.0),
+    ]
     assert all(s.custom["speech_boundary"] == "alignment" for s in segs)
 
 
@@ -545,8 +666,11 @@ def test_simulate_sources_cli_min_pause(tmp_path):
     runs, dur = _noisy_utterance(tmp_path / "u.wav", rng)
     CutSet.from_cuts([make_cut("u", "A", dur, (0.0, dur), str(tmp_path / "u.wav"))]).to_file(tmp_path / "raw.jsonl.gz")
     for opts, n in [([], 3), (["--min-pause", "0"], 1), (["--min-pause", "0.1"], 4)]:
-        res = CliRunner().invoke(cli, ["simulate-sources", str(tmp_path / "raw.jsonl.gz"), str(tmp_path / "s.jsonl.gz"),
-                                       *opts], catch_exceptions=False)
+        res = CliRunner().invoke(
+            cli,
+            ["simulate-sources", str(tmp_path / "raw.jsonl.gz"), str(tmp_path / "s.jsonl.gz"), *opts],
+            catch_exceptions=False,
+        )
         assert res.exit_code == 0, res.output
         cuts = list(load_manifest_lazy(tmp_path / "s.jsonl.gz"))
         assert len(cuts) == n and all(len(c.supervisions) == 1 for c in cuts)
@@ -569,10 +693,19 @@ def test_noise_is_one_looped_recording_at_an_snr_of_the_whole_speech_mixture(tmp
     rng = np.random.default_rng(2)
     for k, level in enumerate([0.05, 0.3]):  # two noise recordings of different level
         sf.write(str(tmp_path / f"noise{k}.wav"), (rng.standard_normal(16000 * 2) * level).astype(np.float32), 16000)
-    CutSet.from_cuts([make_cut(f"noise{k}", "n", 2.0, (0, 2.0), str(tmp_path / f"noise{k}.wav")) for k in range(2)]) \
-        .drop_supervisions().to_file(tmp_path / "noise.jsonl.gz")
-    out, _ = run(tmp_path, src, "snr", 12, seed=3, utterances_per_speaker=[2, 3], config_from="eend_2spk_beta2",
-                 noise={"cuts": str(tmp_path / "noise.jsonl.gz"), "snrs": [5, 10, 15, 20]})
+    CutSet.from_cuts(
+        [make_cut(f"noise{k}", "n", 2.0, (0, 2.0), str(tmp_path / f"noise{k}.wav")) for k in range(2)]
+    ).drop_supervisions().to_file(tmp_path / "noise.jsonl.gz")
+    out, _ = run(
+        tmp_path,
+        src,
+        "snr",
+        12,
+        seed=3,
+        utterances_per_speaker=[2, 3],
+        config_from="eend_2spk_beta2",
+        noise={"cuts": str(tmp_path / "noise.jsonl.gz"), "snrs": [5, 10, 15, 20]},
+    )
     seen = set()
     for cut in load_manifest_lazy(out):
         noise = [t for t in cut.tracks if t.snr is not None]
@@ -597,20 +730,29 @@ def test_rirs_resampled_to_the_source_rate_and_fast_needs_torchaudio(tmp_path):
     h[0], h[400] = 0.9, 0.6  # 400 samples at 8 kHz = 50 ms
     sf.write(str(tmp_path / "rir8k.wav"), h, 8000)
     RecordingSet.from_recordings([Recording.from_file(tmp_path / "rir8k.wav")]).to_file(tmp_path / "rirs.jsonl.gz")
-    out, _ = run(tmp_path, src, "rir", 1, seed=1, utterances_per_speaker=[1, 1],
-                 reverb={"rirs": str(tmp_path / "rirs.jsonl.gz"), "probability": 1.0})
+    out, _ = run(
+        tmp_path,
+        src,
+        "rir",
+        1,
+        seed=1,
+        utterances_per_speaker=[1, 1],
+        reverb={"rirs": str(tmp_path / "rirs.jsonl.gz"), "probability": 1.0},
+    )
     cut = next(iter(load_manifest_lazy(out)))
     track = cut.tracks[0].cut
     wet = track.load_audio()[0]
     dry = {c.id: c for c in CutSet.from_file(src)}[track.id].load_audio()[0]
     lags = np.arange(300, 1300)
-    xc = [float(np.dot(wet[lag:], dry[:len(dry) - lag])) for lag in lags]
+    xc = [float(np.dot(wet[lag:], dry[: len(dry) - lag])) for lag in lags]
     assert abs(lags[int(np.argmax(xc))] - 800) <= 2  # 50 ms at 16 kHz (400 would be double speed)
     if __import__("importlib").util.find_spec("torchaudio") is None:
         conf = tmp_path / "fast.yaml"
         conf.write_text("reverb: {rirs: fast}\n")
-        res = CliRunner().invoke(cli, ["simulate", str(src), str(tmp_path / "f" / "mix.jsonl.gz"), "--config",
-                                       str(conf), "--num-mixtures", "2"])
+        res = CliRunner().invoke(
+            cli,
+            ["simulate", str(src), str(tmp_path / "f" / "mix.jsonl.gz"), "--config", str(conf), "--num-mixtures", "2"],
+        )
         assert res.exit_code == 1 and "torchaudio" in res.stderr and "diar-recipes[torchaudio]" in res.stderr
         assert not (tmp_path / "f").exists() or not any((tmp_path / "f").iterdir())
 
@@ -669,8 +811,14 @@ def test_eend_presets_equal_an_independent_eend(tmp_path, src_path, preset):
 def test_plan_controls_overlap_and_silence_together(tmp_path, src_path):
     """Per (speaker count, overlap level), read from custom["sim"]: pooled overlap within 1 point of
     its target and silence within 2 points of target_silence; hours in the configured shares."""
-    kw = dict(method="target-overlap", speakers={1: 0.5, 2: 0.25, 3: 0.25}, target_overlap=[0.1, 0.3],
-              target_silence=0.1, calibration_mixtures=200, max_duration=400)
+    kw = dict(
+        method="target-overlap",
+        speakers={1: 0.5, 2: 0.25, 3: 0.25},
+        target_overlap=[0.1, 0.3],
+        target_silence=0.1,
+        calibration_mixtures=200,
+        max_duration=400,
+    )
     out, stats = run(tmp_path, src_path, "plan", 2500, seed=3, **kw)
     pooled, hours = {}, {}
     for cut in load_manifest_lazy(out):

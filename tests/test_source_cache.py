@@ -4,6 +4,7 @@ RMS relative (noise tracks at an SNR included); a window equals Lhotse's window 
 two ends (Lhotse resamples the truncated window, whose edges ring; the cache holds the whole
 source's resampling); labels and the DataLoader path are unchanged; the cache is resumable
 and costs at most 16 KiB per source second."""
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -24,7 +25,7 @@ EDGE = 80  # 10 ms at 8 kHz
 
 
 def rel_rms(ref, got):
-    return float(np.sqrt(np.mean((ref - got) ** 2)) / np.sqrt(np.mean(ref ** 2)))
+    return float(np.sqrt(np.mean((ref - got) ** 2)) / np.sqrt(np.mean(ref**2)))
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +37,14 @@ def noisy(tmp_path_factory):
     rng = np.random.default_rng(1)
     noise = (rng.standard_normal(16000 * 30) * np.linspace(0.02, 0.08, 16000 * 30)).astype(np.float32)
     sf.write(str(tmp / "noise.flac"), noise, 16000, subtype="PCM_16")
-    CutSet.from_cuts([make_cut("noise", "n", 30.0, (0, 30.0), str(tmp / "noise.flac"))]) \
-        .drop_supervisions().to_file(tmp / "noise.jsonl.gz")
-    cfg = load_config(None, shard_size=50, utterances_per_speaker=[2, 3],
-                      noise={"cuts": str(tmp / "noise.jsonl.gz"), "snr": [5, 15]})
+    CutSet.from_cuts([make_cut("noise", "n", 30.0, (0, 30.0), str(tmp / "noise.flac"))]).drop_supervisions().to_file(
+        tmp / "noise.jsonl.gz"
+    )
+    cfg = load_config(
+        None, shard_size=50, utterances_per_speaker=[2, 3], noise={"cuts": str(tmp / "noise.jsonl.gz"), "snr": [5, 15]}
+    )
     out = tmp / "mix.jsonl.gz"
-    simulate(Simulator(load_sources(src, supervision=cfg.supervision), cfg, seed=4, prefix="m"), 5, out,
-             progress=False)
+    simulate(Simulator(load_sources(src, supervision=cfg.supervision), cfg, seed=4, prefix="m"), 5, out, progress=False)
     return tmp, src, out
 
 
@@ -104,8 +106,16 @@ def test_dataset_with_cache_gives_the_same_labels_and_close_features(noisy):
 def test_simulate_sources_cli_builds_the_cache(tmp_path):
     raw = audio_sources(tmp_path / "wav", per_speaker=1, seed=5)
     raw.to_file(tmp_path / "raw.jsonl.gz")
-    res = CliRunner().invoke(cli, ["simulate-sources", str(tmp_path / "raw.jsonl.gz"), str(tmp_path / "src.jsonl.gz"),
-                                   "--cache", str(tmp_path / "cache")])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "simulate-sources",
+            str(tmp_path / "raw.jsonl.gz"),
+            str(tmp_path / "src.jsonl.gz"),
+            "--cache",
+            str(tmp_path / "cache"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     cache = SourceCache(tmp_path / "cache")
     assert len(cache) == len(raw)

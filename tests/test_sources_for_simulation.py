@@ -1,4 +1,5 @@
 """TED-LIUM and VoxCeleb cuts plug into `diar simulate` as single-speaker sources."""
+
 import numpy as np
 import pytest
 from click.testing import CliRunner

@@ -1,4 +1,5 @@
 """Corpus statistics against an independent 1 ms grid computation, and against STATS.md."""
+
 import json
 
 import numpy as np
@@ -18,16 +19,15 @@ def grid_stats(turns, duration, uem=None):
     speakers = sorted({t.speaker for t in turns})
     act = np.zeros((len(speakers), n), dtype=bool)
     for t in turns:
-        act[speakers.index(t.speaker), int(round(t.start * MS)): int(round(t.end * MS))] = True
+        act[speakers.index(t.speaker), int(round(t.start * MS)) : int(round(t.end * MS))] = True
     if uem is not None:
         keep = np.zeros(n, dtype=bool)
         for s, e in uem:
-            keep[int(round(s * MS)): int(round(e * MS))] = True
+            keep[int(round(s * MS)) : int(round(e * MS))] = True
         act &= keep
         duration = keep.sum() / MS
     k = act.sum(axis=0)
-    return dict(speech=(k >= 1).sum() / MS, overlap=(k >= 2).sum() / MS, speaker_time=k.sum() / MS,
-                duration=duration)
+    return dict(speech=(k >= 1).sum() / MS, overlap=(k >= 2).sum() / MS, speaker_time=k.sum() / MS, duration=duration)
 
 
 def random_turns(rng, rec="r", duration=60.0, speakers=("a", "b", "c", "d")):
@@ -72,9 +72,19 @@ def test_report_formats_state_definitions():
     r = recording_stats("r", random_turns(rng), duration=60.0)
     report = build_report([("set_a", [r]), ("set_b", [r])])
     js = json.loads(format_report(report, "json"))
-    for key in ("recordings", "duration_hours", "speech_hours", "speaker_hours", "overlap_hours", "overlap_ratio",
-                "overlap_ratio_of_duration", "missed_at_oracle_sad", "turns", "num_speakers",
-                "speakers_per_recording"):
+    for key in (
+        "recordings",
+        "duration_hours",
+        "speech_hours",
+        "speaker_hours",
+        "overlap_hours",
+        "overlap_ratio",
+        "overlap_ratio_of_duration",
+        "missed_at_oracle_sad",
+        "turns",
+        "num_speakers",
+        "speakers_per_recording",
+    ):
         assert key in js["total"] and key in js["inputs"][0]
     assert js["total"]["recordings"] == 2
     assert js["total"]["overlap_ratio"] == pytest.approx(r.overlap / r.speech)
@@ -100,8 +110,9 @@ def test_describe_cli_on_rttm_dir_and_cutset(tmp_path):
     turns = random_turns(rng, "rec1") + random_turns(rng, "rec2", speakers=("a", "e"))
     write_rttm([t for t in turns if t.recording_id == "rec1"], tmp_path / "rttm" / "rec1.rttm")
     write_rttm([t for t in turns if t.recording_id == "rec2"], tmp_path / "rttm" / "sub" / "rec2.rttm")
-    res = CliRunner().invoke(cli, ["describe", str(tmp_path / "rttm"), "--format", "json",
-                                   "--plot", str(tmp_path / "p.png")])
+    res = CliRunner().invoke(
+        cli, ["describe", str(tmp_path / "rttm"), "--format", "json", "--plot", str(tmp_path / "p.png")]
+    )
     assert res.exit_code == 0, res.output
     js = json.loads(res.stdout)
     assert js["total"]["recordings"] == 2

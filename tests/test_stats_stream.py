@@ -2,10 +2,10 @@
 the same per-recording statistics and the same report, on simulated mixtures (noise tracks, a
 muted track, padding, uneven offsets, turns beyond the end) and on recording cuts (UEM, other
 channels of a span, target-speaker copies, windows)."""
+
 import json
 
 import numpy as np
-import pytest
 from click.testing import CliRunner
 from lhotse import AudioSource, CutSet, Recording, SupervisionSegment
 from lhotse.cut import MixedCut, MixTrack, MonoCut, PaddingCut
@@ -34,13 +34,21 @@ def assert_same(expected, got):
 
 def mono(cid, dur, turns, rec=None, start=0.0, custom=None, channel=0):
     rec_id = rec or cid
-    recording = Recording(id=rec_id, sources=[AudioSource(type="file", channels=[0, 1], source=f"{rec_id}.wav")],
-                          sampling_rate=16000, num_samples=int((start + dur + 5) * 16000), duration=start + dur + 5,
-                          channel_ids=[0, 1])
-    sups = [SupervisionSegment(id=f"{cid}-{i}", recording_id=rec_id, start=s, duration=d, speaker=spk, channel=channel)
-            for i, (s, d, spk) in enumerate(turns)]
-    return MonoCut(id=cid, start=start, duration=dur, channel=channel, supervisions=sups, recording=recording,
-                   custom=custom)
+    recording = Recording(
+        id=rec_id,
+        sources=[AudioSource(type="file", channels=[0, 1], source=f"{rec_id}.wav")],
+        sampling_rate=16000,
+        num_samples=int((start + dur + 5) * 16000),
+        duration=start + dur + 5,
+        channel_ids=[0, 1],
+    )
+    sups = [
+        SupervisionSegment(id=f"{cid}-{i}", recording_id=rec_id, start=s, duration=d, speaker=spk, channel=channel)
+        for i, (s, d, spk) in enumerate(turns)
+    ]
+    return MonoCut(
+        id=cid, start=start, duration=dur, channel=channel, supervisions=sups, recording=recording, custom=custom
+    )
 
 
 def random_turns(rng, dur, speakers):
@@ -59,8 +67,9 @@ def test_simulated_mixtures_equal_lhotse(tmp_path):
     manifest_sources(num_speakers=12, per_speaker=10, seed=1).to_file(src)
     cfg = load_config(None, speakers={2: 0.5, 3: 0.5}, shard_size=50)
     out = tmp_path / "mix.jsonl.gz"
-    simulate(Simulator(load_sources(src, supervision=cfg.supervision), cfg, seed=3, prefix="m"), 40, out,
-             progress=False)
+    simulate(
+        Simulator(load_sources(src, supervision=cfg.supervision), cfg, seed=3, prefix="m"), 40, out, progress=False
+    )
     # hand-made mixtures: a noise track (no supervisions), a muted track, padding, turns past the end
     rng = np.random.default_rng(0)
     extra = []
@@ -68,10 +77,15 @@ def test_simulated_mixtures_equal_lhotse(tmp_path):
         a = mono(f"a{i}", 7.3, random_turns(rng, 7.3, ["s1"]), start=0.4)
         b = mono(f"b{i}", 5.1, random_turns(rng, 8.0, ["s2", "s3"]))
         noise = mono(f"n{i}", 12.0, [])
-        tracks = [MixTrack(cut=a), MixTrack(cut=b, offset=round(float(rng.uniform(0, 6)), 3)),
-                  MixTrack(cut=noise, type="MonoCut", snr=5.0),
-                  MixTrack(cut=PaddingCut(id=f"p{i}", duration=2.5, sampling_rate=16000, feat_value=-20,
-                                          num_samples=40000), offset=11.0)]
+        tracks = [
+            MixTrack(cut=a),
+            MixTrack(cut=b, offset=round(float(rng.uniform(0, 6)), 3)),
+            MixTrack(cut=noise, type="MonoCut", snr=5.0),
+            MixTrack(
+                cut=PaddingCut(id=f"p{i}", duration=2.5, sampling_rate=16000, feat_value=-20, num_samples=40000),
+                offset=11.0,
+            ),
+        ]
         if i % 2:
             tracks.append(MixTrack(cut=mono(f"mute{i}", 20.0, [(0.0, 20.0, "ghost")]), mute=True))
         extra.append(MixedCut(id=f"hand-{i}", tracks=tracks))
@@ -83,8 +97,10 @@ def test_simulated_mixtures_equal_lhotse(tmp_path):
     assert_same(expected, got)
     assert_same(expected, cutset_stats_from_file(tmp_path / "all.jsonl.gz", progress=False, num_jobs=2))
     uem = {"hand-1": [(1.0, 4.0), (6.0, 30.0)], "m-00000003": [(0.5, 3.0)]}
-    assert_same(cutset_stats(CutSet.from_jsonl_lazy(tmp_path / "all.jsonl.gz"), uem=uem),
-                cutset_stats_from_file(tmp_path / "all.jsonl.gz", uem=uem, progress=False))
+    assert_same(
+        cutset_stats(CutSet.from_jsonl_lazy(tmp_path / "all.jsonl.gz"), uem=uem),
+        cutset_stats_from_file(tmp_path / "all.jsonl.gz", uem=uem, progress=False),
+    )
 
 
 def test_recording_cuts_equal_lhotse(tmp_path):
@@ -94,8 +110,9 @@ def test_recording_cuts_equal_lhotse(tmp_path):
     cuts = [whole, mono("rec1-ch1", 60.0, turns, rec="rec1", channel=1)]  # another channel of the same span
     cuts += [w.with_id(f"rec1-w{i}") for i, w in enumerate(whole.cut_into_windows(17.0))]
     for spk in "ab":  # target-speaker copies count once
-        cuts.append(mono(f"rec2#{spk}", 30.0, random_turns(rng, 30.0, "ab"), rec="rec2",
-                         custom={"target_speaker": spk}))
+        cuts.append(
+            mono(f"rec2#{spk}", 30.0, random_turns(rng, 30.0, "ab"), rec="rec2", custom={"target_speaker": spk})
+        )
     CutSet.from_cuts(cuts).to_file(tmp_path / "c.jsonl.gz")
     expected = cutset_stats(CutSet.from_jsonl_lazy(tmp_path / "c.jsonl.gz"))
     assert len(expected) < len(cuts)
@@ -109,7 +126,7 @@ def test_describe_cli_streams_and_names_bad_lines(tmp_path):
     res = CliRunner().invoke(cli, ["describe", str(tmp_path / "d_cuts_dev.jsonl.gz"), "--format", "json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["total"] == build_report([("d/dev", cutset_stats(cuts))])["total"]
-    lines = (tmp_path / "d_cuts_dev.jsonl.gz")
+    lines = tmp_path / "d_cuts_dev.jsonl.gz"
     import gzip
 
     text = gzip.decompress(lines.read_bytes()).decode().splitlines()
@@ -132,8 +149,9 @@ def test_output_to_a_fifo_or_device_is_written_in_place_not_replaced(tmp_path):
     got = []
     reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
     reader.start()
-    res = CliRunner().invoke(cli, ["describe", str(tmp_path / "f_cuts_dev.jsonl.gz"), "--format", "json",
-                                   "-o", str(fifo)])
+    res = CliRunner().invoke(
+        cli, ["describe", str(tmp_path / "f_cuts_dev.jsonl.gz"), "--format", "json", "-o", str(fifo)]
+    )
     reader.join(timeout=30)
     assert res.exit_code == 0, res.output
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)

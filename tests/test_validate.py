@@ -1,5 +1,6 @@
 """diar validate on speech-like audio: each fault is built into the audio or the manifest
 by the test, and the expectation comes from how it was built."""
+
 import json
 import math
 
@@ -30,7 +31,7 @@ def speech(rec_id, seed, floor_db, level_db, duration=DURATION, sr=SR):
     for t in turns:
         seg = voiced_signal(t.speaker, t.end - t.start, rng, sr) * 10 ** (rng.uniform(-6, 6) / 20)
         a = int(round(t.start * sr))
-        audio[a:a + len(seg)] += seg[:len(audio) - a]
+        audio[a : a + len(seg)] += seg[: len(audio) - a]
     audio *= 10 ** (level_db / 20) / np.sqrt(np.mean(audio[audio != 0] ** 2))
     audio += 10 ** (floor_db / 20) * rng.standard_normal(len(audio))
     return audio, turns
@@ -43,12 +44,28 @@ def write(path, audio, sr=SR):
 
 def mono_cut(path, rec_id, turns, shift=0.0, recording=None):
     rec = recording or Recording.from_file(path, recording_id=rec_id)
-    sups = [SupervisionSegment(id=f"{rec_id}-{i}", recording_id=rec_id, start=max(t.start + shift, 0.0),
-                               duration=t.end - t.start, channel=0, speaker=t.speaker)
-            for i, t in enumerate(turns) if t.start + shift < rec.duration]
+    sups = [
+        SupervisionSegment(
+            id=f"{rec_id}-{i}",
+            recording_id=rec_id,
+            start=max(t.start + shift, 0.0),
+            duration=t.end - t.start,
+            channel=0,
+            speaker=t.speaker,
+        )
+        for i, t in enumerate(turns)
+        if t.start + shift < rec.duration
+    ]
     sups = [fastcopy(s, duration=min(s.duration, rec.duration - s.start)) for s in sups]
-    return MonoCut(id=rec_id, start=0.0, duration=rec.duration, channel=0, recording=rec, supervisions=sups,
-                   custom={"uem": [[0.0, rec.duration]]})
+    return MonoCut(
+        id=rec_id,
+        start=0.0,
+        duration=rec.duration,
+        channel=0,
+        recording=rec,
+        supervisions=sups,
+        custom={"uem": [[0.0, rec.duration]]},
+    )
 
 
 def run(cuts, name="x"):
@@ -105,8 +122,17 @@ def test_silent_channel_of_multichannel_recording(tmp_path, dead):
     chans[2] = np.zeros(len(audio)) if dead == "digital" else 10 ** (-80 / 20) * rng.standard_normal(len(audio))
     path = write(tmp_path / "m.wav", np.stack(chans))
     rec = Recording.from_file(path, recording_id="m")
-    sups = [SupervisionSegment(id=f"m-{i}", recording_id="m", start=t.start, duration=t.end - t.start,
-                               channel=[0, 1, 2, 3], speaker=t.speaker) for i, t in enumerate(turns)]
+    sups = [
+        SupervisionSegment(
+            id=f"m-{i}",
+            recording_id="m",
+            start=t.start,
+            duration=t.end - t.start,
+            channel=[0, 1, 2, 3],
+            speaker=t.speaker,
+        )
+        for i, t in enumerate(turns)
+    ]
     cut = MultiCut(id="m", start=0.0, duration=rec.duration, channel=[0, 1, 2, 3], recording=rec, supervisions=sups)
     got, _ = run([cut])
     assert sorted(got) == [("m", c) for c in range(4)]
@@ -120,9 +146,13 @@ def test_manifest_with_wrong_duration_or_rate(clean):
     longer = fastcopy(rec, num_samples=rec.num_samples + SR // 2, duration=rec.duration + 0.5)
     close = fastcopy(rec, num_samples=rec.num_samples + 80, duration=rec.duration + 0.005)  # half a frame: fine
     other_rate = fastcopy(rec, id="rate", sampling_rate=8000, num_samples=rec.num_samples // 2)
-    got, _ = run([mono_cut(path, "long", turns, recording=fastcopy(longer, id="long")),
-                  mono_cut(path, "close", turns, recording=fastcopy(close, id="close")),
-                  mono_cut(path, "rate", turns, recording=other_rate)])
+    got, _ = run(
+        [
+            mono_cut(path, "long", turns, recording=fastcopy(longer, id="long")),
+            mono_cut(path, "close", turns, recording=fastcopy(close, id="close")),
+            mono_cut(path, "rate", turns, recording=other_rate),
+        ]
+    )
     assert got["long", 0]["flags"] == ["mismatch_duration"]
     assert got["close", 0]["flags"] == []
     assert "mismatch_rate" in got["rate", 0]["flags"]
@@ -152,8 +182,7 @@ def test_frame_energies_match_a_direct_computation(tmp_path):
     got = _stream_file(str(tmp_path / "a.flac"))
     n = math.ceil(len(y) * 100 / sr)
     bounds = [(k * sr) // 100 for k in range(n)] + [len(y)]
-    ref = np.array([[np.mean(y[a:b, c].astype(np.float64) ** 2) for a, b in zip(bounds, bounds[1:])]
-                    for c in range(2)])
+    ref = np.array([[np.mean(y[a:b, c].astype(np.float64) ** 2) for a, b in zip(bounds, bounds[1:])] for c in range(2)])
     assert got["energy"].shape == ref.shape
     np.testing.assert_allclose(got["energy"], ref, rtol=1e-4, atol=1e-12)
     assert got["frames"] == len(y) and got["rate"] == sr
@@ -169,14 +198,33 @@ def test_cli_json_shape_and_strict(tmp_path, clean):
     runner = CliRunner()
     res = runner.invoke(cli, ["validate", str(tmp_path / "good_cuts_dev.jsonl.gz"), "--strict"])
     assert res.exit_code == 0, res.output
-    res = runner.invoke(cli, ["validate", str(tmp_path / "bad_cuts_dev.jsonl.gz"), "--format", "json",
-                              "--plot", str(tmp_path / "v.png"), "--num-jobs", "2"])
+    res = runner.invoke(
+        cli,
+        [
+            "validate",
+            str(tmp_path / "bad_cuts_dev.jsonl.gz"),
+            "--format",
+            "json",
+            "--plot",
+            str(tmp_path / "v.png"),
+            "--num-jobs",
+            "2",
+        ],
+    )
     assert res.exit_code == 0, res.output  # warnings only
     js = json.loads(res.stdout if hasattr(res, "stdout") else res.output)
     assert set(js) >= {"recordings", "summary"}
     for e in js["recordings"]:
-        assert {"id", "channel", "flags", "lag_seconds", "speech_db", "nonspeech_db", "vad_precision",
-                "vad_recall"} <= set(e)
+        assert {
+            "id",
+            "channel",
+            "flags",
+            "lag_seconds",
+            "speech_db",
+            "nonspeech_db",
+            "vad_precision",
+            "vad_recall",
+        } <= set(e)
     assert [e["id"] for e in js["recordings"] if e["flags"]] == ["late"]
     assert js["summary"]["flags"] == {"shift": 1}
     assert (tmp_path / "v.png").stat().st_size > 0
@@ -188,8 +236,12 @@ def test_cli_json_shape_and_strict(tmp_path, clean):
 def test_unreadable_audio_is_reported_not_raised(tmp_path, clean):
     path, rec_id, turns, _ = clean[0]
     cut = mono_cut(path, rec_id, turns)
-    gone = fastcopy(cut, recording=fastcopy(cut.recording, sources=[fastcopy(cut.recording.sources[0],
-                                                                              source=str(tmp_path / "no.wav"))]))
+    gone = fastcopy(
+        cut,
+        recording=fastcopy(
+            cut.recording, sources=[fastcopy(cut.recording.sources[0], source=str(tmp_path / "no.wav"))]
+        ),
+    )
     got, _ = run([gone])
     assert got[rec_id, 0]["flags"] == ["unreadable"]
     assert "no.wav" in got[rec_id, 0]["reason"]
@@ -213,7 +265,7 @@ def test_digital_silence_dc_offset_and_channel_count(tmp_path, clean):
     _, rec_id, turns, audio = clean[3]
     gapped = audio.copy() + 0.01  # a DC offset of 0.01 full scale
     n = len(gapped)
-    gapped[int(0.3 * n): int(0.45 * n)] = 0.0  # 15 % of the file digitally silent, inside the conversation
+    gapped[int(0.3 * n) : int(0.45 * n)] = 0.0  # 15 % of the file digitally silent, inside the conversation
     path = write(tmp_path / "gap.wav", gapped)
     got, _ = run([mono_cut(path, rec_id, turns)])
     e = got[rec_id, 0]

@@ -13,5 +13,16 @@ facts only), :mod:`recipes.download` (verified, resumable downloads, link an exi
 
 # Corpora with a recipe module (``recipes/corpora/<name>.py``); "demo" and the
 # generic "rttm" recipe are built into cli.py.
-CORPORA = ("ami", "icsi", "aishell4", "voxconverse", "ava_avd", "msdwild",
-           "dihard3", "chime6", "libricss", "tedlium", "voxceleb")
+CORPORA = (
+    "ami",
+    "icsi",
+    "aishell4",
+    "voxconverse",
+    "ava_avd",
+    "msdwild",
+    "dihard3",
+    "chime6",
+    "libricss",
+    "tedlium",
+    "voxceleb",
+)

@@ -57,6 +57,7 @@ Rules applied here (units: seconds):
 Outputs: ``aishell4_{recordings,supervisions,cuts}_{train_L,train_M,train_S,test}.jsonl.gz``
 (prefix ``aishell4-ch<N>`` for another channel than 0), ``.uem`` files and the report.
 """
+
 import logging
 import re
 from dataclasses import dataclass, field
@@ -120,8 +121,9 @@ def read_textgrid(path) -> ParsedTextGrid:
         raise
     except Exception as e:  # ValueError (interval past tier xmax), TextGridError, EOFError, ...
         parsed = read_textgrid_tolerant(path)
-        parsed.notes.insert(0, f"{path}: textgrid package failed ({type(e).__name__}: {e}); read by the "
-                               f"tolerant parser")
+        parsed.notes.insert(
+            0, f"{path}: textgrid package failed ({type(e).__name__}: {e}); read by the tolerant parser"
+        )
         return parsed
     tiers = []
     for tier in tg.tiers:
@@ -142,8 +144,10 @@ _RE = {
     "xmax": re.compile(r"^xmax = (\S+)$"),
     "number": re.compile(r"^number = (\S+)$"),
     "text": re.compile(r'^(?:text|mark) = "'),
-    "skip": re.compile(r'^(?:File type = .*|Object class = .*|tiers\? <exists>|size = \d+|item \[\]:|'
-                       r"intervals: size = \d+|points: size = \d+)$"),
+    "skip": re.compile(
+        r"^(?:File type = .*|Object class = .*|tiers\? <exists>|size = \d+|item \[\]:|"
+        r"intervals: size = \d+|points: size = \d+)$"
+    ),
 }
 
 
@@ -155,8 +159,9 @@ def _decode(path: Path) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise AnnotationError(path, line, f"bytes are not valid UTF-8 ({e.reason})",
-                              "UTF-8 (or UTF-16 with a byte-order mark) text") from None
+        raise AnnotationError(
+            path, line, f"bytes are not valid UTF-8 ({e.reason})", "UTF-8 (or UTF-16 with a byte-order mark) text"
+        ) from None
 
 
 def read_textgrid_tolerant(path) -> ParsedTextGrid:
@@ -171,8 +176,12 @@ def read_textgrid_tolerant(path) -> ParsedTextGrid:
     path = Path(path)
     lines = _decode(path).splitlines()
     if not lines or "ooTextFile" not in lines[0]:
-        raise AnnotationError(path, 1, f"first line {lines[0][:40]!r}" if lines else "empty file",
-                              "'File type = \"ooTextFile\"' (Praat long-format TextGrid)")
+        raise AnnotationError(
+            path,
+            1,
+            f"first line {lines[0][:40]!r}" if lines else "empty file",
+            "'File type = \"ooTextFile\"' (Praat long-format TextGrid)",
+        )
     notes: List[str] = []
     tiers: List[Tier] = []
     file_xmax: Optional[float] = None
@@ -192,17 +201,25 @@ def read_textgrid_tolerant(path) -> ParsedTextGrid:
             return
         missing = [k for k in ("xmin", "xmax", "text") if k not in cur]
         if missing:
-            raise AnnotationError(path, cur["line"], f"interval without {', '.join(missing)}",
-                                  "xmin, xmax and text lines after 'intervals [N]:'")
+            raise AnnotationError(
+                path,
+                cur["line"],
+                f"interval without {', '.join(missing)}",
+                "xmin, xmax and text lines after 'intervals [N]:'",
+            )
         s, e = round(cur["xmin"], 5), round(cur["xmax"], 5)
         if e <= s:
             if cur["text"].strip():
-                notes.append(f"{path}:{cur['line']}: interval [{s}, {e}] of tier {tier.name!r} has no duration "
-                             f"(text {cur['text'][:20]!r}); dropped")
+                notes.append(
+                    f"{path}:{cur['line']}: interval [{s}, {e}] of tier {tier.name!r} has no duration "
+                    f"(text {cur['text'][:20]!r}); dropped"
+                )
         else:
             if tier_xmax is not None and e > tier_xmax + 1e-6 and cur["text"].strip():
-                notes.append(f"{path}:{cur['line']}: interval ends at {e} after its tier's xmax {tier_xmax} "
-                             f"(tier {tier.name!r}); kept")
+                notes.append(
+                    f"{path}:{cur['line']}: interval ends at {e} after its tier's xmax {tier_xmax} "
+                    f"(tier {tier.name!r}); kept"
+                )
             tier.intervals.append((s, e, cur["text"], cur["line"]))
         cur = None
 
@@ -266,8 +283,12 @@ def read_textgrid_tolerant(path) -> ParsedTextGrid:
                 i += 1
             body = body.rstrip()
             if not body.endswith('"'):
-                raise AnnotationError(path, start_line, f"text line {lines[start_line - 1].strip()[:40]!r} has "
-                                      "characters after its closing quote", "text = \"...\"")
+                raise AnnotationError(
+                    path,
+                    start_line,
+                    f"text line {lines[start_line - 1].strip()[:40]!r} has characters after its closing quote",
+                    'text = "..."',
+                )
             cur["text"] = body[:-1].replace('""', '"')
             continue
         raise AnnotationError(path, lineno, f"unexpected line {line[:60]!r}", "a Praat long-format TextGrid line")
@@ -292,8 +313,9 @@ def is_speech(text: str, rule: str = "official") -> bool:
     raise ValueError(f"speech rule {rule!r}: choose from {', '.join(SPEECH_RULES)}")
 
 
-def textgrid_turns(parsed: ParsedTextGrid, recording_id: str,
-                   rule: str = "official") -> Tuple[List[Turn], Dict[str, int]]:
+def textgrid_turns(
+    parsed: ParsedTextGrid, recording_id: str, rule: str = "official"
+) -> Tuple[List[Turn], Dict[str, int]]:
     """Speaker turns of a parsed TextGrid (speaker = ``global_speaker(recording_id, tier name)``)
     and counts of what was left out (``silence``: empty text, ``sil_only``: a non-empty text that
     is not speech under ``rule``: ``<%>`` / ``<$>`` only (official) or ``<sil>`` only (sil))."""
@@ -392,8 +414,10 @@ def prepare_aishell4(
     grids: Dict[str, Path] = {}
     split_of: Dict[str, str] = {}
     for s in splits:
-        for kind, folder, suffix, found in (("audio", "wav", ".flac", audio),
-                                            ("TextGrid", "TextGrid", ".TextGrid", grids)):
+        for kind, folder, suffix, found in (
+            ("audio", "wav", ".flac", audio),
+            ("TextGrid", "TextGrid", ".TextGrid", grids),
+        ):
             for p in sorted((corpus_dir / s / folder).glob(f"*{suffix}")):
                 rec_id = p.name[: -len(suffix)]
                 if rec_id in found:
@@ -424,12 +448,15 @@ def prepare_aishell4(
             counts[k] += c[k]
     if bad:
         if not skip_bad_annotations:
-            raise ValueError(f"{len(bad)} TextGrid file(s) cannot be parsed (--skip-bad-annotations leaves "
-                             f"them out): " + " | ".join(bad.values()))
+            raise ValueError(
+                f"{len(bad)} TextGrid file(s) cannot be parsed (--skip-bad-annotations leaves "
+                f"them out): " + " | ".join(bad.values())
+            )
         for msg in bad.values():
             report.notes.append(f"unparseable TextGrid left out (session not in the manifests): {msg}")
-        logger.warning("%d unparseable TextGrid(s) left out (listed in the report): %s", len(bad),
-                       next(iter(bad.values())))
+        logger.warning(
+            "%d unparseable TextGrid(s) left out (listed in the report): %s", len(bad), next(iter(bad.values()))
+        )
     turns, merged = merge_self_overlaps(turns)
     report.annotation_summary = (
         f"read {len(grids) - len(report.annotations_without_audio) - len(bad)} TextGrid(s) "
@@ -443,8 +470,14 @@ def prepare_aishell4(
     rec_ids = sorted((set(grids) & set(audio)) - set(bad))
     if not rec_ids:
         raise ValueError(f"no session under {corpus_dir} has both audio and a readable TextGrid")
-    recordings = read_recordings(audio, rec_ids, "Reading audio headers", progress, report=report,
-                                 durations=annotated_durations(turns) if duration_from_annotations else None)
+    recordings = read_recordings(
+        audio,
+        rec_ids,
+        "Reading audio headers",
+        progress,
+        report=report,
+        durations=annotated_durations(turns) if duration_from_annotations else None,
+    )
     split_ids = {s: [r for r in rec_ids if split_of[r] == s] for s in splits}
     result = build_manifests(recordings, turns, report, splits=split_ids, channel=channel)
     return result, report
@@ -464,10 +497,16 @@ DOWNLOAD_HELP = """Download AISHELL-4 (OpenSLR 111) into TARGET_DIR, or link an 
     into TARGET_DIR/<split>/{wav,TextGrid}.
     """
 DOWNLOAD_OPTIONS = (
-    Option("--split", "Archive to download; repeatable. Default: all four (about 120 h, 8-channel FLAC).",
-           dest="splits", choices=tuple(SPLITS), multiple=True),
-    Option("--base-url", "Mirror holding <split>.tar.gz. Default: base_url in conf/corpora/aishell4.yaml "
-                         "(OpenSLR 111)."),
+    Option(
+        "--split",
+        "Archive to download; repeatable. Default: all four (about 120 h, 8-channel FLAC).",
+        dest="splits",
+        choices=tuple(SPLITS),
+        multiple=True,
+    ),
+    Option(
+        "--base-url", "Mirror holding <split>.tar.gz. Default: base_url in conf/corpora/aishell4.yaml (OpenSLR 111)."
+    ),
 )
 PREPARE_HELP = """AISHELL-4 CORPUS_DIR -> speaker-turn manifests in OUTPUT_DIR.
 
@@ -475,15 +514,36 @@ PREPARE_HELP = """AISHELL-4 CORPUS_DIR -> speaker-turn manifests in OUTPUT_DIR.
     (whole recordings) and aishell4_prepare_report.txt. Speakers are <session>_<tier name>.
     """
 PREPARE_OPTIONS = (
-    Option("--split", "Split folder to prepare; repeatable. Default: every one of train_L, train_M, train_S, "
-                      "test found in CORPUS_DIR.", dest="splits", choices=tuple(SPLITS), multiple=True),
-    Option("--channel", "Array channel (0-7) of the 8-channel FLAC for the cuts; outputs are named aishell4 for "
-                        "channel 0, aishell4-ch<N> otherwise.", type=int, default=0, min=0, max=7),
-    Option("--skip-bad-annotations", "Leave out sessions whose TextGrid cannot be parsed (listed in the report). "
-                                     "Default: fail with the list of those files.", type=bool),
-    Option("--speech-rule", "official: an interval is speech unless its text is '', <%> or <$> (the official "
-                            "baseline, generate_nospk_testdata.py); sil: unless it is empty or only <sil>.",
-           choices=SPEECH_RULES, default="official"),
+    Option(
+        "--split",
+        "Split folder to prepare; repeatable. Default: every one of train_L, train_M, train_S, "
+        "test found in CORPUS_DIR.",
+        dest="splits",
+        choices=tuple(SPLITS),
+        multiple=True,
+    ),
+    Option(
+        "--channel",
+        "Array channel (0-7) of the 8-channel FLAC for the cuts; outputs are named aishell4 for "
+        "channel 0, aishell4-ch<N> otherwise.",
+        type=int,
+        default=0,
+        min=0,
+        max=7,
+    ),
+    Option(
+        "--skip-bad-annotations",
+        "Leave out sessions whose TextGrid cannot be parsed (listed in the report). "
+        "Default: fail with the list of those files.",
+        type=bool,
+    ),
+    Option(
+        "--speech-rule",
+        "official: an interval is speech unless its text is '', <%> or <$> (the official "
+        "baseline, generate_nospk_testdata.py); sil: unless it is empty or only <sil>.",
+        choices=SPEECH_RULES,
+        default="official",
+    ),
 )
 NAME_HELP = "Default: aishell4 (channel 0), aishell4-ch<N> otherwise."
 

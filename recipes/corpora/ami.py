@@ -43,6 +43,7 @@ Rules applied here (all through :func:`recipes.corpora.common.build_manifests`):
 Outputs: ``ami-<mic>_{recordings,supervisions,cuts}_{train,dev,test}.jsonl.gz``,
 ``ami-<mic>_<split>.uem`` and ``ami-<mic>_prepare_report.txt``. Times in seconds.
 """
+
 import logging
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
@@ -147,10 +148,18 @@ def download_ami(
     for rel in tqdm(setup_files(by_split, annotations), desc="BUT references", disable=not progress):
         get(f"{setup_url}/{rel}", f"{SETUP_DIR}/{rel}")
     all_meetings = sorted({m for ms in by_split.values() for m in ms})
-    urls = {audio_path("", m, stream).as_posix(): f"{audio_url}/{m}/audio/{m}.{stream}.wav"
-            for m in all_meetings for stream in MICS[mic]}
-    download_each(urls, lambda rel: get(urls[rel], rel), f"AMI audio ({mic})", progress,
-                  note="their meetings will be reported by prepare")
+    urls = {
+        audio_path("", m, stream).as_posix(): f"{audio_url}/{m}/audio/{m}.{stream}.wav"
+        for m in all_meetings
+        for stream in MICS[mic]
+    }
+    download_each(
+        urls,
+        lambda rel: get(urls[rel], rel),
+        f"AMI audio ({mic})",
+        progress,
+        note="their meetings will be reported by prepare",
+    )
     return target
 
 
@@ -224,7 +233,8 @@ def prepare_ami(
         absent = [p for p in paths if not p.is_file()]
         if absent:
             report.annotations_without_audio.append(
-                m + (f" (missing {', '.join(p.name for p in absent)})" if len(absent) < len(paths) else ""))
+                m + (f" (missing {', '.join(p.name for p in absent)})" if len(absent) < len(paths) else "")
+            )
             continue
         rec, note = _recording(m, paths)
         if note:
@@ -236,11 +246,16 @@ def prepare_ami(
     found = {p.parent.parent.name for d in AUDIO_DIRS for p in (corpus_dir / d).glob(f"*/audio/*.{streams[0]}.wav")}
     lacking = sorted(m for m in NO_ARRAY_AUDIO if m in by_rec) if mic != "ihm-mix" else []
     if lacking:
-        report.notes.append(f"the AMI release has no array audio for {', '.join(lacking)} (headsets only): "
-                            f"not in the {mic} manifests")
+        report.notes.append(
+            f"the AMI release has no array audio for {', '.join(lacking)} (headsets only): not in the {mic} manifests"
+        )
     # meetings of splits not requested here are not "audio without annotations"
-    other = {m for s in SPLITS if s not in listed and (setup / "lists" / f"{s}.meetings.txt").is_file()
-             for m in read_id_list(setup / "lists" / f"{s}.meetings.txt")}
+    other = {
+        m
+        for s in SPLITS
+        if s not in listed and (setup / "lists" / f"{s}.meetings.txt").is_file()
+        for m in read_id_list(setup / "lists" / f"{s}.meetings.txt")
+    }
     report.audio_without_annotations = sorted(found - set(by_rec) - other)
     report.log_unmatched()
 
@@ -250,29 +265,52 @@ def prepare_ami(
         for m in ids:
             if m not in recordings and m in by_rec:
                 report.notes.append(f"{split}/{m}: listed, no audio; left out of the split")
-    result = build_manifests(recordings, turns, report, uem={m: uem[m] for m in recordings if m in uem},
-                             splits=split_ids, channel=list(range(len(streams))) if len(streams) > 1 else 0)
+    result = build_manifests(
+        recordings,
+        turns,
+        report,
+        uem={m: uem[m] for m in recordings if m in uem},
+        splits=split_ids,
+        channel=list(range(len(streams))) if len(streams) > 1 else 0,
+    )
     return result, report
 
 
 # ---------------------------------------------------------------------------
 # command-line declarations (built into click commands by recipes.cli_corpora)
 
-_MIC = Option("--mic", "ihm-mix: Mix-Headset.wav; sdm: Array1-01.wav; mdm: Array1-01..08.wav as one "
-                       "8-channel recording (MultiCut, channels 0-7).", choices=tuple(MICS),
-              default=CONFIG["default_mic"])
-_ANNOTATIONS = Option("--annotations", "BUT reference flavour: words only, or words and vocal sounds.",
-                      choices=tuple(ANNOTATIONS), default=CONFIG["default_annotations"])
-CORPUS_DIR_HELP = ("Link this existing copy (amicorpus/ or Lhotse's wav_db/, + AMI-diarization-setup/) as TARGET_DIR "
-                   "instead of downloading.")
+_MIC = Option(
+    "--mic",
+    "ihm-mix: Mix-Headset.wav; sdm: Array1-01.wav; mdm: Array1-01..08.wav as one "
+    "8-channel recording (MultiCut, channels 0-7).",
+    choices=tuple(MICS),
+    default=CONFIG["default_mic"],
+)
+_ANNOTATIONS = Option(
+    "--annotations",
+    "BUT reference flavour: words only, or words and vocal sounds.",
+    choices=tuple(ANNOTATIONS),
+    default=CONFIG["default_annotations"],
+)
+CORPUS_DIR_HELP = (
+    "Link this existing copy (amicorpus/ or Lhotse's wav_db/, + AMI-diarization-setup/) as TARGET_DIR "
+    "instead of downloading."
+)
 DOWNLOAD_HELP = """Download AMI audio for one mic and the BUT references into TARGET_DIR (resumable, no checksums
     published), or link an existing copy with --corpus-dir."""
 DOWNLOAD_OPTIONS = (
-    _MIC, _ANNOTATIONS,
-    Option("--meeting", "Download only this meeting id (repeatable). Default: every meeting of the split lists.",
-           dest="meetings", multiple=True),
-    Option("--setup-base-url", "Base URL of the BUT setup files. Default: the pinned commit's raw URL "
-                               "in conf/corpora/ami.yaml."),
+    _MIC,
+    _ANNOTATIONS,
+    Option(
+        "--meeting",
+        "Download only this meeting id (repeatable). Default: every meeting of the split lists.",
+        dest="meetings",
+        multiple=True,
+    ),
+    Option(
+        "--setup-base-url",
+        "Base URL of the BUT setup files. Default: the pinned commit's raw URL in conf/corpora/ami.yaml.",
+    ),
     Option("--base-url", "Base URL of the AMI audio. Default: the AMI mirror in conf/corpora/ami.yaml."),
     Option("--force", "Download again files that are already there.", type=bool),
 )
@@ -282,11 +320,20 @@ PREPARE_HELP = """AMI CORPUS_DIR (audio + BUT references) -> speaker-turn manife
     ami-<mic>_<split>.uem and ami-<mic>_prepare_report.txt (meetings without
     audio or annotations, turns clipped to the recording end)."""
 PREPARE_OPTIONS = (
-    _MIC, _ANNOTATIONS,
-    Option("--setup-dir", "BUT setup directory (lists/, uems/, <annotations>/rttms/). "
-                          "Default: CORPUS_DIR/AMI-diarization-setup.", type="dir"),
-    Option("--split", "Prepare only this split (repeatable). Default: train, dev and test.", dest="splits",
-           choices=tuple(SPLITS), multiple=True),
+    _MIC,
+    _ANNOTATIONS,
+    Option(
+        "--setup-dir",
+        "BUT setup directory (lists/, uems/, <annotations>/rttms/). Default: CORPUS_DIR/AMI-diarization-setup.",
+        type="dir",
+    ),
+    Option(
+        "--split",
+        "Prepare only this split (repeatable). Default: train, dev and test.",
+        dest="splits",
+        choices=tuple(SPLITS),
+        multiple=True,
+    ),
 )
 NAME_HELP = "Default: ami-<mic>."
 

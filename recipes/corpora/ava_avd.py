@@ -53,6 +53,7 @@ No UEM is shipped: the whole clip is scored.
 Outputs: ``ava_avd_{recordings,supervisions,cuts}_{train,val,test}.jsonl.gz``,
 ``ava_avd_<split>.uem``, ``ava_avd_prepare_report.txt``.
 """
+
 import logging
 import shutil
 import subprocess
@@ -72,8 +73,10 @@ logger = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 SAMPLING_RATE = 16000
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm")
-FFMPEG_HELP = ("install ffmpeg (apt-get install ffmpeg, conda install -c conda-forge ffmpeg or brew install ffmpeg) "
-               "or pass --audio-dir with the extracted clip WAVs (<clip_id>.wav, 16 kHz mono)")
+FFMPEG_HELP = (
+    "install ffmpeg (apt-get install ffmpeg, conda install -c conda-forge ffmpeg or brew install ffmpeg) "
+    "or pass --audio-dir with the extracted clip WAVs (<clip_id>.wav, 16 kHz mono)"
+)
 
 
 def video_of(clip_id: str) -> str:
@@ -126,26 +129,35 @@ def download_ava_avd(
     split_base = f"{base_url.rstrip('/')}/split" if base_url else conf["split_base_url"]
     video_base = f"{base_url.rstrip('/')}/videos" if base_url else conf["video_base_url"]
     for name in conf["split_files"]:
-        download_file(f"{split_base}/{name}", data / "split" / name, sha256=sha256.get(name), force=force,
-                      progress=progress)
+        download_file(
+            f"{split_base}/{name}", data / "split" / name, sha256=sha256.get(name), force=force, progress=progress
+        )
     if annotations is None and base_url:
         annotations = f"{base_url.rstrip('/')}/annotations.tar.gz"
     if annotations is None:
         annotations = conf.get("annotations_url")
     if annotations:
         url = annotations if "://" in annotations else Path(annotations).resolve().as_uri()
-        archive = download_file(url, Path(target_dir) / "downloads" / "annotations.tar.gz",
-                                sha256=sha256.get("annotations.tar.gz") or conf.get("annotations_sha256"),
-                                force=force, progress=progress)
+        archive = download_file(
+            url,
+            Path(target_dir) / "downloads" / "annotations.tar.gz",
+            sha256=sha256.get("annotations.tar.gz") or conf.get("annotations_sha256"),
+            force=force,
+            progress=progress,
+        )
         extract_archive(archive, data)
     else:
-        logger.warning("annotations.tar.gz not fetched: it is on Google Drive only; run `gdown --id %s` and pass "
-                       "--annotations annotations.tar.gz", conf["annotations_gdrive_id"])
+        logger.warning(
+            "annotations.tar.gz not fetched: it is on Google Drive only; run `gdown --id %s` and pass "
+            "--annotations annotations.tar.gz",
+            conf["annotations_gdrive_id"],
+        )
     if videos:
         names = read_id_list(data / "split" / "video.list")
         for name in tqdm(names, desc="AVA-AVD movies", disable=not progress):
-            download_file(f"{video_base}/{name}", data / "videos" / name, sha256=sha256.get(name), force=force,
-                          progress=progress)
+            download_file(
+                f"{video_base}/{name}", data / "videos" / name, sha256=sha256.get(name), force=force, progress=progress
+            )
     return Path(target_dir)
 
 
@@ -162,18 +174,40 @@ def extract_clip_audio(video: Path, wav: Path, offset: float, duration: float, f
         return wav
     ffmpeg = ffmpeg or shutil.which("ffmpeg")
     if ffmpeg is None:
-        raise RuntimeError(f"ffmpeg not found on PATH; it is needed to extract the clip audio {wav.name} "
-                           f"from {video}: {FFMPEG_HELP}")
+        raise RuntimeError(
+            f"ffmpeg not found on PATH; it is needed to extract the clip audio {wav.name} from {video}: {FFMPEG_HELP}"
+        )
     wav.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(wav, what=f"clip audio {wav.name}") as tmp:  # <clip>.partial.wav until ffmpeg succeeded
         # absolute paths: ids may start with '-', which ffmpeg would read as an option
-        cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{offset:.3f}",
-               "-i", str(Path(video).resolve()), "-t", f"{duration:.3f}", "-vn", "-ac", "1",
-               "-ar", str(SAMPLING_RATE), "-c:a", "pcm_s16le", str(tmp.resolve())]
+        cmd = [
+            ffmpeg,
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-ss",
+            f"{offset:.3f}",
+            "-i",
+            str(Path(video).resolve()),
+            "-t",
+            f"{duration:.3f}",
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            str(SAMPLING_RATE),
+            "-c:a",
+            "pcm_s16le",
+            str(tmp.resolve()),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise RuntimeError(f"ffmpeg failed on {video} (clip {wav.stem}, {offset:.3f} s + {duration:.3f} s): "
-                               f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
+            raise RuntimeError(
+                f"ffmpeg failed on {video} (clip {wav.stem}, {offset:.3f} s + {duration:.3f} s): "
+                f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}"
+            )
     return wav
 
 
@@ -215,8 +249,9 @@ def _read_clip_rttms(rttm_dir: Path, report: PrepareReport) -> Dict[str, List[Tu
         clips[clip] = [Turn(clip, t.start, t.end, global_speaker(clip, t.speaker), t.channel) for t in turns]
         if not turns:
             report.notes.append(f"{path}: no speaker turn (clip left out)")
-    report.annotation_summary = (f"read {len(files)} RTTM file(s), {lines} SPEAKER line(s); merged {merged} "
-                                 f"same-speaker overlapping turn(s)")
+    report.annotation_summary = (
+        f"read {len(files)} RTTM file(s), {lines} SPEAKER line(s); merged {merged} same-speaker overlapping turn(s)"
+    )
     if merged:
         report.notes.append(f"{merged} same-speaker overlapping turn(s) merged into their neighbours")
     return {c: t for c, t in clips.items() if t}
@@ -266,8 +301,10 @@ def prepare_ava_avd(
         if clip in offsets:
             offset = offsets[clip]
             if first < offset - 1e-3:
-                report.notes.append(f"{clip}: first turn at {first:.3f} s starts before the offset {offset:.3f} s "
-                                    f"in {offsets_file.name}; clipped")
+                report.notes.append(
+                    f"{clip}: first turn at {first:.3f} s starts before the offset {offset:.3f} s "
+                    f"in {offsets_file.name}; clipped"
+                )
         else:
             offset, derived = first, derived + 1
         if last <= offset:
@@ -275,8 +312,10 @@ def prepare_ava_avd(
             continue
         clip_offset[clip], clip_length[clip] = offset, last - offset
         shifted.extend(Turn(clip, t.start - offset, t.end - offset, t.speaker, t.channel) for t in turns)
-    report.notes.append(f"clip offsets: {len(clip_offset) - derived} from {offsets_file.name}, {derived} = first "
-                        "turn start (the definition of the repository's preprocessing.py)")
+    report.notes.append(
+        f"clip offsets: {len(clip_offset) - derived} from {offsets_file.name}, {derived} = first "
+        "turn start (the definition of the repository's preprocessing.py)"
+    )
 
     audio_dir = Path(audio_dir) if audio_dir is not None else data / "waves"
     wavs = {p.stem: p for p in sorted(audio_dir.glob("*.wav"))} if audio_dir.is_dir() else {}
@@ -287,24 +326,30 @@ def prepare_ava_avd(
     if to_extract:
         ffmpeg = shutil.which("ffmpeg")
         if ffmpeg is None:
-            raise RuntimeError(f"ffmpeg not found on PATH; it is needed to extract the audio of {len(to_extract)} "
-                               f"clip(s) ({', '.join(to_extract[:3])}{' ...' if len(to_extract) > 3 else ''}) "
-                               f"from {data / 'videos'} into {audio_dir}: {FFMPEG_HELP}")
+            raise RuntimeError(
+                f"ffmpeg not found on PATH; it is needed to extract the audio of {len(to_extract)} "
+                f"clip(s) ({', '.join(to_extract[:3])}{' ...' if len(to_extract) > 3 else ''}) "
+                f"from {data / 'videos'} into {audio_dir}: {FFMPEG_HELP}"
+            )
         for clip in tqdm(to_extract, desc="AVA-AVD clip audio (ffmpeg)", disable=not progress):
-            wavs[clip] = extract_clip_audio(videos[video_of(clip)], audio_dir / f"{clip}.wav", clip_offset[clip],
-                                            clip_length[clip], ffmpeg=ffmpeg)
+            wavs[clip] = extract_clip_audio(
+                videos[video_of(clip)], audio_dir / f"{clip}.wav", clip_offset[clip], clip_length[clip], ffmpeg=ffmpeg
+            )
     report.annotations_without_audio = sorted(set(clip_offset) - set(wavs))
     with_rttm_videos = {video_of(c) for c in clips}
-    report.audio_without_annotations = (sorted(set(wavs) - set(clips))
-                                        + sorted(f"videos/{videos[v].name}" for v in set(videos) - with_rttm_videos))
+    report.audio_without_annotations = sorted(set(wavs) - set(clips)) + sorted(
+        f"videos/{videos[v].name}" for v in set(videos) - with_rttm_videos
+    )
     report.log_unmatched()
     rec_ids = sorted(set(clip_offset) & set(wavs))
     if not rec_ids:
-        raise ValueError(f"no clip has both an RTTM in {rttm_dir} and audio in {audio_dir} (or a movie in "
-                         f"{data / 'videos'})")
+        raise ValueError(
+            f"no clip has both an RTTM in {rttm_dir} and audio in {audio_dir} (or a movie in {data / 'videos'})"
+        )
 
-    recordings = read_recordings(wavs, rec_ids, "AVA-AVD audio headers", progress,
-                                 durations=clip_length if duration_from_annotations else None)
+    recordings = read_recordings(
+        wavs, rec_ids, "AVA-AVD audio headers", progress, durations=clip_length if duration_from_annotations else None
+    )
 
     splits = {}
     prepared = set(rec_ids)
@@ -316,29 +361,48 @@ def prepare_ava_avd(
         ids = read_id_list(list_file)
         absent = [i for i in ids if i not in prepared]
         if absent:
-            report.notes.append(f"{split}: {len(absent)} listed clip(s) not prepared (no RTTM or no audio): "
-                                + ", ".join(absent))
+            report.notes.append(
+                f"{split}: {len(absent)} listed clip(s) not prepared (no RTTM or no audio): " + ", ".join(absent)
+            )
         if any(i in prepared for i in ids):
             splits[split] = [i for i in ids if i in prepared]
     # the official references and scorer are in movie time: keep each clip's start in its movie
-    result = build_manifests(recordings, shifted, report, splits=splits,
-                             custom={c: {"clip_offset": clip_offset[c], "movie": video_of(c)} for c in recordings})
+    result = build_manifests(
+        recordings,
+        shifted,
+        report,
+        splits=splits,
+        custom={c: {"clip_offset": clip_offset[c], "movie": video_of(c)} for c in recordings},
+    )
     return result, report
 
 
 # ---------------------------------------------------------------------------
 # command-line declarations (built into click commands by recipes.cli_corpora)
 
-CORPUS_DIR_HELP = ("Link this existing copy (the repository's dataset/ folder or its parent) as TARGET_DIR "
-                   "instead of downloading. Default: download.")
+CORPUS_DIR_HELP = (
+    "Link this existing copy (the repository's dataset/ folder or its parent) as TARGET_DIR "
+    "instead of downloading. Default: download."
+)
 DOWNLOAD_HELP = "Download AVA-AVD (split lists, annotations, AVA movies) into TARGET_DIR/dataset."
 DOWNLOAD_OPTIONS = (
-    Option("--base-url", "Mirror with split/<list>, videos/<video file>, annotations.tar.gz. "
-                         "Default: GitHub raw (lists) and s3 ava-dataset/trainval (movies)."),
-    Option("--annotations", "URL or local file of annotations.tar.gz (Google Drive only: "
-                            "gdown --id 18kjJJbebBg7e8umI6HoGE4_tI3OWufzA). Default: not fetched, with a warning."),
-    Option("--videos/--no-videos", "--no-videos skips the 117 movies (tens of GB). Default: download them.",
-           dest="videos", type=bool, default=True),
+    Option(
+        "--base-url",
+        "Mirror with split/<list>, videos/<video file>, annotations.tar.gz. "
+        "Default: GitHub raw (lists) and s3 ava-dataset/trainval (movies).",
+    ),
+    Option(
+        "--annotations",
+        "URL or local file of annotations.tar.gz (Google Drive only: "
+        "gdown --id 18kjJJbebBg7e8umI6HoGE4_tI3OWufzA). Default: not fetched, with a warning.",
+    ),
+    Option(
+        "--videos/--no-videos",
+        "--no-videos skips the 117 movies (tens of GB). Default: download them.",
+        dest="videos",
+        type=bool,
+        default=True,
+    ),
     Option("--force", "Download again even when the files exist. Default: off.", type=bool),
 )
 PREPARE_HELP = """AVA-AVD CORPUS_DIR -> manifests in OUTPUT_DIR (splits train, val, test).
@@ -349,10 +413,19 @@ PREPARE_HELP = """AVA-AVD CORPUS_DIR -> manifests in OUTPUT_DIR (splits train, v
     are <clip_id>_<label>.
     """
 PREPARE_OPTIONS = (
-    Option("--audio-dir", "Folder of clip WAVs <clip_id>.wav (16 kHz mono); missing ones are extracted there from "
-                          "the movies with ffmpeg. Default: CORPUS_DIR's dataset/waves.", type="outdir"),
-    Option("--extract/--no-extract", "--no-extract does not run ffmpeg; clips without a WAV are listed in the "
-                                     "report. Default: extract.", dest="extract", type=bool, default=True),
+    Option(
+        "--audio-dir",
+        "Folder of clip WAVs <clip_id>.wav (16 kHz mono); missing ones are extracted there from "
+        "the movies with ffmpeg. Default: CORPUS_DIR's dataset/waves.",
+        type="outdir",
+    ),
+    Option(
+        "--extract/--no-extract",
+        "--no-extract does not run ffmpeg; clips without a WAV are listed in the report. Default: extract.",
+        dest="extract",
+        type=bool,
+        default=True,
+    ),
 )
 
 

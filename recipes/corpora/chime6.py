@@ -85,6 +85,7 @@ stacks every array channel of a session in glob order (so a missing array
 silently shifts the channel numbers), and it has no scoring regions (the
 pre-party part of dev/eval is scored).
 """
+
 import json
 import logging
 import os
@@ -249,13 +250,16 @@ def _time(path: Path, index: int, utt: dict, key: str, device: Optional[str], co
             value = value["original"]
             counts["original"] += 1
         else:
-            raise ValueError(f"{path}[{index}]: {key} has no {device!r} or 'original' time "
-                             f"(speaker {utt.get('speaker')}); expected an H:MM:SS.ss string")
+            raise ValueError(
+                f"{path}[{index}]: {key} has no {device!r} or 'original' time "
+                f"(speaker {utt.get('speaker')}); expected an H:MM:SS.ss string"
+            )
     try:
         return hms_to_seconds(value)
     except ValueError as e:
-        raise ValueError(f"{path}[{index}]: {key} {e} (speaker {utt.get('speaker')}); "
-                         "expected an H:MM:SS.ss string") from None
+        raise ValueError(
+            f"{path}[{index}]: {key} {e} (speaker {utt.get('speaker')}); expected an H:MM:SS.ss string"
+        ) from None
 
 
 def read_transcription(path, device: Optional[str] = None) -> Tuple[List[Turn], List[str], Dict[str, int]]:
@@ -284,8 +288,10 @@ def read_transcription(path, device: Optional[str] = None) -> Tuple[List[Turn], 
             counts["speakerless"] += 1
             continue
         if not isinstance(utt, dict) or not all(k in utt for k in ("speaker", "start_time", "end_time")):
-            raise ValueError(f"{path}[{i}]: utterance {str(utt)[:80]!r} lacks speaker/start_time/end_time; "
-                             "expected {\"speaker\", \"session_id\", \"start_time\", \"end_time\", ...}")
+            raise ValueError(
+                f"{path}[{i}]: utterance {str(utt)[:80]!r} lacks speaker/start_time/end_time; "
+                'expected {"speaker", "session_id", "start_time", "end_time", ...}'
+            )
         session = utt.get("session_id", utt.get("session", path.stem))
         if session != path.stem:
             raise ValueError(f"{path}[{i}]: session_id {session!r} in the file of session {path.stem}")
@@ -311,8 +317,10 @@ def track2_uem(uem_file=None) -> Dict[str, List[Tuple[float, float]]]:
     for rec, ivs in read_uem(uem_file).items():
         session = session_of(rec)
         if session in out and out[session] != ivs:
-            raise ValueError(f"{uem_file}: {rec} has scoring regions {ivs}, another array of {session} "
-                             f"has {out[session]}; expected one set per session")
+            raise ValueError(
+                f"{uem_file}: {rec} has scoring regions {ivs}, another array of {session} "
+                f"has {out[session]}; expected one set per session"
+            )
         out[session] = ivs
     return out
 
@@ -334,16 +342,25 @@ def binaural_recording(session: str, paths: Sequence[Path]) -> Tuple[Recording, 
 def release_gaps_note() -> str:
     """One line saying what the CHiME-6 release lacks (conf/corpora/chime6.yaml)."""
     arrays = "; ".join(f"{s}: {', '.join(a)}" for s, a in sorted(RELEASE_GAPS["missing_arrays"].items()))
-    return (f"the CHiME-6 release lacks in-ear (binaural) audio for {', '.join(RELEASE_GAPS['no_binaural'])} and "
-            f"these arrays ({arrays}); sessions without the chosen mic are listed as annotations without audio")
+    return (
+        f"the CHiME-6 release lacks in-ear (binaural) audio for {', '.join(RELEASE_GAPS['no_binaural'])} and "
+        f"these arrays ({arrays}); sessions without the chosen mic are listed as annotations without audio"
+    )
 
 
 JSON_REFERENCE = "CHiME-6 JSON transcription utterances"
 RTTM_REFERENCE = "CHiME-6 track-2 forced-alignment RTTM (nateanl/chime6_rttm, as Kaldi s5_track2)"
 
 
-def _rttm_references(json_turns: List[Turn], split_of: Dict[str, str], splits: Sequence[str], rttm_dir,
-                     report: PrepareReport, summaries: List[str], reference_of: Dict[str, str]) -> List[Turn]:
+def _rttm_references(
+    json_turns: List[Turn],
+    split_of: Dict[str, str],
+    splits: Sequence[str],
+    rttm_dir,
+    report: PrepareReport,
+    summaries: List[str],
+    reference_of: Dict[str, str],
+) -> List[Turn]:
     """Replace the JSON turns of dev/eval by the forced-alignment RTTM turns (ids ``S02_U06.ENH`` -> ``S02``)."""
     from recipes.rttm import read_rttm
 
@@ -354,27 +371,33 @@ def _rttm_references(json_turns: List[Turn], split_of: Dict[str, str], splits: S
             continue
         path = rttm_dir / name
         if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: the forced-alignment references come with "
-                                    "`diar download chime6` (or give the folder of dev_rttm/eval_rttm with --rttm-dir)")
+            raise FileNotFoundError(
+                f"{path} not found: the forced-alignment references come with "
+                "`diar download chime6` (or give the folder of dev_rttm/eval_rttm with --rttm-dir)"
+            )
         rttm_turns, _ = read_rttm(path, merge_self_overlaps=False)
         sessions = {s for s, sp in split_of.items() if sp == split}
         mapped = [Turn(session_of(t.recording_id), t.start, t.end, t.speaker) for t in rttm_turns]
         unknown = sorted({t.recording_id for t in mapped} - sessions)
         if unknown:
-            report.notes.append(f"{path.name}: session(s) {', '.join(unknown)} have no {split} transcription; "
-                                "their RTTM turns are not used")
+            report.notes.append(
+                f"{path.name}: session(s) {', '.join(unknown)} have no {split} transcription; "
+                "their RTTM turns are not used"
+            )
         without = sorted(sessions - {t.recording_id for t in mapped})
         if without:
             report.notes.append(f"{path.name}: no turns for {', '.join(without)}; their JSON turns are used")
         replaced = sessions - set(without)
-        turns = [t for t in turns if t.recording_id not in replaced] + \
-                [t for t in mapped if t.recording_id in replaced]
+        turns = [t for t in turns if t.recording_id not in replaced] + [t for t in mapped if t.recording_id in replaced]
         reference_of[split] = RTTM_REFERENCE
-        summaries.append(f"{split}: turns of {len(replaced)} session(s) from the forced-alignment {path.name} "
-                         f"({sum(t.recording_id in replaced for t in mapped)} lines)")
+        summaries.append(
+            f"{split}: turns of {len(replaced)} session(s) from the forced-alignment {path.name} "
+            f"({sum(t.recording_id in replaced for t in mapped)} lines)"
+        )
     if "train" in split_of.values():
-        report.notes.append("references=rttm: the forced-alignment RTTMs cover dev and eval only; train keeps "
-                        "the JSON utterances")
+        report.notes.append(
+            "references=rttm: the forced-alignment RTTMs cover dev and eval only; train keeps the JSON utterances"
+        )
     return turns
 
 
@@ -426,8 +449,10 @@ def prepare_chime6(
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"corpus directory {corpus_dir} does not exist")
     if not (corpus_dir / "transcriptions").is_dir():
-        raise FileNotFoundError(f"{corpus_dir / 'transcriptions'} not found; expected the CHiME-6 layout "
-                                "audio/{train,dev,eval}/ and transcriptions/{train,dev,eval}/<session>.json")
+        raise FileNotFoundError(
+            f"{corpus_dir / 'transcriptions'} not found; expected the CHiME-6 layout "
+            "audio/{train,dev,eval}/ and transcriptions/{train,dev,eval}/<session>.json"
+        )
     report = PrepareReport()
     report.notes.append(release_gaps_note())
     device = None if mic == "binaural" else mic
@@ -452,18 +477,23 @@ def prepare_chime6(
             report.notes.extend(skipped)
             for k in kinds:
                 kinds[k] += counts[k]
-        summaries.append(f"{split}: {len(jsons)} session(s), {n_utts} utterance(s), "
-                         f"{n_skipped} with end <= start left out, "
-                         f"{kinds['speakerless']} speakerless entr(ies) (CHiME-5 redaction markers) skipped")
+        summaries.append(
+            f"{split}: {len(jsons)} session(s), {n_utts} utterance(s), "
+            f"{n_skipped} with end <= start left out, "
+            f"{kinds['speakerless']} speakerless entr(ies) (CHiME-5 redaction markers) skipped"
+        )
         if kinds["device"] or kinds["original"]:
-            report.notes.append(f"{split}: CHiME-5 per-device times: {kinds['device']} time(s) of {device}, "
-                                f"{kinds['original']} 'original' time(s) (device missing)")
+            report.notes.append(
+                f"{split}: CHiME-5 per-device times: {kinds['device']} time(s) of {device}, "
+                f"{kinds['original']} 'original' time(s) (device missing)"
+            )
     if not split_of:
         raise FileNotFoundError(f"no transcriptions/<split>/<session>.json under {corpus_dir} for {list(splits)}")
     reference_of = {sp: JSON_REFERENCE for sp in SPLITS}
     if references == "rttm":
-        turns = _rttm_references(turns, split_of, splits, rttm_dir or corpus_dir / RTTM_CONF["dir"], report,
-                                 summaries, reference_of)
+        turns = _rttm_references(
+            turns, split_of, splits, rttm_dir or corpus_dir / RTTM_CONF["dir"], report, summaries, reference_of
+        )
     turns, absorbed = merge_self_overlaps(turns)
     summaries.append(f"{absorbed} same-speaker overlapping utterance(s) merged into one turn")
     report.annotation_summary = "; ".join(summaries)
@@ -476,8 +506,10 @@ def prepare_chime6(
             if paths:
                 audio[session] = paths
             elif split in RELEASE_GAPS["no_binaural"]:
-                report.notes.append(f"{session}: no binaural audio/{split}/{session}_P*.wav (the CHiME-6 release "
-                                    f"has no in-ear audio for {split}): {split} is not prepared for binaural")
+                report.notes.append(
+                    f"{session}: no binaural audio/{split}/{session}_P*.wav (the CHiME-6 release "
+                    f"has no in-ear audio for {split}): {split} is not prepared for binaural"
+                )
             else:
                 report.notes.append(f"{session}: no binaural audio/{split}/{session}_P*.wav")
         else:
@@ -485,11 +517,15 @@ def prepare_chime6(
             if p.is_file():
                 audio[session] = p
             elif mic in RELEASE_GAPS["missing_arrays"].get(session, ()):
-                report.notes.append(f"{session}: no audio/{split}/{p.name} (array {mic} missing in this session: "
-                                    "the CHiME-6 release lacks it)")
+                report.notes.append(
+                    f"{session}: no audio/{split}/{p.name} (array {mic} missing in this session: "
+                    "the CHiME-6 release lacks it)"
+                )
             else:
-                report.notes.append(f"{session}: no audio/{split}/{p.name} (array {mic} missing in this session; "
-                                    "the release has it: incomplete copy?)")
+                report.notes.append(
+                    f"{session}: no audio/{split}/{p.name} (array {mic} missing in this session; "
+                    "the release has it: incomplete copy?)"
+                )
     report.annotations_without_audio = sorted(set(split_of) - set(audio))
     pattern = "*_P*.wav" if mic == "binaural" else f"*_{mic}.CH{channel}.wav"
     on_disk = {p.name.split("_", 1)[0] for s in splits for p in (corpus_dir / "audio" / s).glob(pattern)}
@@ -528,23 +564,33 @@ def prepare_chime6(
             counts[r.num_channels] = counts.get(r.num_channels, 0) + 1
         n_ch = max(counts, key=lambda n: (counts[n], n))
         for s in sorted(s for s, r in recordings.items() if r.num_channels != n_ch):
-            report.notes.append(f"{s}: {recordings[s].num_channels // 2} in-ear file(s), not {n_ch // 2}; "
-                                "left out of the binaural manifests")
+            report.notes.append(
+                f"{s}: {recordings[s].num_channels // 2} in-ear file(s), not {n_ch // 2}; "
+                "left out of the binaural manifests"
+            )
             report.annotations_without_audio.append(s)
             del recordings[s]
         report.annotations_without_audio.sort()
         channels = list(range(n_ch))
-        report.notes.append("binaural: one MultiCut per session over every in-ear channel; channels 2i, 2i+1 = "
-                            "left/right of the i-th speaker file in sorted order: " + "; ".join(
-                                f"{s}: " + ", ".join(Path(p).stem.split("_")[1] for p in audio[s])
-                                for s in sorted(recordings)))
+        report.notes.append(
+            "binaural: one MultiCut per session over every in-ear channel; channels 2i, 2i+1 = "
+            "left/right of the i-th speaker file in sorted order: "
+            + "; ".join(f"{s}: " + ", ".join(Path(p).stem.split("_")[1] for p in audio[s]) for s in sorted(recordings))
+        )
     # after the binaural block, which may leave sessions out
     split_ids = {sp: sorted(s for s in recordings if split_of[s] == sp) for sp in splits}
-    result = build_manifests(recordings, turns, report, uem=uem or None,
-                             splits={sp: ids for sp, ids in split_ids.items() if ids}, channel=channels)
+    result = build_manifests(
+        recordings,
+        turns,
+        report,
+        uem=uem or None,
+        splits={sp: ids for sp, ids in split_ids.items() if ids},
+        channel=channels,
+    )
     for part in result.values():
-        part["cuts"] = CutSet.from_cuts(_with_custom(c, reference=reference_of[split_of[c.recording_id]])
-                                        for c in part["cuts"])
+        part["cuts"] = CutSet.from_cuts(
+            _with_custom(c, reference=reference_of[split_of[c.recording_id]]) for c in part["cuts"]
+        )
     return result, report
 
 
@@ -553,13 +599,13 @@ def _with_custom(cut, **fields):
     return cut
 
 
-
-
 # ---------------------------------------------------------------------------
 # command-line declarations (built into click commands by recipes.cli_corpora)
 
-CORPUS_DIR_HELP = ("Your synchronised CHiME-6 copy (audio/, transcriptions/), linked as TARGET_DIR instead of "
-                   "downloading. Default: download from OpenSLR SLR150.")
+CORPUS_DIR_HELP = (
+    "Your synchronised CHiME-6 copy (audio/, transcriptions/), linked as TARGET_DIR instead of "
+    "downloading. Default: download from OpenSLR SLR150."
+)
 DOWNLOAD_HELP = """Download CHiME-6 (OpenSLR SLR150) into TARGET_DIR, or link a local copy (--corpus-dir).
 
     Fetches CHiME6_transcriptions.tar.gz and CHiME6_<split>.tar.gz (97 / 11 / 12 GB for train / dev /
@@ -567,12 +613,23 @@ DOWNLOAD_HELP = """Download CHiME-6 (OpenSLR SLR150) into TARGET_DIR, or link a 
     TARGET_DIR/chime6_rttm/. Downloads resume (.part files); OpenSLR publishes no checksums (sizes checked).
     """
 DOWNLOAD_OPTIONS = (
-    Option("--base-url", "OpenSLR mirror holding CHiME6_{transcriptions,train,dev,eval}.tar.gz. Default: "
-                         "https://www.openslr.org/resources/150 (mirrors: openslr.elda.org, us.openslr.org)."),
-    Option("--split", "Download only the audio of these splits (repeatable). Default: train, dev and eval.",
-           dest="splits", choices=tuple(SPLITS), multiple=True),
-    Option("--rttm-base-url", "Where dev_rttm / eval_rttm (forced-alignment references) are. Default: the pinned "
-                              "github.com/nateanl/chime6_rttm commit of conf/corpora/chime6.yaml."),
+    Option(
+        "--base-url",
+        "OpenSLR mirror holding CHiME6_{transcriptions,train,dev,eval}.tar.gz. Default: "
+        "https://www.openslr.org/resources/150 (mirrors: openslr.elda.org, us.openslr.org).",
+    ),
+    Option(
+        "--split",
+        "Download only the audio of these splits (repeatable). Default: train, dev and eval.",
+        dest="splits",
+        choices=tuple(SPLITS),
+        multiple=True,
+    ),
+    Option(
+        "--rttm-base-url",
+        "Where dev_rttm / eval_rttm (forced-alignment references) are. Default: the pinned "
+        "github.com/nateanl/chime6_rttm commit of conf/corpora/chime6.yaml.",
+    ),
     Option("--keep-archives", "Keep the .tar.gz files after extraction. Default: deleted.", type=bool),
     Option("--force", "Download again even when the files exist. Default: off.", type=bool),
 )
@@ -585,22 +642,43 @@ PREPARE_HELP = """CHiME-6 CORPUS_DIR -> manifests in OUTPUT_DIR (splits train, d
     (U03 in S01 and S22, U05 in S09, U03 and U04 in S05): those sessions are reported, not fatal.
     """
 PREPARE_OPTIONS = (
-    Option("--mic", "U01..U06: one channel of that Kinect array; binaural: all in-ear mics of the session "
-                    "(MultiCut, channels 2i/2i+1 = speaker i in sorted order; train and dev only).",
-           choices=tuple(MICS), default="U06"),
-    Option("--channel", "Array channel (CH1..CH4) with --mic U0x; ignored for binaural.", type=int, default=1,
-           min=1, max=4),
-    Option("--split", "Prepare only these splits (repeatable). Default: train, dev and eval (those present).",
-           dest="splits", choices=tuple(SPLITS), multiple=True),
-    Option("--uem", "Kaldi track-2 UEM (<session>_<array> 1 <start s> <end s>) for dev/eval. Default: the "
-                    "official starts (S01 0, S02 75, S09 64, S21 59 seconds) to the end of the file.",
-           dest="uem_file", type="file"),
-    Option("--references", "Speaker turns of dev/eval: json = the transcription utterances; rttm = the track-2 "
-                           "forced-alignment RTTMs (nateanl/chime6_rttm, used by Kaldi's s5_track2; train keeps "
-                           "json). Stored on each cut (custom 'reference') and named in the dataset card.",
-           choices=REFERENCES, default="json"),
-    Option("--rttm-dir", "Folder of dev_rttm / eval_rttm for --references rttm. Default: CORPUS_DIR/chime6_rttm.",
-           type="dir"),
+    Option(
+        "--mic",
+        "U01..U06: one channel of that Kinect array; binaural: all in-ear mics of the session "
+        "(MultiCut, channels 2i/2i+1 = speaker i in sorted order; train and dev only).",
+        choices=tuple(MICS),
+        default="U06",
+    ),
+    Option(
+        "--channel", "Array channel (CH1..CH4) with --mic U0x; ignored for binaural.", type=int, default=1, min=1, max=4
+    ),
+    Option(
+        "--split",
+        "Prepare only these splits (repeatable). Default: train, dev and eval (those present).",
+        dest="splits",
+        choices=tuple(SPLITS),
+        multiple=True,
+    ),
+    Option(
+        "--uem",
+        "Kaldi track-2 UEM (<session>_<array> 1 <start s> <end s>) for dev/eval. Default: the "
+        "official starts (S01 0, S02 75, S09 64, S21 59 seconds) to the end of the file.",
+        dest="uem_file",
+        type="file",
+    ),
+    Option(
+        "--references",
+        "Speaker turns of dev/eval: json = the transcription utterances; rttm = the track-2 "
+        "forced-alignment RTTMs (nateanl/chime6_rttm, used by Kaldi's s5_track2; train keeps "
+        "json). Stored on each cut (custom 'reference') and named in the dataset card.",
+        choices=REFERENCES,
+        default="json",
+    ),
+    Option(
+        "--rttm-dir",
+        "Folder of dev_rttm / eval_rttm for --references rttm. Default: CORPUS_DIR/chime6_rttm.",
+        type="dir",
+    ),
 )
 NAME_HELP = "Default: chime6-<mic> (chime6-<mic>-ch<N> for channel N > 1)."
 
@@ -610,5 +688,12 @@ def output_name(mic: str = "U06", channel: int = 1, **_) -> str:
     return manifest_name(mic, channel)
 
 
-__all__ = ["download_chime6", "prepare_chime6", "read_transcription", "hms_to_seconds", "session_of", "track2_uem",
-           "manifest_name"]
+__all__ = [
+    "download_chime6",
+    "prepare_chime6",
+    "read_transcription",
+    "hms_to_seconds",
+    "session_of",
+    "track2_uem",
+    "manifest_name",
+]

@@ -17,6 +17,7 @@ objects and its audio into Lhotse ``Recording`` objects, then calls
 :func:`write_manifests` writes ``NAME_{recordings,supervisions,cuts}[_SPLIT].jsonl.gz``
 and ``NAME[_SPLIT].uem`` atomically.
 """
+
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,16 +67,25 @@ class PrepareReport:
             + section("recordings in no split list (only in the unsplit manifests)", self.unlisted)
             + section("notes", self.notes)
             + section("dangling symbolic links (target missing)", self.dangling_links)
-            + section("audio files left out (cannot be used)",
-                      [f"{r['recording_id']}\t{r['audio']}\t{r['error']}" for r in self.rejects])
+            + section(
+                "audio files left out (cannot be used)",
+                [f"{r['recording_id']}\t{r['audio']}\t{r['error']}" for r in self.rejects],
+            )
         )
 
     def log_unmatched(self) -> None:
-        for what, items in (("annotations without audio", self.annotations_without_audio),
-                            ("audio files without annotations", self.audio_without_annotations)):
+        for what, items in (
+            ("annotations without audio", self.annotations_without_audio),
+            ("audio files without annotations", self.audio_without_annotations),
+        ):
             if items:
-                logger.warning("%d %s (listed in the report): %s%s", len(items), what,
-                               ", ".join(items[:5]), " ..." if len(items) > 5 else "")
+                logger.warning(
+                    "%d %s (listed in the report): %s%s",
+                    len(items),
+                    what,
+                    ", ".join(items[:5]),
+                    " ..." if len(items) > 5 else "",
+                )
 
 
 @dataclass(frozen=True)
@@ -136,8 +146,9 @@ def short_audio_error(path, error: BaseException) -> str:
     return " ".join(text.split())[:200]
 
 
-def multi_file_recording(recording_id: str, paths: Sequence[Path], channels_per_file: int = 1,
-                         what: str = "channel files") -> Tuple[Recording, Optional[str]]:
+def multi_file_recording(
+    recording_id: str, paths: Sequence[Path], channels_per_file: int = 1, what: str = "channel files"
+) -> Tuple[Recording, Optional[str]]:
     """One recording of several files holding ``channels_per_file`` channels each, in channel
     order (AMI mdm: eight mono array files; CHiME-6 binaural: one 2-channel file per speaker).
     File ``i`` gives channels ``i * k .. i * k + k - 1``. Returns the recording (as long as the
@@ -163,9 +174,15 @@ def multi_file_recording(recording_id: str, paths: Sequence[Path], channels_per_
         note = f"{recording_id}: {what} differ in length ({min(frames)}..{max(frames)} samples); shortest used"
     sr, n = rates.pop(), min(frames)
     k = channels_per_file
-    rec = Recording(id=recording_id, sampling_rate=sr, num_samples=n, duration=n / sr,
-                    sources=[AudioSource(type="file", channels=list(range(i * k, i * k + k)), source=str(p))
-                             for i, p in enumerate(paths)])
+    rec = Recording(
+        id=recording_id,
+        sampling_rate=sr,
+        num_samples=n,
+        duration=n / sr,
+        sources=[
+            AudioSource(type="file", channels=list(range(i * k, i * k + k)), source=str(p)) for i, p in enumerate(paths)
+        ],
+    )
     return rec, note
 
 
@@ -179,8 +196,9 @@ def match_audio(report: PrepareReport, annotated: Iterable[str], audio: Iterable
     return sorted(annotated & audio)
 
 
-def annotated_durations(turns: Iterable[Turn], uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None
-                        ) -> Dict[str, float]:
+def annotated_durations(
+    turns: Iterable[Turn], uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None
+) -> Dict[str, float]:
     """``--duration-from-annotations``, one meaning for every corpus: a recording lasts until
     the end of its last scored (UEM) interval where the corpus gives a UEM with real ends,
     else until the end of its last annotated turn (seconds). For stand-in audio (tests,
@@ -194,9 +212,15 @@ def annotated_durations(turns: Iterable[Turn], uem: Optional[Mapping[str, Sequen
     return ends
 
 
-def read_recordings(audio: Mapping[str, Any], ids: Iterable[str], desc: str, progress: bool = True,
-                    read: Callable[[Any, str], Recording] = None, durations: Optional[Mapping[str, float]] = None,
-                    report: Optional[PrepareReport] = None) -> Dict[str, Recording]:
+def read_recordings(
+    audio: Mapping[str, Any],
+    ids: Iterable[str],
+    desc: str,
+    progress: bool = True,
+    read: Callable[[Any, str], Recording] = None,
+    durations: Optional[Mapping[str, float]] = None,
+    report: Optional[PrepareReport] = None,
+) -> Dict[str, Recording]:
     """The audio-header loop of every corpus: ``read(audio[id], id)`` (default
     :func:`open_recording`) for each id, with a progress bar; with ``durations`` (from
     :func:`annotated_durations`), each recording's duration is replaced by its entry; an id
@@ -258,8 +282,9 @@ def build_manifests(
     for rec_id in rec_ids:
         missing = [c for c in channels if c not in recordings[rec_id].channel_ids]
         if missing:
-            raise ValueError(f"recording {rec_id} has channels {recordings[rec_id].channel_ids}; "
-                             f"channel(s) {missing} requested")
+            raise ValueError(
+                f"recording {rec_id} has channels {recordings[rec_id].channel_ids}; channel(s) {missing} requested"
+            )
     durations = {r: recordings[r].duration for r in rec_ids}
     kept = [t for t in turns if t.recording_id in recordings]
     kept, clipped = clip_to_durations(kept, durations)
@@ -287,12 +312,21 @@ def build_manifests(
     for rec_id in sorted(set(uem) - set(rec_ids)):
         report.uem_notes.append(f"{rec_id}: in the UEM but not prepared (no audio or no turns)")
     if uem:  # the console says what the report lists: a recording scored whole is easy to miss
-        for what in ("not in the UEM; the whole recording is scored", "UEM lies outside the recording",
-                     "UEM end clipped", "in the UEM but not prepared"):
+        for what in (
+            "not in the UEM; the whole recording is scored",
+            "UEM lies outside the recording",
+            "UEM end clipped",
+            "in the UEM but not prepared",
+        ):
             ids = [n.split(": ", 1)[0] for n in report.uem_notes if what in n]
             if ids:
-                logger.warning("%d recording(s): %s (listed in the report): %s%s", len(ids), what,
-                               ", ".join(ids[:5]), " ..." if len(ids) > 5 else "")
+                logger.warning(
+                    "%d recording(s): %s (listed in the report): %s%s",
+                    len(ids),
+                    what,
+                    ", ".join(ids[:5]),
+                    " ..." if len(ids) > 5 else "",
+                )
 
     by_rec = group_by_recording(kept)
     sup_channel = channels[0] if isinstance(channel, int) else channels
@@ -300,15 +334,25 @@ def build_manifests(
     for rec_id in rec_ids:
         sups = [
             SupervisionSegment(
-                id=f"{rec_id}-{t.speaker}-{i:05d}", recording_id=rec_id, start=round(t.start, 6),
-                duration=round(t.end - t.start, 6), channel=sup_channel, speaker=t.speaker,
+                id=f"{rec_id}-{t.speaker}-{i:05d}",
+                recording_id=rec_id,
+                start=round(t.start, 6),
+                duration=round(t.end - t.start, 6),
+                channel=sup_channel,
+                speaker=t.speaker,
             )
             for i, t in enumerate(by_rec.get(rec_id, []))
         ]
         supervisions.extend(sups)
         rec = recordings[rec_id]
-        common = dict(id=rec_id, start=0.0, duration=rec.duration, recording=rec, supervisions=sups,
-                      custom={"uem": [[s, e] for s, e in full_uem[rec_id]], **(custom or {}).get(rec_id, {})})
+        common = dict(
+            id=rec_id,
+            start=0.0,
+            duration=rec.duration,
+            recording=rec,
+            supervisions=sups,
+            custom={"uem": [[s, e] for s, e in full_uem[rec_id]], **(custom or {}).get(rec_id, {})},
+        )
         if isinstance(channel, int):
             cuts.append(MonoCut(channel=channel, **common))
         else:
@@ -354,8 +398,10 @@ def check_usable(recording: Recording, path) -> Recording:
     """The recording, or a ValueError naming ``path`` when it is too short to hold one
     10 ms frame (a 5-sample file, an empty WAV)."""
     if recording.duration < MIN_DURATION:
-        raise ValueError(f"audio {path} is {recording.num_samples} samples ({recording.duration * 1000:.2f} ms) "
-                         f"long: shorter than one {MIN_DURATION * 1000:.0f} ms frame")
+        raise ValueError(
+            f"audio {path} is {recording.num_samples} samples ({recording.duration * 1000:.2f} ms) "
+            f"long: shorter than one {MIN_DURATION * 1000:.0f} ms frame"
+        )
     return recording
 
 
@@ -370,7 +416,10 @@ def _subset(recordings, supervisions, cuts, uem, ids) -> Dict[str, object]:
 
 
 def write_manifests(
-    result: Mapping[str, Mapping[str, object]], output_dir, name: str, report: Optional[PrepareReport] = None,
+    result: Mapping[str, Mapping[str, object]],
+    output_dir,
+    name: str,
+    report: Optional[PrepareReport] = None,
     write_unsplit: bool = True,
 ) -> List[Path]:
     """Write ``NAME_{recordings,supervisions,cuts}[_SPLIT].jsonl.gz``, ``NAME[_SPLIT].uem``

@@ -1,4 +1,5 @@
 """Per-corpus settings in ``conf/corpora/<corpus>.yaml``: URLs, checksums, mics, splits."""
+
 from pathlib import Path
 from typing import Any, Dict, Optional
 

@@ -15,6 +15,7 @@ Layout written by :func:`synthesize_demo`::
       all.uem                  scored region (skips the first and last 0.5 s)
       lists/{train,dev}.list   recording ids
 """
+
 import logging
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -57,9 +58,7 @@ def voiced_signal(speaker: str, duration: float, rng: np.random.Generator, sr: i
     return (0.3 * sig / peak).astype(np.float32)
 
 
-def conversation(
-    rec_id: str, speakers: List[str], duration: float, rng: np.random.Generator
-) -> List[Turn]:
+def conversation(rec_id: str, speakers: List[str], duration: float, rng: np.random.Generator) -> List[Turn]:
     """Turns of a conversation filling ``duration`` seconds: pauses, turn changes and overlaps.
 
     Each new turn starts after a pause (0.1-1.0 s) or, with probability 0.3,
@@ -115,7 +114,7 @@ def synthesize_demo(
         for turn in turns:
             a = int(round(turn.start * sampling_rate))
             seg = voiced_signal(turn.speaker, turn.end - turn.start, rng, sampling_rate)
-            audio[a: a + len(seg)] += seg[: len(audio) - a]
+            audio[a : a + len(seg)] += seg[: len(audio) - a]
         audio += 1e-3 * rng.standard_normal(len(audio)).astype(np.float32)  # room noise floor
         (target_dir / "audio").mkdir(parents=True, exist_ok=True)
         soundfile.write(target_dir / "audio" / f"{rec_id}.wav", audio, sampling_rate, subtype="PCM_16")
@@ -127,6 +126,7 @@ def synthesize_demo(
     n_dev = max(1, num_recordings // 3)
     (target_dir / "lists" / "train.list").write_text("\n".join(ids[:-n_dev]) + "\n")
     (target_dir / "lists" / "dev.list").write_text("\n".join(ids[-n_dev:]) + "\n")
-    logger.info("demo corpus: %d recordings, %d turns, %.0f s each, in %s",
-                num_recordings, len(all_turns), duration, target_dir)
+    logger.info(
+        "demo corpus: %d recordings, %d turns, %.0f s each, in %s", num_recordings, len(all_turns), duration, target_dir
+    )
     return target_dir

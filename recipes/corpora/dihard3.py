@@ -68,6 +68,7 @@ the cut, has no core/full partition choice (it reads the ``in_core`` flag into
 each supervision's custom field), and fails with an IndexError when a FLAC
 file has no RTTM or per-file UEM.
 """
+
 import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -109,7 +110,10 @@ def download_dihard3(target_dir, corpus_dir=None, base_url: Optional[str] = None
         raise ValueError("DIHARD III has no download URL; link a local LDC copy with corpus_dir")
     if corpus_dir is None:
         raise RuntimeError(
-            "DIHARD III is LDC-licensed (dev " + LDC_CATALOG["dev"] + ", eval " + LDC_CATALOG["eval"]
+            "DIHARD III is LDC-licensed (dev "
+            + LDC_CATALOG["dev"]
+            + ", eval "
+            + LDC_CATALOG["eval"]
             + ") and cannot be downloaded; pass your local copy with --corpus-dir DIR "
             "(DIR holding third_dihard_challenge_{dev,eval}/data/flac/...)"
         )
@@ -123,16 +127,21 @@ def download_dihard3(target_dir, corpus_dir=None, base_url: Optional[str] = None
 def find_releases(corpus_dir) -> Dict[str, Path]:
     """``{split: release folder}``: folders with ``data/flac/`` at most two levels below ``corpus_dir``."""
     corpus_dir = Path(corpus_dir)
-    candidates = [corpus_dir] + sorted(p for p in corpus_dir.glob("*") if p.is_dir()) \
+    candidates = (
+        [corpus_dir]
+        + sorted(p for p in corpus_dir.glob("*") if p.is_dir())
         + sorted(p for p in corpus_dir.glob("*/*") if p.is_dir())
+    )
     found: Dict[str, Path] = {}
     for cand in candidates:
         if not (cand / "data" / "flac").is_dir():
             continue
         split = _split_of_release(cand)
         if split is None:
-            raise ValueError(f"{cand}: cannot tell whether this DIHARD III release is dev or eval "
-                             "(ids are not DH_DEV_*/DH_EVAL_* and the folder name has no 'dev'/'eval')")
+            raise ValueError(
+                f"{cand}: cannot tell whether this DIHARD III release is dev or eval "
+                "(ids are not DH_DEV_*/DH_EVAL_* and the folder name has no 'dev'/'eval')"
+            )
         if split in found and found[split].resolve() != cand.resolve():
             raise ValueError(f"two DIHARD III {split} releases: {found[split]} and {cand}")
         found[split] = cand
@@ -140,13 +149,15 @@ def find_releases(corpus_dir) -> Dict[str, Path]:
         raise FileNotFoundError(
             f"no DIHARD III release under {corpus_dir}: expected "
             f"{RELEASE_DIRS['dev']}/ and {RELEASE_DIRS['eval']}/ holding data/flac/<id>.flac "
-            f"({LDC_CATALOG['dev']} / {LDC_CATALOG['eval']})")
+            f"({LDC_CATALOG['dev']} / {LDC_CATALOG['eval']})"
+        )
     return found
 
 
 def _split_of_release(release: Path) -> Optional[str]:
-    ids = [p.stem for p in (release / "data" / "flac").glob("*.flac")] + \
-          [p.stem for p in (release / "data" / "rttm").glob("*.rttm")]
+    ids = [p.stem for p in (release / "data" / "flac").glob("*.flac")] + [
+        p.stem for p in (release / "data" / "rttm").glob("*.rttm")
+    ]
     if ids and all(i.startswith("DH_DEV_") for i in ids):
         return "dev"
     if ids and all(i.startswith("DH_EVAL_") for i in ids):
@@ -163,14 +174,19 @@ def read_recordings_table(path) -> Dict[str, Dict[str, object]]:
     path = Path(path)
     lines = path.read_text(encoding="utf-8").splitlines()
     if not lines:
-        raise AnnotationError(path, 1, "empty file",
-                              "a header row naming the columns (uri, in_core, lang, domain, ...)")
+        raise AnnotationError(
+            path, 1, "empty file", "a header row naming the columns (uri, in_core, lang, domain, ...)"
+        )
     sep = "\t" if "\t" in lines[0] else None
     header = [h.strip().lower() for h in lines[0].split(sep)]
     id_col = next((c for c in TABLE_ID_COLUMNS if c in header), None)
     if id_col is None or "domain" not in header:
-        raise AnnotationError(path, 1, f"header {lines[0].strip()!r} has no uri/domain column",
-                              "a header row with the columns uri (or file_id) and domain")
+        raise AnnotationError(
+            path,
+            1,
+            f"header {lines[0].strip()!r} has no uri/domain column",
+            "a header row with the columns uri (or file_id) and domain",
+        )
     lang_col = next((c for c in TABLE_LANG_COLUMNS if c in header), None)
     table: Dict[str, Dict[str, object]] = {}
     for lineno, line in enumerate(lines[1:], start=2):
@@ -260,15 +276,19 @@ def prepare_dihard3(
         if rttm_dir.is_dir() and any(rttm_dir.glob("*.rttm")):
             split_turns, rttm_report = read_rttm(rttm_dir)
             summaries.append(f"{split}: {rttm_report.summary()}")
-            report.notes.append(f"{split}: {rttm_report.merged_self_overlaps} same-speaker overlapping "
-                                "turn(s) merged into their neighbours")
+            report.notes.append(
+                f"{split}: {rttm_report.merged_self_overlaps} same-speaker overlapping "
+                "turn(s) merged into their neighbours"
+            )
         flacs = {p.stem: p for p in sorted((release / "data" / "flac").glob("*.flac"))}
         keyless = not split_turns
         if keyless:
             # the early eval release (LDC2021E02 before the keys) has audio and UEMs but no RTTMs:
             # a recordings-only split, for inference, instead of nothing
-            report.notes.append(f"{split}: no RTTM under {rttm_dir} (a release without keys): {len(flacs)} "
-                                "recording(s) prepared without supervisions, for inference only")
+            report.notes.append(
+                f"{split}: no RTTM under {rttm_dir} (a release without keys): {len(flacs)} "
+                "recording(s) prepared without supervisions, for inference only"
+            )
             summaries.append(f"{split}: no references (recordings only)")
         annotated = set(flacs) if keyless else {t.recording_id for t in split_turns}
         report.annotations_without_audio.extend(sorted(annotated - set(flacs)))
@@ -281,28 +301,33 @@ def prepare_dihard3(
                 core = {i for i, m in table.items() if m["in_core"]}
                 how = f"in_core column of {tbl}"
                 if uem is not None and uem_path.name == "all.uem" and set(uem) != core:
-                    report.notes.append(f"{split}: core ids of {tbl} and {uem_path} differ "
-                                        f"({len(core ^ set(uem))} ids); {tbl} used")
+                    report.notes.append(
+                        f"{split}: core ids of {tbl} and {uem_path} differ ({len(core ^ set(uem))} ids); {tbl} used"
+                    )
             elif uem is not None and uem_path.name == "all.uem":
                 core, how = set(uem), str(uem_path)
             else:
-                raise ValueError(f"{split}: cannot tell the core partition: no in_core column in {tbl} "
-                                 f"and no {release / 'data/uem_scoring/core/all.uem'}")
+                raise ValueError(
+                    f"{split}: cannot tell the core partition: no in_core column in {tbl} "
+                    f"and no {release / 'data/uem_scoring/core/all.uem'}"
+                )
             outside = [i for i in ids if i not in core]
             if outside:
                 more = " ..." if len(outside) > 10 else ""
-                report.notes.append(f"{split}: {len(outside)} recording(s) outside the core partition "
-                                    f"({how}) left out: {', '.join(outside[:10])}{more}")
+                report.notes.append(
+                    f"{split}: {len(outside)} recording(s) outside the core partition "
+                    f"({how}) left out: {', '.join(outside[:10])}{more}"
+                )
             ids = [i for i in ids if i in core]
         missing_meta = [i for i in ids if i not in table]
         if table and missing_meta:
-            report.notes.append(f"{split}: {len(missing_meta)} recording(s) not in {tbl}: "
-                                f"{', '.join(missing_meta[:10])}")
+            report.notes.append(
+                f"{split}: {len(missing_meta)} recording(s) not in {tbl}: {', '.join(missing_meta[:10])}"
+            )
         keep = set(ids)
         for t in split_turns:
             if t.recording_id in keep:
-                turns.append(Turn(t.recording_id, t.start, t.end, global_speaker(t.recording_id, t.speaker),
-                                  t.channel))
+                turns.append(Turn(t.recording_id, t.start, t.end, global_speaker(t.recording_id, t.speaker), t.channel))
         for i in ids:
             audio[i] = flacs[i]
             metadata[i] = table.get(i, {"in_core": None, "lang": None, "domain": None, "source": None})
@@ -316,19 +341,31 @@ def prepare_dihard3(
     if not audio:
         raise ValueError(f"no DIHARD III FLAC file to prepare under {corpus_dir} (partition {partition})")
 
-    recordings = read_recordings(audio, sorted(audio), "DIHARD III audio headers", progress,
-                                 durations=annotated_durations(turns, uem_all) if duration_from_annotations else None)
+    recordings = read_recordings(
+        audio,
+        sorted(audio),
+        "DIHARD III audio headers",
+        progress,
+        durations=annotated_durations(turns, uem_all) if duration_from_annotations else None,
+    )
 
-    result = build_manifests(recordings, turns, report, uem=uem_all or None,
-                             splits={s: ids for s, ids in split_ids.items() if ids},
-                             custom={r: dict(metadata[r]) for r in recordings})
+    result = build_manifests(
+        recordings,
+        turns,
+        report,
+        uem=uem_all or None,
+        splits={s: ids for s, ids in split_ids.items() if ids},
+        custom={r: dict(metadata[r]) for r in recordings},
+    )
     for split, ids in split_ids.items():
         per_domain: Dict[str, int] = {}
         for i in ids:
             d = metadata[i]["domain"] or "unknown"
             per_domain[d] = per_domain.get(d, 0) + 1
-        report.notes.append(f"{split} ({partition}): {len(ids)} recordings by domain: "
-                            + ", ".join(f"{d} {n}" for d, n in sorted(per_domain.items())))
+        report.notes.append(
+            f"{split} ({partition}): {len(ids)} recordings by domain: "
+            + ", ".join(f"{d} {n}" for d, n in sorted(per_domain.items()))
+        )
     return result, report
 
 
@@ -340,8 +377,10 @@ def manifest_name(partition: str) -> str:
 # ---------------------------------------------------------------------------
 # command-line declarations (built into click commands by recipes.cli_corpora)
 
-CORPUS_DIR_HELP = ("Your local LDC copy (holding third_dihard_challenge_{dev,eval}/), linked as TARGET_DIR. "
-                   "Required: DIHARD III is LDC-licensed and cannot be downloaded. Default: none (error).")
+CORPUS_DIR_HELP = (
+    "Your local LDC copy (holding third_dihard_challenge_{dev,eval}/), linked as TARGET_DIR. "
+    "Required: DIHARD III is LDC-licensed and cannot be downloaded. Default: none (error)."
+)
 DOWNLOAD_HELP = "Link a local DIHARD III copy (LDC2022S12 dev, LDC2022S14 eval) as TARGET_DIR (no download)."
 PREPARE_HELP = """DIHARD III CORPUS_DIR -> manifests in OUTPUT_DIR (splits dev, eval).
 
@@ -350,10 +389,19 @@ PREPARE_HELP = """DIHARD III CORPUS_DIR -> manifests in OUTPUT_DIR (splits dev, 
     UEM (seconds) is each cut's custom 'uem'; the domain is each cut's custom 'domain'.
     """
 PREPARE_OPTIONS = (
-    Option("--partition", "full: every recording; core: the domain-balanced core subset (in_core in "
-                          "recordings.tbl).", choices=tuple(PARTITIONS), default="full"),
-    Option("--split", "Prepare only these splits (repeatable). Default: dev and eval (those present).",
-           dest="splits", choices=tuple(SPLITS), multiple=True),
+    Option(
+        "--partition",
+        "full: every recording; core: the domain-balanced core subset (in_core in recordings.tbl).",
+        choices=tuple(PARTITIONS),
+        default="full",
+    ),
+    Option(
+        "--split",
+        "Prepare only these splits (repeatable). Default: dev and eval (those present).",
+        dest="splits",
+        choices=tuple(SPLITS),
+        multiple=True,
+    ),
 )
 NAME_HELP = "Default: dihard3 (full) or dihard3-core (core)."
 

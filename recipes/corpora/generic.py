@@ -33,6 +33,7 @@ One cut per recording (``MonoCut`` of ``channel``), with supervisions = speaker
 turns and the UEM in the custom field ``uem`` (list of ``[start, end]``
 seconds in recording time).
 """
+
 import json
 import logging
 import os
@@ -56,16 +57,21 @@ from recipes.rttm import group_by_recording, read_rttm, read_uems
 logger = logging.getLogger(__name__)
 
 # Every format soundfile reads, by its usual extensions (Opus lives in an Ogg container, NIST in .sph).
-AUDIO_EXTENSIONS = tuple(sorted({"." + ext.lower() for ext in soundfile.available_formats()}
-                                | {".wav", ".flac", ".opus", ".oga", ".sph", ".aif", ".aiff"}))
+AUDIO_EXTENSIONS = tuple(
+    sorted(
+        {"." + ext.lower() for ext in soundfile.available_formats()}
+        | {".wav", ".flac", ".opus", ".oga", ".sph", ".aif", ".aiff"}
+    )
+)
 
 
 def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-def find_audio(audio_dir, extensions: Sequence[str] = AUDIO_EXTENSIONS,
-               dangling: Optional[List[str]] = None) -> Dict[str, Path]:
+def find_audio(
+    audio_dir, extensions: Sequence[str] = AUDIO_EXTENSIONS, dangling: Optional[List[str]] = None
+) -> Dict[str, Path]:
     """Map recording id (file name without extension) -> audio path, under ``audio_dir``
     (recursive, following symbolic links to directories, each real directory once).
 
@@ -101,8 +107,13 @@ def find_audio(audio_dir, extensions: Sequence[str] = AUDIO_EXTENSIONS,
             by_key[key] = path
             found[rec_id] = path
     if broken:
-        logger.warning("%d dangling symbolic link(s) under %s (target missing; listed in the report): %s%s",
-                       len(broken), audio_dir, ", ".join(broken[:5]), " ..." if len(broken) > 5 else "")
+        logger.warning(
+            "%d dangling symbolic link(s) under %s (target missing; listed in the report): %s%s",
+            len(broken),
+            audio_dir,
+            ", ".join(broken[:5]),
+            " ..." if len(broken) > 5 else "",
+        )
     if dangling is not None:
         dangling.extend(broken)
     return found
@@ -116,8 +127,9 @@ def _match_forms(ids, canonical: Mapping[str, str], what: str, report: PrepareRe
         rec = canonical.get(nfc(i))
         if rec is not None and rec != i:
             form = "NFD" if unicodedata.is_normalized("NFD", i) else "another normal form"
-            report.notes.append(f"{what} {i!r} ({form}) matched recording {rec!r}: same text, "
-                                f"different Unicode normalisation")
+            report.notes.append(
+                f"{what} {i!r} ({form}) matched recording {rec!r}: same text, different Unicode normalisation"
+            )
             out[i] = rec
     return out
 
@@ -165,14 +177,18 @@ def prepare_rttm(
     empty = sorted((listed & set(audio)) - set(turns_by_rec))
     if empty and not allow_empty and split_ids:
         report.notes.append(f"listed recordings with audio and no speaker turn: {', '.join(empty)}")
-        raise ValueError(f"{len(empty)} listed recording(s) have audio but no speaker turn in {rttm}: "
-                         f"{', '.join(empty[:5])}{' ...' if len(empty) > 5 else ''} "
-                         "(--allow-empty keeps them as recordings with no speech)")
+        raise ValueError(
+            f"{len(empty)} listed recording(s) have audio but no speaker turn in {rttm}: "
+            f"{', '.join(empty[:5])}{' ...' if len(empty) > 5 else ''} "
+            "(--allow-empty keeps them as recordings with no speech)"
+        )
     if not allow_empty:
         empty = []
     if not turns and not empty:
-        raise ValueError(f"{rttm}: no SPEAKER line ({rttm_report.summary()}): nothing to prepare "
-                         "(--allow-empty with split lists keeps the listed recordings as recordings with no speech)")
+        raise ValueError(
+            f"{rttm}: no SPEAKER line ({rttm_report.summary()}): nothing to prepare "
+            "(--allow-empty with split lists keeps the listed recordings as recordings with no speech)"
+        )
 
     report.annotations_without_audio = sorted(set(turns_by_rec) - set(audio))
     report.audio_without_annotations = sorted(set(audio) - set(turns_by_rec) - set(empty))
@@ -182,26 +198,42 @@ def prepare_rttm(
         raise ValueError(_no_match_message(audio_dir, rttm, turns_by_rec, audio))
     if empty:
         report.notes.append(f"{len(empty)} recording(s) with no speech (--allow-empty): {', '.join(empty)}")
-        logger.warning("%d listed recording(s) have no speaker turn: kept with no speech (--allow-empty): %s%s",
-                       len(empty), ", ".join(empty[:5]), " ..." if len(empty) > 5 else "")
+        logger.warning(
+            "%d listed recording(s) have no speaker turn: kept with no speech (--allow-empty): %s%s",
+            len(empty),
+            ", ".join(empty[:5]),
+            " ..." if len(empty) > 5 else "",
+        )
 
     recordings, rejects = {}, []
     for rec_id in tqdm(rec_ids, desc="Reading audio headers", disable=not progress):
         try:
             recordings[rec_id] = check_usable(open_recording(audio[rec_id], rec_id), audio[rec_id])
         except Exception as e:  # noqa: BLE001 - any decoder error, named with its file
-            rejects.append({"recording_id": rec_id, "audio": str(audio[rec_id]), "error": _reason(e),
-                            "detail": _reason(e.__cause__) if e.__cause__ else ""})
+            rejects.append(
+                {
+                    "recording_id": rec_id,
+                    "audio": str(audio[rec_id]),
+                    "error": _reason(e),
+                    "detail": _reason(e.__cause__) if e.__cause__ else "",
+                }
+            )
     report.rejects = rejects
     if rejects:
         listing = "; ".join(r["error"] for r in rejects[:3]) + (" ..." if len(rejects) > 3 else "")
         if not skip_bad:
-            raise ValueError(f"{len(rejects)} of {len(rec_ids)} audio file(s) cannot be used ({listing}); "
-                             "--skip-bad leaves them out and lists them in the rejects file")
+            raise ValueError(
+                f"{len(rejects)} of {len(rec_ids)} audio file(s) cannot be used ({listing}); "
+                "--skip-bad leaves them out and lists them in the rejects file"
+            )
         if len(rejects) == len(rec_ids):
             raise ValueError(f"no usable audio: all {len(rejects)} file(s) rejected ({listing})")
-        logger.warning("left out %d of %d recording(s) whose audio cannot be used (--skip-bad): %s",
-                       len(rejects), len(rec_ids), listing)
+        logger.warning(
+            "left out %d of %d recording(s) whose audio cannot be used (--skip-bad): %s",
+            len(rejects),
+            len(rec_ids),
+            listing,
+        )
         bad = {r["recording_id"] for r in rejects}
         for name, ids in split_ids.items():
             split_ids[name] = [i for i in ids if i not in bad]
@@ -219,7 +251,7 @@ def prepare_rttm(
         # name the list file in split errors
         for name, list_file in (splits or {}).items():
             if str(e).startswith(f"split {name}:"):
-                raise ValueError(f"split {name} ({list_file}):" + str(e)[len(f"split {name}:"):]) from e
+                raise ValueError(f"split {name} ({list_file}):" + str(e)[len(f"split {name}:") :]) from e
         raise
     return result, report
 
@@ -235,8 +267,10 @@ def _no_match_message(audio_dir, rttm, turns_by_rec, audio) -> str:
         ids = sorted(ids)
         return ", ".join(repr(i) for i in ids[:3]) + (" ..." if len(ids) > 3 else "") if ids else "none"
 
-    return (f"no RTTM file id matches an audio file name under {audio_dir}: RTTM ids {some(turns_by_rec)}; "
-            f"audio files (name without extension) {some(audio)}")
+    return (
+        f"no RTTM file id matches an audio file name under {audio_dir}: RTTM ids {some(turns_by_rec)}; "
+        f"audio files (name without extension) {some(audio)}"
+    )
 
 
 def write_prepared(result, output_dir, name: str, report: PrepareReport) -> List[Path]:

@@ -70,6 +70,7 @@ that have no annotations or no audio are left out of it and listed in the report
 Outputs: ``icsi-<mic>_{recordings,supervisions,cuts}_{train,dev,test}.jsonl.gz``,
 ``icsi-<mic>_<split>.uem`` and ``icsi-<mic>_prepare_report.txt``.
 """
+
 import logging
 import re
 import xml.parsers.expat
@@ -119,8 +120,9 @@ def read_nxt(path) -> List[_Element]:
         with path.open("rb") as f:
             parser.ParseFile(f)
     except xml.parsers.expat.ExpatError as e:
-        raise AnnotationError(path, e.lineno, f"not well-formed XML ({xml.parsers.expat.errors.messages[e.code]})",
-                              "an NXT XML file") from e
+        raise AnnotationError(
+            path, e.lineno, f"not well-formed XML ({xml.parsers.expat.errors.messages[e.code]})", "an NXT XML file"
+        ) from e
     return out
 
 
@@ -142,8 +144,12 @@ class WordCounts:
     bad: List[str] = field(default_factory=list)  # file:line of words with end < start
 
 
-def read_words(path, vocalsounds: bool = False, counts: Optional[WordCounts] = None,
-               holes: Optional[List[Tuple[float, float]]] = None) -> List[Tuple[float, float]]:
+def read_words(
+    path,
+    vocalsounds: bool = False,
+    counts: Optional[WordCounts] = None,
+    holes: Optional[List[Tuple[float, float]]] = None,
+) -> List[Tuple[float, float]]:
     """Speech intervals (start, end) in seconds of one ``*.words.xml`` file (rules in the module docstring).
 
     ``holes`` (when given) receives one ``(start, end)`` per run of untimed words: from the end of
@@ -217,8 +223,9 @@ def read_participant(path) -> Optional[str]:
         if el.tag == "segment" and el.attrs.get("participant"):
             p = el.attrs["participant"]
             if found is not None and p != found:
-                raise AnnotationError(path, el.line, f"participant {p!r} after {found!r}",
-                                      "one participant per segments file")
+                raise AnnotationError(
+                    path, el.line, f"participant {p!r} after {found!r}", "one participant per segments file"
+                )
             found = p
     return found
 
@@ -231,9 +238,14 @@ def find_transcripts(corpus_dir) -> Path:
     raise FileNotFoundError(f"no ICSI/Words or transcripts/Words under {corpus_dir}")
 
 
-def read_icsi_turns(transcripts_dir, max_gap: float = 0.0, vocalsounds: bool = False,
-                    report: Optional[PrepareReport] = None, progress: bool = False,
-                    holes: Optional[Dict[str, List[Tuple[float, float]]]] = None) -> List[Turn]:
+def read_icsi_turns(
+    transcripts_dir,
+    max_gap: float = 0.0,
+    vocalsounds: bool = False,
+    report: Optional[PrepareReport] = None,
+    progress: bool = False,
+    holes: Optional[Dict[str, List[Tuple[float, float]]]] = None,
+) -> List[Turn]:
     """Speaker turns of every meeting under ``transcripts_dir`` (Words/ and Segments/); ``holes``
     (when given) receives ``meeting -> [(start, end)]``: the stretches around untimed words."""
     transcripts_dir = Path(transcripts_dir)
@@ -273,7 +285,8 @@ def read_icsi_turns(transcripts_dir, max_gap: float = 0.0, vocalsounds: bool = F
     report.annotation_summary = (
         f"{len(files)} NXT words file(s): {counts.timed} timed {what}, {counts.edge_timed_runs} run(s) timed "
         f"only at the edges, {counts.untimed} without times and {counts.zero_length} of zero length left out, "
-        f"{len(counts.bad)} with end < start left out; joined into {len(turns)} turns (max gap {max_gap} s)")
+        f"{len(counts.bad)} with end < start left out; joined into {len(turns)} turns (max gap {max_gap} s)"
+    )
     return sorted(turns)
 
 
@@ -306,8 +319,13 @@ def read_recording(meeting: str, path: Path) -> Recording:
         sr, n, ch = int(h["sample_rate"]), int(h["sample_count"]), int(h.get("channel_count", "1"))
     except Exception as e:
         raise RuntimeError(f"cannot read audio {path}: {e}") from e
-    return Recording(id=meeting, sources=[AudioSource(type="file", channels=list(range(ch)), source=str(path))],
-                     sampling_rate=sr, num_samples=n, duration=n / sr)
+    return Recording(
+        id=meeting,
+        sources=[AudioSource(type="file", channels=list(range(ch)), source=str(path))],
+        sampling_rate=sr,
+        num_samples=n,
+        duration=n / sr,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -340,36 +358,46 @@ def prepare_icsi(
     transcripts = Path(transcripts_dir) if transcripts_dir else find_transcripts(corpus_dir)
     report = PrepareReport()
     holes: Dict[str, List[Tuple[float, float]]] = {}
-    turns = read_icsi_turns(transcripts, max_gap=max_gap, vocalsounds=vocalsounds, report=report,
-                            progress=progress, holes=holes)
+    turns = read_icsi_turns(
+        transcripts, max_gap=max_gap, vocalsounds=vocalsounds, report=report, progress=progress, holes=holes
+    )
     ends = annotated_durations(turns)
     file_name = MICS[mic]["file"]
     found = {p.parent.name: p for p in sorted((corpus_dir / "speech").glob(f"*/{file_name}"))}
     meetings = match_audio(report, ends, found)
-    recordings = read_recordings(found, meetings, f"ICSI audio headers ({mic})", progress,
-                                 read=lambda path, m: read_recording(m, path),
-                                 durations=ends if duration_from_annotations else None)
+    recordings = read_recordings(
+        found,
+        meetings,
+        f"ICSI audio headers ({mic})",
+        progress,
+        read=lambda path, m: read_recording(m, path),
+        durations=ends if duration_from_annotations else None,
+    )
     split_ids = {}
     for name, ids in (splits if splits is not None else SPLITS).items():
         split_ids[name] = [m for m in ids if m in recordings]
         missing = [m for m in ids if m not in recordings]
         if missing:
-            report.notes.append(f"split {name}: {len(missing)} listed meeting(s) not prepared (no audio or no "
-                                f"annotations): {' '.join(missing)}")
+            report.notes.append(
+                f"split {name}: {len(missing)} listed meeting(s) not prepared (no audio or no "
+                f"annotations): {' '.join(missing)}"
+            )
     uem = untimed_uem(recordings, holes, report)
     result = build_manifests(recordings, turns, report, uem=uem, splits=split_ids, channel=0)
     return result, report
 
 
-def untimed_uem(recordings, holes: Dict[str, List[Tuple[float, float]]],
-                report: PrepareReport) -> Dict[str, List[Tuple[float, float]]]:
+def untimed_uem(
+    recordings, holes: Dict[str, List[Tuple[float, float]]], report: PrepareReport
+) -> Dict[str, List[Tuple[float, float]]]:
     """Scored regions: each whole recording minus the untimed-word holes (seconds); counted in the report."""
     from recipes.rttm import union_intervals
 
     uem, n_runs, unscored = {}, 0, 0.0
     for m, rec in recordings.items():
-        cut = union_intervals([(max(0.0, a), min(b, rec.duration)) for a, b in holes.get(m, ())
-                               if min(b, rec.duration) > max(0.0, a)])
+        cut = union_intervals(
+            [(max(0.0, a), min(b, rec.duration)) for a, b in holes.get(m, ()) if min(b, rec.duration) > max(0.0, a)]
+        )
         regions, t = [], 0.0
         for a, b in cut:
             if a > t:
@@ -381,11 +409,14 @@ def untimed_uem(recordings, holes: Dict[str, List[Tuple[float, float]]],
         n_runs += len(holes.get(m, ()))
         unscored += sum(b - a for a, b in cut)
         if cut:
-            report.uem_notes.append(f"{m}: {len(holes[m])} run(s) of untimed words; {sum(b - a for a, b in cut):.2f} s "
-                                    f"not scored: " + ", ".join(f"{a:.2f}-{b:.2f}" for a, b in cut[:5])
-                                    + (" ..." if len(cut) > 5 else ""))
-    report.notes.append(f"untimed words: {n_runs} run(s) between timed neighbours, {unscored:.2f} s taken out of "
-                        "the scored region (UEM holes: neither turn nor silence)")
+            report.uem_notes.append(
+                f"{m}: {len(holes[m])} run(s) of untimed words; {sum(b - a for a, b in cut):.2f} s "
+                f"not scored: " + ", ".join(f"{a:.2f}-{b:.2f}" for a, b in cut[:5]) + (" ..." if len(cut) > 5 else "")
+            )
+    report.notes.append(
+        f"untimed words: {n_runs} run(s) between timed neighbours, {unscored:.2f} s taken out of "
+        "the scored region (UEM holes: neither turn nor silence)"
+    )
     return uem
 
 
@@ -417,23 +448,30 @@ def download_icsi(
     sha256 = dict(sha256 or {})
     archive = CONFIG["annotations_archive"]
     rel = Path(archive).name
-    zip_path = download_file(f"{url}/{archive}", target / rel, sha256=sha256.get(rel), force=force,
-                             progress=progress)
+    zip_path = download_file(f"{url}/{archive}", target / rel, sha256=sha256.get(rel), force=force, progress=progress)
     extract_archive(zip_path, target)
     ids = list(meetings) if meetings else [m for ids in SPLITS.values() for m in ids]
     urls = {f"speech/{m}/{MICS[mic]['file']}": f"{url}/{MICS[mic]['url'].format(m=m)}" for m in ids}
-    download_each(urls, lambda rel: download_file(urls[rel], target / rel, sha256=sha256.get(rel), force=force,
-                                                  progress=progress),
-                  f"ICSI audio ({mic})", progress, note="prepare reports their meetings")
+    download_each(
+        urls,
+        lambda rel: download_file(urls[rel], target / rel, sha256=sha256.get(rel), force=force, progress=progress),
+        f"ICSI audio ({mic})",
+        progress,
+        note="prepare reports their meetings",
+    )
     return target
 
 
 # ---------------------------------------------------------------------------
 # command-line declarations (built into click commands by recipes.cli_corpora)
 
-_MIC = Option("--mic", "ihm-mix: the headset mix speech/<meeting>/Mix-Headset.wav; sdm: far-field channel 6 "
-                       "(D3, desktop PZM) speech/<meeting>/chan6.sph.", choices=tuple(MICS),
-              default=CONFIG["default_mic"])
+_MIC = Option(
+    "--mic",
+    "ihm-mix: the headset mix speech/<meeting>/Mix-Headset.wav; sdm: far-field channel 6 "
+    "(D3, desktop PZM) speech/<meeting>/chan6.sph.",
+    choices=tuple(MICS),
+    default=CONFIG["default_mic"],
+)
 CORPUS_DIR_HELP = "Link this existing copy (ICSI/ + speech/) as TARGET_DIR instead of downloading."
 DOWNLOAD_HELP = """Download ICSI_core_NXT.zip (extracted) and one mic's audio into TARGET_DIR (resumable; no
     checksums are published), or link an existing copy with --corpus-dir."""
@@ -450,13 +488,24 @@ PREPARE_HELP = """ICSI CORPUS_DIR (NXT words + audio) -> speaker-turn manifests 
     (meetings without audio or annotations, words left out)."""
 PREPARE_OPTIONS = (
     _MIC,
-    Option("--transcripts-dir", "NXT files (Words/, Segments/). Default: CORPUS_DIR/ICSI, else "
-                                "CORPUS_DIR/transcripts.", type="dir"),
-    Option("--max-gap", "Seconds: words of one speaker separated by at most this pause form one turn "
-                        "(0 = only touching words, the BUT AMI only_words rule).", type=float,
-           default=CONFIG["max_gap"], min=0.0),
-    Option("--vocalsounds", "Count timed <vocalsound> elements (laughs, ...) as speech too. Default: words only.",
-           type=bool),
+    Option(
+        "--transcripts-dir",
+        "NXT files (Words/, Segments/). Default: CORPUS_DIR/ICSI, else CORPUS_DIR/transcripts.",
+        type="dir",
+    ),
+    Option(
+        "--max-gap",
+        "Seconds: words of one speaker separated by at most this pause form one turn "
+        "(0 = only touching words, the BUT AMI only_words rule).",
+        type=float,
+        default=CONFIG["max_gap"],
+        min=0.0,
+    ),
+    Option(
+        "--vocalsounds",
+        "Count timed <vocalsound> elements (laughs, ...) as speech too. Default: words only.",
+        type=bool,
+    ),
 )
 NAME_HELP = "Default: icsi-<mic>."
 

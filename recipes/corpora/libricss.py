@@ -63,6 +63,7 @@ Differences from ``lhotse.recipes.libricss``: Lhotse keeps one supervision per
 utterance with its text (also a speaker turn here), puts every mini-session in
 one unsplit set, and does not keep the condition on the cut.
 """
+
 import logging
 import re
 from pathlib import Path
@@ -104,8 +105,14 @@ def parse_session_folder(name: str) -> Optional[dict]:
         condition = "0L" if smin >= 2.0 else "0S"
     else:
         condition = f"OV{int(round(nominal))}"
-    return dict(condition=condition, session=int(m["session"]), nominal_overlap_pct=nominal,
-                actual_overlap_pct=float(m["actual"]), sil_min=smin, sil_max=smax)
+    return dict(
+        condition=condition,
+        session=int(m["session"]),
+        nominal_overlap_pct=nominal,
+        actual_overlap_pct=float(m["actual"]),
+        sil_min=smin,
+        sil_max=smax,
+    )
 
 
 def read_meeting_info(path, recording_id: str) -> List[Turn]:
@@ -115,15 +122,23 @@ def read_meeting_info(path, recording_id: str) -> List[Turn]:
     with open(path, encoding="utf-8") as f:
         lines = f.read().splitlines()
     if not lines or lines[0].strip().split("\t") != HEADER:
-        raise AnnotationError(path, 1, f"header {lines[0][:80]!r}" if lines else "empty file",
-                              "the tab-separated header " + " ".join(HEADER))
+        raise AnnotationError(
+            path,
+            1,
+            f"header {lines[0][:80]!r}" if lines else "empty file",
+            "the tab-separated header " + " ".join(HEADER),
+        )
     for lineno, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         fields = line.split("\t")
         if len(fields) < 4:
-            raise AnnotationError(path, lineno, f"{len(fields)} tab-separated field(s)",
-                                  "start_time, end_time, speaker, utterance_id, transcription")
+            raise AnnotationError(
+                path,
+                lineno,
+                f"{len(fields)} tab-separated field(s)",
+                "start_time, end_time, speaker, utterance_id, transcription",
+            )
         start, end = read_times(path, lineno, fields[0], fields[1])
         if not (0 <= start < end):
             raise AnnotationError(path, lineno, f"start {start} end {end}", "0 <= start < end (seconds)")
@@ -140,16 +155,24 @@ def find_release_dir(corpus_dir) -> Path:
     for cand in (corpus_dir / "for_release", corpus_dir):
         if any((cand / c).is_dir() for c in CONDITIONS):
             return cand
-    raise FileNotFoundError(f"no {'/'.join(CONDITIONS)} folder under {corpus_dir} or {corpus_dir / 'for_release'}; "
-                            "expected the extracted for_release.zip")
+    raise FileNotFoundError(
+        f"no {'/'.join(CONDITIONS)} folder under {corpus_dir} or {corpus_dir / 'for_release'}; "
+        "expected the extracted for_release.zip"
+    )
 
 
 # ---------------------------------------------------------------------------
 # download
 
 
-def download_libricss(target_dir, base_url: Optional[str] = None, url: Optional[str] = None,
-                      sha256: Optional[str] = None, force: bool = False, progress: bool = True) -> Path:
+def download_libricss(
+    target_dir,
+    base_url: Optional[str] = None,
+    url: Optional[str] = None,
+    sha256: Optional[str] = None,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
     """Download ``for_release.zip`` (about 6.4 GB) into ``target_dir/downloads/`` (resumable
     ``.part`` file) and extract it into ``target_dir`` (giving ``target_dir/for_release/``).
 
@@ -203,12 +226,15 @@ def prepare_libricss(
         for folder in sorted(p for p in cdir.iterdir() if p.is_dir()):
             meta = parse_session_folder(folder.name)
             if meta is None:
-                report.notes.append(f"{folder}: not a mini-session folder name "
-                                    "(overlap_ratio_<r>_sil<a>_<b>_session<k>_actual<x>); skipped")
+                report.notes.append(
+                    f"{folder}: not a mini-session folder name "
+                    "(overlap_ratio_<r>_sil<a>_<b>_session<k>_actual<x>); skipped"
+                )
                 continue
             if meta["condition"] != cond:
-                report.notes.append(f"{folder}: its name says condition {meta['condition']}, its folder {cond}; "
-                                    f"{cond} used")
+                report.notes.append(
+                    f"{folder}: its name says condition {meta['condition']}, its folder {cond}; {cond} used"
+                )
                 meta["condition"] = cond
             rec_id = f"{cond}_session{meta['session']}"
             if rec_id in info:
@@ -226,13 +252,16 @@ def prepare_libricss(
         raise FileNotFoundError(f"no mini-session folder under {release}/{{{','.join(CONDITIONS)}}}")
     n_lines = len(turns)
     turns, merged = merge_self_overlaps(turns)
-    report.annotation_summary = (f"{len(annotated)} meeting_info.txt files, {n_lines} utterances, "
-                                 f"{len({t.speaker for t in turns})} speakers")
+    report.annotation_summary = (
+        f"{len(annotated)} meeting_info.txt files, {n_lines} utterances, {len({t.speaker for t in turns})} speakers"
+    )
     report.notes.append(f"{merged} same-speaker overlapping utterance(s) merged into their neighbours")
-    report.annotations_without_audio = sorted(f"{r} ({info[r]['folder']}: no {MICS[mic]})"
-                                              for r in annotated - set(audio))
-    report.audio_without_annotations = sorted(f"{r} ({info[r]['folder']}: no transcription/meeting_info.txt)"
-                                              for r in set(audio) - annotated)
+    report.annotations_without_audio = sorted(
+        f"{r} ({info[r]['folder']}: no {MICS[mic]})" for r in annotated - set(audio)
+    )
+    report.audio_without_annotations = sorted(
+        f"{r} ({info[r]['folder']}: no transcription/meeting_info.txt)" for r in set(audio) - annotated
+    )
     for r in sorted(set(info) - annotated - set(audio)):
         report.notes.append(f"{r} ({info[r]['folder']}): neither {MICS[mic]} nor transcription/meeting_info.txt")
     report.log_unmatched()
@@ -240,8 +269,13 @@ def prepare_libricss(
     if not rec_ids:
         raise ValueError(f"no mini-session under {release} has both {MICS[mic]} and meeting_info.txt")
 
-    recordings = read_recordings(audio, rec_ids, f"LibriCSS audio headers ({mic})", progress,
-                                 durations=annotated_durations(turns) if duration_from_annotations else None)
+    recordings = read_recordings(
+        audio,
+        rec_ids,
+        f"LibriCSS audio headers ({mic})",
+        progress,
+        durations=annotated_durations(turns) if duration_from_annotations else None,
+    )
 
     splits = {
         "dev": [r for r in rec_ids if info[r]["session"] in DEV_SESSIONS],
@@ -253,8 +287,14 @@ def prepare_libricss(
                 splits[f"{split}_{cond}"] = [r for r in splits[split] if info[r]["condition"] == cond]
     splits = {s: ids for s, ids in splits.items() if ids}
     fields = ("condition", "session", "nominal_overlap_pct", "actual_overlap_pct")
-    result = build_manifests(recordings, turns, report, splits=splits, channel=channel,
-                             custom={r: {k: info[r][k] for k in fields} for r in recordings})
+    result = build_manifests(
+        recordings,
+        turns,
+        report,
+        splits=splits,
+        channel=channel,
+        custom={r: {k: info[r][k] for k in fields} for r in recordings},
+    )
     return result, report
 
 
@@ -266,12 +306,16 @@ def manifest_name(mic: str, channel: int = 0) -> str:
 # ---------------------------------------------------------------------------
 # command-line declarations (built into click commands by recipes.cli_corpora)
 
-CORPUS_DIR_HELP = ("Link this existing copy (holding for_release/) as TARGET_DIR instead of downloading. "
-                   "Default: download.")
+CORPUS_DIR_HELP = (
+    "Link this existing copy (holding for_release/) as TARGET_DIR instead of downloading. Default: download."
+)
 DOWNLOAD_HELP = "Download LibriCSS for_release.zip (about 6.4 GB) into TARGET_DIR and extract it."
 DOWNLOAD_OPTIONS = (
-    Option("--base-url", "Mirror holding for_release.zip (same file name). Default: the Google Drive link in "
-                         "conf/corpora/libricss.yaml."),
+    Option(
+        "--base-url",
+        "Mirror holding for_release.zip (same file name). Default: the Google Drive link in "
+        "conf/corpora/libricss.yaml.",
+    ),
     Option("--force", "Download again even when the archive exists. Default: off.", type=bool),
 )
 PREPARE_HELP = """LibriCSS CORPUS_DIR (extracted for_release.zip) -> speaker-turn manifests in OUTPUT_DIR.
@@ -280,13 +324,27 @@ PREPARE_HELP = """LibriCSS CORPUS_DIR (extracted for_release.zip) -> speaker-tur
     LibriSpeech speaker ids; times in seconds.
     """
 PREPARE_OPTIONS = (
-    Option("--mic", "raw: record/raw_recording.wav (7 channels, one used, see --channel); "
-                    "clean: clean/mix.wav (1 channel).", choices=tuple(MICS), default="raw"),
-    Option("--channel", "Channel (0-6) of the raw recording; outputs are named libricss-raw-ch<N> when N > 0.",
-           type=int, default=0, min=0, max=6),
-    Option("--by-condition", "Also write per-condition splits dev_<cond> / eval_<cond> (cond: 0L 0S OV10 OV20 "
-                             "OV30 OV40). Default: off (the condition is the cut's custom field 'condition' "
-                             "either way).", type=bool),
+    Option(
+        "--mic",
+        "raw: record/raw_recording.wav (7 channels, one used, see --channel); clean: clean/mix.wav (1 channel).",
+        choices=tuple(MICS),
+        default="raw",
+    ),
+    Option(
+        "--channel",
+        "Channel (0-6) of the raw recording; outputs are named libricss-raw-ch<N> when N > 0.",
+        type=int,
+        default=0,
+        min=0,
+        max=6,
+    ),
+    Option(
+        "--by-condition",
+        "Also write per-condition splits dev_<cond> / eval_<cond> (cond: 0L 0S OV10 OV20 "
+        "OV30 OV40). Default: off (the condition is the cut's custom field 'condition' "
+        "either way).",
+        type=bool,
+    ),
 )
 NAME_HELP = "Default: libricss-<mic>[-ch<N>]."
 
@@ -296,5 +354,4 @@ def output_name(mic: str = "raw", channel: int = 0, **_) -> str:
     return manifest_name(mic, channel)
 
 
-__all__ = ["download_libricss", "prepare_libricss", "parse_session_folder", "read_meeting_info",
-           "manifest_name"]
+__all__ = ["download_libricss", "prepare_libricss", "parse_session_folder", "read_meeting_info", "manifest_name"]

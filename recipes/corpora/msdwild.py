@@ -34,6 +34,7 @@ Rules (seconds):
 Outputs: ``msdwild_{recordings,supervisions,cuts}_{few.train,few.val,many.val}.jsonl.gz``
 (split names keep their dots), ``msdwild_<split>.uem`` and the report.
 """
+
 import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set, Tuple
@@ -97,8 +98,13 @@ def download_msdwild(
         if not find_wavs(target_dir):
             raise FileNotFoundError(f"{archive} holds no .wav file")
     else:
-        logger.warning("no --wav-url: labels only. Download the audio zip (%s, md5 %s) and unpack it so that "
-                       "the clips are %s/wav/<id>.wav", cfg.get("wav_page"), cfg.get("wav_md5"), target_dir)
+        logger.warning(
+            "no --wav-url: labels only. Download the audio zip (%s, md5 %s) and unpack it so that "
+            "the clips are %s/wav/<id>.wav",
+            cfg.get("wav_page"),
+            cfg.get("wav_md5"),
+            target_dir,
+        )
     return target_dir
 
 
@@ -154,8 +160,9 @@ def prepare_msdwild(
             t, r = read_rttm(path)
             split_turns[s] = group_by_recording(t)
             summaries.append(f"{path.name}: {r.summary()}")
-    per_file = next((d for d in (corpus_dir / "rttm_per_file", corpus_dir / "visualization" / "rttm_per_file")
-                     if d.is_dir()), None)
+    per_file = next(
+        (d for d in (corpus_dir / "rttm_per_file", corpus_dir / "visualization" / "rttm_per_file") if d.is_dir()), None
+    )
     if (rttm_dir / "all.rttm").is_file():
         source = rttm_dir / "all.rttm"
     elif per_file is not None:
@@ -163,8 +170,9 @@ def prepare_msdwild(
     elif split_turns:
         source = None
     else:
-        raise FileNotFoundError(f"no annotations: neither {rttm_dir}/all.rttm, a rttm_per_file/ folder nor "
-                                f"split RTTMs under {corpus_dir}")
+        raise FileNotFoundError(
+            f"no annotations: neither {rttm_dir}/all.rttm, a rttm_per_file/ folder nor split RTTMs under {corpus_dir}"
+        )
     if source is not None:
         turns, r = read_rttm(source)
         summaries.insert(0, f"{source.name}: {r.summary()}")
@@ -187,8 +195,10 @@ def prepare_msdwild(
         members["few.train"] = set(split_turns["few.train"])
     else:
         members["few.train"] = set(by_rec) - members["few.val"] - members["many.val"]
-        report.notes.append("rttms/few.train.rttm absent: few.train = all clips minus few.val and many.val "
-                            f"({len(members['few.train'])} clips)")
+        report.notes.append(
+            "rttms/few.train.rttm absent: few.train = all clips minus few.val and many.val "
+            f"({len(members['few.train'])} clips)"
+        )
     overlap = members["few.val"] & members["many.val"]
     if overlap:
         raise ValueError(f"clips in both few.val and many.val: {', '.join(sorted(overlap)[:10])}")
@@ -199,25 +209,36 @@ def prepare_msdwild(
             if rec not in by_rec:
                 report.notes.append(f"{s}: clip {rec} is not in {source.name}; its turns are not used")
             elif _turn_key(per_split[rec]) != _turn_key(by_rec[rec]):
-                report.notes.append(f"{s}: clip {rec} has other turns in {s}.rttm than in {source.name}; "
-                                    f"{source.name} is used")
+                report.notes.append(
+                    f"{s}: clip {rec} has other turns in {s}.rttm than in {source.name}; {source.name} is used"
+                )
 
     # global speaker ids
-    turns = [Turn(t.recording_id, t.start, t.end, global_speaker(t.recording_id, t.speaker), t.channel)
-             for rec in sorted(by_rec) for t in by_rec[rec]]
+    turns = [
+        Turn(t.recording_id, t.start, t.end, global_speaker(t.recording_id, t.speaker), t.channel)
+        for rec in sorted(by_rec)
+        for t in by_rec[rec]
+    ]
 
     audio = find_wavs(corpus_dir)
     rec_ids = match_audio(report, by_rec, audio)
     if not rec_ids:
         raise ValueError(f"no annotated clip has audio under {corpus_dir} (expected wav/<id>.wav)")
-    recordings = read_recordings(audio, rec_ids, "Reading audio headers", progress,
-                                 durations=annotated_durations(turns) if duration_from_annotations else None)
+    recordings = read_recordings(
+        audio,
+        rec_ids,
+        "Reading audio headers",
+        progress,
+        durations=annotated_durations(turns) if duration_from_annotations else None,
+    )
     split_ids = {s: sorted(members[s] & set(recordings)) for s in splits}
     for s in splits:
         missing = sorted(members[s] - set(recordings))
         if missing:
-            report.notes.append(f"{s}: {len(missing)} clip(s) without audio left out: {', '.join(missing[:20])}"
-                                + (" ..." if len(missing) > 20 else ""))
+            report.notes.append(
+                f"{s}: {len(missing)} clip(s) without audio left out: {', '.join(missing[:20])}"
+                + (" ..." if len(missing) > 20 else "")
+            )
     result = build_manifests(recordings, turns, report, splits=split_ids, channel=0)
     return result, report
 
@@ -232,12 +253,20 @@ DOWNLOAD_HELP = """Download the MSDWild RTTMs (and audio with --wav-url) into TA
     zip is verified against its md5 and unpacked into TARGET_DIR (clips in TARGET_DIR/wav/).
     """
 DOWNLOAD_OPTIONS = (
-    Option("--base-url", "Folder URL of the four RTTMs. Default: rttm_base_url in "
-                         "conf/corpora/msdwild.yaml (GitHub X-LANCE/MSDWILD at a pinned commit)."),
-    Option("--wav-url", "Direct URL of the audio zip (7.56 GB; the official copy is on Google Drive / "
-                        "Baidu). Default: none, labels only."),
-    Option("--wav-md5", "md5 of the audio zip. Default: wav_md5 in the config "
-                        "(0057f82daaddf2ce993d1bf0679929c4, from the README)."),
+    Option(
+        "--base-url",
+        "Folder URL of the four RTTMs. Default: rttm_base_url in "
+        "conf/corpora/msdwild.yaml (GitHub X-LANCE/MSDWILD at a pinned commit).",
+    ),
+    Option(
+        "--wav-url",
+        "Direct URL of the audio zip (7.56 GB; the official copy is on Google Drive / "
+        "Baidu). Default: none, labels only.",
+    ),
+    Option(
+        "--wav-md5",
+        "md5 of the audio zip. Default: wav_md5 in the config (0057f82daaddf2ce993d1bf0679929c4, from the README).",
+    ),
 )
 PREPARE_HELP = """MSDWild CORPUS_DIR (wav/, rttms/) -> speaker-turn manifests in OUTPUT_DIR.
 
@@ -246,8 +275,13 @@ PREPARE_HELP = """MSDWild CORPUS_DIR (wav/, rttms/) -> speaker-turn manifests in
     msdwild_prepare_report.txt. Speakers are <clip id>_<label>.
     """
 PREPARE_OPTIONS = (
-    Option("--split", "Split to write; repeatable. Default: few.train, few.val and many.val.", dest="splits",
-           choices=tuple(SPLITS), multiple=True),
+    Option(
+        "--split",
+        "Split to write; repeatable. Default: few.train, few.val and many.val.",
+        dest="splits",
+        choices=tuple(SPLITS),
+        multiple=True,
+    ),
 )
 
 

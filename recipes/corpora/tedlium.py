@@ -60,6 +60,7 @@ and speakers (Lhotse also uses the talk as speaker and drops the ignore
 lines); Lhotse asserts that every STM has a SPHERE file (here: reported), has
 no per-utterance CutSet, and needs sph2pipe.
 """
+
 import logging
 import shlex
 import shutil
@@ -84,8 +85,10 @@ DISTRIBUTIONS = ("legacy", "speaker-adaptation", "all")
 SPLITS = ("train", "dev", "test")
 IGNORE = "ignore_time_segment_in_scoring"
 SPH_DECODERS = ("auto", "sph2pipe", "soundfile")
-_DECODE_SCRIPT = ("import io,sys,soundfile as s;d,r=s.read(sys.argv[1],dtype='int16');b=io.BytesIO();"
-                  "s.write(b,d,r,format='WAV',subtype='PCM_16');sys.stdout.buffer.write(b.getvalue())")
+_DECODE_SCRIPT = (
+    "import io,sys,soundfile as s;d,r=s.read(sys.argv[1],dtype='int16');b=io.BytesIO();"
+    "s.write(b,d,r,format='WAV',subtype='PCM_16');sys.stdout.buffer.write(b.getvalue())"
+)
 
 
 def manifest_name(release: str, distribution: str = "legacy") -> str:
@@ -115,7 +118,8 @@ def split_dirs(corpus_dir, release: str, distribution: str = "legacy") -> Dict[s
     if not found:
         raise FileNotFoundError(
             f"no TED-LIUM {release} {distribution} folders ({', '.join(str(d) for d in dirs.values())}) "
-            f"with sph/ or stm/ under {corpus_dir}")
+            f"with sph/ or stm/ under {corpus_dir}"
+        )
     return found
 
 
@@ -133,8 +137,9 @@ def read_stm(path, report: PrepareReport) -> Tuple[List[Turn], int, float]:
         if not fields or fields[0].startswith(";;"):
             continue
         if len(fields) < 6:
-            raise AnnotationError(path, lineno, f"{len(fields)} field(s)",
-                                  "<talk> <channel> <speaker> <start> <end> <label> [words]")
+            raise AnnotationError(
+                path, lineno, f"{len(fields)} field(s)", "<talk> <channel> <speaker> <start> <end> <label> [words]"
+            )
         start, end = read_times(path, lineno, fields[3], fields[4])
         if start < 0:
             raise AnnotationError(path, lineno, f"start {start}", "a non-negative start time (seconds)")
@@ -156,16 +161,24 @@ def sph_recording(path: Path, rec_id: str, decoder: str) -> Recording:
             raise RuntimeError(
                 f"cannot read {path}: Lhotse decodes .sph only through the sph2pipe binary, which is not on "
                 "PATH; install it with `lhotse install-sph2pipe` and add its folder to PATH, "
-                "or use --sph-decoder soundfile")
+                "or use --sph-decoder soundfile"
+            )
         return open_recording(path, rec_id)
     try:
         info = soundfile.info(str(path))
     except Exception as e:  # noqa: BLE001 - libsndfile error
-        raise RuntimeError(f"cannot read {path} with libsndfile ({e}); a shorten-compressed SPHERE file needs "
-                           "sph2pipe (`lhotse install-sph2pipe`, then --sph-decoder sph2pipe)") from e
+        raise RuntimeError(
+            f"cannot read {path} with libsndfile ({e}); a shorten-compressed SPHERE file needs "
+            "sph2pipe (`lhotse install-sph2pipe`, then --sph-decoder sph2pipe)"
+        ) from e
     cmd = " ".join(shlex.quote(x) for x in (sys.executable, "-c", _DECODE_SCRIPT, str(path.resolve())))
-    return Recording(id=rec_id, sources=[AudioSource(type="command", channels=list(range(info.channels)), source=cmd)],
-                     sampling_rate=info.samplerate, num_samples=info.frames, duration=info.frames / info.samplerate)
+    return Recording(
+        id=rec_id,
+        sources=[AudioSource(type="command", channels=list(range(info.channels)), source=cmd)],
+        sampling_rate=info.samplerate,
+        num_samples=info.frames,
+        duration=info.frames / info.samplerate,
+    )
 
 
 def resolve_sph_decoder(decoder: str) -> str:
@@ -180,8 +193,14 @@ def resolve_sph_decoder(decoder: str) -> str:
 # download
 
 
-def download_tedlium(target_dir, release: str = "v3", base_url: Optional[str] = None,
-                     sha256: Optional[str] = None, force: bool = False, progress: bool = True) -> Path:
+def download_tedlium(
+    target_dir,
+    release: str = "v3",
+    base_url: Optional[str] = None,
+    sha256: Optional[str] = None,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
     """Download the release archive (v2: TEDLIUM_release2.tar.gz, 35 GB; v3:
     TEDLIUM_release-3.tgz, 51 GB) into ``target_dir/downloads/`` (resumable
     ``.part``) and extract it into ``target_dir``. ``base_url`` replaces the
@@ -190,8 +209,9 @@ def download_tedlium(target_dir, release: str = "v3", base_url: Optional[str] = 
     conf = load_corpus_config("tedlium")
     if release not in conf["releases"]:
         raise ValueError(f"unknown release {release!r}; expected one of {', '.join(conf['releases'])}")
-    download_archive(conf["releases"][release], target_dir, base_url=base_url, sha256=sha256, force=force,
-                     progress=progress)
+    download_archive(
+        conf["releases"][release], target_dir, base_url=base_url, sha256=sha256, force=force, progress=progress
+    )
     return Path(target_dir)
 
 
@@ -246,8 +266,10 @@ def prepare_tedlium(
             turns.extend(t)
         for sph in sorted((d / "sph").glob("*.sph")):
             audio.setdefault(sph.stem, sph)
-        summaries.append(f"{split}: {len(stms)} STM files, {n_turns} segments, "
-                         f"{n_ignored} ignore_time_segment_in_scoring lines excluded")
+        summaries.append(
+            f"{split}: {len(stms)} STM files, {n_turns} segments, "
+            f"{n_ignored} ignore_time_segment_in_scoring lines excluded"
+        )
     report.annotation_summary = "; ".join(summaries)
     annotated = {t.recording_id for t in turns}
     report.annotations_without_audio = sorted(annotated - set(audio))
@@ -259,9 +281,14 @@ def prepare_tedlium(
     if not rec_ids:
         raise ValueError(f"no STM segment of {', '.join(map(str, dirs.values()))} matches a SPHERE file")
 
-    recordings = read_recordings(audio, rec_ids, f"TED-LIUM {release} SPHERE headers", progress,
-                                 read=lambda path, rec_id: sph_recording(path, rec_id, decoder),
-                                 durations=last_end if duration_from_annotations else None)
+    recordings = read_recordings(
+        audio,
+        rec_ids,
+        f"TED-LIUM {release} SPHERE headers",
+        progress,
+        read=lambda path, rec_id: sph_recording(path, rec_id, decoder),
+        durations=last_end if duration_from_annotations else None,
+    )
     split_ids = {s: [r for r in rec_ids if split_of[r] == s] for s in dirs}
     split_ids = {s: ids for s, ids in split_ids.items() if ids}
     result = build_manifests(recordings, turns, report, splits=split_ids)
@@ -285,10 +312,16 @@ def utterance_cuts(cuts):
 # ---------------------------------------------------------------------------
 # command-line declarations (built into click commands by recipes.cli_corpora)
 
-_RELEASE = Option("--release", "TED-LIUM release: v2 (TEDLIUM_release2) or v3 (TEDLIUM_release-3).",
-                  choices=tuple(RELEASE_DIRS), default="v3")
-CORPUS_DIR_HELP = ("Link this existing copy (holding TEDLIUM_release2/ or TEDLIUM_release-3/) as TARGET_DIR "
-                   "instead of downloading. Default: download.")
+_RELEASE = Option(
+    "--release",
+    "TED-LIUM release: v2 (TEDLIUM_release2) or v3 (TEDLIUM_release-3).",
+    choices=tuple(RELEASE_DIRS),
+    default="v3",
+)
+CORPUS_DIR_HELP = (
+    "Link this existing copy (holding TEDLIUM_release2/ or TEDLIUM_release-3/) as TARGET_DIR "
+    "instead of downloading. Default: download."
+)
 DOWNLOAD_HELP = "Download TED-LIUM (v2: 35 GB, v3: 51 GB, from openslr) into TARGET_DIR and extract it."
 DOWNLOAD_OPTIONS = (
     _RELEASE,
@@ -302,14 +335,26 @@ PREPARE_HELP = """TED-LIUM CORPUS_DIR -> single-speaker utterance manifests in O
     """
 PREPARE_OPTIONS = (
     _RELEASE,
-    Option("--distribution", "v3 only: legacy/{train,dev,test}, speaker-adaptation/{train,dev,test}, or all "
-                             "(data/, split 'all').", choices=tuple(DISTRIBUTIONS), default="legacy"),
-    Option("--split", "Prepare only this split (repeatable). Default: every split folder found.", dest="splits",
-           multiple=True),
-    Option("--sph-decoder", "sph2pipe: Lhotse's reader (needs the sph2pipe binary on PATH, `lhotse "
-                            "install-sph2pipe`); soundfile: libsndfile via a Python command source (PCM SPHERE "
-                            "only, decodes the whole talk per load); auto: sph2pipe when on PATH, else soundfile.",
-           choices=tuple(SPH_DECODERS), default="auto"),
+    Option(
+        "--distribution",
+        "v3 only: legacy/{train,dev,test}, speaker-adaptation/{train,dev,test}, or all (data/, split 'all').",
+        choices=tuple(DISTRIBUTIONS),
+        default="legacy",
+    ),
+    Option(
+        "--split",
+        "Prepare only this split (repeatable). Default: every split folder found.",
+        dest="splits",
+        multiple=True,
+    ),
+    Option(
+        "--sph-decoder",
+        "sph2pipe: Lhotse's reader (needs the sph2pipe binary on PATH, `lhotse "
+        "install-sph2pipe`); soundfile: libsndfile via a Python command source (PCM SPHERE "
+        "only, decodes the whole talk per load); auto: sph2pipe when on PATH, else soundfile.",
+        choices=tuple(SPH_DECODERS),
+        default="auto",
+    ),
 )
 NAME_HELP = "Default: tedlium-<release>[-sa|-all]."
 
@@ -319,5 +364,12 @@ def output_name(release: str = "v3", distribution: str = "legacy", **_) -> str:
     return manifest_name(release, distribution)
 
 
-__all__ = ["download_tedlium", "prepare_tedlium", "read_stm", "split_dirs", "sph_recording", "utterance_cuts",
-           "manifest_name"]
+__all__ = [
+    "download_tedlium",
+    "prepare_tedlium",
+    "read_stm",
+    "split_dirs",
+    "sph_recording",
+    "utterance_cuts",
+    "manifest_name",
+]

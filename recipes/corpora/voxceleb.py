@@ -57,6 +57,7 @@ directory during preparation (so it fails offline), and ignores the VoxCeleb2
 dev/test folders (its progress bar shows the ``Set`` of the last line of
 ``vox2_meta.csv`` as the split name).
 """
+
 import logging
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -88,7 +89,8 @@ def check_m4a_decoder() -> None:
         raise MissingDecoderError(
             "VoxCeleb2 audio is AAC in .m4a files, which Lhotse decodes through audioread and the ffmpeg "
             "binary, and no ffmpeg is on PATH: install ffmpeg (e.g. `apt-get install ffmpeg` or "
-            "`conda install -c conda-forge ffmpeg`) and rerun")
+            "`conda install -c conda-forge ffmpeg`) and rerun"
+        )
 
 
 def version_root(corpus_dir, version: str) -> Path:
@@ -117,8 +119,12 @@ def read_vox1_meta(path) -> Dict[str, str]:
             continue
         fields = [f.strip() for f in line.split("\t")]
         if len(fields) != 5 or fields[4] not in ("dev", "test"):
-            raise AnnotationError(path, lineno, f"{line[:80]!r}",
-                                  "5 tab-separated fields: VoxCeleb1 ID, VGGFace1 ID, Gender, Nationality, dev|test")
+            raise AnnotationError(
+                path,
+                lineno,
+                f"{line[:80]!r}",
+                "5 tab-separated fields: VoxCeleb1 ID, VGGFace1 ID, Gender, Nationality, dev|test",
+            )
         out[fields[0]] = fields[4]
     return out
 
@@ -132,8 +138,9 @@ def read_trial_speakers(path) -> List[str]:
         if not fields:
             continue
         if len(fields) != 3 or fields[0] not in ("0", "1"):
-            raise AnnotationError(path, lineno, f"{line[:80]!r}",
-                                  "'<0|1> <id>/<video>/<utt>.wav <id>/<video>/<utt>.wav'")
+            raise AnnotationError(
+                path, lineno, f"{line[:80]!r}", "'<0|1> <id>/<video>/<utt>.wav <id>/<video>/<utt>.wav'"
+            )
         speakers.update(f.split("/")[0] for f in fields[1:])
     return sorted(speakers)
 
@@ -153,8 +160,7 @@ def read_iden_split(path) -> Dict[str, str]:
 
 
 def find_vox1_audio(root: Path) -> Dict[str, Path]:
-    return {_utt_path_key(p.relative_to(root / "wav").as_posix()): p
-            for p in sorted((root / "wav").glob("*/*/*.wav"))}
+    return {_utt_path_key(p.relative_to(root / "wav").as_posix()): p for p in sorted((root / "wav").glob("*/*/*.wav"))}
 
 
 def find_vox2_audio(root: Path) -> Dict[str, Tuple[Path, str]]:
@@ -174,10 +180,19 @@ def find_vox2_audio(root: Path) -> Dict[str, Tuple[Path, str]]:
 # download
 
 
-def download_voxceleb(target_dir, versions: Sequence[str] = VERSIONS, base_url: Optional[str] = None,
-                      sha256: Optional[Dict[str, str]] = None, md5: Optional[Dict[str, str]] = None,
-                      user: Optional[str] = None, password: Optional[str] = None, netrc_file=None,
-                      lists: bool = True, force: bool = False, progress: bool = True) -> Path:
+def download_voxceleb(
+    target_dir,
+    versions: Sequence[str] = VERSIONS,
+    base_url: Optional[str] = None,
+    sha256: Optional[Dict[str, str]] = None,
+    md5: Optional[Dict[str, str]] = None,
+    user: Optional[str] = None,
+    password: Optional[str] = None,
+    netrc_file=None,
+    lists: bool = True,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
     """Download, join and extract VoxCeleb ``versions`` into ``target_dir/voxceleb<v>/``.
 
     The dev archives come in parts (``vox1_dev_wav_partaa`` ..); each part and
@@ -197,9 +212,11 @@ def download_voxceleb(target_dir, versions: Sequence[str] = VERSIONS, base_url: 
     dl = target / "downloads"
     overrides = {f: ("sha256", d) for f, d in (sha256 or {}).items()}
     overrides.update({f: ("md5", d) for f, d in (md5 or {}).items()})
-    hint = (f"the VGG download moved and needs an account: request access at {conf['access']}, then pass "
-            "the mirror with --base-url and its credentials with --user/--password or --netrc "
-            "(or link an existing copy with --corpus-dir)")
+    hint = (
+        f"the VGG download moved and needs an account: request access at {conf['access']}, then pass "
+        "the mirror with --base-url and its credentials with --user/--password or --netrc "
+        "(or link an existing copy with --corpus-dir)"
+    )
 
     def digests(file: str, entry: dict) -> Dict[str, Optional[str]]:
         if file in overrides:
@@ -210,8 +227,15 @@ def download_voxceleb(target_dir, versions: Sequence[str] = VERSIONS, base_url: 
     def get(entry: dict) -> Path:
         file = entry["file"]
         url = f"{base_url.rstrip('/')}/{file}" if base_url else entry["url"]
-        return download_file(url, dl / file, force=force, progress=progress,
-                             auth=credentials(url, user, password, netrc_file), hint=hint, **digests(file, entry))
+        return download_file(
+            url,
+            dl / file,
+            force=force,
+            progress=progress,
+            auth=credentials(url, user, password, netrc_file),
+            hint=hint,
+            **digests(file, entry),
+        )
 
     for version in versions:
         if version not in VERSIONS:
@@ -233,8 +257,10 @@ def download_voxceleb(target_dir, versions: Sequence[str] = VERSIONS, base_url: 
                 for algorithm, digest in expected.items():
                     if digest and file_digest(joined, algorithm) != digest.lower():
                         joined.unlink()
-                        raise DownloadError(f"{joined}: {algorithm} of the joined parts is not the published "
-                                            f"{digest}; the parts were verified one by one, so they changed since")
+                        raise DownloadError(
+                            f"{joined}: {algorithm} of the joined parts is not the published "
+                            f"{digest}; the parts were verified one by one, so they changed since"
+                        )
             else:
                 joined = get(archive)
             extract_archive(joined, root / archive.get("extract_into", "."))
@@ -284,8 +310,9 @@ def prepare_voxceleb(
                 raise FileNotFoundError(f"{root / 'iden_split.txt'} not found (needed for split_by='iden')")
             report.annotations_without_audio = sorted(set(listed) - set(audio))
             split_of = {k: s for k, s in listed.items() if k in audio}
-            report.notes.append("iden_split.txt: identification split by utterance; speakers are shared by "
-                                "train/dev/test")
+            report.notes.append(
+                "iden_split.txt: identification split by utterance; speakers are shared by train/dev/test"
+            )
         else:
             meta_file = root / "vox1_meta.csv"
             trials = [root / f for f in TRIAL_LISTS if (root / f).is_file()]
@@ -312,14 +339,21 @@ def prepare_voxceleb(
         check_m4a_decoder()
         paths = {k: p for k, (p, _) in found.items()}
         split_of = {k: s for k, (_, s) in found.items()}
-    report.annotation_summary = (f"VoxCeleb{version}: {len(paths)} files, "
-                                 f"{len({k.split('-')[0] for k in paths})} speakers")
+    report.annotation_summary = (
+        f"VoxCeleb{version}: {len(paths)} files, {len({k.split('-')[0] for k in paths})} speakers"
+    )
     report.log_unmatched()
 
     rec_ids = sorted(paths)
     with ThreadPoolExecutor(max(1, num_jobs)) as ex:
-        recs = list(tqdm(ex.map(lambda r: open_recording(paths[r], r), rec_ids), total=len(rec_ids),
-                         desc=f"VoxCeleb{version} audio headers", disable=not progress))
+        recs = list(
+            tqdm(
+                ex.map(lambda r: open_recording(paths[r], r), rec_ids),
+                total=len(rec_ids),
+                desc=f"VoxCeleb{version} audio headers",
+                disable=not progress,
+            )
+        )
     recordings = {r.id: r for r in recs}
     turns = [Turn(r.id, 0.0, r.duration, r.id.split("-")[0]) for r in recs if r.duration > 0]
     for r in recs:
@@ -336,19 +370,34 @@ def prepare_voxceleb(
 # ---------------------------------------------------------------------------
 # command-line declarations (built into click commands by recipes.cli_corpora)
 
-_VERSION = Option("--version", "VoxCeleb version, 1 and/or 2 (repeatable). Default: both.", dest="versions",
-                  choices=tuple(VERSIONS), multiple=True)
-CORPUS_DIR_HELP = ("Link this existing copy (holding voxceleb1/ and/or voxceleb2/) as TARGET_DIR instead of "
-                   "downloading. Default: download.")
+_VERSION = Option(
+    "--version",
+    "VoxCeleb version, 1 and/or 2 (repeatable). Default: both.",
+    dest="versions",
+    choices=tuple(VERSIONS),
+    multiple=True,
+)
+CORPUS_DIR_HELP = (
+    "Link this existing copy (holding voxceleb1/ and/or voxceleb2/) as TARGET_DIR instead of "
+    "downloading. Default: download."
+)
 DOWNLOAD_HELP = "Download VoxCeleb1 (about 39 GB of WAV) and/or VoxCeleb2 (about 72 GB of m4a) into TARGET_DIR."
 DOWNLOAD_OPTIONS = (
     _VERSION,
-    Option("--base-url", "Mirror replacing the directory of every URL in conf/corpora/voxceleb.yaml (same file "
-                         "names). Default: the VGG URLs, which now answer 401 (the data moved; see the error)."),
+    Option(
+        "--base-url",
+        "Mirror replacing the directory of every URL in conf/corpora/voxceleb.yaml (same file "
+        "names). Default: the VGG URLs, which now answer 401 (the data moved; see the error).",
+    ),
     Option("--user", "User name for HTTP Basic authentication at the server or mirror. Default: none."),
     Option("--password", "Password that goes with --user. Default: none."),
-    Option("--netrc", "netrc file with 'machine <host> login <user> password <password>' for the server or "
-                      "mirror (instead of --user/--password). Default: none.", dest="netrc_file", type="file"),
+    Option(
+        "--netrc",
+        "netrc file with 'machine <host> login <user> password <password>' for the server or "
+        "mirror (instead of --user/--password). Default: none.",
+        dest="netrc_file",
+        type="file",
+    ),
     Option("--force", "Download again even when the files exist. Default: off.", type=bool),
 )
 PREPARE_HELP = """VoxCeleb CORPUS_DIR -> single-speaker utterance manifests in OUTPUT_DIR (sources for `diar simulate`).
@@ -358,11 +407,20 @@ PREPARE_HELP = """VoxCeleb CORPUS_DIR -> single-speaker utterance manifests in O
     """
 PREPARE_OPTIONS = (
     _VERSION,
-    Option("--split-by", "VoxCeleb1 splits: veri = dev/test by speaker (vox1_meta.csv or the trial list); "
-                         "iden = train/dev/test of iden_split.txt (by utterance, speakers shared).",
-           choices=("veri", "iden"), default="veri"),
-    Option("--num-jobs", "Threads reading audio headers (an m4a duration needs a full ffmpeg decode).", type=int,
-           default=1, min=1),
+    Option(
+        "--split-by",
+        "VoxCeleb1 splits: veri = dev/test by speaker (vox1_meta.csv or the trial list); "
+        "iden = train/dev/test of iden_split.txt (by utterance, speakers shared).",
+        choices=("veri", "iden"),
+        default="veri",
+    ),
+    Option(
+        "--num-jobs",
+        "Threads reading audio headers (an m4a duration needs a full ffmpeg decode).",
+        type=int,
+        default=1,
+        min=1,
+    ),
 )
 NAME_HELP = "Default: voxceleb<version>[-iden]."
 
@@ -391,10 +449,20 @@ def prepare_outputs(corpus_dir, name: Optional[str] = None, versions: Sequence[s
         yield name or manifest_name(version, options.get("split_by", "veri")), result, report
         prepared += 1
     if not prepared:
-        raise FileNotFoundError(f"neither {corpus_dir}/voxceleb1 nor {corpus_dir}/voxceleb2 exists; "
-                                "give --version for a folder that is one version's root")
+        raise FileNotFoundError(
+            f"neither {corpus_dir}/voxceleb1 nor {corpus_dir}/voxceleb2 exists; "
+            "give --version for a folder that is one version's root"
+        )
 
 
-__all__ = ["download_voxceleb", "prepare_voxceleb", "check_m4a_decoder", "MissingDecoderError", "read_vox1_meta",
-           "read_iden_split", "read_trial_speakers", "manifest_name",
-           "DownloadError"]
+__all__ = [
+    "download_voxceleb",
+    "prepare_voxceleb",
+    "check_m4a_decoder",
+    "MissingDecoderError",
+    "read_vox1_meta",
+    "read_iden_split",
+    "read_trial_speakers",
+    "manifest_name",
+    "DownloadError",
+]

@@ -52,6 +52,7 @@ labels ``spk00`` as speaker ids (so ``spk00`` of every recording is one
 option uses the whole dev set as train and splits *test* into halves by file
 order, so the official test set is no longer a test set.
 """
+
 import hashlib
 import logging
 from pathlib import Path
@@ -114,8 +115,9 @@ def download_voxconverse(
         entry = entries[part]
         url = _url(entry["url"], base_url)
         digest = (sha256 or {}).get(part) or entry.get("sha256")
-        archive = download_file(url, target / "downloads" / entry["file"], sha256=digest,
-                                force=force, progress=progress)
+        archive = download_file(
+            url, target / "downloads" / entry["file"], sha256=digest, force=force, progress=progress
+        )
         extract_archive(archive, target)
         logger.info("voxconverse %s: %s extracted into %s", part, archive.name, target)
     return target
@@ -232,8 +234,13 @@ def prepare_voxconverse(
     if not rec_ids:
         raise ValueError(f"no RTTM under {root} matches a WAV file under {corpus_dir}")
 
-    recordings = read_recordings(audio, rec_ids, "VoxConverse audio headers", progress,
-                                 durations=annotated_durations(turns) if duration_from_annotations else None)
+    recordings = read_recordings(
+        audio,
+        rec_ids,
+        "VoxConverse audio headers",
+        progress,
+        durations=annotated_durations(turns) if duration_from_annotations else None,
+    )
 
     prepared = set(rec_ids)
     splits = {s: sorted(r for r, sp in split_of.items() if sp == s and r in prepared) for s in OFFICIAL_SPLITS}
@@ -244,8 +251,9 @@ def prepare_voxconverse(
             held = read_id_list(dev_list)
             outside = [i for i in held if split_of.get(i) != "dev"]
             if outside:
-                raise ValueError(f"{dev_list}: {len(outside)} id(s) are not VoxConverse dev recordings: "
-                                 f"{', '.join(outside[:10])}")
+                raise ValueError(
+                    f"{dev_list}: {len(outside)} id(s) are not VoxConverse dev recordings: {', '.join(outside[:10])}"
+                )
             held_set = set(held)
             train_ids = [i for i in annotated_dev if i not in held_set]
             how = f"held-out dev from {dev_list}"
@@ -263,14 +271,24 @@ def prepare_voxconverse(
 # ---------------------------------------------------------------------------
 # command-line declarations (built into click commands by recipes.cli_corpora)
 
-CORPUS_DIR_HELP = ("Link this existing copy (layout in `diar prepare voxconverse --help`) as TARGET_DIR "
-                   "instead of downloading. Default: download.")
+CORPUS_DIR_HELP = (
+    "Link this existing copy (layout in `diar prepare voxconverse --help`) as TARGET_DIR "
+    "instead of downloading. Default: download."
+)
 DOWNLOAD_HELP = "Download VoxConverse (dev/test WAV zips, about 4 GB and 8 GB, and the v0.3 RTTMs) into TARGET_DIR."
 DOWNLOAD_OPTIONS = (
-    Option("--base-url", "Mirror replacing the directory of every URL in conf/corpora/voxconverse.yaml "
-                         "(same file names). Default: the official URLs."),
-    Option("--part", "Download only these parts (repeatable). Default: all three.", dest="parts",
-           choices=("dev", "test", "annotations"), multiple=True),
+    Option(
+        "--base-url",
+        "Mirror replacing the directory of every URL in conf/corpora/voxconverse.yaml "
+        "(same file names). Default: the official URLs.",
+    ),
+    Option(
+        "--part",
+        "Download only these parts (repeatable). Default: all three.",
+        dest="parts",
+        choices=("dev", "test", "annotations"),
+        multiple=True,
+    ),
     Option("--force", "Download again even when the archives exist. Default: off.", type=bool),
 )
 PREPARE_HELP = """VoxConverse CORPUS_DIR -> manifests in OUTPUT_DIR (splits dev, test; train with a dev split).
@@ -280,13 +298,27 @@ PREPARE_HELP = """VoxConverse CORPUS_DIR -> manifests in OUTPUT_DIR (splits dev,
     <id>_spkNN; same-speaker overlapping turns are merged (counted in the report).
     """
 PREPARE_OPTIONS = (
-    Option("--rttm-dir", "Folder holding dev/ and test/ RTTMs. Default: found under CORPUS_DIR "
-                         "(CORPUS_DIR/voxconverse-*/ or CORPUS_DIR itself).", type="dir"),
-    Option("--split-dev-ratio", "Split dev by recording: this fraction (0-1) is held out as 'dev', the rest is "
-                                "'train'. Deterministic (sha256 ranking with --seed). Default: no split "
-                                "(splits dev, test).", type=float, min=0.0, max=1.0, open=True),
-    Option("--dev-list", "File of dev recording ids (one per line) held out as 'dev'; the rest of dev is "
-                         "'train'. Default: none.", type="file"),
+    Option(
+        "--rttm-dir",
+        "Folder holding dev/ and test/ RTTMs. Default: found under CORPUS_DIR "
+        "(CORPUS_DIR/voxconverse-*/ or CORPUS_DIR itself).",
+        type="dir",
+    ),
+    Option(
+        "--split-dev-ratio",
+        "Split dev by recording: this fraction (0-1) is held out as 'dev', the rest is "
+        "'train'. Deterministic (sha256 ranking with --seed). Default: no split "
+        "(splits dev, test).",
+        type=float,
+        min=0.0,
+        max=1.0,
+        open=True,
+    ),
+    Option(
+        "--dev-list",
+        "File of dev recording ids (one per line) held out as 'dev'; the rest of dev is 'train'. Default: none.",
+        type="file",
+    ),
     Option("--seed", "Seed of the --split-dev-ratio ranking.", type=int, default=0),
 )
 
@@ -296,5 +328,10 @@ def output_name(**options) -> str:
     return "voxconverse"
 
 
-__all__ = ["download_voxconverse", "prepare_voxconverse", "split_dev_recordings", "find_voxconverse_audio",
-           "find_annotation_root"]
+__all__ = [
+    "download_voxconverse",
+    "prepare_voxconverse",
+    "split_dev_recordings",
+    "find_voxconverse_audio",
+    "find_annotation_root",
+]

@@ -26,6 +26,7 @@ Stage 2 per core (``bench/fbank.py``): PCM16 WAV memory-mapped, soxr streamed fr
 time (cProfile, 20 min of 16 kHz audio: 0.12 s) about 40 % is the fbank (of it a third the
 FFT), 35 % soxr, 20 % the lilcom encoding.
 """
+
 from recipes.features.audio import (
     CONTEXT,
     RESAMPLE_BLOCK,

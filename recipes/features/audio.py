@@ -1,6 +1,7 @@
 """Audio for the features: mono float32 samples at the config's rate, resampled with soxr
 (files are never rewritten); a fast path memory-maps 16-bit PCM WAV files; a window of a
 longer recording is read with context (:func:`load_audio_with_context`)."""
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,8 @@ def mono_samples_at_config_rate(samples, sampling_rate: int, config: KnfFbankCon
             raise ValueError(
                 f"{who} is configured for sampling_rate={config.sampling_rate} Hz but got "
                 f"{sampling_rate} Hz, and resampler is {config.resampler!r}; resample first "
-                f"(e.g. CutSet.resample({config.sampling_rate})) or set resampler: soxr.")
+                f"(e.g. CutSet.resample({config.sampling_rate})) or set resampler: soxr."
+            )
         samples = resample_audio(samples, int(sampling_rate), config.sampling_rate)
     return samples
 
@@ -68,13 +70,13 @@ def resample_audio(samples: np.ndarray, source_rate: int, target_rate: int) -> n
     buf = np.empty(min(RESAMPLE_BLOCK, max(n, 1)), dtype=np.float32)
     filled = 0
     for a in range(0, max(n, 1), RESAMPLE_BLOCK):
-        block = samples[a: a + RESAMPLE_BLOCK]
+        block = samples[a : a + RESAMPLE_BLOCK]
         if scale is not None:
             block = np.multiply(block, scale, out=buf[: len(block)])
         elif block.dtype != np.float32:
             block = block.astype(np.float32)
         y = stream.resample_chunk(block, last=a + RESAMPLE_BLOCK >= n)
-        out[filled: filled + len(y)] = y
+        out[filled : filled + len(y)] = y
         filled += len(y)
     return out[:filled]
 
@@ -93,13 +95,17 @@ def _without_lazy_resampling(cut):
         return cut
     t = transforms[0]
     name = t.get("name") if isinstance(t, dict) else type(t).__name__
-    source = t.get("kwargs", t).get("source_sampling_rate") if isinstance(t, dict) else getattr(
-        t, "source_sampling_rate", None)
+    source = (
+        t.get("kwargs", t).get("source_sampling_rate")
+        if isinstance(t, dict)
+        else getattr(t, "source_sampling_rate", None)
+    )
     if name != "Resample" or not source:
         return cut
     rec = cut.recording
-    original = fastcopy(rec, sampling_rate=int(source), transforms=None,
-                        num_samples=compute_num_samples(rec.duration, int(source)))
+    original = fastcopy(
+        rec, sampling_rate=int(source), transforms=None, num_samples=compute_num_samples(rec.duration, int(source))
+    )
     return fastcopy(cut, recording=original)
 
 
@@ -151,7 +157,7 @@ def _read_pcm16(cut) -> Optional[np.ndarray]:
     offset = _wav_data_offset(source.source) if info.format == "WAV" else None
     if offset is not None and os.path.getsize(source.source) >= offset + 2 * info.frames * info.channels:
         data = np.memmap(source.source, dtype="<i2", mode="r", offset=offset, shape=(info.frames, info.channels))
-        return data[start: start + frames, channel]
+        return data[start : start + frames, channel]
     data, _ = soundfile.read(source.source, start=start, frames=frames, dtype="int16", always_2d=True)
     if data.shape[0] != frames:
         return None

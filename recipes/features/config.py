@@ -1,5 +1,6 @@
 """The feature standard: :class:`KnfFbankConfig`, whose defaults equal ``conf/fbank_8k.yaml``,
 and :func:`load_fbank_config`. Times in seconds, frequencies in Hz."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -51,8 +52,7 @@ class KnfFbankConfig:
             raise ValueError(f"sampling_rate must be positive, got {self.sampling_rate}")
         if self.frame_length <= 0 or self.frame_shift <= 0:
             raise ValueError(
-                f"frame_length and frame_shift must be positive seconds, got "
-                f"{self.frame_length} and {self.frame_shift}"
+                f"frame_length and frame_shift must be positive seconds, got {self.frame_length} and {self.frame_shift}"
             )
         hop = self.frame_shift * self.sampling_rate
         if abs(hop - round(hop)) > 1e-6:
@@ -67,9 +67,7 @@ class KnfFbankConfig:
         if self.resampler not in RESAMPLERS:
             raise ValueError(f"resampler must be one of {RESAMPLERS}, got {self.resampler!r}")
         if self.window_type not in _WINDOW_TYPES:
-            raise ValueError(
-                f"window_type must be one of {_WINDOW_TYPES}, got {self.window_type!r}"
-            )
+            raise ValueError(f"window_type must be one of {_WINDOW_TYPES}, got {self.window_type!r}")
 
     # ----------------------------------------------------------------- I/O
     @classmethod
@@ -77,10 +75,7 @@ class KnfFbankConfig:
         if data is None:
             data = {}
         if not isinstance(data, Mapping):
-            raise ValueError(
-                f"{source}: expected a mapping of option names to values, "
-                f"got {type(data).__name__}"
-            )
+            raise ValueError(f"{source}: expected a mapping of option names to values, got {type(data).__name__}")
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(str(k) for k in data if k not in fields)
         if unknown:
@@ -114,9 +109,7 @@ class KnfFbankConfig:
 
 def _coerce(key: str, value: Any, kind: type, source: str) -> Any:
     """Check/convert one YAML value to the field's type (YAML ints for floats...)."""
-    bad = ValueError(
-        f"{source}: option {key!r} must be of type {kind.__name__}, got {value!r}"
-    )
+    bad = ValueError(f"{source}: option {key!r} must be of type {kind.__name__}, got {value!r}")
     if kind is bool:
         if not isinstance(value, (bool, np.bool_)):
             raise bad

@@ -1,5 +1,6 @@
 """EEND input from stored features: :func:`splice` (+-7 frames), :func:`subsample` (every
 10th frame) and :func:`eend_input`, ``(T, 23) -> (ceil(T / 10), 345)``."""
+
 from __future__ import annotations
 
 import math

@@ -7,6 +7,7 @@ extractor (it changes after ``pop()`` and dangles once the extractor is freed), 
 are copied into a fresh array; every kaldi-native-fbank option is set from the config
 (its defaults are ``snip_edges=True`` and a non-zero dither).
 """
+
 from __future__ import annotations
 
 import math
@@ -55,9 +56,7 @@ def _knf_options(config: KnfFbankConfig):
         or opts.mel_opts.num_bins != config.num_mel_bins
         or opts.mel_opts.high_freq != config.high_freq
     ):
-        raise RuntimeError(
-            "kaldi_native_fbank ignored option assignments; got:\n" + str(opts)
-        )
+        raise RuntimeError("kaldi_native_fbank ignored option assignments; got:\n" + str(opts))
     return opts
 
 
@@ -106,14 +105,8 @@ class KaldiNativeFbank(FeatureExtractor):
     # Feature-domain mixing (for MixedCut with mix_eagerly=False); valid for
     # log power mel energies, i.e. the default config.
     @staticmethod
-    def mix(
-        features_a: np.ndarray, features_b: np.ndarray, energy_scaling_factor_b: float
-    ) -> np.ndarray:
-        return np.log(
-            np.maximum(
-                EPSILON, np.exp(features_a) + energy_scaling_factor_b * np.exp(features_b)
-            )
-        )
+    def mix(features_a: np.ndarray, features_b: np.ndarray, energy_scaling_factor_b: float) -> np.ndarray:
+        return np.log(np.maximum(EPSILON, np.exp(features_a) + energy_scaling_factor_b * np.exp(features_b)))
 
     @staticmethod
     def compute_energy(features: np.ndarray) -> float:
@@ -131,8 +124,9 @@ _WINDOWS = {
     "hamming": lambda n: 0.54 - 0.46 * np.cos(2 * np.pi * np.arange(n) / (n - 1)),
     "rectangular": lambda n: np.ones(n),
     "sine": lambda n: np.sin(np.pi * np.arange(n) / (n - 1)),
-    "blackman": lambda n: 0.42 - 0.5 * np.cos(2 * np.pi * np.arange(n) / (n - 1))
-    + 0.08 * np.cos(4 * np.pi * np.arange(n) / (n - 1)),
+    "blackman": lambda n: (
+        0.42 - 0.5 * np.cos(2 * np.pi * np.arange(n) / (n - 1)) + 0.08 * np.cos(4 * np.pi * np.arange(n) / (n - 1))
+    ),
 }
 
 
@@ -288,15 +282,15 @@ class NumpyFbank:
                 # (einsum's row sums are exact whatever the row's position; BLAS gemv's are not)
                 groups = np.einsum("ij->i", seg[: n_seg // g * g].reshape(-1, g))
                 r, q = hop // g, win // g
-                m = groups[0: (k - 1) * r + 1: r].copy()
+                m = groups[0 : (k - 1) * r + 1 : r].copy()
                 for j in range(1, q):
-                    m += groups[j: j + (k - 1) * r + 1: r]
+                    m += groups[j : j + (k - 1) * r + 1 : r]
                 m *= np.float32(1 / win)
                 # blk -= outer((1 - c) m, w), in place (BLAS rank-1 update on the transposed view)
                 blas.sger(-1.0, w_padded, (1 - c) * m, a=blk.T, overwrite_a=True)
             else:
                 m = np.float32(0)
-            blk[:, 0] = (1 - c) * (seg[0: n_seg - win + 1: hop] - m) * w0  # Kaldi: x[0] - c x[0]
+            blk[:, 0] = (1 - c) * (seg[0 : n_seg - win + 1 : hop] - m) * w0  # Kaldi: x[0] - c x[0]
             # (k, half + 1, re/im); Kaldi's banks ignore the Nyquist bin
             sq = self._rfft(blk).reshape(k, 2 * (half + 1))
             np.square(sq, out=sq)

@@ -5,6 +5,7 @@ archives, spread over local processes or a dask cluster (:mod:`recipes.parallel`
 with ``num_jobs > 1`` returns the cuts interleaved by worker; :func:`compute_fbank` raises
 on dropped cuts (or lists them with ``skip_bad``) and keeps the input order.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,10 +23,11 @@ from recipes.lilcom_writer import FastLilcomChunkyWriter
 
 logger = logging.getLogger(__name__)
 
+
 def _trim(feats: np.ndarray, first: int, count: Optional[int]) -> np.ndarray:
     if count is None:
         return feats
-    out = feats[first: first + count]
+    out = feats[first : first + count]
     if out.shape[0] < count:  # the window runs past the recording's last frame: repeat it
         out = np.concatenate([out, np.repeat(out[-1:], count - out.shape[0], axis=0)])
     return out
@@ -87,13 +89,25 @@ def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str):
                 # errors past this point (extractor, bugs) stop the stage: they are not the audio's fault
                 feats = _trim(extract(audio), first, count)
                 key = writer.write(cut.id, feats)
-                done.append((cut.id, Features(
-                    type=KaldiNativeFbank.name, num_frames=feats.shape[0], num_features=feats.shape[1],
-                    frame_shift=config.frame_shift, sampling_rate=config.sampling_rate, start=cut.start,
-                    duration=cut.duration, storage_type=writer.name, storage_path=str(final), storage_key=key,
-                    recording_id=getattr(cut, "recording_id", None) or cut.id,
-                    channels=cut.channel if hasattr(cut, "channel") else None,
-                ).to_dict()))
+                done.append(
+                    (
+                        cut.id,
+                        Features(
+                            type=KaldiNativeFbank.name,
+                            num_frames=feats.shape[0],
+                            num_features=feats.shape[1],
+                            frame_shift=config.frame_shift,
+                            sampling_rate=config.sampling_rate,
+                            start=cut.start,
+                            duration=cut.duration,
+                            storage_type=writer.name,
+                            storage_path=str(final),
+                            storage_key=key,
+                            recording_id=getattr(cut, "recording_id", None) or cut.id,
+                            channels=cut.channel if hasattr(cut, "channel") else None,
+                        ).to_dict(),
+                    )
+                )
     return done, rejects
 
 
@@ -103,7 +117,7 @@ def chunk_by_duration(cuts, max_cuts: int, num_jobs: int):
     that a corpus of a few long recordings still keeps every worker busy. One worker:
     groups of ``max_cuts`` (fewer, larger archives)."""
     if num_jobs <= 1:
-        return [cuts[i: i + max_cuts] for i in range(0, len(cuts), max_cuts)]
+        return [cuts[i : i + max_cuts] for i in range(0, len(cuts), max_cuts)]
     target = sum(c.duration for c in cuts) / (4 * num_jobs)
     chunks, current, seconds = [], [], 0.0
     for cut in cuts:
@@ -178,30 +192,48 @@ def compute_fbank(
         raise ValueError(f"duplicate cut ids in input: {_id_list(dups)}")
     storage = check_writable_dir(storage_path)
     chunks = chunk_by_duration(cut_list, cuts_per_archive, num_jobs if executor_kind == "local" else max(num_jobs, 2))
-    tasks = [([c.to_dict() for c in chunk], str(storage / f"feats-{i:05d}.lca"), config.to_dict(), backend)
-             for i, chunk in enumerate(chunks)]
+    tasks = [
+        ([c.to_dict() for c in chunk], str(storage / f"feats-{i:05d}.lca"), config.to_dict(), backend)
+        for i, chunk in enumerate(chunks)
+    ]
     if num_jobs > 1 or executor_kind != "local":
         from recipes import lilcom_codec
 
         lilcom_codec.warm_up()  # compiled once, here: workers inherit it (fork) or load it from numba's cache
     features, rejects = {}, []
     hours = [sum(c.duration for c in chunk) / 3600 for chunk in chunks]
-    for done, bad in map_tasks(_extract_chunk, tasks, num_jobs, executor_kind, scheduler, desc="fbank",
-                               progress=progress, weights=hours, unit="h audio"):
+    for done, bad in map_tasks(
+        _extract_chunk,
+        tasks,
+        num_jobs,
+        executor_kind,
+        scheduler,
+        desc="fbank",
+        progress=progress,
+        weights=hours,
+        unit="h audio",
+    ):
         features.update(done)
         rejects.extend(bad)
     if rejects:
         listing = "; ".join(f"{r.cut_id} ({r.audio}): {r.error}" for r in rejects[:10])
         more = f"; ... {len(rejects) - 10} more" if len(rejects) > 10 else ""
         if not skip_bad:
-            raise RuntimeError(f"audio of {len(rejects)} of {len(cut_list)} cut(s) failed to load: {listing}{more} "
-                               f"(--skip-bad leaves them out and lists them in a rejects file)")
+            raise RuntimeError(
+                f"audio of {len(rejects)} of {len(cut_list)} cut(s) failed to load: {listing}{more} "
+                f"(--skip-bad leaves them out and lists them in a rejects file)"
+            )
         if len(rejects) == len(cut_list):
             raise RuntimeError(f"the audio of every cut ({len(cut_list)}) failed to load, e.g. {listing}{more}")
         if rejects_path is not None:
             write_text(rejects_path, "".join(json.dumps(r.__dict__) + "\n" for r in rejects))
-        logger.warning("skipped %d cut(s) whose audio failed to load%s: %s%s", len(rejects),
-                       f" (listed in {rejects_path})" if rejects_path else "", listing, more)
+        logger.warning(
+            "skipped %d cut(s) whose audio failed to load%s: %s%s",
+            len(rejects),
+            f" (listed in {rejects_path})" if rejects_path else "",
+            listing,
+            more,
+        )
     elif rejects_path is not None and Path(rejects_path).exists():
         Path(rejects_path).unlink()  # from an earlier run: nothing was rejected this time
     sweep_stale(storage, "feats-*.lca", {t[1] for t in tasks})
@@ -222,8 +254,16 @@ def _with_features(cut, feats, config: KnfFbankConfig):
 
     if isinstance(cut, MixedCut):
         sups = [fastcopy(s, recording_id=cut.id) for s in cut.supervisions]
-        return MonoCut(id=cut.id, start=0.0, duration=cut.duration, channel=0, supervisions=sups,
-                       features=feats, recording=None, custom={"uem": [[0.0, cut.duration]]})
+        return MonoCut(
+            id=cut.id,
+            start=0.0,
+            duration=cut.duration,
+            channel=0,
+            supervisions=sups,
+            features=feats,
+            recording=None,
+            custom={"uem": [[0.0, cut.duration]]},
+        )
     target = cut.resample(config.sampling_rate) if cut.has_recording else cut
     return fastcopy(target, features=feats)
 

@@ -82,18 +82,36 @@ statistics), ``layouts`` (eend, conversation), ``simulator`` (calibration, one m
 ``effects`` (noise, reverb), ``shards`` (writing a set), ``materialize`` (audio). The click
 commands are in :mod:`recipes.cli_simulation`.
 """
+
 from recipes.simulation.config import (  # noqa: F401
-    HIST_BINS, METHODS, MIN_PAUSE, PILOT_MIXTURES, SUPERVISION_MODES, VAD_COLLAR, VAD_FRAME, VAD_SHIFT,
-    SimulationConfig, load_config,
+    HIST_BINS,
+    METHODS,
+    MIN_PAUSE,
+    PILOT_MIXTURES,
+    SUPERVISION_MODES,
+    VAD_COLLAR,
+    VAD_FRAME,
+    VAD_SHIFT,
+    SimulationConfig,
+    load_config,
 )
 from recipes.simulation.effects import _Noise, _Reverb, load_noise  # noqa: F401
 from recipes.simulation.layouts import (  # noqa: F401
-    Layout, conversation_layout, eend_draws, eend_layout, overlap_speech,
+    Layout,
+    conversation_layout,
+    eend_draws,
+    eend_layout,
+    overlap_speech,
 )
 from recipes.simulation.materialize import materialize  # noqa: F401
 from recipes.simulation.shards import format_stats, shard_paths, simulate  # noqa: F401
 from recipes.simulation.simulator import Simulator  # noqa: F401
 from recipes.simulation.sources import (  # noqa: F401
-    Sources, energy_vad, load_sources, prepare_sources, speaker_in_split, speech_segments,
+    Sources,
+    energy_vad,
+    load_sources,
+    prepare_sources,
+    speaker_in_split,
+    speech_segments,
 )
 from recipes.simulation.turns import ConversationStats, conversation_stats, load_conversation_stats  # noqa: F401

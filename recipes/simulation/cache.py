@@ -17,6 +17,7 @@ Each source's samples are stored scaled to its peak (``scale`` per source: sampl
 int16 * scale), so quiet sources keep their resolution. Cost: 16,000 bytes of PCM plus
 16 bytes of energies per source second (16 kB of 16 KiB).
 """
+
 import hashlib
 import json
 import logging
@@ -48,8 +49,12 @@ def _shard_task(recording_dicts: List[dict], shard_path: str, fingerprint: str) 
     entries = {}
     offset = 0
     energy_offset = 0
-    with atomic_path(base.with_suffix(".pcm")) as pcm_tmp, atomic_path(base.with_suffix(".energy")) as en_tmp, \
-            open(pcm_tmp, "wb") as pcm, open(en_tmp, "wb") as en:
+    with (
+        atomic_path(base.with_suffix(".pcm")) as pcm_tmp,
+        atomic_path(base.with_suffix(".energy")) as en_tmp,
+        open(pcm_tmp, "wb") as pcm,
+        open(en_tmp, "wb") as en,
+    ):
         for d in recording_dicts:
             rec = deserialize_item(dict(d))
             audio = rec.load_audio()
@@ -64,7 +69,7 @@ def _shard_task(recording_dicts: List[dict], shard_path: str, fingerprint: str) 
             whole = x[: full * block].reshape(full, block)
             energies[:full] = np.einsum("ij,ij->i", whole, whole)
             if nb > full:
-                tail = x[full * block:]
+                tail = x[full * block :]
                 energies[full] = np.dot(tail, tail)
             y = resample_audio(x, sr, RATE)
             peak = float(np.abs(y).max()) if len(y) else 0.0
@@ -72,13 +77,23 @@ def _shard_task(recording_dicts: List[dict], shard_path: str, fingerprint: str) 
             q = np.clip(np.rint(y / scale), -32767, 32767).astype("<i2")
             pcm.write(q.tobytes())
             en.write(energies.tobytes())
-            entries[source_key(rec)] = {"offset": offset, "num_samples": int(len(q)), "scale": scale,
-                                        "rate": sr, "source_samples": int(len(x)),
-                                        "energy_offset": energy_offset, "blocks": int(nb)}
+            entries[source_key(rec)] = {
+                "offset": offset,
+                "num_samples": int(len(q)),
+                "scale": scale,
+                "rate": sr,
+                "source_samples": int(len(x)),
+                "energy_offset": energy_offset,
+                "blocks": int(nb),
+            }
             offset += len(q)
             energy_offset += nb
-    index = {"pcm": base.with_suffix(".pcm").name, "energy": base.with_suffix(".energy").name,
-             "sources": entries, "fingerprint": fingerprint}
+    index = {
+        "pcm": base.with_suffix(".pcm").name,
+        "energy": base.with_suffix(".energy").name,
+        "sources": entries,
+        "fingerprint": fingerprint,
+    }
     with atomic_path(base.with_suffix(".json")) as tmp:
         Path(tmp).write_text(json.dumps(index))
     return {"seconds": sum(e["num_samples"] for e in entries.values()) / RATE, "sources": len(entries)}
@@ -91,8 +106,9 @@ def _fingerprint(recording_dicts: List[dict]) -> str:
     return h.hexdigest()
 
 
-def build_source_cache(cuts: Iterable, cache_dir, num_jobs: int = 1, progress: bool = True,
-                       shard_seconds: float = SHARD_SECONDS) -> dict:
+def build_source_cache(
+    cuts: Iterable, cache_dir, num_jobs: int = 1, progress: bool = True, shard_seconds: float = SHARD_SECONDS
+) -> dict:
     """Cache the audio of every recording the ``cuts`` (MonoCuts of sources or noise, or
     MixedCuts: their tracks) refer to. Resumable: shards whose index exists with the same
     recordings are kept. Returns ``{"sources", "seconds", "bytes", "shards", "built"}``."""
@@ -140,13 +156,22 @@ def build_source_cache(cuts: Iterable, cache_dir, num_jobs: int = 1, progress: b
     built = list(map_tasks(_shard_task, tasks, num_jobs, desc="source cache shards", progress=progress))
     meta = {"rate": RATE, "block_seconds": BLOCK_SECONDS, "shards": [f"shard-{i:05d}.json" for i in range(len(groups))]}
     write_text(cache_dir / "meta.json", json.dumps(meta, indent=1) + "\n")
-    nbytes = sum((cache_dir / f"shard-{i:05d}{ext}").stat().st_size for i in range(len(groups))
-                 for ext in (".pcm", ".energy", ".json"))
+    nbytes = sum(
+        (cache_dir / f"shard-{i:05d}{ext}").stat().st_size
+        for i in range(len(groups))
+        for ext in (".pcm", ".energy", ".json")
+    )
     seconds = sum(d["duration"] for d in recordings.values())
-    logger.info("source cache %s: %d sources, %.1f h, %d shard(s) built, %d kept, %.0f bytes per source second",
-                cache_dir, len(recordings), seconds / 3600, len(built), kept, nbytes / max(seconds, 1e-9))
-    return {"sources": len(recordings), "seconds": seconds, "bytes": nbytes, "shards": len(groups),
-            "built": len(built)}
+    logger.info(
+        "source cache %s: %d sources, %.1f h, %d shard(s) built, %d kept, %.0f bytes per source second",
+        cache_dir,
+        len(recordings),
+        seconds / 3600,
+        len(built),
+        kept,
+        nbytes / max(seconds, 1e-9),
+    )
+    return {"sources": len(recordings), "seconds": seconds, "bytes": nbytes, "shards": len(groups), "built": len(built)}
 
 
 class SourceCache:
@@ -158,8 +183,10 @@ class SourceCache:
         self.dir = Path(cache_dir)
         meta_path = self.dir / "meta.json"
         if not meta_path.exists():
-            raise FileNotFoundError(f"{self.dir}: not a source cache (no meta.json); build it with "
-                                    f"`diar simulate-sources ... --cache {self.dir}`")
+            raise FileNotFoundError(
+                f"{self.dir}: not a source cache (no meta.json); build it with "
+                f"`diar simulate-sources ... --cache {self.dir}`"
+            )
         meta = json.loads(meta_path.read_text())
         self.rate = meta["rate"]
         self.block_seconds = meta["block_seconds"]
@@ -196,8 +223,13 @@ class SourceCache:
         out = np.zeros(count, dtype=np.float32)
         a, b = max(first, 0), min(first + count, e["num_samples"])
         if b > a:
-            np.multiply(pcm[e["offset"] + a: e["offset"] + b], np.float32(e["scale"]), out=out[a - first: b - first],
-                        dtype=np.float32, casting="unsafe")
+            np.multiply(
+                pcm[e["offset"] + a : e["offset"] + b],
+                np.float32(e["scale"]),
+                out=out[a - first : b - first],
+                dtype=np.float32,
+                casting="unsafe",
+            )
         return out
 
     def energy(self, key: str, first_source: int, count_source: int) -> float:
@@ -207,7 +239,7 @@ class SourceCache:
         pcm, energies = self._arrays(shard)
         sr = e["rate"]
         block = int(round(self.block_seconds * sr))
-        en = energies[e["energy_offset"]: e["energy_offset"] + e["blocks"]].astype(np.float64)
+        en = energies[e["energy_offset"] : e["energy_offset"] + e["blocks"]].astype(np.float64)
         a, b = max(first_source, 0), min(first_source + count_source, e["source_samples"])
         if b <= a or count_source <= 0:
             return 0.0
@@ -224,7 +256,7 @@ class SourceCache:
             e8 = float(np.dot(blk, blk))
             if e8 <= 0:
                 return 0.0
-            part = blk[int(round(s * r)) - lo: int(round(t * r)) - lo]
+            part = blk[int(round(s * r)) - lo : int(round(t * r)) - lo]
             return float(en[k]) * float(np.dot(part, part)) / e8
 
         if bb >= ba:  # a block boundary lies in [a, b): the partial blocks on either side of the whole ones

@@ -1,4 +1,5 @@
 """Simulation presets (``conf/simulation/*.yaml``): :class:`SimulationConfig` and :func:`load_config`."""
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -84,7 +85,9 @@ class SimulationConfig:
             raise ValueError(f"supervision {self.supervision!r}; expected one of {SUPERVISION_MODES}")
         spk = {int(k): float(v) for k, v in dict(self.speakers).items() if float(v) > 0}
         if not spk or any(k < 1 or k > MAX_SPEAKERS for k in spk) or any(v < 0 for v in spk.values()):
-            raise ValueError(f"speakers {self.speakers!r}: expected speaker counts 1..{MAX_SPEAKERS} -> probabilities > 0")
+            raise ValueError(
+                f"speakers {self.speakers!r}: expected speaker counts 1..{MAX_SPEAKERS} -> probabilities > 0"
+            )
         total = sum(spk.values())
         self.speakers = {k: v / total for k, v in sorted(spk.items())}
         lo, hi = (int(x) for x in self.utterances_per_speaker)

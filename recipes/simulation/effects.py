@@ -1,11 +1,11 @@
 """Noise (MUSAN through Lhotse) and reverberation: optional extra tracks and per-speaker transforms."""
+
 import json
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from recipes.simulation.sources import _opener
-
 
 NOISE_MODES = ("loop", "stitch")
 SNR_REFERENCES = ("mixture", "first_track")
@@ -34,7 +34,9 @@ class _Noise:
         self.dicts = dicts
         unknown = sorted(set(spec) - {"cuts", "snr", "snrs", "probability", "mode", "reference"})
         if unknown:
-            raise ValueError(f"noise: unknown key(s) {unknown}; expected cuts, snrs | snr, probability, mode, reference")
+            raise ValueError(
+                f"noise: unknown key(s) {unknown}; expected cuts, snrs | snr, probability, mode, reference"
+            )
         if "snr" in spec and "snrs" in spec:
             raise ValueError("noise: give snrs (a set of values) or snr ([lo, hi]), not both")
         self.snr = None
@@ -67,8 +69,9 @@ class _Noise:
         while duration - t > 1e-3:
             d = dict(self.dicts[one if self.mode == "loop" else int(rng.integers(len(self.dicts)))])
             d["duration"] = round(min(float(d["duration"]), duration - t), 3)
-            out.append('{"cut":' + dumps(d) + ',"type":"MonoCut","offset":' + repr(round(t, 3))
-                       + ',"snr":' + repr(snr) + "}")
+            out.append(
+                '{"cut":' + dumps(d) + ',"type":"MonoCut","offset":' + repr(round(t, 3)) + ',"snr":' + repr(snr) + "}"
+            )
             t = round(t + d["duration"], 3)
         return out
 
@@ -117,8 +120,10 @@ class _Reverb:
             import importlib.util
 
             if importlib.util.find_spec("torchaudio") is None:
-                raise ValueError("reverb: {rirs: fast} (Lhotse's random RIR generator) needs torchaudio: "
-                                 "pip install 'diar-recipes[torchaudio]' (or give a RecordingSet of RIRs)")
+                raise ValueError(
+                    "reverb: {rirs: fast} (Lhotse's random RIR generator) needs torchaudio: "
+                    "pip install 'diar-recipes[torchaudio]' (or give a RecordingSet of RIRs)"
+                )
         else:
             with _opener(rirs) as f:
                 self.rirs = [self._at_rate(json.loads(line), rirs) for line in f if line.strip()]
@@ -144,12 +149,25 @@ class _Reverb:
         for spk in sorted(set(int(x) for x in speakers)):
             if self.per == "speaker" and rng.random() >= self.probability:
                 continue
-            kwargs = {"rir": None, "normalize_output": True, "early_only": False, "rir_channels": [0],
-                      "rir_generator": None}
+            kwargs = {
+                "rir": None,
+                "normalize_output": True,
+                "early_only": False,
+                "rir_channels": [0],
+                "rir_generator": None,
+            }
             if self.rirs is None:
-                kwargs["rir_generator"] = {"sr": self.sampling_rate, "direct_range": [-6, 50], "max_T60": 0.8,
-                                           "alpha": 0.25, "a": -2.0, "b": 2.0, "tau": 0.2, "room_seed": room,
-                                           "source_seed": int(rng.integers(1 << 62))}
+                kwargs["rir_generator"] = {
+                    "sr": self.sampling_rate,
+                    "direct_range": [-6, 50],
+                    "max_T60": 0.8,
+                    "alpha": 0.25,
+                    "a": -2.0,
+                    "b": 2.0,
+                    "tau": 0.2,
+                    "room_seed": room,
+                    "source_seed": int(rng.integers(1 << 62)),
+                }
             else:
                 kwargs["rir"] = self.rirs[int(rng.integers(len(self.rirs)))]
             out[spk] = dumps({"name": "ReverbWithImpulseResponse", "kwargs": kwargs})

@@ -1,5 +1,6 @@
 """Layouts: where each source utterance goes in a mixture (``eend``, ``conversation``; ``target-overlap``
 is ``eend`` with a calibrated silence scale, see :mod:`recipes.simulation.simulator`)."""
+
 import math
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -111,8 +112,9 @@ def _draw_overlap(rng, st: ConversationStats, overlapped: float, room: float) ->
     return float(fits[rng.integers(len(fits))]) if len(fits) else None
 
 
-def conversation_layout(rng, src: Sources, num_speakers: int, cfg: SimulationConfig,
-                        stats: ConversationStats) -> Tuple[np.ndarray, np.ndarray]:
+def conversation_layout(
+    rng, src: Sources, num_speakers: int, cfg: SimulationConfig, stats: ConversationStats
+) -> Tuple[np.ndarray, np.ndarray]:
     """Simulated conversation (Landini et al., 2022, measured as :mod:`recipes.simulation.turns`).
 
     ``S`` speakers, ``sum_s U{lo..hi}`` turns; each turn is one source segment of its speaker, the
@@ -189,8 +191,9 @@ def conversation_layout(rng, src: Sources, num_speakers: int, cfg: SimulationCon
     return seq, offsets
 
 
-def overlap_speech(starts: np.ndarray, ends: np.ndarray, speakers: Optional[np.ndarray] = None,
-                   max_k: int = 6) -> Tuple[float, float, np.ndarray]:
+def overlap_speech(
+    starts: np.ndarray, ends: np.ndarray, speakers: Optional[np.ndarray] = None, max_k: int = 6
+) -> Tuple[float, float, np.ndarray]:
     """``(overlap, speech, seconds with exactly k speakers for k = 1..max_k-1)`` of intervals
     (a speaker's own intervals must not overlap; they do not in any layout here)."""
     t = np.concatenate([starts, ends])
@@ -230,15 +233,26 @@ def joint_draws(rng, src: Sources, num_speakers: int, cfg: SimulationConfig):
         who.append(k)
         last = k
     n = len(seq)
-    return (np.asarray(seq, dtype=np.int64), np.asarray(who), rng.random(n), rng.standard_exponential(n),
-            rng.standard_exponential(n))
+    return (
+        np.asarray(seq, dtype=np.int64),
+        np.asarray(who),
+        rng.random(n),
+        rng.standard_exponential(n),
+        rng.standard_exponential(n),
+    )
 
 
 OVERLAP_PROBABILITY = 0.9  # share of speaker changes that overlap in target-overlap (joint control)
 
 
-def joint_layout(draws, src: Sources, num_speakers: int, overlap_scale: float, pause_scale: float,
-                 max_duration: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray]:
+def joint_layout(
+    draws,
+    src: Sources,
+    num_speakers: int,
+    overlap_scale: float,
+    pause_scale: float,
+    max_duration: Optional[float] = None,
+) -> Tuple[np.ndarray, np.ndarray]:
     """``target-overlap`` with joint control of overlap and silence (after NeMo's multi-speaker
     simulator: an overlap probability and mean overlap, a mean silence).
 
@@ -276,4 +290,4 @@ def joint_layout(draws, src: Sources, num_speakers: int, overlap_scale: float, p
         own_end[w] = off + dur[j]
         if off + s1[j] > last_end or j == 0:
             last_end, last_start = off + s1[j], off + s0[j]
-    return seq[:len(offs)], np.asarray(offs)
+    return seq[: len(offs)], np.asarray(offs)

@@ -1,4 +1,5 @@
 """Materialize simulated mixtures: 8 kHz FLAC, an RTTM and a Kaldi data dir."""
+
 from pathlib import Path
 from typing import List, Optional
 
@@ -28,13 +29,22 @@ def _render(cut_source, audio_dir: str, sampling_rate: int) -> List[dict]:
             sf.write(str(tmp), x, sampling_rate, format="FLAC", subtype="PCM_16")
         rec = Recording.from_file(path, recording_id=cut.id)
         sups = [fastcopy(s, recording_id=cut.id, channel=0) for s in sorted(cut.supervisions, key=lambda s: s.start)]
-        out.append(MonoCut(id=cut.id, start=0.0, duration=rec.duration, channel=0, recording=rec,
-                           supervisions=sups).to_dict())
+        out.append(
+            MonoCut(id=cut.id, start=0.0, duration=rec.duration, channel=0, recording=rec, supervisions=sups).to_dict()
+        )
     return out
 
 
-def materialize(cuts, out_dir, sampling_rate: int = 8000, progress: bool = True, num_jobs: int = 1,
-                executor_kind: str = "local", scheduler: Optional[str] = None, cuts_per_task: int = 200):
+def materialize(
+    cuts,
+    out_dir,
+    sampling_rate: int = 8000,
+    progress: bool = True,
+    num_jobs: int = 1,
+    executor_kind: str = "local",
+    scheduler: Optional[str] = None,
+    cuts_per_task: int = 200,
+):
     """Mix every MixedCut's audio at ``sampling_rate`` into ``out_dir/audio/<id>.flac``
     (PCM 16, scaled down only when the peak exceeds 0.99); write ``out_dir/cuts.jsonl.gz``
     (MonoCuts over the FLAC files, same supervisions), ``out_dir/rttm`` and a Kaldi data
@@ -67,8 +77,11 @@ def materialize(cuts, out_dir, sampling_rate: int = 8000, progress: bool = True,
         if chunk:
             tasks.append((chunk, audio_dir, sampling_rate))
     jobs = min(num_jobs, max(1, len(tasks))) if executor_kind == "local" else num_jobs
-    out = [deserialize_item(d) for part in map_tasks(_render, tasks, jobs, executor_kind, scheduler,
-                                                     desc="materialize", progress=progress) for d in part]
+    out = [
+        deserialize_item(d)
+        for part in map_tasks(_render, tasks, jobs, executor_kind, scheduler, desc="materialize", progress=progress)
+        for d in part
+    ]
     cs = CutSet.from_cuts(out)
     save_manifest(cs, out_dir / "cuts.jsonl.gz")
     with atomic_path(out_dir / "rttm") as tmp:
@@ -76,6 +89,5 @@ def materialize(cuts, out_dir, sampling_rate: int = 8000, progress: bool = True,
     import shutil
 
     # FLAC needs a converter in wav.scp: sox pipes where sox is installed, else WAV copies written once
-    export_kaldi(cs, out_dir / "kaldi", sampling_rate=sampling_rate,
-                 audio="pipe" if shutil.which("sox") else "wav")
+    export_kaldi(cs, out_dir / "kaldi", sampling_rate=sampling_rate, audio="pipe" if shutil.which("sox") else "wav")
     return cs

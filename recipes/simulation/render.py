@@ -17,6 +17,7 @@ raised and the caller loads it with Lhotse: a track with audio effects (reverber
 transforms), a source missing from the cache, a track that is not a plain cut, or a
 position that falls between two 8 kHz samples.
 """
+
 from typing import Optional
 
 import numpy as np
@@ -55,8 +56,14 @@ def _track_plan(track, cache: SourceCache):
     for n in (first_src, offset_src):
         if abs(n * ratio - round(n * ratio)) > 1e-6:
             raise NotRenderable(f"track {cut.id}: sample {n} at {sr} Hz falls between two {RATE} Hz samples")
-    return key, int(round(first_src * ratio)), _samples_at(cut.duration, RATE), first_src, count_src, \
-        int(round(offset_src * ratio))
+    return (
+        key,
+        int(round(first_src * ratio)),
+        _samples_at(cut.duration, RATE),
+        first_src,
+        count_src,
+        int(round(offset_src * ratio)),
+    )
 
 
 def render(cut, cache: SourceCache, num_samples: Optional[int] = None) -> np.ndarray:
@@ -105,7 +112,7 @@ def render(cut, cache: SourceCache, num_samples: Optional[int] = None) -> np.nda
         first_gain = 1.0
         if first.snr is not None and reference_energy is not None and reference_energy > 0 and first_energy > 0:
             first_gain = float(np.sqrt(reference_energy * 10.0 ** (-first.snr / 10) / first_energy))
-    mixer_reference = reference_energy if reference_energy is not None else first_energy * first_gain ** 2
+    mixer_reference = reference_energy if reference_energy is not None else first_energy * first_gain**2
     gains.append(first_gain)
     for i, t in enumerate(tracks[1:], 1):
         g = 1.0
@@ -121,7 +128,7 @@ def render(cut, cache: SourceCache, num_samples: Optional[int] = None) -> np.nda
         at = plan[5]
         a, b = max(at, 0), min(at + len(x), total)
         if b > a:
-            out[a:b] += np.float32(g) * x[a - at: b - at]
+            out[a:b] += np.float32(g) * x[a - at : b - at]
     return out
 
 

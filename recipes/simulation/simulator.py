@@ -1,5 +1,6 @@
 """The :class:`Simulator`: calibration, one mixture's layout and JSON as a pure function of ``(seed, index)``,
 and the set statistics accumulated over mixtures."""
+
 import bisect
 import json
 import logging
@@ -11,7 +12,13 @@ import numpy as np
 from recipes.simulation.config import HIST_BINS, PILOT_MIXTURES, SimulationConfig
 from recipes.simulation.effects import _Reverb, load_noise
 from recipes.simulation.layouts import (
-    OVERLAP_PROBABILITY, Layout, _draw_combination, conversation_layout, eend_draws, eend_layout, joint_draws,
+    OVERLAP_PROBABILITY,
+    Layout,
+    _draw_combination,
+    conversation_layout,
+    eend_draws,
+    eend_layout,
+    joint_draws,
     joint_layout,
     overlap_speech,
 )
@@ -24,8 +31,14 @@ logger = logging.getLogger(__name__)
 class Simulator:
     """Holds the sources and calibration; ``layout(i)`` is a pure function of ``(seed, i)``."""
 
-    def __init__(self, src: Sources, cfg: SimulationConfig, seed: int = 0,
-                 conv_stats: Optional[ConversationStats] = None, prefix: str = "mix"):
+    def __init__(
+        self,
+        src: Sources,
+        cfg: SimulationConfig,
+        seed: int = 0,
+        conv_stats: Optional[ConversationStats] = None,
+        prefix: str = "mix",
+    ):
         self.src, self.cfg, self.seed, self.prefix = src, cfg, int(seed), prefix
         self.combos = cfg.combinations()
         self.blocks: List[Tuple[int, Tuple[int, Optional[float]]]] = []  # (end index, combination)
@@ -36,8 +49,10 @@ class Simulator:
         if cfg.noise and cfg.noise.get("cuts"):
             self.noise = load_noise(cfg.noise)
             if self.noise.reference == "mixture" and not np.all(np.isfinite(src.energy)):
-                raise ValueError("noise: reference mixture needs each source's energy (custom field 'energy'); "
-                                 "run `diar simulate-sources` on the sources, or set noise: {reference: first_track}")
+                raise ValueError(
+                    "noise: reference mixture needs each source's energy (custom field 'energy'); "
+                    "run `diar simulate-sources` on the sources, or set noise: {reference: first_track}"
+                )
         self.reverb = None
         if cfg.reverb and cfg.reverb.get("rirs"):
             if src.has_transforms:
@@ -75,14 +90,17 @@ class Simulator:
         m = self.cfg.calibration_mixtures
         target_sil = float(self.cfg.target_silence)
         tag = int(round((level or 0) * 1e6))
-        pilots = [joint_draws(np.random.default_rng([self.seed, 1 << 41, k, tag, j]), self.src, k, self.cfg)
-                  for j in range(m)]
+        pilots = [
+            joint_draws(np.random.default_rng([self.seed, 1 << 41, k, tag, j]), self.src, k, self.cfg) for j in range(m)
+        ]
         c = 0.0
         if level is not None and k > 1:
             lo, hi = 0.0, 60.0
             if self._pilot_joint(pilots, k, hi, 0.0)[0] < level:
-                raise ValueError(f"target overlap {level} for {k} speakers is out of reach with these sources "
-                                 f"(at most {self._pilot_joint(pilots, k, hi, 0.0)[0]:.3f})")
+                raise ValueError(
+                    f"target overlap {level} for {k} speakers is out of reach with these sources "
+                    f"(at most {self._pilot_joint(pilots, k, hi, 0.0)[0]:.3f})"
+                )
             for _ in range(15):
                 mid = (lo + hi) / 2
                 lo, hi = (mid, hi) if self._pilot_joint(pilots, k, mid, 0.0)[0] < level else (lo, mid)
@@ -90,8 +108,14 @@ class Simulator:
         lo, hi = 0.0, 60.0
         sil0 = self._pilot_joint(pilots, k, c, 0.0)[1]
         if sil0 > target_sil:
-            logger.warning("target-overlap: %d speakers @ %s: silence is %.3f without pauses (the sources' own "
-                           "silence), above target_silence %.3f", k, level, sil0, target_sil)
+            logger.warning(
+                "target-overlap: %d speakers @ %s: silence is %.3f without pauses (the sources' own "
+                "silence), above target_silence %.3f",
+                k,
+                level,
+                sil0,
+                target_sil,
+            )
             g = 0.0
         else:
             for _ in range(15):
@@ -100,11 +124,27 @@ class Simulator:
             g = round((lo + hi) / 2, 6)
         ov, sil, mean_dur = self._pilot_joint(pilots, k, c, g)
         self.calibration[self._key(k, level)] = {
-            "speakers": k, "target": level, "target_silence": target_sil, "overlap_scale": c, "pause_scale": g,
-            "overlap_probability": OVERLAP_PROBABILITY, "pilot_mixtures": m, "pilot_overlap_ratio": ov,
-            "pilot_silence_ratio": sil, "pilot_mean_duration": mean_dur}
-        logger.info("target-overlap: %d speakers @ %s -> overlap scale %.3f s, pause scale %.3f s (pilot overlap "
-                    "%.4f, silence %.4f)", k, level, c, g, ov, sil)
+            "speakers": k,
+            "target": level,
+            "target_silence": target_sil,
+            "overlap_scale": c,
+            "pause_scale": g,
+            "overlap_probability": OVERLAP_PROBABILITY,
+            "pilot_mixtures": m,
+            "pilot_overlap_ratio": ov,
+            "pilot_silence_ratio": sil,
+            "pilot_mean_duration": mean_dur,
+        }
+        logger.info(
+            "target-overlap: %d speakers @ %s -> overlap scale %.3f s, pause scale %.3f s (pilot overlap "
+            "%.4f, silence %.4f)",
+            k,
+            level,
+            c,
+            g,
+            ov,
+            sil,
+        )
         return c, g
 
     # -- calibration -------------------------------------------------------
@@ -121,13 +161,16 @@ class Simulator:
         """Silence scale whose pooled pilot overlap ratio equals ``level`` (bisection on log beta)."""
         m = self.cfg.calibration_mixtures
         tag = int(round(level * 1e6))
-        pilots = [eend_draws(np.random.default_rng([self.seed, 1 << 40, k, tag, j]), self.src, k, self.cfg)
-                  for j in range(m)]
+        pilots = [
+            eend_draws(np.random.default_rng([self.seed, 1 << 40, k, tag, j]), self.src, k, self.cfg) for j in range(m)
+        ]
         lo, hi = math.log(1e-3), math.log(1e3)
         r_lo, r_hi = self._pilot_ratio(pilots, math.exp(lo)), self._pilot_ratio(pilots, math.exp(hi))
         if not r_hi <= level <= r_lo:
-            raise ValueError(f"target overlap {level} for {k} speakers is out of reach: silence scales "
-                             f"1e-3..1e3 s give {r_lo:.3f}..{r_hi:.3f} with these sources")
+            raise ValueError(
+                f"target overlap {level} for {k} speakers is out of reach: silence scales "
+                f"1e-3..1e3 s give {r_lo:.3f}..{r_hi:.3f} with these sources"
+            )
         for _ in range(40):
             mid = (lo + hi) / 2
             if self._pilot_ratio(pilots, math.exp(mid)) > level:
@@ -136,8 +179,13 @@ class Simulator:
                 hi = mid
         beta = round(math.exp((lo + hi) / 2), 6)
         reached = self._pilot_ratio(pilots, beta)
-        self.calibration[f"{k}spk@{level}"] = {"speakers": k, "target": level, "beta": beta,
-                                               "pilot_mixtures": m, "pilot_overlap_ratio": reached}
+        self.calibration[f"{k}spk@{level}"] = {
+            "speakers": k,
+            "target": level,
+            "beta": beta,
+            "pilot_mixtures": m,
+            "pilot_overlap_ratio": reached,
+        }
         logger.info("target-overlap: %d speakers, overlap %.3f -> beta %.4f s (pilot %.4f)", k, level, beta, reached)
         return beta
 
@@ -150,16 +198,16 @@ class Simulator:
         if combination is not None:
             k, level = combination
         elif self.blocks:
-            k, level = self.blocks[min(bisect.bisect_right([e for e, _ in self.blocks], index),
-                                       len(self.blocks) - 1)][1]
+            k, level = self.blocks[min(bisect.bisect_right([e for e, _ in self.blocks], index), len(self.blocks) - 1)][
+                1
+            ]
         else:
             k, level = _draw_combination(rng, self.combos)
         if self.cfg.method == "conversation":
             srcs, offs = conversation_layout(rng, self.src, k, self.cfg, self.conv_stats)
         elif self.joint:
             c, g = self.scales[(k, level)]
-            srcs, offs = joint_layout(joint_draws(rng, self.src, k, self.cfg), self.src, k, c, g,
-                                      self.cfg.max_duration)
+            srcs, offs = joint_layout(joint_draws(rng, self.src, k, self.cfg), self.src, k, c, g, self.cfg.max_duration)
         else:
             draws = eend_draws(rng, self.src, k, self.cfg)
             srcs, offs = eend_layout(draws, self.src, self.betas[(k, level)])
@@ -200,7 +248,9 @@ class Simulator:
         rvb = self.reverb.transforms(lay.rng, src.speaker[lay.sources]) if self.reverb is not None else None
         for n, j in enumerate(order):
             cut = src.json[lay.sources[j]]
-            if rvb is not None and src.speaker[lay.sources[j]] in rvb:  # inside the recording object: "...}}" = end of recording, end of cut
+            if (
+                rvb is not None and src.speaker[lay.sources[j]] in rvb
+            ):  # inside the recording object: "...}}" = end of recording, end of cut
                 cut = cut[:-2] + ',"transforms":[' + rvb[src.speaker[lay.sources[j]]] + "]}}"
             if n == 0:  # the mixture's recording id (see the module docstring)
                 a, b = src.rec_id_pos[lay.sources[j]]
@@ -222,8 +272,10 @@ class Simulator:
         if self.blocks:
             raise ValueError("hours per combination are set; the number of mixtures is fixed")
         n = max(100, PILOT_MIXTURES // len(self.combos))
-        mean = sum(p * float(np.mean([self.layout(j, (k, lv)).duration(self.src) for j in range(n)]))
-                   for k, lv, p in self.combos)
+        mean = sum(
+            p * float(np.mean([self.layout(j, (k, lv)).duration(self.src) for j in range(n)]))
+            for k, lv, p in self.combos
+        )
         return max(1, math.ceil(hours * 3600 / mean))
 
     def set_hours_per_combination(self, hours: float) -> int:
@@ -258,9 +310,18 @@ class _Accumulator:
         self.tracks += len(lay.sources)
         self.by_k += by_k
         key = f"{lay.num_speakers}spk" + ("" if lay.level is None else f"@{lay.level}")
-        c = self.by_combo.setdefault(key, {"speakers": lay.num_speakers, "target": lay.level, "mixtures": 0,
-                                           "duration": 0.0, "speech": 0.0, "overlap": 0.0,
-                                           "mixture_overlap_ratio_hist": [0] * HIST_BINS})
+        c = self.by_combo.setdefault(
+            key,
+            {
+                "speakers": lay.num_speakers,
+                "target": lay.level,
+                "mixtures": 0,
+                "duration": 0.0,
+                "speech": 0.0,
+                "overlap": 0.0,
+                "mixture_overlap_ratio_hist": [0] * HIST_BINS,
+            },
+        )
         c["mixtures"] += 1
         c["duration"] += dur
         c["speech"] += sp
@@ -276,32 +337,54 @@ class _Accumulator:
         self.tracks += other.tracks
         self.by_k += other.by_k
         for key, c in other.by_combo.items():
-            mine = self.by_combo.setdefault(key, {**c, "mixtures": 0, "duration": 0.0, "speech": 0.0, "overlap": 0.0,
-                                                  "mixture_overlap_ratio_hist": [0] * HIST_BINS})
+            mine = self.by_combo.setdefault(
+                key,
+                {
+                    **c,
+                    "mixtures": 0,
+                    "duration": 0.0,
+                    "speech": 0.0,
+                    "overlap": 0.0,
+                    "mixture_overlap_ratio_hist": [0] * HIST_BINS,
+                },
+            )
             for f in ("mixtures", "duration", "speech", "overlap"):
                 mine[f] += c[f]
-            mine["mixture_overlap_ratio_hist"] = [a + b for a, b in zip(mine["mixture_overlap_ratio_hist"],
-                                                                         c["mixture_overlap_ratio_hist"])]
+            mine["mixture_overlap_ratio_hist"] = [
+                a + b for a, b in zip(mine["mixture_overlap_ratio_hist"], c["mixture_overlap_ratio_hist"])
+            ]
 
     def to_dict(self) -> dict:
         def ratios(dur, sp, ov):
-            return {"hours": dur / 3600, "overlap_ratio": ov / sp if sp else 0.0,
-                    "silence_ratio": (dur - sp) / dur if dur else 0.0}
+            return {
+                "hours": dur / 3600,
+                "overlap_ratio": ov / sp if sp else 0.0,
+                "silence_ratio": (dur - sp) / dur if dur else 0.0,
+            }
 
         combos = {}
         for key in sorted(self.by_combo):
             c = self.by_combo[key]
-            combos[key] = {"speakers": c["speakers"], "target_overlap": c["target"], "mixtures": c["mixtures"],
-                           **ratios(c["duration"], c["speech"], c["overlap"]),
-                           "mixture_overlap_ratio_hist": c["mixture_overlap_ratio_hist"],
-                           "hist_bin_width": 1 / HIST_BINS}
+            combos[key] = {
+                "speakers": c["speakers"],
+                "target_overlap": c["target"],
+                "mixtures": c["mixtures"],
+                **ratios(c["duration"], c["speech"], c["overlap"]),
+                "mixture_overlap_ratio_hist": c["mixture_overlap_ratio_hist"],
+                "hist_bin_width": 1 / HIST_BINS,
+            }
         hist: Dict[str, int] = {}
         for c in self.by_combo.values():
             hist[str(c["speakers"])] = hist.get(str(c["speakers"]), 0) + c["mixtures"]
         by_k = list(self.by_k)
         by_k[0] = self.duration - self.speech
-        return {"mixtures": self.mixtures, "tracks": self.tracks, **ratios(self.duration, self.speech, self.overlap),
-                "speech_hours": self.speech / 3600, "overlap_hours": self.overlap / 3600,
-                "speaker_count_histogram": dict(sorted(hist.items())),
-                "hours_by_active_speakers": [h / 3600 for h in by_k],
-                "by_combination": combos}
+        return {
+            "mixtures": self.mixtures,
+            "tracks": self.tracks,
+            **ratios(self.duration, self.speech, self.overlap),
+            "speech_hours": self.speech / 3600,
+            "overlap_hours": self.overlap / 3600,
+            "speaker_count_histogram": dict(sorted(hist.items())),
+            "hours_by_active_speakers": [h / 3600 for h in by_k],
+            "by_combination": combos,
+        }

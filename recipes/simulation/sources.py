@@ -12,6 +12,7 @@ utterances untrimmed). Speech runs closer than ``--min-pause`` are merged,
 each segment is widened by a 50 ms collar. Word alignments, when present,
 are used instead.
 """
+
 import gzip
 import hashlib
 import json
@@ -24,7 +25,14 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from recipes.simulation.config import (
-    MIN_PAUSE, SEGMENT_MARGIN, VAD_COLLAR, VAD_FLOOR_PERCENTILE, VAD_FRAME, VAD_MARGIN_DB, VAD_MIN_SPEECH, VAD_SHIFT,
+    MIN_PAUSE,
+    SEGMENT_MARGIN,
+    VAD_COLLAR,
+    VAD_FLOOR_PERCENTILE,
+    VAD_FRAME,
+    VAD_MARGIN_DB,
+    VAD_MIN_SPEECH,
+    VAD_SHIFT,
 )
 
 logger = logging.getLogger(__name__)
@@ -43,8 +51,9 @@ def frame_energies(samples: np.ndarray, sampling_rate: int) -> np.ndarray:
     return 10 * np.log10(np.mean(x[idx] ** 2, axis=1) + 1e-10)
 
 
-def speech_segments(samples: np.ndarray, sampling_rate: int, min_pause: float = MIN_PAUSE,
-                    collar: float = VAD_COLLAR) -> List[Tuple[float, float]]:
+def speech_segments(
+    samples: np.ndarray, sampling_rate: int, min_pause: float = MIN_PAUSE, collar: float = VAD_COLLAR
+) -> List[Tuple[float, float]]:
     """Speech segments ``[(start, end)]`` in seconds, split at pauses of at least ``min_pause``.
 
     Relative to the noise floor: ``floor`` = the ``VAD_FLOOR_PERCENTILE`` percentile of the frame
@@ -100,8 +109,9 @@ def word_segments(words, min_pause: float, duration: float) -> List[Tuple[float,
     return [(round(a, 4), round(b, 4)) for a, b in out]
 
 
-def prepare_sources(cuts, progress: bool = True, min_pause: Optional[float] = MIN_PAUSE,
-                    margin: float = SEGMENT_MARGIN):
+def prepare_sources(
+    cuts, progress: bool = True, min_pause: Optional[float] = MIN_PAUSE, margin: float = SEGMENT_MARGIN
+):
     """Single-speaker source cuts, one supervision each covering speech (lazy generator of MonoCuts).
 
     Each cut's supervisions (which must share one speaker) give its speech from the word
@@ -123,8 +133,9 @@ def prepare_sources(cuts, progress: bool = True, min_pause: Optional[float] = MI
         sups = list(cut.supervisions)
         speakers = {s.speaker for s in sups}
         if len(speakers) != 1 or None in speakers:
-            raise ValueError(f"source cut {cut.id}: expected supervisions of one speaker, "
-                             f"got {sorted(map(str, speakers))}")
+            raise ValueError(
+                f"source cut {cut.id}: expected supervisions of one speaker, got {sorted(map(str, speakers))}"
+            )
         words = [a for s in sups for a in ((s.alignment or {}).get("word") or [])]
         audio = cut.load_audio()
         if audio.ndim > 1:
@@ -154,10 +165,16 @@ def prepare_sources(cuts, progress: bool = True, min_pause: Optional[float] = MI
             lo, hi = round(lo, 4), round(hi, 4)
             sid = f"{cut.id}-{k:03d}"
             sup = fastcopy(first, id=sid, start=round(a - lo, 4), duration=round(b - a, 4), alignment=None)
-            piece = audio[int(round(lo * sr)):int(round(hi * sr))]
+            piece = audio[int(round(lo * sr)) : int(round(hi * sr))]
             energy = float(np.mean(np.square(piece, dtype=np.float64))) if piece.size else 0.0
-            yield fastcopy(cut, id=sid, start=round(cut.start + lo, 4), duration=round(hi - lo, 4),
-                           supervisions=[sup], custom={**custom, "energy": energy})
+            yield fastcopy(
+                cut,
+                id=sid,
+                start=round(cut.start + lo, 4),
+                duration=round(hi - lo, 4),
+                supervisions=[sup],
+                custom={**custom, "energy": energy},
+            )
 
 
 def speaker_in_split(speaker: str, split: Optional[str], dev_fraction: float, seed: int = 0) -> bool:
@@ -167,7 +184,7 @@ def speaker_in_split(speaker: str, split: Optional[str], dev_fraction: float, se
         return True
     if split not in ("train", "dev"):
         raise ValueError(f"speaker split {split!r}; expected train or dev")
-    u = int(hashlib.sha1(f"{seed}:{speaker}".encode()).hexdigest()[:13], 16) / 16 ** 13
+    u = int(hashlib.sha1(f"{seed}:{speaker}".encode()).hexdigest()[:13], 16) / 16**13
     return (u < dev_fraction) == (split == "dev")
 
 
@@ -184,8 +201,8 @@ class Sources:
     speakers: List[str]
     by_speaker: List[np.ndarray]  # source indices per speaker
     sampling_rate: Optional[int]
-    has_transforms: bool = False
-    energy: Optional[np.ndarray] = None  # mean square of each source cut's audio (NaN: unknown)  # a source recording has Lhotse transforms (resampling, speed, ...)
+    has_transforms: bool = False  # a source recording has Lhotse transforms (resampling, speed, ...)
+    energy: Optional[np.ndarray] = None  # mean square of each source cut's audio (NaN: unknown)
 
     def __len__(self):
         return len(self.json)
@@ -205,8 +222,9 @@ def _opener(path):
     return gzip.open(path, "rt") if str(path).endswith(".gz") else open(path)
 
 
-def load_sources(paths, supervision: str = "speech", split: Optional[str] = None,
-                 dev_fraction: float = 0.1, split_seed: int = 0) -> Sources:
+def load_sources(
+    paths, supervision: str = "speech", split: Optional[str] = None, dev_fraction: float = 0.1, split_seed: int = 0
+) -> Sources:
     """Read source cuts from JSONL(.gz) manifests with plain JSON (no Lhotse objects: fast).
 
     Every cut must be a MonoCut with supervisions of one speaker (the first one
@@ -231,8 +249,9 @@ def load_sources(paths, supervision: str = "speech", split: Optional[str] = None
                     raise ValueError(f"{path}: cut {d.get('id')}: sources must be MonoCuts with a recording")
                 sups = d.get("supervisions") or []
                 if not sups or sups[0].get("speaker") is None:
-                    raise ValueError(f"{path}: cut {d['id']}: no supervision with a speaker "
-                                     f"(run `diar simulate-sources` first)")
+                    raise ValueError(
+                        f"{path}: cut {d['id']}: no supervision with a speaker (run `diar simulate-sources` first)"
+                    )
                 name = sups[0]["speaker"]
                 if name not in keep:
                     keep[name] = speaker_in_split(name, split, dev_fraction, split_seed)
@@ -246,8 +265,14 @@ def load_sources(paths, supervision: str = "speech", split: Optional[str] = None
                 start, end = max(float(sup["start"]), 0.0), min(float(sup["start"]) + float(sup["duration"]), duration)
                 if end <= start:
                     continue
-                cut = {"id": d["id"], "start": d["start"], "duration": duration, "channel": d.get("channel", 0),
-                       "supervisions": [sup], "type": "MonoCut"}
+                cut = {
+                    "id": d["id"],
+                    "start": d["start"],
+                    "duration": duration,
+                    "channel": d.get("channel", 0),
+                    "supervisions": [sup],
+                    "type": "MonoCut",
+                }
                 rec = dict(d["recording"])
                 if rec.get("transforms"):
                     has_transforms = True
@@ -269,8 +294,16 @@ def load_sources(paths, supervision: str = "speech", split: Optional[str] = None
     speaker = np.asarray(spk, dtype=np.int64)
     order = np.argsort(speaker, kind="stable")
     bounds = np.searchsorted(speaker[order], np.arange(len(spk_index) + 1))
-    return Sources(json=js, rec_id_pos=np.asarray(pos, dtype=np.int64), duration=np.asarray(dur),
-                   sup_start=np.asarray(s0), sup_end=np.asarray(s1),
-                   speaker=speaker, speakers=list(spk_index), sampling_rate=rates.pop(),
-                   by_speaker=[order[bounds[i]:bounds[i + 1]] for i in range(len(spk_index))],
-                   has_transforms=has_transforms, energy=np.asarray(en))
+    return Sources(
+        json=js,
+        rec_id_pos=np.asarray(pos, dtype=np.int64),
+        duration=np.asarray(dur),
+        sup_start=np.asarray(s0),
+        sup_end=np.asarray(s1),
+        speaker=speaker,
+        speakers=list(spk_index),
+        sampling_rate=rates.pop(),
+        by_speaker=[order[bounds[i] : bounds[i + 1]] for i in range(len(spk_index))],
+        has_transforms=has_transforms,
+        energy=np.asarray(en),
+    )

@@ -24,6 +24,7 @@ own overlapping turns merged first, as ``read_rttm`` does):
   kept per speaker count (``by_speakers``; a count without recordings falls
   back to the pooled statistics).
 """
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional
@@ -76,18 +77,25 @@ class ConversationStats:
             return [float(x) for x in np.quantile(a, [0.1, 0.5, 0.9])] if len(a) else None
 
         def one(s):
-            return {"same_speaker_pause_mean": float(np.mean(s.same_speaker_pauses)) if len(s.same_speaker_pauses)
-                    else None,
-                    "speaker_change_pause_mean": float(np.mean(s.speaker_change_pauses))
-                    if len(s.speaker_change_pauses) else None,
-                    "overlap_mean": float(np.mean(s.overlaps)) if len(s.overlaps) else None,
-                    "quantiles_10_50_90": {"same_speaker_pause": q(s.same_speaker_pauses),
-                                           "speaker_change_pause": q(s.speaker_change_pauses),
-                                           "overlap": q(s.overlaps), "turn_length": q(s.turn_lengths)},
-                    "overlap_probability": s.overlap_probability,
-                    "same_speaker_probability": s.same_speaker_probability,
-                    "counts": [len(s.same_speaker_pauses), len(s.speaker_change_pauses), len(s.overlaps)],
-                    "recordings": s.recordings}
+            return {
+                "same_speaker_pause_mean": float(np.mean(s.same_speaker_pauses))
+                if len(s.same_speaker_pauses)
+                else None,
+                "speaker_change_pause_mean": float(np.mean(s.speaker_change_pauses))
+                if len(s.speaker_change_pauses)
+                else None,
+                "overlap_mean": float(np.mean(s.overlaps)) if len(s.overlaps) else None,
+                "quantiles_10_50_90": {
+                    "same_speaker_pause": q(s.same_speaker_pauses),
+                    "speaker_change_pause": q(s.speaker_change_pauses),
+                    "overlap": q(s.overlaps),
+                    "turn_length": q(s.turn_lengths),
+                },
+                "overlap_probability": s.overlap_probability,
+                "same_speaker_probability": s.same_speaker_probability,
+                "counts": [len(s.same_speaker_pauses), len(s.speaker_change_pauses), len(s.overlaps)],
+                "recordings": s.recordings,
+            }
 
         out = one(self)
         out["max_gap"] = self.max_gap
@@ -132,11 +140,17 @@ def _stats(groups, max_gap) -> ConversationStats:
                     pairs.append((length, v))
     pairs_a = np.asarray(sorted(pairs), dtype=np.float64).reshape(-1, 2)
     rec_a = np.asarray(sorted(records), dtype=np.float64).reshape(-1, 3)
-    return ConversationStats(*(np.sort(np.asarray(vals[k], dtype=np.float64)) for k in ("same", "change", "overlap")),
-                             turn_lengths=np.sort(np.asarray(lengths, dtype=np.float64)),
-                             overlapped_lengths=pairs_a[:, 0].copy(), overlaps_by_length=pairs_a[:, 1].copy(),
-                             record_lengths=rec_a[:, 0].copy(), record_kinds=rec_a[:, 1].astype(np.int64),
-                             record_values=rec_a[:, 2].copy(), max_gap=max_gap, recordings=len(groups))
+    return ConversationStats(
+        *(np.sort(np.asarray(vals[k], dtype=np.float64)) for k in ("same", "change", "overlap")),
+        turn_lengths=np.sort(np.asarray(lengths, dtype=np.float64)),
+        overlapped_lengths=pairs_a[:, 0].copy(),
+        overlaps_by_length=pairs_a[:, 1].copy(),
+        record_lengths=rec_a[:, 0].copy(),
+        record_kinds=rec_a[:, 1].astype(np.int64),
+        record_values=rec_a[:, 2].copy(),
+        max_gap=max_gap,
+        recordings=len(groups),
+    )
 
 
 def conversation_stats(turns, max_gap: Optional[float] = MAX_GAP) -> ConversationStats:
@@ -168,8 +182,9 @@ def load_turns(path):
     turns = []
     for cut in load_manifest_lazy(p):
         rec = getattr(cut, "recording_id", None) or cut.id
-        turns += [Turn(rec, cut.start + s.start, cut.start + s.end, s.speaker) for s in cut.supervisions
-                  if s.end > s.start]
+        turns += [
+            Turn(rec, cut.start + s.start, cut.start + s.end, s.speaker) for s in cut.supervisions if s.end > s.start
+        ]
     turns, _ = merge_self_overlaps(turns)
     return turns
 
