@@ -44,11 +44,14 @@ Outputs: ``ami-<mic>_{recordings,supervisions,cuts}_{train,dev,test}.jsonl.gz``,
 ``ami-<mic>_<split>.uem`` and ``ami-<mic>_prepare_report.txt``. Times in seconds.
 """
 
+from __future__ import annotations
+
 import logging
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from lhotse import Recording
+if TYPE_CHECKING:  # Lhotse is imported where used (`diar prepare <corpus> --help` needs no torch)
+    from lhotse import Recording
 from tqdm import tqdm
 
 from recipes.corpora.common import (

@@ -86,6 +86,8 @@ silently shifts the channel numbers), and it has no scoring regions (the
 pre-party part of dev/eval is scored).
 """
 
+from __future__ import annotations
+
 import json
 import logging
 import os
@@ -93,9 +95,10 @@ import re
 import shutil
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
-from lhotse import CutSet, Recording
+if TYPE_CHECKING:  # Lhotse is imported where used (`diar prepare <corpus> --help` needs no torch)
+    from lhotse import Recording
 from tqdm import tqdm
 
 from recipes.corpora.common import (
@@ -587,6 +590,8 @@ def prepare_chime6(
         splits={sp: ids for sp, ids in split_ids.items() if ids},
         channel=channels,
     )
+    from lhotse import CutSet
+
     for part in result.values():
         part["cuts"] = CutSet.from_cuts(
             _with_custom(c, reference=reference_of[split_of[c.recording_id]]) for c in part["cuts"]

@@ -18,15 +18,15 @@ objects and its audio into Lhotse ``Recording`` objects, then calls
 and ``NAME[_SPLIT].uem`` atomically.
 """
 
+from __future__ import annotations
+
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
-from lhotse.cut import MonoCut, MultiCut
-from lhotse.qa import validate, validate_recordings_and_supervisions
-from lhotse.utils import fastcopy
+if TYPE_CHECKING:  # Lhotse (and torch under it) is imported where used: `diar prepare <corpus> --help` needs neither
+    from lhotse import Recording
 from tqdm import tqdm
 
 from recipes import naming
@@ -115,12 +115,16 @@ class Option:
 def with_duration(recording: Recording, duration: float) -> Recording:
     """The recording with its duration set from the annotations (stand-in audio in tests,
     ``--duration-from-annotations``): features cannot be computed from it, statistics can."""
+    from lhotse.utils import fastcopy
+
     num_samples = int(round(duration * recording.sampling_rate))
     return fastcopy(recording, duration=num_samples / recording.sampling_rate, num_samples=num_samples)
 
 
 def open_recording(path, recording_id: Optional[str] = None) -> Recording:
     """``Recording.from_file`` whose failure names the file (not a bare decoder traceback)."""
+    from lhotse import Recording
+
     try:
         return Recording.from_file(path, recording_id=recording_id)
     except Exception as e:  # noqa: BLE001 - any decoder error
@@ -154,6 +158,7 @@ def multi_file_recording(
     File ``i`` gives channels ``i * k .. i * k + k - 1``. Returns the recording (as long as the
     shortest file) and a note when the files differ in length (``None`` otherwise)."""
     import soundfile
+    from lhotse import Recording
     from lhotse.audio import AudioSource
 
     infos = []
@@ -275,6 +280,10 @@ def build_manifests(
     :return: ``{split: {"recordings", "supervisions", "cuts", "uem"}}``; the
         key ``""`` holds every recording.
     """
+    from lhotse import CutSet, RecordingSet, SupervisionSegment, SupervisionSet
+    from lhotse.cut import MonoCut, MultiCut
+    from lhotse.qa import validate, validate_recordings_and_supervisions
+
     rec_ids = sorted(recordings)
     if not rec_ids:
         raise ValueError("no recording to prepare (no audio matched the annotations)")

@@ -71,15 +71,17 @@ Outputs: ``icsi-<mic>_{recordings,supervisions,cuts}_{train,dev,test}.jsonl.gz``
 ``icsi-<mic>_<split>.uem`` and ``icsi-<mic>_prepare_report.txt``.
 """
 
+from __future__ import annotations
+
 import logging
 import re
 import xml.parsers.expat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from lhotse import Recording
-from lhotse.audio import AudioSource
+if TYPE_CHECKING:  # Lhotse is imported where used (`diar prepare <corpus> --help` needs no torch)
+    from lhotse import Recording
 from tqdm import tqdm
 
 from recipes.corpora.common import (
@@ -312,6 +314,9 @@ def sph_header(path) -> Dict[str, str]:
 
 def read_recording(meeting: str, path: Path) -> Recording:
     """A Recording of one audio file; SPHERE headers are read here (Lhotse needs sph2pipe even for that)."""
+    from lhotse import Recording
+    from lhotse.audio import AudioSource
+
     try:
         if path.suffix.lower() != ".sph":
             return Recording.from_file(path, recording_id=meeting)

@@ -61,17 +61,19 @@ lines); Lhotse asserts that every STM has a SPHERE file (here: reported), has
 no per-utterance CutSet, and needs sph2pipe.
 """
 
+from __future__ import annotations
+
 import logging
 import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import soundfile
-from lhotse import Recording
-from lhotse.audio import AudioSource
-from lhotse.utils import fastcopy
+
+if TYPE_CHECKING:  # Lhotse is imported where used (`diar prepare <corpus> --help` needs no torch)
+    from lhotse import Recording
 
 from recipes.corpora.common import Option, PrepareReport, build_manifests, open_recording, read_recordings, read_times
 from recipes.corpora.config import load_corpus_config
@@ -156,6 +158,9 @@ def read_stm(path, report: PrepareReport) -> Tuple[List[Turn], int, float]:
 
 def sph_recording(path: Path, rec_id: str, decoder: str) -> Recording:
     """A Recording of a SPHERE file read by ``decoder`` (``sph2pipe`` or ``soundfile``)."""
+    from lhotse import Recording
+    from lhotse.audio import AudioSource
+
     if decoder == "sph2pipe":
         if shutil.which("sph2pipe") is None:
             raise RuntimeError(
@@ -299,13 +304,14 @@ def prepare_tedlium(
 
 def utterance_cuts(cuts):
     """One MonoCut per supervision, spanning it, with that supervision only; custom ``uem`` = its span."""
+    from lhotse import CutSet
+    from lhotse.utils import fastcopy
+
     out = []
     for cut in cuts.trim_to_supervisions(keep_overlapping=False):
         custom = dict(cut.custom or {})
         custom["uem"] = [[round(cut.start, 6), round(cut.start + cut.duration, 6)]]
         out.append(fastcopy(cut, custom=custom))
-    from lhotse import CutSet
-
     return CutSet.from_cuts(out)
 
 
