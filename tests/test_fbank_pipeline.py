@@ -285,3 +285,22 @@ def test_numpy_backend_leaves_blas_threads_as_it_found_them():
     with threadpool_limits(limits=1, user_api="blas"):
         NumpyFbank(CFG)(signal(2.0, 8000, 1))
         assert {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == {1}
+
+
+def test_many_cuts_failing_for_one_reason_give_one_short_line(wav_cuts, tmp_path):
+    # every cut damaged the same way: the reason is said once, with the count; the full list is in the rejects file
+    for cut in wav_cuts:
+        damage(cut)
+    cuts_in = tmp_path / "in.jsonl.gz"
+    wav_cuts.to_file(cuts_in)
+    res = CliRunner().invoke(
+        cli, ["fbank", str(cuts_in), str(tmp_path / "o.jsonl.gz"), "--storage-path", str(tmp_path / "f")]
+    )
+    err = [line for line in res.stderr.splitlines() if line.startswith("Error:")]
+    assert res.exit_code == 1 and len(err) == 1, res.stderr
+    n = len(wav_cuts)
+    assert f"audio of {n} of {n} cut(s) failed to load" in err[0] and f"{n} x " in err[0]
+    assert err[0].count("Error opening") == 1 and len(err[0]) < 1000, err[0]
+    assert "Backend" not in err[0] and "LHOTSE_" not in err[0]  # no Lhotse multi-backend dump
+    rejects = [json.loads(line) for line in (tmp_path / "o_rejects.jsonl").read_text().splitlines()]
+    assert sorted(r["cut_id"] for r in rejects) == sorted(c.id for c in wav_cuts)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Optional
 
 import numpy as np
 from lhotse import CutSet
@@ -160,8 +160,9 @@ def compute_fbank(
     A multi-channel cut becomes one cut per channel (ids ``<id>-<channel>``).
     A cut whose audio cannot be loaded stops the computation with its id and
     audio path (Lhotse's ``compute_and_store_features`` would drop it
-    silently). With ``skip_bad`` such cuts are left out and listed in
-    ``rejects_path`` (JSON lines: cut id, audio, error) instead.
+    silently); the error says each reason once, with its count and first ids. With
+    ``skip_bad`` such cuts are left out instead. Either way they are all listed in
+    ``rejects_path`` (JSON lines: cut id, audio, error) when it is given.
     """
     import json
 
@@ -216,24 +217,18 @@ def compute_fbank(
         features.update(done)
         rejects.extend(bad)
     if rejects:
-        listing = "; ".join(f"{r.cut_id} ({r.audio}): {r.error}" for r in rejects[:10])
-        more = f"; ... {len(rejects) - 10} more" if len(rejects) > 10 else ""
+        listing = _reject_summary(rejects)
+        if rejects_path is not None:  # the full list, whatever happens next (the error line has the first few)
+            write_text(rejects_path, "".join(json.dumps(r.__dict__) + "\n" for r in rejects))
+        listed = f"; all listed in {rejects_path}" if rejects_path is not None else ""
         if not skip_bad:
             raise RuntimeError(
-                f"audio of {len(rejects)} of {len(cut_list)} cut(s) failed to load: {listing}{more} "
-                f"(--skip-bad leaves them out and lists them in a rejects file)"
+                f"audio of {len(rejects)} of {len(cut_list)} cut(s) failed to load: {listing}{listed} "
+                f"(--skip-bad leaves them out)"
             )
         if len(rejects) == len(cut_list):
-            raise RuntimeError(f"the audio of every cut ({len(cut_list)}) failed to load, e.g. {listing}{more}")
-        if rejects_path is not None:
-            write_text(rejects_path, "".join(json.dumps(r.__dict__) + "\n" for r in rejects))
-        logger.warning(
-            "skipped %d cut(s) whose audio failed to load%s: %s%s",
-            len(rejects),
-            f" (listed in {rejects_path})" if rejects_path else "",
-            listing,
-            more,
-        )
+            raise RuntimeError(f"the audio of every cut ({len(cut_list)}) failed to load: {listing}{listed}")
+        logger.warning("skipped %d cut(s) whose audio failed to load: %s%s", len(rejects), listing, listed)
     elif rejects_path is not None and Path(rejects_path).exists():
         Path(rejects_path).unlink()  # from an earlier run: nothing was rejected this time
     sweep_stale(storage, "feats-*.lca", {t[1] for t in tasks})
@@ -242,6 +237,35 @@ def compute_fbank(
         if cut.id in features:
             out.append(_with_features(cut, Features.from_dict(features[cut.id]), config))
     return CutSet.from_cuts(out)
+
+
+def _short_reason(error: str) -> str:
+    """libsndfile's reason out of Lhotse's multi-backend ``AudioLoadingError`` text (``Error opening
+    '<audio>': Error in WAV file. No 'data' chunk marker.``); other errors up to Lhotse's details."""
+    import re
+
+    m = re.search(r"LibsndfileError'>: (.*?)(?:\s+Exception #\d+|\s+Set LHOTSE_|$)", error)
+    if m:
+        return m.group(1).strip()
+    return error.split(". Details:", 1)[0].strip()
+
+
+def _reject_summary(rejects, groups: int = 3, ids: int = 3) -> str:
+    """The rejects grouped by reason, each reason said once with its count and first ids:
+    ``9 x Error opening ...: a (a.wav), b (b.wav), c (c.wav), ...``."""
+    by_reason: Dict[str, list] = {}
+    for r in rejects:
+        reason = r.error
+        for path in r.audio.split(", "):  # the same failure of another file is the same reason
+            reason = reason.replace(path, "<audio>")
+        by_reason.setdefault(_short_reason(reason.replace(r.cut_id, "<cut>")), []).append(r)
+    parts = []
+    for reason, rs in list(by_reason.items())[:groups]:
+        shown = ", ".join(f"{r.cut_id} ({r.audio})" for r in rs[:ids]) + (", ..." if len(rs) > ids else "")
+        parts.append(f"{len(rs)} x {reason}: {shown}")
+    if len(by_reason) > groups:
+        parts.append(f"{len(by_reason) - groups} more reason(s)")
+    return "; ".join(parts)
 
 
 def _with_features(cut, feats, config: KnfFbankConfig):
