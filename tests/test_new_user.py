@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from lhotse import CutSet
 
 from recipes.cli import cli
+from recipes.corpora import CORPORA
 from tests.fixtures.pyannote_testdb import DURATION, SPLITS, build_pyannote_testdb, reference_uem
 
 
@@ -367,6 +368,8 @@ def test_fbank_checks_output_before_work_and_locks_it(featured, tmp_path, monkey
         ["describe", "{rttm}"],
         ["fbank", "--help"],
         ["prepare", "rttm", "--help"],
+        *[["prepare", c, "--help"] for c in CORPORA],
+        *[["download", c, "--help"] for c in CORPORA],
         ["export", "kaldi", "--help"],
         ["--help"],
     ],
