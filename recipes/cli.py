@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from recipes.clitools import log_prepared, one_line_errors, parse_split_files
+from recipes.clitools import executor_options, log_prepared, one_line_errors, parse_split_files
 
 logger = logging.getLogger("recipes")
 
@@ -288,22 +288,7 @@ def _stem(path) -> str:
     help="Feature YAML. Default: conf/fbank_8k.yaml (8000 Hz, 25 ms window, 10 ms shift, "
     "23 mel bins, snip_edges false, dither 0).",
 )
-@click.option(
-    "--num-jobs",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Worker processes (local), or LocalCluster workers (dask without --scheduler).",
-)
-@click.option(
-    "--executor",
-    "executor_kind",
-    type=click.Choice(["local", "dask"]),
-    default="local",
-    show_default=True,
-    help="local processes, or a dask.distributed cluster (extra 'dask').",
-)
-@click.option("--scheduler", help="dask scheduler address, e.g. tcp://10.0.0.1:8786 (with --executor dask).")
+@executor_options()
 @click.option(
     "--backend",
     type=click.Choice(["numpy", "knf"]),
@@ -396,22 +381,7 @@ def fbank(in_cuts, out_cuts, storage_path, config, num_jobs, executor_kind, sche
     type=click.Path(dir_okay=False),
     help="Write a JSON speaker -> global index map here and attach speaker_indices to cuts.",
 )
-@click.option(
-    "--num-jobs",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Worker processes (local), or LocalCluster workers (dask without --scheduler).",
-)
-@click.option(
-    "--executor",
-    "executor_kind",
-    type=click.Choice(["local", "dask"]),
-    default="local",
-    show_default=True,
-    help="local processes, or a dask.distributed cluster (extra 'dask').",
-)
-@click.option("--scheduler", help="dask scheduler address (with --executor dask).")
+@executor_options(scheduler_help="dask scheduler address (with --executor dask).")
 @click.option(
     "--root",
     type=click.Path(exists=True, file_okay=False),

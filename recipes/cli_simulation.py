@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from recipes.clitools import one_line_errors
+from recipes.clitools import executor_options, one_line_errors
 from recipes.simulation import (
     METHODS,
     MIN_PAUSE,
@@ -60,23 +60,12 @@ logger = logging.getLogger(__name__)
     "(EEND presets: each speaker reverberant with probability 0.5).",
 )
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option(
-    "--num-jobs",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Workers: local processes, or the LocalCluster size with --executor dask and no --scheduler.",
-)
-@click.option(
-    "--executor",
-    "executor_kind",
-    type=click.Choice(["local", "dask"]),
-    default="local",
-    show_default=True,
-    help="Where shards (and --materialize audio) are rendered: local processes, or a dask cluster "
+@executor_options(
+    executor_help="Where shards (and --materialize audio) are rendered: local processes, or a dask cluster "
     "(extra 'dask'; paths must be visible to every worker).",
+    num_jobs_help="Workers: local processes, or the LocalCluster size with --executor dask and no --scheduler.",
+    scheduler_help="dask scheduler address (tcp://host:8786); default: a LocalCluster of --num-jobs.",
 )
-@click.option("--scheduler", help="dask scheduler address (tcp://host:8786); default: a LocalCluster of --num-jobs.")
 @click.option(
     "--speaker-split",
     type=click.Choice(["train", "dev"]),

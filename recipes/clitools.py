@@ -57,3 +57,31 @@ def parse_split_files(ctx, param, values):
             raise click.BadParameter(f"split {name!r} given twice")
         splits[name] = path
     return splits
+
+
+def executor_options(
+    executor_help: str = "local processes, or a dask.distributed cluster (extra 'dask').",
+    num_jobs_help: str = "Worker processes (local), or LocalCluster workers (dask without --scheduler).",
+    scheduler_help: str = "dask scheduler address, e.g. tcp://10.0.0.1:8786 (with --executor dask).",
+):
+    """``--num-jobs``, ``--executor`` (as ``executor_kind``) and ``--scheduler``: where a verb's
+    work runs (recipes.parallel), the same three options on every verb that fans out."""
+    options = [
+        click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1), help=num_jobs_help),
+        click.option(
+            "--executor",
+            "executor_kind",
+            type=click.Choice(["local", "dask"]),
+            default="local",
+            show_default=True,
+            help=executor_help,
+        ),
+        click.option("--scheduler", help=scheduler_help),
+    ]
+
+    def decorate(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
