@@ -13,7 +13,14 @@ from pathlib import Path
 
 import click
 
-from recipes.clitools import executor_options, log_prepared, one_line_errors, parse_split_files
+from recipes.clitools import (
+    executor_options,
+    log_prepared,
+    one_line_errors,
+    parse_split_files,
+    root_option,
+    time_base_option,
+)
 
 logger = logging.getLogger("recipes")
 
@@ -302,11 +309,7 @@ def _stem(path) -> str:
     help="Leave out cuts whose audio fails to load and list them in OUT_CUTS' _rejects.jsonl "
     "(default: stop with their ids and paths).",
 )
-@click.option(
-    "--root",
-    type=click.Path(exists=True, file_okay=False),
-    help="Directory that relative audio paths in IN_CUTS are relative to (default: the current directory).",
-)
+@root_option("IN_CUTS")
 @one_line_errors
 def fbank(in_cuts, out_cuts, storage_path, config, num_jobs, executor_kind, scheduler, backend, skip_bad, root):
     """Compute 8 kHz log-mel fbank features for IN_CUTS, write OUT_CUTS.
@@ -382,11 +385,7 @@ def fbank(in_cuts, out_cuts, storage_path, config, num_jobs, executor_kind, sche
     help="Write a JSON speaker -> global index map here and attach speaker_indices to cuts.",
 )
 @executor_options(scheduler_help="dask scheduler address (with --executor dask).")
-@click.option(
-    "--root",
-    type=click.Path(exists=True, file_okay=False),
-    help="Directory that relative paths in IN_CUTS are relative to (default: the current directory).",
-)
+@root_option("IN_CUTS")
 @one_line_errors
 def labels(
     in_cuts,
@@ -651,20 +650,8 @@ def export():
     "README says make training very slow.",
 )
 @click.option("--wav-dir", type=click.Path(file_okay=False), help="Where --audio wav writes. Default: OUT_DIR/wav.")
-@click.option(
-    "--time-base",
-    type=click.Choice(["clip", "movie"]),
-    default="clip",
-    show_default=True,
-    help="Time base of the RTTM and UEM files: clip = the audio's time; movie = plus each cut's "
-    "clip_offset (AVA-AVD clips: the official references' and scorer's time, to compare with "
-    "published numbers).",
-)
-@click.option(
-    "--root",
-    type=click.Path(exists=True, file_okay=False),
-    help="Directory that relative paths in CUTS are relative to (default: the current directory).",
-)
+@time_base_option
+@root_option("CUTS")
 @one_line_errors
 def export_kaldi_cmd(cuts, out_dir, sampling_rate, audio_mode, wav_dir, time_base, root):
     """Kaldi data dir for EEND / ESPnet diar1: wav.scp, segments, utt2spk, spk2utt, rttm, reco2dur (seconds), uem."""
@@ -705,20 +692,8 @@ def _parse_named_cuts(ctx, param, values):
     metavar="NAME=CUTS",
     help="A split and its CutSet, whatever the file name. Repeatable; with or instead of CUTS.",
 )
-@click.option(
-    "--time-base",
-    type=click.Choice(["clip", "movie"]),
-    default="clip",
-    show_default=True,
-    help="Time base of the RTTM and UEM files: clip = the audio's time; movie = plus each cut's "
-    "clip_offset (AVA-AVD clips: the official references' and scorer's time, to compare with "
-    "published numbers).",
-)
-@click.option(
-    "--root",
-    type=click.Path(exists=True, file_okay=False),
-    help="Directory that relative paths in the CutSets are relative to (default: the current directory).",
-)
+@time_base_option
+@root_option("the CutSets")
 @one_line_errors
 def export_pyannote_cmd(cuts, out_dir, name, named, time_base, root):
     """pyannote.database protocol from CutSets named <prefix>_cuts_<split>[_<label type>].jsonl.gz,
@@ -757,11 +732,7 @@ def export_pyannote_cmd(cuts, out_dir, name, named, time_base, root):
     "numpy: exact copy, about 4x larger.",
 )
 @click.option("--with-audio", is_flag=True, help="Also store the audio (FLAC) for on-the-fly features.")
-@click.option(
-    "--root",
-    type=click.Path(exists=True, file_okay=False),
-    help="Directory that relative paths in CUTS are relative to (default: the current directory).",
-)
+@root_option("CUTS")
 @one_line_errors
 def export_shar_cmd(cuts, out_dir, shard_size, features_format, with_audio, root):
     """Lhotse Shar shards with features and labels (numpy, lossless), for streaming training."""

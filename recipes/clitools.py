@@ -85,3 +85,23 @@ def executor_options(
         return func
 
     return decorate
+
+
+def root_option(what: str = "CUTS"):
+    """``--root DIR``: what relative paths in the input manifests are relative to."""
+    return click.option(
+        "--root",
+        type=click.Path(exists=True, file_okay=False),
+        help=f"Directory that relative paths in {what} are relative to (default: the current directory).",
+    )
+
+
+time_base_option = click.option(
+    "--time-base",
+    type=click.Choice(["clip", "movie"]),
+    default="clip",
+    show_default=True,
+    help="Time base of the RTTM and UEM files: clip = the audio's time; movie = plus each cut's "
+    "clip_offset (AVA-AVD clips: the official references' and scorer's time, to compare with "
+    "published numbers).",
+)
