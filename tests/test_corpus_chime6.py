@@ -429,7 +429,6 @@ def test_real_rttms_reproduce_stats(real_corpus, realdata):
     assert starts == {"S01": 0.0, "S02": 75.0, "S09": 64.0, "S21": 59.0}
 
 
-@pytest.mark.slow  # about 1 CPU-minute (a dozen diar processes); run with -m slow
 def test_run_sh_binaural_stages_0_to_4_on_the_release_layout(clean_corpus, tmp_path):
     """No in-ear audio for eval: stage 1 writes train and dev, stages 2-4 process exactly those."""
     from tests.fixtures.sandbox import recipe_sandbox
