@@ -37,6 +37,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from recipes.errors import first_items
 from recipes.rttm import Turn, union_intervals
 
 US = 1_000_000  # time unit of the computation: microseconds
@@ -446,8 +447,7 @@ def format_report(rep: dict, fmt: str = "text", per_file: bool = False) -> str:
     if rep["missing_sys"]:
         notes.append(
             f"{len(rep['missing_sys'])} reference file(s) without system output (scored as missed): "
-            + ", ".join(rep["missing_sys"][:10])
-            + (" ..." if len(rep["missing_sys"]) > 10 else "")
+            + first_items(rep["missing_sys"], 10)
         )
     if rep["sys_not_scored"]:
         notes.append(f"{len(rep['sys_not_scored'])} system file(s) not in the reference/UEM (not scored)")

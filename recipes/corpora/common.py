@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # Lhotse (and torch under it) is imported where used: `diar p
 from tqdm import tqdm
 
 from recipes import naming
+from recipes.errors import first_items
 from recipes.fileio import atomic_group, check_writable_dir, write_text
 from recipes.rttm import Turn, clip_to_durations, group_by_recording, write_uem
 
@@ -79,13 +80,7 @@ class PrepareReport:
             ("audio files without annotations", self.audio_without_annotations),
         ):
             if items:
-                logger.warning(
-                    "%d %s (listed in the report): %s%s",
-                    len(items),
-                    what,
-                    ", ".join(items[:5]),
-                    " ..." if len(items) > 5 else "",
-                )
+                logger.warning("%d %s (listed in the report): %s", len(items), what, first_items(items))
 
 
 @dataclass(frozen=True)
@@ -329,13 +324,7 @@ def build_manifests(
         ):
             ids = [n.split(": ", 1)[0] for n in report.uem_notes if what in n]
             if ids:
-                logger.warning(
-                    "%d recording(s): %s (listed in the report): %s%s",
-                    len(ids),
-                    what,
-                    ", ".join(ids[:5]),
-                    " ..." if len(ids) > 5 else "",
-                )
+                logger.warning("%d recording(s): %s (listed in the report): %s", len(ids), what, first_items(ids))
 
     by_rec = group_by_recording(kept)
     sup_channel = channels[0] if isinstance(channel, int) else channels

@@ -52,6 +52,7 @@ from recipes.corpora.common import (
     read_id_list,
     write_manifests,
 )
+from recipes.errors import first_items
 from recipes.rttm import group_by_recording, read_rttm, read_uems
 
 logger = logging.getLogger(__name__)
@@ -108,11 +109,10 @@ def find_audio(
             found[rec_id] = path
     if broken:
         logger.warning(
-            "%d dangling symbolic link(s) under %s (target missing; listed in the report): %s%s",
+            "%d dangling symbolic link(s) under %s (target missing; listed in the report): %s",
             len(broken),
             audio_dir,
-            ", ".join(broken[:5]),
-            " ..." if len(broken) > 5 else "",
+            first_items(broken),
         )
     if dangling is not None:
         dangling.extend(broken)
@@ -199,10 +199,9 @@ def prepare_rttm(
     if empty:
         report.notes.append(f"{len(empty)} recording(s) with no speech (--allow-empty): {', '.join(empty)}")
         logger.warning(
-            "%d listed recording(s) have no speaker turn: kept with no speech (--allow-empty): %s%s",
+            "%d listed recording(s) have no speaker turn: kept with no speech (--allow-empty): %s",
             len(empty),
-            ", ".join(empty[:5]),
-            " ..." if len(empty) > 5 else "",
+            first_items(empty),
         )
 
     recordings, rejects = {}, []

@@ -50,6 +50,7 @@ from recipes.corpora.common import (
 )
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_file, extract_archive
+from recipes.errors import first_items
 from recipes.rttm import Turn, group_by_recording, read_rttm
 
 logger = logging.getLogger(__name__)
@@ -235,10 +236,7 @@ def prepare_msdwild(
     for s in splits:
         missing = sorted(members[s] - set(recordings))
         if missing:
-            report.notes.append(
-                f"{s}: {len(missing)} clip(s) without audio left out: {', '.join(missing[:20])}"
-                + (" ..." if len(missing) > 20 else "")
-            )
+            report.notes.append(f"{s}: {len(missing)} clip(s) without audio left out: {first_items(missing, 20)}")
     result = build_manifests(recordings, turns, report, splits=split_ids, channel=0)
     return result, report
 
