@@ -15,11 +15,11 @@ import click
 
 from recipes.clitools import (
     executor_options,
+    load_cuts,
     log_prepared,
     one_line_errors,
     parse_split_files,
     root_option,
-    time_base_option,
 )
 
 logger = logging.getLogger("recipes")
@@ -41,6 +41,7 @@ class DiarGroup(click.Group):
         "simulate": ("recipes.cli_simulation", "simulate_command"),
         "simulate-sources": ("recipes.cli_simulation", "prepare_sources_command"),
         "score": ("recipes.cli_score", "score_command"),
+        "export": ("recipes.cli_export", "export"),
     }
 
     def list_commands(self, ctx):
@@ -249,31 +250,6 @@ def splits_cmd(manifest_dir, prefix):
 # fbank
 
 
-def _load_cuts(path, root=None, check_audio=False, listing=None):
-    """Open a CutSet manifest lazily; any other manifest type is an error naming the file.
-    ``root``: relative paths are made absolute against it; ``check_audio``: every audio file
-    must exist (one short error, the full list in ``listing``); see :mod:`recipes.paths`."""
-    manifest = _open_cuts(path)
-    if root is None and not check_audio:
-        return manifest
-    from recipes.paths import resolve_cuts
-
-    return resolve_cuts(manifest, path, root=root, check_audio=check_audio, listing=listing)
-
-
-def _open_cuts(path):
-    from lhotse import CutSet
-    from lhotse.serialization import load_manifest_lazy
-
-    try:
-        manifest = load_manifest_lazy(path)
-    except Exception as e:
-        raise ValueError(f"{path}: cannot read as a Lhotse manifest ({e})") from e
-    if not isinstance(manifest, CutSet):
-        raise ValueError(f"{path}: expected a CutSet manifest, got a {type(manifest).__name__}")
-    return manifest
-
-
 def _stem(path) -> str:
     from recipes.naming import stem
 
@@ -327,7 +303,7 @@ def fbank(in_cuts, out_cuts, storage_path, config, num_jobs, executor_kind, sche
     cfg = load_fbank_config(config)
     check_writable_dir(Path(out_cuts).parent)  # before any work: an unwritable output fails at once
     rejects = Path(out_cuts).with_name(_stem(out_cuts) + "_rejects.jsonl")
-    cuts = _load_cuts(
+    cuts = load_cuts(
         in_cuts,
         root=root,
         check_audio=not skip_bad,
@@ -414,7 +390,7 @@ def labels(
     from recipes.fileio import check_writable_dir, save_manifest, write_text
     from recipes.labels import compute_labels
 
-    cuts = _load_cuts(in_cuts, root=root)
+    cuts = load_cuts(in_cuts, root=root)
     check_writable_dir(Path(out_cuts).parent)  # before any work: an unwritable output fails at once
     storage_dir = check_writable_dir(storage_path)
     stem = _stem(out_cuts)
@@ -474,7 +450,7 @@ def _describe_one(path: Path, uem_map, num_jobs: int = 1):
     from recipes.stats_stream import cutset_stats_from_file, starts_with_a_cut
 
     if not starts_with_a_cut(path):  # Lhotse's clear error for a manifest that is not a CutSet
-        _load_cuts(path)
+        load_cuts(path)
 
     # progress in hours on a terminal, or for a large manifest (logs of long runs)
     progress = sys.stderr.isatty() or path.stat().st_size > (64 << 20)
@@ -598,7 +574,7 @@ def validate(cuts, fmt, plot, output, json_output, strict, num_jobs, mixtures):
     from recipes.validate import format_validation, plot_validation, validate_cutsets
 
     report = validate_cutsets(
-        [(_input_name(Path(p)), _load_cuts(p)) for p in cuts], num_jobs=num_jobs, mixtures=mixtures
+        [(_input_name(Path(p)), load_cuts(p)) for p in cuts], num_jobs=num_jobs, mixtures=mixtures
     )
     text = format_validation(report, fmt)
     if output:
@@ -620,134 +596,6 @@ def validate(cuts, fmt, plot, output, json_output, strict, num_jobs, mixtures):
         )
         if strict:
             raise click.ClickException(f"--strict: {flagged} channel(s) flagged")
-
-
-# ---------------------------------------------------------------------------
-# export
-
-
-@cli.group()
-def export():
-    """Export CutSets to Kaldi data dirs, pyannote.database protocols or Lhotse Shar."""
-
-
-@export.command("kaldi")
-@click.argument("cuts", type=click.Path(exists=True, dir_okay=False))
-@click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option(
-    "--sampling-rate",
-    type=click.IntRange(min=1000),
-    help="Rate of the audio wav.scp delivers, in Hz. Default: the features' rate (8000 without "
-    "features); another rate than the features' is refused (the trainer's frames would not "
-    "match the labels).",
-)
-@click.option(
-    "--audio",
-    "audio_mode",
-    type=click.Choice(["pipe", "wav"]),
-    default="pipe",
-    show_default=True,
-    help="pipe: sox commands in wav.scp where conversion is needed (sox must be on PATH); wav: write "
-    "16-bit mono WAV files at that rate once into --wav-dir (resumable): no pipes, which EEND's "
-    "README says make training very slow.",
-)
-@click.option("--wav-dir", type=click.Path(file_okay=False), help="Where --audio wav writes. Default: OUT_DIR/wav.")
-@time_base_option
-@root_option("CUTS")
-@one_line_errors
-def export_kaldi_cmd(cuts, out_dir, sampling_rate, audio_mode, wav_dir, time_base, root):
-    """Kaldi data dir for EEND / ESPnet diar1: wav.scp, segments, utt2spk, spk2utt, rttm, reco2dur (seconds), uem."""
-    from recipes.export import export_kaldi
-
-    export_kaldi(
-        _load_cuts(cuts, root=root, check_audio=True),
-        out_dir,
-        sampling_rate=sampling_rate,
-        audio=audio_mode,
-        wav_dir=wav_dir,
-        time_base=time_base,
-    )
-    logger.info("Kaldi data dir written to %s", out_dir)
-
-
-def _parse_named_cuts(ctx, param, values):
-    out = {}
-    for value in values:
-        name, sep, path = value.partition("=")
-        if not sep or not name or not Path(path).is_file():
-            raise click.BadParameter(f"{value!r}: expected NAME=CUTS with an existing CUTS file")
-        if name in out:
-            raise click.BadParameter(f"split {name!r} given twice")
-        out[name] = path
-    return out
-
-
-@export.command("pyannote")
-@click.argument("cuts", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-@click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--name", required=True, help="Database name: the protocol is NAME.SpeakerDiarization.default.")
-@click.option(
-    "--split",
-    "named",
-    multiple=True,
-    callback=_parse_named_cuts,
-    metavar="NAME=CUTS",
-    help="A split and its CutSet, whatever the file name. Repeatable; with or instead of CUTS.",
-)
-@time_base_option
-@root_option("the CutSets")
-@one_line_errors
-def export_pyannote_cmd(cuts, out_dir, name, named, time_base, root):
-    """pyannote.database protocol from CutSets named <prefix>_cuts_<split>[_<label type>].jsonl.gz,
-    or given as --split NAME=CUTS.
-
-    Splits map to subsets: train -> train; dev, val -> development; test, eval -> test.
-    Writes database.yml (scope: database), lists/, rttms/, uems/ and audio/ (links to the
-    audio files); a failed export writes nothing.
-    """
-    from recipes.export import export_pyannote, split_name
-
-    if not cuts and not named:
-        raise click.UsageError("give CUTS files, --split NAME=CUTS, or both")
-    inputs = [(split_name(p), p) for p in cuts] + list(named.items())
-    seen = {}
-    for split, p in inputs:
-        if split in seen:
-            raise click.UsageError(f"split {split!r} given twice ({seen[split]} and {p})")
-        seen[split] = p
-    path = export_pyannote(
-        {s: _load_cuts(p, root=root, check_audio=True) for s, p in inputs}, out_dir, name, time_base=time_base
-    )
-    logger.info("pyannote database written to %s (protocol %s.SpeakerDiarization.default)", path, name)
-
-
-@export.command("shar")
-@click.argument("cuts", type=click.Path(exists=True, dir_okay=False))
-@click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--shard-size", default=1000, show_default=True, type=click.IntRange(min=1), help="Cuts per shard.")
-@click.option(
-    "--features-format",
-    type=click.Choice(["lilcom", "numpy"]),
-    default="lilcom",
-    show_default=True,
-    help="lilcom: compact, values within one quantisation step (2**-5) of the archive; "
-    "numpy: exact copy, about 4x larger.",
-)
-@click.option("--with-audio", is_flag=True, help="Also store the audio (FLAC) for on-the-fly features.")
-@root_option("CUTS")
-@one_line_errors
-def export_shar_cmd(cuts, out_dir, shard_size, features_format, with_audio, root):
-    """Lhotse Shar shards with features and labels (numpy, lossless), for streaming training."""
-    from recipes.export import export_shar
-
-    files = export_shar(
-        _load_cuts(cuts, root=root, check_audio=with_audio),
-        out_dir,
-        shard_size=shard_size,
-        features_format=features_format,
-        with_audio=with_audio,
-    )
-    logger.info("%d Shar files written to %s", len(files), out_dir)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from recipes.clitools import one_line_errors
+from recipes.clitools import load_cuts, one_line_errors
 
 logger = logging.getLogger("recipes")
 
@@ -70,9 +70,7 @@ def score_command(ref, sys_, uem, collar, skip_overlap, fmt, per_file, group_by,
     uem_map = read_uem(uem) if uem else None
     groups = None
     if _is_cutset(ref):
-        from recipes.cli import _load_cuts
-
-        ref_turns, cut_uem, groups = reference_from_cuts(_load_cuts(ref), group_by, uem=uem_map)
+        ref_turns, cut_uem, groups = reference_from_cuts(load_cuts(ref), group_by, uem=uem_map)
         uem_map = cut_uem
         if group_by is None:
             groups = None

@@ -105,3 +105,28 @@ time_base_option = click.option(
     "clip_offset (AVA-AVD clips: the official references' and scorer's time, to compare with "
     "published numbers).",
 )
+
+
+def load_cuts(path, root=None, check_audio=False, listing=None):
+    """Open a CutSet manifest lazily; any other manifest type is an error naming the file.
+    ``root``: relative paths are made absolute against it; ``check_audio``: every audio file
+    must exist (one short error, the full list in ``listing``); see :mod:`recipes.paths`."""
+    manifest = open_cuts(path)
+    if root is None and not check_audio:
+        return manifest
+    from recipes.paths import resolve_cuts
+
+    return resolve_cuts(manifest, path, root=root, check_audio=check_audio, listing=listing)
+
+
+def open_cuts(path):
+    from lhotse import CutSet
+    from lhotse.serialization import load_manifest_lazy
+
+    try:
+        manifest = load_manifest_lazy(path)
+    except Exception as e:
+        raise ValueError(f"{path}: cannot read as a Lhotse manifest ({e})") from e
+    if not isinstance(manifest, CutSet):
+        raise ValueError(f"{path}: expected a CutSet manifest, got a {type(manifest).__name__}")
+    return manifest

@@ -9,6 +9,8 @@ files), and the declarations of its own options (``DOWNLOAD_OPTIONS`` / ``PREPAR
 and ``diar prepare <corpus>`` on first use. Shared pieces: :mod:`.common` (manifest building,
 the recording reader, the report), :mod:`.config` (``conf/corpora/<corpus>.yaml``: external
 facts only), :mod:`recipes.download` (verified, resumable downloads, link an existing copy).
+A corpus whose readers outgrow one module keeps them next to it, named after it
+(``chime6_transcripts.py``: the CHiME-6 JSON and RTTM readers).
 """
 
 # Corpora with a recipe module (``recipes/corpora/<name>.py``); "demo" and the

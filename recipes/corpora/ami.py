@@ -73,6 +73,9 @@ CONFIG = load_corpus_config("ami")
 MICS: Dict[str, List[str]] = CONFIG["mics"]
 ANNOTATIONS: List[str] = CONFIG["annotations"]
 SPLITS: List[str] = CONFIG["splits"]
+# recipe defaults (ours, not facts of the release)
+DEFAULT_MIC = "sdm"  # one distant mic, Array1-01
+DEFAULT_ANNOTATIONS = "only_words"  # the BUT flavour without vocal sounds
 AUDIO_DIR = "amicorpus"
 SETUP_DIR = "AMI-diarization-setup"
 
@@ -108,8 +111,8 @@ def setup_files(meetings_by_split: Mapping[str, Sequence[str]], annotations: str
 
 def download_ami(
     target_dir,
-    mic: str = CONFIG["default_mic"],
-    annotations: str = CONFIG["default_annotations"],
+    mic: str = DEFAULT_MIC,
+    annotations: str = DEFAULT_ANNOTATIONS,
     splits: Sequence[str] = tuple(SPLITS),
     meetings: Optional[Sequence[str]] = None,
     setup_base_url: Optional[str] = None,
@@ -179,8 +182,8 @@ def _recording(meeting: str, paths: List[Path]) -> Tuple[Recording, Optional[str
 
 def prepare_ami(
     corpus_dir,
-    mic: str = CONFIG["default_mic"],
-    annotations: str = CONFIG["default_annotations"],
+    mic: str = DEFAULT_MIC,
+    annotations: str = DEFAULT_ANNOTATIONS,
     setup_dir=None,
     splits: Sequence[str] = tuple(SPLITS),
     duration_from_annotations: bool = False,
@@ -287,13 +290,13 @@ _MIC = Option(
     "ihm-mix: Mix-Headset.wav; sdm: Array1-01.wav; mdm: Array1-01..08.wav as one "
     "8-channel recording (MultiCut, channels 0-7).",
     choices=tuple(MICS),
-    default=CONFIG["default_mic"],
+    default=DEFAULT_MIC,
 )
 _ANNOTATIONS = Option(
     "--annotations",
     "BUT reference flavour: words only, or words and vocal sounds.",
     choices=tuple(ANNOTATIONS),
-    default=CONFIG["default_annotations"],
+    default=DEFAULT_ANNOTATIONS,
 )
 CORPUS_DIR_HELP = (
     "Link this existing copy (amicorpus/ or Lhotse's wav_db/, + AMI-diarization-setup/) as TARGET_DIR "
@@ -341,6 +344,6 @@ PREPARE_OPTIONS = (
 NAME_HELP = "Default: ami-<mic>."
 
 
-def output_name(mic: str = CONFIG["default_mic"], **_) -> str:
+def output_name(mic: str = DEFAULT_MIC, **_) -> str:
     """Prefix of the output files: ``ami-<mic>``."""
     return f"ami-{mic}"

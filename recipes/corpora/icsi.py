@@ -101,6 +101,11 @@ logger = logging.getLogger(__name__)
 CONFIG = load_corpus_config("icsi")
 MICS: Dict[str, Dict[str, str]] = CONFIG["mics"]
 SPLITS: Dict[str, List[str]] = CONFIG["splits"]
+# recipe defaults (ours, not facts of the release)
+DEFAULT_MIC = "ihm-mix"
+# Word -> turn merging: consecutive words of a speaker are one turn when the pause between them is at
+# most MAX_GAP seconds (0: they must touch, the rule of the BUT AMI only_words RTTMs).
+MAX_GAP = 0.0
 PUNCTUATION = {"CM", ".", "QM", "EXCLM", "HYPH", "LQUOTE", "RQUOTE", "QUOTE"}
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 
@@ -339,9 +344,9 @@ def read_recording(meeting: str, path: Path) -> Recording:
 
 def prepare_icsi(
     corpus_dir,
-    mic: str = CONFIG["default_mic"],
+    mic: str = DEFAULT_MIC,
     transcripts_dir=None,
-    max_gap: float = CONFIG["max_gap"],
+    max_gap: float = MAX_GAP,
     vocalsounds: bool = False,
     splits: Optional[Mapping[str, Sequence[str]]] = None,
     duration_from_annotations: bool = False,
@@ -431,7 +436,7 @@ def untimed_uem(
 
 def download_icsi(
     target_dir,
-    mic: str = CONFIG["default_mic"],
+    mic: str = DEFAULT_MIC,
     meetings: Optional[Sequence[str]] = None,
     base_url: Optional[str] = None,
     sha256: Optional[Mapping[str, str]] = None,
@@ -475,7 +480,7 @@ _MIC = Option(
     "ihm-mix: the headset mix speech/<meeting>/Mix-Headset.wav; sdm: far-field channel 6 "
     "(D3, desktop PZM) speech/<meeting>/chan6.sph.",
     choices=tuple(MICS),
-    default=CONFIG["default_mic"],
+    default=DEFAULT_MIC,
 )
 CORPUS_DIR_HELP = "Link this existing copy (ICSI/ + speech/) as TARGET_DIR instead of downloading."
 DOWNLOAD_HELP = """Download ICSI_core_NXT.zip (extracted) and one mic's audio into TARGET_DIR (resumable; no
@@ -503,7 +508,7 @@ PREPARE_OPTIONS = (
         "Seconds: words of one speaker separated by at most this pause form one turn "
         "(0 = only touching words, the BUT AMI only_words rule).",
         type=float,
-        default=CONFIG["max_gap"],
+        default=MAX_GAP,
         min=0.0,
     ),
     Option(
@@ -515,6 +520,6 @@ PREPARE_OPTIONS = (
 NAME_HELP = "Default: icsi-<mic>."
 
 
-def output_name(mic: str = CONFIG["default_mic"], **_) -> str:
+def output_name(mic: str = DEFAULT_MIC, **_) -> str:
     """Prefix of the output files: ``icsi-<mic>``."""
     return f"icsi-{mic}"
