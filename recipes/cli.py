@@ -447,8 +447,10 @@ def _describe_one(path: Path, uem_map, num_jobs: int = 1):
                 len(missing),
             )
         return stats
-    load_cuts(path)  # a clear error for a manifest that is not a CutSet
-    from recipes.stats_stream import cutset_stats_from_file
+    from recipes.stats_stream import cutset_stats_from_file, starts_with_a_cut
+
+    if not starts_with_a_cut(path):  # Lhotse's clear error for a manifest that is not a CutSet
+        load_cuts(path)
 
     # progress in hours on a terminal, or for a large manifest (logs of long runs)
     progress = sys.stderr.isatty() or path.stat().st_size > (64 << 20)

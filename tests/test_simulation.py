@@ -448,14 +448,14 @@ def test_mixtures_go_through_fbank_labels_and_the_dataset_without_materializing(
 
 @pytest.mark.realdata
 def test_conversation_reproduces_real_ami_turn_taking(tmp_path, realdata):
-    """Statistics of the real AMI dev references, sources of LibriSpeech-like lengths (2-20 s):
-    pause and overlap means within 10 % (with much shorter utterances, overlaps longer than the
-    speech are redrawn and the overlap mean drops: a property of the method, see its docstring)."""
+    """Statistics of the real AMI dev references with the default 7 s outlier cut-off, sources
+    segmented as `diar simulate-sources` writes them: pause and overlap means within 10 %."""
     from recipes.simulation import conversation_stats, load_conversation_stats
+    from tests.fixtures.sources import segment_sources
 
     rttm = realdata / "ami" / "only_words" / "rttms" / "dev"
     src = tmp_path / "src.jsonl.gz"
-    manifest_sources(num_speakers=40, per_speaker=40, seed=0, min_dur=2.0, max_dur=20.0).to_file(src)
+    segment_sources(num_speakers=40, utterances=40, seed=0).to_file(src)
     cfg = load_config(None, method="conversation", conversation_stats=str(rttm), speakers={4: 1.0}, shard_size=250)
     sources = load_sources(src, supervision=cfg.supervision, split=None, dev_fraction=cfg.dev_fraction)
     out = tmp_path / "conv.jsonl.gz"
@@ -513,26 +513,22 @@ def landini_values(turns):
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def check_conversation_goal(tmp_path, real_turns, num_mixtures, speakers, quantile_kinds=("same", "change")):
-    """Simulate conversations fitted to ``real_turns``; compare silence and overlap / speech (by
-    recipes.stats on both) within 2 points and the pause quantiles (10/50/90 %) within 15 %."""
+def check_conversation_goal(tmp_path, real_turns, num_mixtures, speakers):
+    """Simulate conversations fitted to ``real_turns`` (outlier cut-off off: the source's silence
+    includes its pauses of 7 s or more); compare silence and overlap / speech (by recipes.stats
+    on both) within 2 points, and the pause and overlap quantiles (10/50/90 %, by
+    :func:`landini_values` on both) within 15 %."""
     rttm = tmp_path / "real.rttm"
     write_rttm(real_turns, rttm)
-    src = tmp_path / "segments.jsonl.gz"
+    src = tmp_path.parent / "segments.jsonl.gz"
     if not src.exists():
         from tests.fixtures.sources import segment_sources
 
         segment_sources(num_speakers=40, utterances=40, seed=0).to_file(src)
-    out, _ = run(
-        tmp_path,
-        src,
-        "goal",
-        num_mixtures,
-        seed=1,
-        method="conversation",
-        speakers=speakers,
-        conversation_stats=str(rttm),
-    )
+    cfg = load_config(None, method="conversation", speakers=speakers, conversation_stats=str(rttm), shard_size=250)
+    cfg.outlier_cutoff = None
+    out = tmp_path / "goal.jsonl.gz"
+    simulate(Simulator(load_sources(src), cfg, seed=1, prefix="goal"), num_mixtures, out, progress=False)
     cuts = list(load_manifest_lazy(out))
     real = summarize(turns_stats(real_turns))
     sim = summarize(cutset_stats(cuts))
@@ -540,7 +536,7 @@ def check_conversation_goal(tmp_path, real_turns, num_mixtures, speakers, quanti
     assert abs(sim["overlap_ratio"] - real["overlap_ratio"]) <= 0.02, (sim, real)
     a = landini_values(real_turns)
     b = landini_values([Turn(c.id, s.start, s.end, s.speaker) for c in cuts for s in c.supervisions])
-    for kind in quantile_kinds:
+    for kind in ("same", "change", "overlap"):
         qa, qb = np.quantile(a[kind], [0.1, 0.5, 0.9]), np.quantile(b[kind], [0.1, 0.5, 0.9])
         assert np.all(np.abs(qb - qa) <= 0.15 * qa + 0.01), (kind, qa, qb)
     for c in cuts:
@@ -548,24 +544,80 @@ def check_conversation_goal(tmp_path, real_turns, num_mixtures, speakers, quanti
     return real, sim
 
 
+def test_conversation_turns_are_stretches_of_one_source_utterance(tmp_path):
+    """A conversation turn is consecutive speech segments of one source utterance: one track over
+    the recording from the first segment's start to the last one's end, one supervision from the
+    first one's speech start to the last one's speech end (checked against the source manifest
+    read by Lhotse); turns of several segments exist, and the turn lengths follow the real ones."""
+    from lhotse import CutSet
+
+    src = tmp_path / "segments.jsonl.gz"
+    from tests.fixtures.sources import segment_sources
+
+    segment_sources(num_speakers=12, utterances=20, seed=3).to_file(src)
+    by_rec = {}
+    for c in CutSet.from_file(src):
+        by_rec.setdefault(c.recording_id, []).append(c)
+    real = conversation_rttm_turns(num_recordings=10, seed=6)  # turns of 2-8 s
+    rttm = tmp_path / "real.rttm"
+    write_rttm(real, rttm)
+    out, _ = run(
+        tmp_path, src, "stretch", 40, seed=2, method="conversation", speakers={3: 1.0}, conversation_stats=str(rttm)
+    )
+    multi, lengths = 0, []
+    for mix in load_manifest_lazy(out):
+        for track in mix.tracks:
+            cut = track.cut
+            (sup,) = cut.supervisions
+            segs = sorted(
+                by_rec[cut.recording.sources[0].source.split("/")[-1][: -len(".flac")]], key=lambda c: c.start
+            )
+            k = next(i for i, c in enumerate(segs) if abs(c.start - cut.start) < 1e-6)
+            m = next(i for i, c in enumerate(segs) if abs(c.start + c.duration - cut.start - cut.duration) < 1e-6)
+            assert m >= k and all(c.supervisions[0].speaker == sup.speaker for c in segs[k : m + 1])
+            first, last = segs[k].supervisions[0], segs[m].supervisions[0]
+            assert cut.start + sup.start == pytest.approx(segs[k].start + first.start, abs=1e-6)
+            assert cut.start + sup.start + sup.duration == pytest.approx(
+                segs[m].start + last.start + last.duration, abs=1e-5
+            )
+            pauses = [
+                b.start + b.supervisions[0].start - a.start - a.supervisions[0].start - a.supervisions[0].duration
+                for a, b in zip(segs[k:m], segs[k + 1 : m + 1])
+            ]
+            assert all(0.3 - 1e-6 <= p <= 1.0 + 1e-6 for p in pauses)  # the utterance's own pauses
+            multi += m > k
+            lengths.append(sup.duration)
+    assert multi > 0.2 * len(lengths)
+    real_lengths = [t.end - t.start for t in real]
+    assert abs(np.median(lengths) - np.median(real_lengths)) < 0.15 * np.median(real_lengths)
+
+
 def test_conversation_goal_on_synthetic_turns(tmp_path):
     """The fast version of the realdata goal: 3-speaker conversations of known turn-taking."""
-    check_conversation_goal(tmp_path, conversation_rttm_turns(num_recordings=30, seed=4), 150, {3: 1.0})
+    (tmp_path / "syn").mkdir()
+    check_conversation_goal(tmp_path / "syn", conversation_rttm_turns(num_recordings=30, seed=4), 150, {3: 1.0})
+
+
+def _hours_by_speaker_count(turns):
+    from recipes.rttm import group_by_recording
+
+    hours = {}
+    for ts in group_by_recording(turns).values():
+        k = len({t.speaker for t in ts})
+        hours[k] = hours.get(k, 0.0) + max(t.end for t in ts)
+    return hours
 
 
 @pytest.mark.realdata
-def test_conversation_goal_ami_train_and_msdwild(tmp_path, realdata):
-    """Fitted to AMI train (only_words) and MSDWild few.train 2-speaker recordings, with their
-    speaker counts (hour shares): silence and overlap / speech within 2 points of the source's,
-    pause quantiles within 15 % (overlap quantiles fall short: see the README)."""
+def test_conversation_goal_ami_train_msdwild_voxconverse(tmp_path, realdata):
+    """Fitted to AMI train (only_words), MSDWild few.train 2-speaker recordings and VoxConverse
+    dev, with their speaker counts (hour shares): silence and overlap / speech within 2 points of
+    the source's, pause and overlap quantiles within 15 %."""
     from recipes.rttm import group_by_recording
 
     ami, _ = read_rttm(realdata / "ami" / "only_words" / "rttms" / "train")
-    hours = {}
-    for ts in group_by_recording(ami).values():
-        k = len({t.speaker for t in ts})
-        hours[k] = hours.get(k, 0.0) + max(t.end for t in ts)
-    check_conversation_goal(tmp_path / "ami", ami, 300, hours)
+    (tmp_path / "ami").mkdir()
+    check_conversation_goal(tmp_path / "ami", ami, 300, _hours_by_speaker_count(ami))
     val = {
         line.split()[1]
         for f in ("few.val.rttm", "many.val.rttm")
@@ -576,7 +628,11 @@ def test_conversation_goal_ami_train_and_msdwild(tmp_path, realdata):
     two = [
         t for r, ts in group_by_recording(msd).items() if r not in val and len({x.speaker for x in ts}) == 2 for t in ts
     ]
+    (tmp_path / "msd").mkdir()
     check_conversation_goal(tmp_path / "msd", two, 300, {2: 1.0})
+    vox, _ = read_rttm(realdata / "voxconverse" / "dev")
+    (tmp_path / "vox").mkdir()
+    check_conversation_goal(tmp_path / "vox", vox, 300, _hours_by_speaker_count(vox))
 
 
 def test_every_mixture_says_what_it_is(tmp_path, src_path):

@@ -21,20 +21,17 @@ Methods (times in seconds)
     speaker and concatenate; the mixture is the sum of the speaker streams
     (length = longest stream). ``beta`` may depend on ``S`` (EEND-EDA: 2, 2, 5, 9).
 ``conversation``
-    Simulated conversations (Landini et al., 2022): the ``S * n`` utterances
-    are put in a random order; each one starts relative to the *speech* end of
-    the previous one: the same speaker -> after a pause drawn from the
-    same-speaker pauses; another speaker -> with probability ``p_overlap``
-    (the share of speaker changes that overlap in the real data) an overlap
-    drawn from the overlaps (redrawn, up to 20 times, while it is not shorter
-    than both utterances' speech, then capped at 0.9 of the shorter), else a
-    pause drawn from the speaker-change pauses. A speaker never starts before
-    its own previous speech ended (+1 ms). The distributions are the empirical
-    values (drawn with replacement) measured on real turns
-    (:func:`conversation_stats`: an RTTM file/dir or a CutSet). Offsets are
-    rounded up to whole milliseconds. The audio of an utterance's own leading /
-    trailing silence may overlap the same speaker's previous utterance; its
-    speech never does.
+    Simulated conversations (Landini et al., 2022), fitted to real turns
+    (:func:`conversation_stats`: an RTTM file/dir or a CutSet). A turn is a
+    stretch of one source utterance: consecutive speech segments with their real
+    pauses (at most ``TURN_MAX_PAUSE``), one track and one supervision over them,
+    as real turns are annotated; its length is the one of a real turn. Turn
+    ``b`` follows the latest-ending turn ``a`` so far by a real transition (kind:
+    same-speaker pause, speaker-change pause or overlap; its value; the length
+    of the turn after it) drawn among those whose ``a`` was about as long (see
+    :mod:`recipes.simulation.turns`); an overlapping speaker is one who is silent
+    by then. A speaker never starts before its own previous speech ended
+    (+1 ms). Offsets are whole milliseconds, rounded as each turn is placed.
 ``target-overlap``
     ``eend`` with ``beta`` calibrated per (speaker count, overlap level) so that
     the pooled overlap ratio (overlap / speech of the supervisions, as

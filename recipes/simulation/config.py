@@ -14,6 +14,8 @@ VAD_MARGIN_DB = 12.0  # speech = frames at least this many dB above the floor (a
 VAD_MIN_SPEECH = 0.05  # seconds: shorter speech runs are dropped
 MIN_PAUSE = 0.3  # seconds: sources are split into speech segments at pauses this long
 SEGMENT_MARGIN = 0.1  # seconds of audio kept beyond a segment's speech (at most half the pause)
+TURN_MAX_PAUSE = 1.0  # seconds: consecutive segments of a source utterance this close may form one turn
+TURN_MAX_SEGMENTS = 64  # segments per turn at most
 VAD_COLLAR = 0.05  # seconds added on both sides of the detected speech
 MAX_SPEAKERS = 32  # speakers per mixture
 HIST_BINS = 20  # per-mixture overlap ratio histogram: bins of 0.05 over [0, 1]

@@ -14,18 +14,28 @@ from recipes.simulation.turns import ConversationStats
 
 @dataclass
 class Layout:
-    """One mixture: source indices, offsets (seconds, whole ms) and the supervision intervals."""
+    """One mixture: source indices, offsets (seconds, whole ms) and the supervision intervals.
+    ``last``: per track, the last source of its window ``[sources[j], last[j]]`` (see
+    :class:`recipes.simulation.sources.Sources`); None: every track is one source."""
 
     sources: np.ndarray
     offsets: np.ndarray
     num_speakers: int
     level: Optional[float]
+    last: Optional[np.ndarray] = None
+
+    def spans(self, src: Sources) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per track ``(speech start, speech end, duration)``, seconds from the track's offset."""
+        if self.last is None:
+            return src.sup_start[self.sources], src.sup_end[self.sources], src.duration[self.sources]
+        return src.spans(self.sources, self.last)
 
     def intervals(self, src: Sources) -> Tuple[np.ndarray, np.ndarray]:
-        return self.offsets + src.sup_start[self.sources], self.offsets + src.sup_end[self.sources]
+        s0, s1, _ = self.spans(src)
+        return self.offsets + s0, self.offsets + s1
 
     def duration(self, src: Sources) -> float:
-        return float(np.max(self.offsets + src.duration[self.sources]))
+        return float(np.max(self.offsets + self.spans(src)[2]))
 
 
 def _draw_combination(rng, combos) -> Tuple[int, Optional[float]]:
@@ -72,16 +82,21 @@ def eend_layout(draws, src: Sources, beta: float) -> Tuple[np.ndarray, np.ndarra
     return np.concatenate(srcs), np.asarray(offs)
 
 
-def _nearest_unused(lengths: np.ndarray, used: np.ndarray, target: float) -> int:
-    """Index into the sorted ``lengths`` of the unused value nearest ``target`` (-1: all used)."""
+def _nearest_window(lengths: np.ndarray, first: np.ndarray, last: np.ndarray, used: set, target: float) -> int:
+    """Index into the sorted ``lengths`` of the window nearest ``target`` none of whose sources
+    is in ``used`` (-1: none left)."""
     n = len(lengths)
     hi = int(np.searchsorted(lengths, target))
     lo = hi - 1
+
+    def free(i):
+        return not any(x in used for x in range(int(first[i]), int(last[i]) + 1))
+
     while lo >= 0 or hi < n:
-        if hi < n and used[hi]:
+        if hi < n and not free(hi):
             hi += 1
             continue
-        if lo >= 0 and used[lo]:
+        if lo >= 0 and not free(lo):
             lo -= 1
             continue
         if hi >= n:
@@ -98,97 +113,101 @@ def _draw(rng, values: np.ndarray, below: Optional[float] = None) -> Optional[fl
     return float(values[rng.integers(n)]) if n else None
 
 
-def _draw_overlap(rng, st: ConversationStats, overlapped: float, room: float) -> Optional[float]:
-    """An overlap of a turn ``overlapped`` s long: drawn from the measured overlaps of the
-    ``max(20, n / 50)`` real turns nearest that length, among those shorter than ``room``."""
-    n = len(st.overlapped_lengths)
-    if n == 0:
-        return _draw(rng, st.overlaps, below=room)
-    w = max(20, n // 50)
-    c = int(np.searchsorted(st.overlapped_lengths, overlapped))
-    lo, hi = max(0, c - w // 2), min(n, c + w // 2 + 1)
-    window = st.overlaps_by_length[lo:hi]
-    fits = window[window < room]
-    return float(fits[rng.integers(len(fits))]) if len(fits) else None
+def _draw_transition(rng, st: ConversationStats, length: float) -> Tuple[int, float, float]:
+    """``(kind, value, length of the next turn)`` of a real transition drawn uniformly among the
+    ``max(20, n / 50)`` whose latest-ending earlier turn is nearest ``length`` seconds long."""
+    n = len(st.record_lengths)
+    w = min(n, max(20, n // 50))
+    lo = min(max(int(np.searchsorted(st.record_lengths, length)) - w // 2, 0), n - w)
+    i = int(rng.integers(lo, lo + w))
+    return int(st.record_kinds[i]), float(st.record_values[i]), float(st.record_next[i])
 
 
 def conversation_layout(
     rng, src: Sources, num_speakers: int, cfg: SimulationConfig, stats: ConversationStats
-) -> Tuple[np.ndarray, np.ndarray]:
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Simulated conversation (Landini et al., 2022, measured as :mod:`recipes.simulation.turns`).
 
-    ``S`` speakers, ``sum_s U{lo..hi}`` turns; each turn is one source segment of its speaker, the
-    unused one whose speech length is nearest a turn length drawn from the real turns. Turn ``b``
-    is placed relative to the latest-ending turn ``a`` so far: with probability
-    ``same_speaker_probability`` it is ``a``'s speaker after a same-speaker pause; else another
-    speaker (uniformly), overlapping ``a`` with probability ``overlap_probability``, else after a
-    speaker-change pause (pauses drawn from the measured ones). The overlap is drawn from the
-    measured overlaps of the ``max(20, n / 50)`` real overlapped turns nearest ``a``'s length
-    (an overlap is never longer than the turn it overlaps, so its distribution depends on that
-    length); it must leave ``b`` starting after ``a`` starts and after its own speaker's previous
-    speech ended (+1 ms): it is drawn among those shorter than that room (truncated, never capped
-    or redrawn); when none is that short, the turn follows a speaker-change pause instead
-    (counted as a pause in the realised statistics).
+    ``S`` speakers, ``sum_s U{lo..hi}`` turns. A turn is a window of its speaker's sources
+    (consecutive speech segments of one source utterance with their real pauses, one
+    supervision over them, see :class:`recipes.simulation.sources.Sources`): the unused window
+    whose speech length is nearest a turn length drawn from the real turns, so that turn
+    lengths follow the real ones, not the segments'. Turn ``b`` is placed relative to the
+    latest-ending turn ``a`` so far: with probability ``same_speaker_probability`` it is
+    ``a``'s speaker after a same-speaker pause; else another speaker, overlapping ``a`` with
+    probability ``overlap_probability``, else after a speaker-change pause (pauses drawn from
+    the measured ones, speaker uniformly). An overlap is drawn from the measured overlaps of
+    the ``max(20, n / 50)`` real overlapped turns nearest ``a``'s length (an overlap is never
+    longer than the turn it overlaps, so its distribution depends on that length), and ``b``'s
+    speaker is drawn among the others who are silent by then (their previous speech ended
+    1 ms before); when nobody is, among all others, with the overlap drawn among those that
+    leave the room (truncated, never capped or redrawn), and when none is that short the turn
+    follows a speaker-change pause (counted as a pause in the realised statistics).
+    Returns ``(first sources, last sources, offsets)`` of the turns.
     """
     st = stats.for_speakers(num_speakers)
     if num_speakers > len(src.speakers):
         raise ValueError(f"{num_speakers} speakers per mixture but only {len(src.speakers)} in the sources")
     lo, hi = cfg.utterances_per_speaker
     spk = rng.choice(len(src.speakers), num_speakers, replace=False)
-    pools = [src.length_sorted(int(s)) for s in spk]
-    used = [np.zeros(len(p[0]), bool) for p in pools]
+    pools = [src.windows(int(s)) for s in spk]
+    used: set = set()
+    left = [len(src.by_speaker[int(s)]) for s in spk]  # sources not used yet, per speaker
     n_turns = int(sum(rng.integers(lo, hi + 1) for _ in range(num_speakers)))
-    n_turns = min(n_turns, sum(len(p[0]) for p in pools))
+    n_turns = min(n_turns, sum(left))
     max_dur = cfg.max_duration
-    seq, start = [], []
+    first, last, start = [], [], []
     own_end = np.full(num_speakers, -np.inf)
     last_end = last_start = 0.0
     last_who = -1
+
+    def other(candidates):
+        c = [w for w in candidates if w != last_who and left[w]] or [w for w in candidates if w != last_who]
+        return c[int(rng.integers(len(c)))]
+
     for j in range(n_turns):
-        t = None
         if j == 0:
-            who = int(rng.integers(num_speakers))
+            who, t = int(rng.integers(num_speakers)), None
+            target = _draw(rng, st.turn_lengths)
         else:
-            if num_speakers == 1 or rng.random() < st.same_speaker_probability:
+            kind, value, target = _draw_transition(rng, st, last_end - last_start)
+            if num_speakers == 1 and kind:
                 kind, value = 0, _draw(rng, st.same_speaker_pauses)
-            elif len(st.overlaps) and rng.random() < st.overlap_probability:
-                kind, value = 2, np.inf
-            else:
-                kind, value = 1, _draw(rng, st.speaker_change_pauses)
             if kind == 0:
-                who = last_who
+                who, t = last_who, last_end + value
+            elif kind == 1:
+                who, t = other(range(num_speakers)), last_end + value
             else:
-                who = int(rng.integers(num_speakers - 1))
-                who += who >= last_who
-            if kind == 2:
-                room = min(last_end - last_start, last_end - own_end[who] - 0.002)
-                value = _draw_overlap(rng, st, last_end - last_start, room) if room > 0 else None
-                t = last_end - value if value is not None else last_end + _draw(rng, st.speaker_change_pauses)
-            else:
-                t = last_end + value
-        if used[who].all():
+                t = last_end - value
+                free = [w for w in range(num_speakers) if own_end[w] + 0.002 < t]
+                who = other(free) if any(left[w] for w in free) else other(range(num_speakers))
+        if not left[who]:
             continue
-        lengths, order = pools[who]
-        target = _draw(rng, st.turn_lengths) if len(st.turn_lengths) else float(rng.choice(lengths))
-        k = _nearest_unused(lengths, used[who], target)
-        used[who][k] = True
-        u = int(order[k])
-        speech = float(src.sup_end[u] - src.sup_start[u])
+        lengths, firsts, lasts = pools[who]
+        k = _nearest_window(lengths, firsts, lasts, used, target)
+        if k < 0:
+            left[who] = 0
+            continue
+        a, b = int(firsts[k]), int(lasts[k])
+        s0, s1, dur = (float(x[0]) for x in src.spans(np.array([a]), np.array([b])))
+        speech = s1 - s0
         if t is None:
-            t = float(src.sup_start[u])
-        t = max(t, own_end[who] + 0.001)  # the margin survives the rounding below
-        if max_dur and j > 0 and t + speech + src.duration[u] - src.sup_end[u] > max_dur:
+            t = s0
+        off = _ms_ceil(max(t, own_end[who] + 0.001) - s0)  # rounded here, so that what follows
+        t = off + s0  # is measured from where the turn is (a pause of 0 stays 0, not -1 ms)
+        if max_dur and j > 0 and off + dur > max_dur:
             break
-        seq.append(u)
-        start.append(t)
+        used.update(range(a, b + 1))
+        left[who] -= b - a + 1
+        first.append(a)
+        last.append(b)
+        start.append(off)
         own_end[who] = t + speech
         if t + speech > last_end or j == 0:
             last_end, last_start, last_who = t + speech, t, who
-    seq = np.asarray(seq, dtype=np.int64)
-    offsets = np.asarray(start) - src.sup_start[seq]
-    offsets -= min(offsets.min(), 0.0)
-    offsets = np.ceil(offsets * 1000.0 - 1e-6) / 1000.0
-    return seq, offsets
+    offsets = np.asarray(start)
+    offsets = np.round(offsets + _ms_ceil(-min(offsets.min(), 0.0)), 3)  # whole ms
+    return np.asarray(first, dtype=np.int64), np.asarray(last, dtype=np.int64), offsets
 
 
 def overlap_speech(

@@ -203,15 +203,16 @@ class Simulator:
             ]
         else:
             k, level = _draw_combination(rng, self.combos)
+        last = None
         if self.cfg.method == "conversation":
-            srcs, offs = conversation_layout(rng, self.src, k, self.cfg, self.conv_stats)
+            srcs, last, offs = conversation_layout(rng, self.src, k, self.cfg, self.conv_stats)
         elif self.joint:
             c, g = self.scales[(k, level)]
             srcs, offs = joint_layout(joint_draws(rng, self.src, k, self.cfg), self.src, k, c, g, self.cfg.max_duration)
         else:
             draws = eend_draws(rng, self.src, k, self.cfg)
             srcs, offs = eend_layout(draws, self.src, self.betas[(k, level)])
-        lay = Layout(srcs, offs, k, level)
+        lay = Layout(srcs, offs, k, level, last=last)
         lay.rng = rng  # noise draws continue the same stream
         return lay
 
@@ -247,20 +248,23 @@ class Simulator:
         parts = []
         rvb = self.reverb.transforms(lay.rng, src.speaker[lay.sources]) if self.reverb is not None else None
         for n, j in enumerate(order):
-            cut = src.json[lay.sources[j]]
+            first = int(lay.sources[j])
+            if lay.last is None or lay.last[j] == first:
+                cut, (a, b) = src.json[first], src.rec_id_pos[first]
+            else:
+                cut, (a, b) = src.window_json(first, int(lay.last[j]))
             if (
-                rvb is not None and src.speaker[lay.sources[j]] in rvb
+                rvb is not None and src.speaker[first] in rvb
             ):  # inside the recording object: "...}}" = end of recording, end of cut
-                cut = cut[:-2] + ',"transforms":[' + rvb[src.speaker[lay.sources[j]]] + "]}}"
+                cut = cut[:-2] + ',"transforms":[' + rvb[src.speaker[first]] + "]}}"
             if n == 0:  # the mixture's recording id (see the module docstring)
-                a, b = src.rec_id_pos[lay.sources[j]]
                 cut = cut[:a] + mid + cut[b:-1] + ',"custom":{"recording_id":"' + mid + '","sim":' + sim_json + "}}"
             parts.append('{"cut":' + cut + ',"type":"MonoCut","offset":' + repr(float(lay.offsets[j])) + "}")
         if self.noise is not None:
             shift = 0.0
             if self.noise.reference == "mixture":  # Lhotse's reference is the first track's cut
-                e = src.energy[lay.sources]
-                d = src.duration[lay.sources]
+                e = src.energy[lay.sources] if lay.last is None else src.window_energy(lay.sources, lay.last)
+                d = lay.spans(src)[2]
                 e_mix = float(np.sum(e * d)) / measured[2]
                 shift = 10 * np.log10(e[order[0]] / e_mix) if e_mix > 0 and e[order[0]] > 0 else 0.0
             parts += self.noise.tracks(lay.rng, lay.duration(src), shift_db=float(shift))

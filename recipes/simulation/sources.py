@@ -27,6 +27,8 @@ import numpy as np
 from recipes.simulation.config import (
     MIN_PAUSE,
     SEGMENT_MARGIN,
+    TURN_MAX_PAUSE,
+    TURN_MAX_SEGMENTS,
     VAD_COLLAR,
     VAD_FLOOR_PERCENTILE,
     VAD_FRAME,
@@ -190,7 +192,16 @@ def speaker_in_split(speaker: str, split: Optional[str], dev_fraction: float, se
 
 @dataclass
 class Sources:
-    """Source utterances as arrays plus each one's serialised MonoCut JSON (made once)."""
+    """Source utterances as arrays plus each one's serialised MonoCut JSON (made once).
+
+    Consecutive sources ``i, i + 1`` *join* (``joins_next[i]``) when they are consecutive
+    speech segments of one source utterance, as :func:`prepare_sources` writes them: same
+    speaker, same recording, ``i + 1`` starting where ``i``'s audio ends or later, and at most
+    ``TURN_MAX_PAUSE`` seconds between their speech. A *window* ``[first, last]`` of joined
+    sources is one stretch of the recording: one cut from ``first``'s start to ``last``'s end,
+    one supervision from ``first``'s speech start to ``last``'s speech end (the pauses between
+    them inside, as a real turn has them); the ``conversation`` method builds turns of them.
+    """
 
     json: List[str]  # compact JSON of the MonoCut (one supervision), recording last
     rec_id_pos: np.ndarray  # (start, end) character span of the recording id value in ``json``
@@ -203,6 +214,8 @@ class Sources:
     sampling_rate: Optional[int]
     has_transforms: bool = False  # a source recording has Lhotse transforms (resampling, speed, ...)
     energy: Optional[np.ndarray] = None  # mean square of each source cut's audio (NaN: unknown)
+    cut_start: Optional[np.ndarray] = None  # seconds: each cut's start in its recording
+    joins_next: Optional[np.ndarray] = None  # bool: source i and i + 1 form one stretch (see above)
 
     def __len__(self):
         return len(self.json)
@@ -216,6 +229,72 @@ class Sources:
             order = np.argsort(lengths, kind="stable")
             cache[speaker] = (lengths[order], pool[order])
         return cache[speaker]
+
+    def windows(self, speaker: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(speech lengths ascending, first, last)`` of every window of joined sources of one
+        speaker (single sources included; at most ``TURN_MAX_SEGMENTS`` each; cached)."""
+        cache = self.__dict__.setdefault("_windows", {})
+        if speaker not in cache:
+            pool = self.by_speaker[speaker].tolist()
+            joins = self.joins_next
+            firsts, lasts = [], []
+            k = 0
+            while k < len(pool):  # chains of joined sources: pool[k .. m]
+                m = k
+                while m + 1 < len(pool) and pool[m + 1] == pool[m] + 1 and joins is not None and joins[pool[m]]:
+                    m += 1
+                for a in range(k, m + 1):
+                    for b in range(a, min(m, a + TURN_MAX_SEGMENTS - 1) + 1):
+                        firsts.append(pool[a])
+                        lasts.append(pool[b])
+                k = m + 1
+            first, last = np.asarray(firsts, dtype=np.int64), np.asarray(lasts, dtype=np.int64)
+            s0, s1, _ = self.spans(first, last)
+            lengths = s1 - s0
+            order = np.argsort(lengths, kind="stable")
+            cache[speaker] = (lengths[order], first[order], last[order])
+        return cache[speaker]
+
+    def spans(self, first: np.ndarray, last: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(speech start, speech end, duration)`` of windows ``[first, last]``, seconds from
+        ``first``'s start (``last = first``: the source's own supervision and duration)."""
+        shift = self.cut_start[last] - self.cut_start[first] if self.cut_start is not None else 0.0
+        return self.sup_start[first], shift + self.sup_end[last], shift + self.duration[last]
+
+    def window_energy(self, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """Mean square of windows ``[first, last]`` (their sources' energies, weighted by duration)."""
+        out = np.empty(len(first))
+        for n, (a, b) in enumerate(zip(np.asarray(first).tolist(), np.asarray(last).tolist())):
+            d = self.duration[a : b + 1]
+            out[n] = float(np.sum(self.energy[a : b + 1] * d) / np.sum(d))
+        return out
+
+    def window_json(self, first: int, last: int) -> Tuple[str, Tuple[int, int]]:
+        """``(cut JSON, recording id span)`` of window ``[first, last]``, as ``json`` /
+        ``rec_id_pos`` hold them for a single source (``last == first``: those)."""
+        if last == first:
+            return self.json[first], tuple(self.rec_id_pos[first])
+        d = json.loads(self.json[first])
+        s0, s1, dur = (float(x[0]) for x in self.spans(np.array([first]), np.array([last])))
+        d["id"] = f"{d['id']}+{last - first}"
+        d["duration"] = round(dur, 6)
+        sup = d["supervisions"][0]
+        sup["id"], sup["start"], sup["duration"] = d["id"], round(s0, 6), round(s1 - s0, 6)
+        rec = d.pop("recording")
+        return _cut_json(d, rec)
+
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _cut_json(cut: dict, rec: dict) -> Tuple[str, Tuple[int, int]]:
+    """Compact JSON of a MonoCut with its recording last, and the span of the recording id value."""
+    rec = dict(rec)
+    rec_id = _dumps(rec.pop("id"))
+    head = _dumps(cut)[:-1] + ',"recording":{"id":'
+    rest = _dumps(rec)
+    text = head + rec_id + ("," + rest[1:] if len(rest) > 2 else "}") + "}"
+    return text, (len(head) + 1, len(head) + len(rec_id) - 1)
 
 
 def _opener(path):
@@ -233,12 +312,11 @@ def load_sources(
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    js, dur, s0, s1, spk, pos, en = [], [], [], [], [], [], []
+    js, dur, s0, s1, spk, pos, en, c0, recs = [], [], [], [], [], [], [], [], []
     spk_index: Dict[str, int] = {}
     keep: Dict[str, bool] = {}
     rates = set()
     has_transforms = False
-    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
     for path in paths:
         with _opener(path) as f:
             for line in f:
@@ -273,15 +351,15 @@ def load_sources(
                     "supervisions": [sup],
                     "type": "MonoCut",
                 }
-                rec = dict(d["recording"])
+                rec = d["recording"]
                 if rec.get("transforms"):
                     has_transforms = True
-                rec_id = dumps(rec.pop("id"))
-                head = dumps(cut)[:-1] + ',"recording":{"id":'
-                rest = dumps(rec)
-                js.append(head + rec_id + ("," + rest[1:] if len(rest) > 2 else "}") + "}")
-                pos.append((len(head) + 1, len(head) + len(rec_id) - 1))
+                text, span = _cut_json(cut, rec)
+                js.append(text)
+                pos.append(span)
                 rates.add(rec.get("sampling_rate"))
+                recs.append(rec["id"])
+                c0.append(float(d["start"]))
                 en.append(float((d.get("custom") or {}).get("energy", math.nan)))
                 dur.append(duration)
                 s0.append(start)
@@ -292,18 +370,27 @@ def load_sources(
     if len(rates) > 1:
         raise ValueError(f"source cuts have several sampling rates {sorted(rates)}; resample them first")
     speaker = np.asarray(spk, dtype=np.int64)
+    cut_start, dur_a, s0_a, s1_a = np.asarray(c0), np.asarray(dur), np.asarray(s0), np.asarray(s1)
+    joins = np.zeros(len(js), dtype=bool)
+    if len(js) > 1:
+        same = (speaker[1:] == speaker[:-1]) & np.array([a == b for a, b in zip(recs[1:], recs[:-1])])
+        after = cut_start[1:] >= cut_start[:-1] + dur_a[:-1] - 1e-6
+        pause = (cut_start[1:] + s0_a[1:]) - (cut_start[:-1] + s1_a[:-1])
+        joins[:-1] = same & after & (pause <= TURN_MAX_PAUSE)
     order = np.argsort(speaker, kind="stable")
     bounds = np.searchsorted(speaker[order], np.arange(len(spk_index) + 1))
     return Sources(
         json=js,
         rec_id_pos=np.asarray(pos, dtype=np.int64),
-        duration=np.asarray(dur),
-        sup_start=np.asarray(s0),
-        sup_end=np.asarray(s1),
+        duration=dur_a,
+        sup_start=s0_a,
+        sup_end=s1_a,
         speaker=speaker,
         speakers=list(spk_index),
         sampling_rate=rates.pop(),
         by_speaker=[order[bounds[i] : bounds[i + 1]] for i in range(len(spk_index))],
         has_transforms=has_transforms,
         energy=np.asarray(en),
+        cut_start=cut_start,
+        joins_next=joins,
     )

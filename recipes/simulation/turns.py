@@ -12,14 +12,19 @@ own overlapping turns merged first, as ``read_rttm`` does):
   longer than ``b`` itself: ``b`` lies inside ``a``, a backchannel);
 - values of ``max_gap`` (7 s, as BUT's EEND_dataprep) or more are outliers
   and are dropped (``max_gap=None`` keeps them);
-- the three kinds are separate empirical distributions (the generator draws
-  measured values, with replacement); ``same_speaker_probability`` is the
-  share of transitions that are same-speaker pauses, ``overlap_probability``
-  the share of speaker changes that overlap;
-- ``turn_lengths`` are the turns' durations (the generator picks source
-  segments of about those lengths); ``overlapped_lengths`` holds, for every
-  overlap, the duration of the turn ``a`` it overlaps (an overlap never
-  exceeds it; the generator draws overlaps of turns of about the same length);
+- the three kinds are separate empirical distributions (values drawn with
+  replacement); ``same_speaker_probability`` is the share of transitions that
+  are same-speaker pauses, ``overlap_probability`` the share of speaker
+  changes that overlap;
+- every transition is also kept as a *record*: the length of ``a``, the kind,
+  the value and the length of ``b``. The generator draws whole records among
+  those whose ``a`` is about as long as its own latest-ending turn: in real
+  conversations what follows depends on that length (a long turn is the one
+  that gets overlapped, by long overlaps and short backchannels; AMI train:
+  median ``a`` 4.2 s, median turn 1.5 s), so drawing the kind, the value and
+  the next turn's length apart gives overlaps much shorter than the real ones;
+- ``turn_lengths`` are the turns' durations (the first turn's length is drawn
+  from them);
 - when the recordings have different speaker counts, the statistics are also
   kept per speaker count (``by_speakers``; a count without recordings falls
   back to the pooled statistics).
@@ -42,13 +47,12 @@ class ConversationStats:
     speaker_change_pauses: np.ndarray
     overlaps: np.ndarray
     turn_lengths: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    overlapped_lengths: np.ndarray = field(default_factory=lambda: np.zeros(0))  # ascending
-    overlaps_by_length: np.ndarray = field(default_factory=lambda: np.zeros(0))  # aligned with it
     # every transition: length of the latest-ending earlier turn (ascending), kind (0 same-speaker
-    # pause, 1 speaker-change pause, 2 overlap) and value, aligned
+    # pause, 1 speaker-change pause, 2 overlap), value and length of the turn that follows, aligned
     record_lengths: np.ndarray = field(default_factory=lambda: np.zeros(0))
     record_kinds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     record_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    record_next: np.ndarray = field(default_factory=lambda: np.zeros(0))
     max_gap: Optional[float] = MAX_GAP
     recordings: int = 0
     by_speakers: Dict[int, "ConversationStats"] = field(default_factory=dict)
@@ -104,9 +108,9 @@ class ConversationStats:
 
 
 def transitions(rec_turns):
-    """``[(kind, value, length of the latest-ending earlier turn)]`` of one recording's turns
-    (kind: ``same`` | ``change`` | ``overlap``), each measured from the latest-ending earlier
-    turn (see the module docstring)."""
+    """``[(kind, value, length of the latest-ending earlier turn, length of the turn)]`` of one
+    recording's turns (kind: ``same`` | ``change`` | ``overlap``), each measured from the
+    latest-ending earlier turn (see the module docstring)."""
     ts = sorted(rec_turns, key=lambda t: (t.start, t.end))
     out = []
     if not ts:
@@ -114,13 +118,13 @@ def transitions(rec_turns):
     last = ts[0]
     for b in ts[1:]:
         gap = b.start - last.end
-        length = last.end - last.start
+        length, after = last.end - last.start, b.end - b.start
         if b.speaker == last.speaker:
-            out.append(("same", max(gap, 0.0), length))
+            out.append(("same", max(gap, 0.0), length, after))
         elif gap >= 0:
-            out.append(("change", gap, length))
+            out.append(("change", gap, length, after))
         else:
-            out.append(("overlap", -gap, length))
+            out.append(("overlap", -gap, length, after))
         if b.end > last.end:
             last = b
     return out
@@ -128,26 +132,22 @@ def transitions(rec_turns):
 
 def _stats(groups, max_gap) -> ConversationStats:
     vals = {"same": [], "change": [], "overlap": []}
-    lengths, pairs, records = [], [], []
+    lengths, records = [], []
     code = {"same": 0, "change": 1, "overlap": 2}
     for rec_turns in groups:
         lengths += [t.end - t.start for t in rec_turns]
-        for kind, v, length in transitions(rec_turns):
+        for kind, v, length, after in transitions(rec_turns):
             if max_gap is None or v < max_gap:
                 vals[kind].append(v)
-                records.append((length, code[kind], v))
-                if kind == "overlap":
-                    pairs.append((length, v))
-    pairs_a = np.asarray(sorted(pairs), dtype=np.float64).reshape(-1, 2)
-    rec_a = np.asarray(sorted(records), dtype=np.float64).reshape(-1, 3)
+                records.append((length, code[kind], v, after))
+    rec_a = np.asarray(sorted(records), dtype=np.float64).reshape(-1, 4)
     return ConversationStats(
         *(np.sort(np.asarray(vals[k], dtype=np.float64)) for k in ("same", "change", "overlap")),
         turn_lengths=np.sort(np.asarray(lengths, dtype=np.float64)),
-        overlapped_lengths=pairs_a[:, 0].copy(),
-        overlaps_by_length=pairs_a[:, 1].copy(),
         record_lengths=rec_a[:, 0].copy(),
         record_kinds=rec_a[:, 1].astype(np.int64),
         record_values=rec_a[:, 2].copy(),
+        record_next=rec_a[:, 3].copy(),
         max_gap=max_gap,
         recordings=len(groups),
     )
