@@ -14,12 +14,17 @@ from pathlib import Path
 import click
 
 from recipes.clitools import (
+    cuts_in_out,
     executor_options,
+    format_option,
     load_cuts,
     log_prepared,
+    num_jobs_option,
     one_line_errors,
     parse_split_files,
     root_option,
+    storage_path_option,
+    uem_option,
 )
 
 logger = logging.getLogger("recipes")
@@ -257,14 +262,8 @@ def _stem(path) -> str:
 
 
 @cli.command()
-@click.argument("in_cuts", type=click.Path(exists=True, dir_okay=False))
-@click.argument("out_cuts", type=click.Path(dir_okay=False))
-@click.option(
-    "--storage-path",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Directory for the Lhotse feature archives (lilcom_chunky).",
-)
+@cuts_in_out
+@storage_path_option("the Lhotse feature archives (lilcom_chunky)")
 @click.option(
     "--config",
     type=click.Path(exists=True, dir_okay=False),
@@ -331,14 +330,8 @@ def fbank(in_cuts, out_cuts, storage_path, config, num_jobs, executor_kind, sche
 
 
 @cli.command()
-@click.argument("in_cuts", type=click.Path(exists=True, dir_okay=False))
-@click.argument("out_cuts", type=click.Path(dir_okay=False))
-@click.option(
-    "--storage-path",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Directory for the label archive (lossless numpy_hdf5).",
-)
+@cuts_in_out
+@storage_path_option("the label archive (lossless numpy_hdf5)")
 @click.option(
     "--type",
     "label_type",
@@ -467,14 +460,8 @@ def _restrict_uem(uem_map, turns):
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option(
-    "--uem",
-    type=click.Path(exists=True, dir_okay=False),
-    help="UEM file: clips turns and gives the duration (else audio, else last turn end).",
-)
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "markdown", "latex", "json"]), default="text", show_default=True
-)
+@uem_option("UEM file: clips turns and gives the duration (else audio, else last turn end).")
+@format_option(["text", "markdown", "latex", "json"])
 @click.option(
     "--plot",
     type=click.Path(dir_okay=False),
@@ -486,13 +473,7 @@ def _restrict_uem(uem_map, turns):
     type=click.Path(dir_okay=False),
     help="Write the BibTeX entries the table cites (from conf/corpora/<corpus>.yaml) here.",
 )
-@click.option(
-    "--num-jobs",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Local processes that parse and measure a CutSet manifest's lines (large simulated sets).",
-)
+@num_jobs_option("Local processes that parse and measure a CutSet manifest's lines (large simulated sets).")
 @one_line_errors
 def describe(inputs, uem, fmt, plot, output, bib, num_jobs):
     r"""Statistics of diarization data: speech, overlap, speakers, turns.
@@ -533,25 +514,15 @@ def describe(inputs, uem, fmt, plot, output, bib, num_jobs):
 
 @cli.command()
 @click.argument("cuts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
+@format_option(
+    ["text", "markdown", "json"],
     help="text: ranked list of suspicious recordings + summary; json: every channel's figures.",
 )
 @click.option("--plot", type=click.Path(dir_okay=False), help="PNG: lags, speech over non-speech level, VAD P/R.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 @click.option("--json-output", type=click.Path(dir_okay=False), help="Also write the JSON report here.")
 @click.option("--strict", is_flag=True, help="Exit 1 when anything is flagged (default: warn, exit 0).")
-@click.option(
-    "--num-jobs",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Local processes (one recording per task).",
-)
+@num_jobs_option("Local processes (one recording per task).")
 @click.option(
     "--mixtures",
     is_flag=True,
