@@ -11,17 +11,22 @@
 #   stage1_inputs() { echo download/ami/AMI-diarization-setup; }   # optional: what stage 1 reads
 #   recipe_main "$@"
 #
-# `option VAR DEFAULT HELP [WHERE [FLAG]]` declares --VAR (dashes for
+# `option VAR DEFAULT HELP [WHERE [FLAG [KIND]]]` declares --VAR (dashes for
 # underscores). WHERE says which diar verb receives it: both (the default),
 # download, prepare, or none (used by the run.sh itself); FLAG is the diar
 # option (default --VAR). A value with spaces is passed as FLAG once per word;
 # a true/false option is passed as FLAG alone when true; an empty value is not
-# passed. A numeric DEFAULT makes the option numeric: anything else is an error.
+# passed. A numeric DEFAULT makes the option numeric (int, or number with a
+# decimal point; KIND says number for a whole default that takes fractions):
+# anything else is an error. Declaring a VAR again replaces it (new default and
+# help); `no_option VAR` removes one of the common options below.
 #
 # Optional hooks: stage0_inputs / stage1_inputs (files and folders whose
 # content is fingerprinted in the done markers), prepare_extra_args (more
 # words for `diar prepare`), stage_0 / stage_1 (a corpus-specific stage
-# replacing the default one); prefixes=(...) set by the run.sh skips `diar names`.
+# replacing the default one), recipe_stages (every stage, for a recipe with
+# other stages: egs/mini_librispeech_sim); prefixes=(...) set by the run.sh
+# skips `diar names`.
 #
 # Stage 0: download, or link --corpus-dir    -> download/<corpus>/
 # Stage 1: manifests                         -> data/manifests/<prefix>_{recordings,supervisions,cuts}_<split>.jsonl.gz
@@ -33,15 +38,28 @@ __recipe_options=()   # VAR|WHERE|FLAG|KIND|HELP
 __recipe_defaults=()  # VAR=DEFAULT, for --help
 
 option() {
-  local var=$1 default=$2 help=$3 where=${4:-both} flag=${5:-}
+  local var=$1 default=$2 help=$3 where=${4:-both} flag=${5:-} kind=${6:-}
   [ -n "$flag" ] || flag="--${var//_/-}"
-  local kind=text
-  if [[ $default =~ ^-?[0-9]+$ ]]; then kind=int
+  if [ -n "$kind" ]; then :
+  elif [[ $default =~ ^-?[0-9]+$ ]]; then kind=int
   elif [[ $default =~ ^-?[0-9]*\.[0-9]+$ ]]; then kind=number
   elif [ "$default" = true ] || [ "$default" = false ]; then kind=bool
+  else kind=text
   fi
   printf -v "$var" '%s' "$default"
-  __recipe_options+=("$var|$where|$flag|$kind|$help")
+  local i entry="$var|$where|$flag|$kind|$help"
+  for i in "${!__recipe_options[@]}"; do
+    if [ "${__recipe_options[$i]%%|*}" = "$var" ]; then __recipe_options[$i]=$entry; return; fi
+  done
+  __recipe_options+=("$entry")
+}
+
+# no_option VAR: --VAR is no option of this recipe (gone from --help; passing it is an error).
+no_option() {
+  local entry kept=()
+  for entry in "${__recipe_options[@]}"; do [ "${entry%%|*}" = "$1" ] || kept+=("$entry"); done
+  __recipe_options=("${kept[@]}")
+  unset "$1"
 }
 
 # Options of every recipe (a run.sh may change a default after sourcing, e.g. nj=4).
@@ -124,6 +142,12 @@ stage_1() {
   fi
 }
 
+recipe_stages() {
+  stage_0
+  stage_1
+  run_feature_stages_for "${prefixes[@]}"
+}
+
 recipe_main() {
   set -euo pipefail
   cd "$(dirname "$0")"
@@ -139,8 +163,6 @@ recipe_main() {
     mapfile -t prefixes <<< "$names"
   fi
   done_dir=data/.done/$(IFS=+; echo "${prefixes[*]}")
-  stage_0
-  stage_1
-  run_feature_stages_for "${prefixes[@]}"
+  recipe_stages
   log "Finished stages $stage..$stop_stage; outputs in $(pwd)/data"
 }

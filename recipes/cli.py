@@ -14,12 +14,15 @@ from pathlib import Path
 import click
 
 from recipes.clitools import (
+    cuts_in_out,
     executor_options,
     load_cuts,
     log_prepared,
+    num_jobs_option,
     one_line_errors,
     parse_split_files,
     root_option,
+    storage_path_option,
 )
 
 logger = logging.getLogger("recipes")
@@ -257,14 +260,8 @@ def _stem(path) -> str:
 
 
 @cli.command()
-@click.argument("in_cuts", type=click.Path(exists=True, dir_okay=False))
-@click.argument("out_cuts", type=click.Path(dir_okay=False))
-@click.option(
-    "--storage-path",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Directory for the Lhotse feature archives (lilcom_chunky).",
-)
+@cuts_in_out
+@storage_path_option("the Lhotse feature archives (lilcom_chunky)")
 @click.option(
     "--config",
     type=click.Path(exists=True, dir_okay=False),
@@ -331,14 +328,8 @@ def fbank(in_cuts, out_cuts, storage_path, config, num_jobs, executor_kind, sche
 
 
 @cli.command()
-@click.argument("in_cuts", type=click.Path(exists=True, dir_okay=False))
-@click.argument("out_cuts", type=click.Path(dir_okay=False))
-@click.option(
-    "--storage-path",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Directory for the label archive (lossless numpy_hdf5).",
-)
+@cuts_in_out
+@storage_path_option("the label archive (lossless numpy_hdf5)")
 @click.option(
     "--type",
     "label_type",
@@ -447,8 +438,10 @@ def _describe_one(path: Path, uem_map, num_jobs: int = 1):
                 len(missing),
             )
         return stats
-    load_cuts(path)  # a clear error for a manifest that is not a CutSet
-    from recipes.stats_stream import cutset_stats_from_file
+    from recipes.stats_stream import cutset_stats_from_file, starts_with_a_cut
+
+    if not starts_with_a_cut(path):  # Lhotse's clear error for a manifest that is not a CutSet
+        load_cuts(path)
 
     # progress in hours on a terminal, or for a large manifest (logs of long runs)
     progress = sys.stderr.isatty() or path.stat().st_size > (64 << 20)
@@ -484,13 +477,7 @@ def _restrict_uem(uem_map, turns):
     type=click.Path(dir_okay=False),
     help="Write the BibTeX entries the table cites (from conf/corpora/<corpus>.yaml) here.",
 )
-@click.option(
-    "--num-jobs",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Local processes that parse and measure a CutSet manifest's lines (large simulated sets).",
-)
+@num_jobs_option("Local processes that parse and measure a CutSet manifest's lines (large simulated sets).")
 @one_line_errors
 def describe(inputs, uem, fmt, plot, output, bib, num_jobs):
     r"""Statistics of diarization data: speech, overlap, speakers, turns.
@@ -543,13 +530,7 @@ def describe(inputs, uem, fmt, plot, output, bib, num_jobs):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 @click.option("--json-output", type=click.Path(dir_okay=False), help="Also write the JSON report here.")
 @click.option("--strict", is_flag=True, help="Exit 1 when anything is flagged (default: warn, exit 0).")
-@click.option(
-    "--num-jobs",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Local processes (one recording per task).",
-)
+@num_jobs_option("Local processes (one recording per task).")
 @click.option(
     "--mixtures",
     is_flag=True,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from recipes.clitools import executor_options, one_line_errors
+from recipes.clitools import executor_options, num_jobs_option, one_line_errors
 from recipes.simulation import (
     METHODS,
     MIN_PAUSE,
@@ -188,13 +188,7 @@ def simulate_command(
     type=click.Path(exists=True, dir_okay=False),
     help="More cuts (e.g. noise) whose audio goes into the cache (repeatable).",
 )
-@click.option(
-    "--num-jobs",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Local processes building cache shards.",
-)
+@num_jobs_option("Local processes building cache shards.")
 @one_line_errors
 def prepare_sources_command(in_cuts, out_cuts, min_pause, cache_dir, cache_extra, num_jobs):
     """Single-speaker source cuts for `diar simulate`: speech from the word alignments, else an energy VAD

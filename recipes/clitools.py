@@ -59,6 +59,25 @@ def parse_split_files(ctx, param, values):
     return splits
 
 
+def num_jobs_option(help: str):
+    """``--num-jobs N`` (N >= 1, default 1): how many workers a verb uses."""
+    return click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1), help=help)
+
+
+def cuts_in_out(func):
+    """The IN_CUTS (an existing manifest) and OUT_CUTS arguments of a verb that maps one CutSet
+    to another (fbank, labels)."""
+    func = click.argument("out_cuts", type=click.Path(dir_okay=False))(func)
+    return click.argument("in_cuts", type=click.Path(exists=True, dir_okay=False))(func)
+
+
+def storage_path_option(what: str):
+    """The required ``--storage-path DIR`` of a verb that writes archives (``what``: which)."""
+    return click.option(
+        "--storage-path", required=True, type=click.Path(file_okay=False), help=f"Directory for {what}."
+    )
+
+
 def executor_options(
     executor_help: str = "local processes, or a dask.distributed cluster (extra 'dask').",
     num_jobs_help: str = "Worker processes (local), or LocalCluster workers (dask without --scheduler).",
@@ -67,7 +86,7 @@ def executor_options(
     """``--num-jobs``, ``--executor`` (as ``executor_kind``) and ``--scheduler``: where a verb's
     work runs (recipes.parallel), the same three options on every verb that fans out."""
     options = [
-        click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1), help=num_jobs_help),
+        num_jobs_option(num_jobs_help),
         click.option(
             "--executor",
             "executor_kind",

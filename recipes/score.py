@@ -31,7 +31,6 @@ Percentages are of scored speaker time; a file with none has 0 (nothing wrong)
 or 100 (false alarm), as dscore reports it.
 """
 
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -313,6 +312,24 @@ def score(
     return Scores(out, missing, sorted(set(hyps) - set(files)), ref_not_in_uem, collar, skip_overlap)
 
 
+def union_by_group(group: np.ndarray, start: np.ndarray, end: np.ndarray, join_touching: bool = True):
+    """Union of each group's intervals: ``(group, start, end)`` arrays of the maximal
+    intervals, sorted by (group, start). Every input interval must be non-empty (``end >
+    start``). ``join_touching``: intervals that only touch are joined (as
+    :func:`recipes.rttm.union_intervals`); else kept apart (md-eval's merge of a speaker's
+    turns). A sweep over the boundaries: the values are the inputs' own, no arithmetic."""
+    n = len(start)
+    t = np.concatenate([start, end])
+    g = np.concatenate([group, group])
+    d = np.concatenate([np.ones(n, np.int64), -np.ones(n, np.int64)])
+    order = np.lexsort((-d if join_touching else d, t, g))  # at a tie, starts first when joining
+    d = d[order]
+    c = np.cumsum(d)  # intervals of the group open after each boundary (each group ends at 0)
+    t, g = t[order], g[order]
+    opens, closes = (d > 0) & (c == 1), (d < 0) & (c == 0)
+    return g[opens], t[opens], t[closes]
+
+
 def oracle_one_speaker(
     turns: Sequence[Turn], uem: Sequence[Tuple[float, float]], collars: Sequence[float] = (0.0, 0.25)
 ) -> Dict[float, Tuple[float, float]]:
@@ -323,63 +340,106 @@ def oracle_one_speaker(
     The same rules as :func:`score_file` (1 ms times, UEM clipping, collars around the
     clipped reference boundaries; the one system speaker maps to the most talkative
     speaker, so there is no false alarm and error = scored speaker time - that speaker's
-    scored time), as a plain sweep: a card measures every recording of a corpus, and
-    most are small (``tests/test_score.py`` checks it against :func:`score_file`).
+    scored time), in exact integer arithmetic on numpy arrays (:func:`oracle_one_speaker_arrays`;
+    ``tests/test_score.py`` checks it against :func:`score_file`'s brute force).
     """
-    out = {c: (0.0, 0.0) for c in collars}
-    u = [(int(a), int(b)) for a, b in _uem_us(uem) // 1000]  # ms
-    if not turns or not u:
+    names = sorted({t.speaker for t in turns})
+    code = {s: i for i, s in enumerate(names)}
+    return oracle_one_speaker_arrays(
+        np.fromiter((t.start for t in turns), np.float64, len(turns)),
+        np.fromiter((t.end for t in turns), np.float64, len(turns)),
+        np.fromiter((code[t.speaker] for t in turns), np.int64, len(turns)),
+        uem,
+        collars,
+    )
+
+
+def oracle_one_speaker_arrays(
+    start: np.ndarray,
+    end: np.ndarray,
+    speaker: np.ndarray,
+    uem: Sequence[Tuple[float, float]],
+    collars: Sequence[float] = (0.0, 0.25),
+) -> Dict[float, Tuple[float, float]]:
+    """:func:`oracle_one_speaker` of turns given as arrays (seconds; ``speaker``: integer
+    codes in the order of the speakers' names, which breaks ties between equally talkative
+    speakers)."""
+    rec = np.zeros(len(start), np.int64)
+    return oracle_one_speaker_batch(rec, start, end, speaker, [uem], collars)[0]
+
+
+_KEY = 1 << 42  # microseconds per recording in the combined (recording, time) search keys
+_SHIFT = 1 << 40  # collar zones may start before 0
+
+
+def oracle_one_speaker_batch(
+    rec: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    speaker: np.ndarray,
+    uems: Sequence[Sequence[Tuple[float, float]]],
+    collars: Sequence[float] = (0.0, 0.25),
+) -> List[Dict[float, Tuple[float, float]]]:
+    """:func:`oracle_one_speaker` of many recordings at once: turn ``i`` belongs to recording
+    ``rec[i]`` (``0 .. len(uems) - 1``), speaker codes per recording in name order. Exact
+    integer arithmetic on millisecond / microsecond arrays, one pass for all recordings."""
+    n_rec = len(uems)
+    out = [{c: (0.0, 0.0) for c in collars} for _ in range(n_rec)]
+    regions = [_uem_us(u) // 1000 for u in uems]  # ms, unioned
+    counts = np.array([len(r) for r in regions], np.int64)
+    if not len(start) or not counts.any():
         return out
-    pieces: Dict[str, List[Tuple[int, int]]] = {}
-    for t in turns:
-        for a, b in u:
-            cs, ce = max(t.start, a / 1000), min(t.end, b / 1000)
-            if ce > cs:
-                on = round(cs * 1000)
-                end = on + round((ce - cs) * 1000)
-                if end > on:
-                    pieces.setdefault(t.speaker, []).append((on, end))
-    if not pieces:
+    flat = np.concatenate([r for r in regions if len(r)]).reshape(-1, 2)
+    first_region = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    # each turn against each region of its recording
+    per_turn = counts[rec]
+    t_idx = np.repeat(np.arange(len(start)), per_turn)
+    r_idx = first_region[rec][t_idx] + (np.arange(len(t_idx)) - np.repeat(np.cumsum(per_turn) - per_turn, per_turn))
+    cs = np.maximum(start[t_idx], flat[r_idx, 0] / 1000)
+    ce = np.minimum(end[t_idx], flat[r_idx, 1] / 1000)
+    ok = ce > cs
+    cs, ce, t_idx = cs[ok], ce[ok], t_idx[ok]
+    on = np.rint(cs * 1000).astype(np.int64)  # onset and duration rounded to 1 ms, as dscore writes them
+    off = on + np.rint((ce - cs) * 1000).astype(np.int64)
+    keep = off > on
+    if not keep.any():
         return out
-    merged = {}
-    for spk, iv in pieces.items():  # strict overlaps merged, touching turns kept apart (as dscore)
-        iv.sort()
-        m = [list(iv[0])]
-        for a, b in iv[1:]:
-            if a < m[-1][1]:
-                m[-1][1] = max(m[-1][1], b)
-            else:
-                m.append([a, b])
-        merged[spk] = m
-    talk = {spk: sum(b - a for a, b in m) for spk, m in merged.items()}
-    top = min(talk, key=lambda k: (-talk[k], k))
+    width = int(speaker.max()) + 1
+    gid = rec[t_idx][keep] * width + speaker[t_idx][keep]
+    # strict overlaps merged, touching turns kept apart (as dscore)
+    g, a, b = union_by_group(gid, on[keep], off[keep], join_touching=False)
+    groups, first = np.unique(g, return_index=True)
+    g_rec, g_spk = groups // width, groups % width
+    talk = np.add.reduceat(b - a, first)  # ms per (recording, speaker)
+    order = np.lexsort((g_spk, -talk, g_rec))  # per recording: the most talkative, ties: the first name
+    recs, at = np.unique(g_rec[order], return_index=True)
+    top = order[at]  # group index of each recording's top speaker
+    rec_first = np.searchsorted(g_rec, recs)  # groups are sorted by recording
+    iv_rec = g // width
     for c in collars:
-        cm = round(c * 1000 * 1000)  # microseconds; the intervals below are milliseconds
+        cm = round(c * 1000 * 1000)  # microseconds; the intervals are milliseconds
         if cm <= 0:  # no collar: every (clipped) speaker second is scored, the top speaker's are right
-            scored, top_ok = sum(talk.values()) * 1000, talk[top] * 1000
+            per = talk * 1000
         else:
-            zones = sorted((x * 1000 - cm, x * 1000 + cm) for m in merged.values() for iv in m for x in iv)
-            zs, ze, cum = [], [], [0]
-            for a, b in zones:  # union of the collar zones, with prefix lengths
-                if zs and a <= ze[-1]:
-                    if b > ze[-1]:
-                        cum[-1] += b - ze[-1]
-                        ze[-1] = b
-                else:
-                    zs.append(a)
-                    ze.append(b)
-                    cum.append(cum[-1] + b - a)
+            x = np.concatenate([a, b]) * 1000
+            xr = np.concatenate([iv_rec, iv_rec])
+            zr, zs, ze = union_by_group(xr, x - cm, x + cm)  # collar zones, per recording
+            cum = np.concatenate([[0], np.cumsum(ze - zs)])
+            zfirst = np.searchsorted(zr, zr)  # each zone's recording's first zone
+            before = cum[:-1] - cum[zfirst]  # collar time before each zone, in its recording
+            keys = zr * _KEY + (zs + _SHIFT)
 
-            def upto(x):  # collar time before x
-                k = bisect_right(zs, x) - 1
-                return 0 if k < 0 else cum[k] + min(x, ze[k]) - zs[k]
+            def upto(t, r):  # collar time before t (microseconds) in recording r
+                k = np.searchsorted(keys, r * _KEY + (t + _SHIFT), side="right") - 1
+                kk = np.maximum(k, 0)
+                inside = (k >= 0) & (zr[kk] == r)
+                return np.where(inside, before[kk] + np.minimum(t, ze[kk]) - zs[kk], 0)
 
-            def free(m):
-                return sum((b - a) * 1000 - (upto(b * 1000) - upto(a * 1000)) for a, b in m)
-
-            per = {spk: free(m) for spk, m in merged.items()}
-            scored, top_ok = sum(per.values()), per[top]
-        out[c] = ((scored - top_ok) / US, scored / US)
+            free = (b - a) * 1000 - (upto(b * 1000, iv_rec) - upto(a * 1000, iv_rec))
+            per = np.add.reduceat(free, first)
+        scored = np.add.reduceat(per, rec_first)
+        for r, sc, ok_ in zip(recs.tolist(), scored.tolist(), per[top].tolist()):
+            out[r][c] = ((sc - ok_) / US, sc / US)
     return out
 
 

@@ -19,6 +19,8 @@ statistics of 20,000 h stay well under 2 GiB. Progress is shown in hours.
 from array import array
 from typing import Iterator, Mapping, Optional, Sequence, Tuple
 
+import numpy as np
+
 from recipes.rttm import Turn, union_intervals
 
 try:  # several times faster than the standard library on these lines
@@ -39,44 +41,141 @@ def _open(path):
     return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
 
 
-def _mixture_stats(d: dict, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]]):
-    """RecordingStats of a ``MixedCut`` given as its JSON dict (see the module doc), or None
-    when a track is not a plain cut (then Lhotse reads it)."""
-    from recipes.stats import recording_stats
+CUT_TYPES = ("MonoCut", "MixedCut", "MultiCut", "PaddingCut")
 
+
+def starts_with_a_cut(path) -> bool:
+    """Whether the first item of the manifest at ``path`` is a Lhotse cut (its ``type``), read
+    without importing Lhotse (and torch): ``diar describe`` checks its input with it."""
+    try:
+        with _open(path) as f:
+            for line in f:
+                if line.strip():
+                    d = _loads(line)
+                    return isinstance(d, dict) and d.get("type") in CUT_TYPES
+    except (OSError, ValueError, EOFError):
+        return False
+    return False
+
+
+def round8(x: np.ndarray) -> np.ndarray:
+    """``round(v, 8)`` (Python's, correctly rounded: what Lhotse's ``with_offset`` and
+    ``MixedCut.duration`` do) of every value, vectorised: ``rint(v * 1e8) / 1e8`` is the
+    same double (a correctly rounded quotient of two exact numbers) whenever the rounded
+    product cannot have crossed a half-integer, i.e. unless ``v * 1e8`` lies within two
+    ulps of one; those few, and values too large for exact integers, take Python's round."""
+    x = np.asarray(x, dtype=np.float64)
+    y = x * 1e8
+    out = np.rint(y) / 1e8
+    risky = ~(np.abs((y - np.floor(y)) - 0.5) > 2 * np.spacing(np.abs(y))) | ~(np.abs(y) < 2.0**52)
+    for i in np.flatnonzero(risky).tolist():
+        out[i] = round(float(x[i]), 8)
+    return out
+
+
+def _mixture_rows(d: dict, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]]):
+    """A ``MixedCut`` given as its JSON dict (see the module doc), as plain values:
+    ``(recording id, duration, offsets, starts, durations, speakers, sim)`` of its audible
+    tracks' supervisions (offsets and times unrounded, seconds), or None when a track is
+    not a plain cut (then Lhotse reads it)."""
     tracks = d["tracks"]
-    if any(t["cut"].get("type") not in _PLAIN_TRACK_CUTS for t in tracks):
-        return None
-    audible = [t for t in tracks if not t.get("mute", False)] or tracks
-    rec_id = d["id"]
-    duration = round(max(t.get("offset", 0.0) + t["cut"]["duration"] for t in audible), 8)
-    turns = []
+    audible = []
+    for t in tracks:
+        cut = t["cut"]
+        if cut.get("type") not in _PLAIN_TRACK_CUTS:
+            return None
+        if not t.get("mute", False):
+            audible.append(t)
+    audible = audible or tracks
+    offsets, starts, durs, names = [], [], [], []
     custom = {}
+    end = None
     for t in audible:
         cut, offset = t["cut"], t.get("offset", 0.0)
+        x = offset + cut["duration"]
+        end = x if end is None or x > end else end
         if cut.get("custom"):
             custom.update(cut["custom"])
         for s in cut.get("supervisions") or ():
-            start = round(s["start"] + offset, 8)
-            end = round(start + s["duration"], 8)
-            a, b = max(start, 0.0), min(end, duration)
-            if b > a:
-                turns.append(Turn(rec_id, 0 + a, 0 + b, s.get("speaker") or "<unknown>"))
-    span = (0, 0 + duration)
-    regions = (uem or {}).get(rec_id) or [span]
-    regions = [(max(a, span[0]), min(b, span[1])) for a, b in regions]
-    regions = [(a, b) for a, b in regions if b > a]
-    merged = union_intervals(regions)
-    if merged == [span]:
-        # the UEM is the whole mixture: clipping the (already clipped) turns to it only sorts them
-        turns.sort(key=lambda t: (t.start, t.end, t.speaker))
-        rs = recording_stats(rec_id, turns, duration=sum(e - s for s, e in merged), duration_source="audio")
-    else:
-        rs = recording_stats(rec_id, turns, uem=regions, duration_source="uem")
-    rs.audio_duration = duration
+            offsets.append(offset)
+            starts.append(s["start"])
+            durs.append(s["duration"])
+            names.append(s.get("speaker") or "<unknown>")
     sim = custom.get("sim")
-    rs.sim = dict(sim) if isinstance(sim, Mapping) else None
+    return d["id"], round(end, 8), offsets, starts, durs, names, dict(sim) if isinstance(sim, Mapping) else None
+
+
+def _clipped(duration: float, offsets, starts, durs):
+    """Lhotse's supervision times of the mixture (``with_offset``: rounded to 8 digits), clipped
+    to ``[0, duration]``: ``(start, end, kept)`` arrays."""
+    start = round8(np.asarray(starts, np.float64) + np.asarray(offsets, np.float64))
+    end = round8(start + np.asarray(durs, np.float64))
+    a, b = np.maximum(start, 0.0) + 0.0, np.minimum(end, duration) + 0.0
+    keep = b > a
+    return a[keep], b[keep], keep
+
+
+def _mixture_stats(rows, uem):
+    """RecordingStats of a mixture whose UEM is not the whole mixture (turns clipped to it)."""
+    from recipes.stats import recording_stats
+
+    rec_id, duration, offsets, starts, durs, names, sim = rows
+    span = (0, 0 + duration)
+    regions = [(max(a, span[0]), min(b, span[1])) for a, b in (uem or {}).get(rec_id) or [span]]
+    regions = [(a, b) for a, b in regions if b > a]
+    a, b, keep = _clipped(duration, offsets, starts, durs)
+    kept = [n for n, k in zip(names, keep.tolist()) if k]
+    turns = [Turn(rec_id, x, y, n) for x, y, n in zip(a.tolist(), b.tolist(), kept)]
+    rs = recording_stats(rec_id, turns, uem=regions, duration_source="uem")
+    rs.audio_duration = duration
+    rs.sim = sim
     return rs
+
+
+def _whole(rows, uem) -> bool:
+    """Whether the UEM of a mixture is the whole mixture (no UEM: the audio is scored)."""
+    rec_id, duration = rows[0], rows[1]
+    if not uem or not uem.get(rec_id):
+        return duration > 0
+    span = (0, 0 + duration)
+    regions = [(max(a, span[0]), min(b, span[1])) for a, b in uem[rec_id]]
+    return union_intervals([(a, b) for a, b in regions if b > a]) == [span]
+
+
+def _measure_mixtures(rows_list: list) -> list:
+    """RecordingStats of mixtures scored whole (``_mixture_rows`` each), in one vectorised
+    pass (:func:`recipes.stats.batch_interval_stats`)."""
+    from recipes.stats import batch_interval_stats
+
+    counts = [len(r[3]) for r in rows_list]
+    mix = np.repeat(np.arange(len(rows_list), dtype=np.int64), counts)
+    durations = np.array([r[1] for r in rows_list], np.float64)
+    a, b, keep = _clipped(
+        durations[mix],
+        [x for r in rows_list for x in r[2]],
+        [x for r in rows_list for x in r[3]],
+        [x for r in rows_list for x in r[4]],
+    )
+    mix = mix[keep]
+    names = [n for r in rows_list for n in r[5]]
+    names = [n for n, k in zip(names, keep.tolist()) if k]
+    # speaker codes in name order within each mixture: a global name order, ranked per mixture
+    vocabulary = sorted(set(names))
+    index = {n: i for i, n in enumerate(vocabulary)}
+    g = np.fromiter((index[n] for n in names), np.int64, len(names))
+    width = len(vocabulary) or 1
+    pairs = np.unique(mix * width + g)
+    first = np.searchsorted(pairs, np.arange(len(rows_list) + 1) * width)
+    codes = np.searchsorted(pairs, mix * width + g) - first[mix]
+    pair_names = [vocabulary[x] for x in (pairs % width).tolist()]
+    records = []
+    for i, r in enumerate(rows_list):
+        scored = r[1] - 0  # the whole mixture: (0, duration)
+        records.append((r[0], pair_names[first[i] : first[i + 1]], scored, "audio", [(0.0, max(scored, 0.0))]))
+    out = batch_interval_stats(mix, a, b, codes, records)
+    for rs, r in zip(out, rows_list):
+        rs.audio_duration, rs.sim = r[1], r[6]
+    return out
 
 
 def _compact(rs):
@@ -86,16 +185,18 @@ def _compact(rs):
 
 def _line_stats(line: bytes, where: str, uem):
     """``(stats, span, target_base)`` of one manifest line (None for a blank line): the
-    statistics and what :func:`iter_cutset_stats` needs to count each span once."""
+    statistics and what :func:`iter_cutset_stats` needs to count each span once; for a
+    mixture scored whole, ``stats`` is its ``_mixture_rows`` (measured with its batch)."""
     if not line.strip():
         return None
     try:
         d = _loads(line)
     except ValueError as e:
         raise ValueError(f"{where}: not a JSON object ({e})") from e
-    rs = _mixture_stats(d, uem) if d.get("type") == "MixedCut" else None
-    if rs is not None:
-        return _compact(rs), (rs.recording_id, 0, round(rs.audio_duration, 3)), None
+    rows = _mixture_rows(d, uem) if d.get("type") == "MixedCut" else None
+    if rows is not None:
+        span = (rows[0], 0, round(rows[1], 3))
+        return (rows if _whole(rows, uem) else _compact(_mixture_stats(rows, uem))), span, None
     from lhotse.serialization import deserialize_item
 
     from recipes.cuts import cut_custom, cut_recording_id
@@ -112,7 +213,13 @@ def _line_stats(line: bytes, where: str, uem):
 
 
 def _batch_stats(shared: dict, path: str, first_lineno: int, lines: list) -> list:
-    return [_line_stats(line, f"{path}:{first_lineno + i}", shared["uem"]) for i, line in enumerate(lines)]
+    """The items of a batch of lines; the mixtures scored whole measured in one vectorised call."""
+    items = [_line_stats(line, f"{path}:{first_lineno + i}", shared["uem"]) for i, line in enumerate(lines)]
+    pending = [i for i, item in enumerate(items) if item is not None and isinstance(item[0], tuple)]
+    if pending:
+        for i, rs in zip(pending, _measure_mixtures([items[i][0] for i in pending])):
+            items[i] = (_compact(rs),) + items[i][1:]
+    return items
 
 
 BATCH_LINES = 256  # manifest lines per task with num_jobs > 1

@@ -19,6 +19,7 @@ from tests.fixtures.chime6 import build_chime6_fixture, write_kaldi_uem
 from tests.fixtures.dihard3 import build_dihard3_fixture
 from tests.fixtures.icsi import build_icsi_fixture
 from tests.fixtures.libricss import build_libricss_fixture
+from tests.fixtures.librispeech import build_librispeech_fixture
 from tests.fixtures.msdwild import build_msdwild_fixture
 from tests.fixtures.sandbox import recipe_sandbox
 from tests.fixtures.tedlium import build_tedlium_fixture
@@ -60,6 +61,22 @@ def check_voxceleb(recipe, run, monkeypatch):
         for cut in labelled:
             assert cut.features.num_features == 23 and cut.custom["speakers"] == [cut.supervisions[0].speaker]
     assert (recipe / "data" / "stats" / "voxceleb1_card.md").is_file()
+
+
+def check_mini_librispeech_sim(recipe, run, monkeypatch):
+    # stage 2 (this recipe's own): two-speaker mixtures of each split's own speakers (the fixture's
+    # train-clean-5 speakers are 100-102, dev-clean-2's 103-104), with their statistics
+    for split, speakers in (("train", {"100", "101", "102"}), ("dev", {"103", "104"})):
+        mixtures = CutSet.from_file(recipe / "data" / "sim" / f"mls-sim_mixed_{split}.jsonl.gz")
+        assert len(mixtures) > 0
+        for cut in mixtures:
+            present = {s.speaker for s in cut.supervisions}
+            assert len(present) == 2 and present <= speakers, (split, present)
+        assert (recipe / "data" / "stats" / f"mls-sim_mixed_{split}_simulation.json").is_file()
+        assert (recipe / "data" / "sources" / f"cache_{split}").is_dir()  # --source-cache true by default
+    res = run("--help")
+    assert res.returncode == 0 and "--sim-conf TEXT" in res.stdout and "--stop-stage INT" in res.stdout
+    assert "(default: 5)" in res.stdout and "--duration-from-annotations" not in res.stdout
 
 
 def check_dihard3_needs_corpus_dir(recipe, run, monkeypatch):
@@ -118,6 +135,18 @@ CASES = [
         lambda p: build_libricss_fixture(p, unmatched=True),
         files("libricss-clean", ("dev", "eval")),
         args=["--stop-stage", "1", "--mic", "clean"],
+    ),
+    Case(
+        "mini_librispeech_sim",
+        build_librispeech_fixture,
+        [
+            f"librispeech_{kind}_{part}.jsonl.gz"
+            for kind in ("recordings", "supervisions")
+            for part in ("train-clean-5", "dev-clean-2")
+        ],
+        args=["--stop-stage", "2", "--train-hours", "0.01", "--dev-hours", "0.005", "--nj", "1"],
+        skipped_on_rerun=3,
+        check=check_mini_librispeech_sim,
     ),
     Case(
         "msdwild",

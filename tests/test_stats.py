@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from recipes.cli import cli
 from recipes.rttm import Turn
-from recipes.stats import build_report, format_report, recording_stats, union_intervals
+from recipes.stats import batch_interval_stats, build_report, format_report, recording_stats, union_intervals
 
 MS = 1000
 
@@ -154,3 +154,113 @@ def test_windows_of_one_recording_count_as_one_recording():
     c = recording_stats("other", [Turn("other", 0.0, 1.0, "a")], duration=10.0)
     total = build_report([("x", [a, b, c])])["total"]
     assert total["recordings"] == 2 and total["duration_hours"] == pytest.approx(30.0 / 3600)
+
+
+# --- the per-recording sweep that recording_stats replaced (pure Python), as the reference of
+# the vectorised version: the same numbers to the last bit, on awkward turns
+
+
+def _union(spans):
+    merged = []
+    for a, b in sorted(spans):
+        if not b > a:
+            continue
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def sweep_stats(turns, duration):
+    by_speaker = {}
+    for t in turns:
+        by_speaker.setdefault(t.speaker, []).append((t.start, t.end))
+    unioned = {spk: _union(spans) for spk, spans in by_speaker.items()}
+    deltas = {}
+    for spans in unioned.values():
+        for s, e in spans:
+            deltas[s] = deltas.get(s, 0) + 1
+            deltas[e] = deltas.get(e, 0) - 1
+    profile, k, times = [], 0, sorted(deltas)
+    for a, b in zip(times, times[1:]):
+        k += deltas[a]
+        if k > 0:
+            profile.append((a, b, k))
+    by_k = {}
+    for a, b, k in profile:
+        by_k[k] = by_k.get(k, 0.0) + (b - a)
+    ordered = sorted((s, e, spk) for spk, spans in unioned.items() for s, e in spans)
+    events = {"turn_duration": [e - s for s, e, _ in ordered], "pause_same_speaker": [], "pause_speaker_change": []}
+    latest = None
+    for s, e, spk in ordered:
+        if latest is not None and s > latest[0]:
+            events["pause_same_speaker" if latest[1] == spk else "pause_speaker_change"].append(s - latest[0])
+        if latest is None or e > latest[0]:
+            latest = (e, spk)
+    runs, run = [], None
+    for a, b, k in profile:
+        if k < 2:
+            continue
+        if run is not None and abs(a - run[1]) < 1e-9:
+            run = (run[0], b)
+        else:
+            if run is not None:
+                runs.append(run[1] - run[0])
+            run = (a, b)
+    if run:
+        runs.append(run[1] - run[0])
+    events["overlap_segment"] = runs
+    speech = sum(by_k.values())
+    hist = [max(duration - speech, 0.0)] + [by_k.get(k, 0.0) for k in range(1, max(by_k, default=0) + 1)]
+    return dict(
+        speech=speech,
+        overlap=sum(v for k, v in by_k.items() if k >= 2),
+        speaker_time=sum(k * v for k, v in by_k.items()),
+        time_by_speaker_count=hist,
+        events=events,
+        speakers=sorted(by_speaker),
+        turns=len(turns),
+    )
+
+
+def awkward_turns(rng, n_speakers):
+    """Turns on a coarse grid (touching, duplicated, nested), some off it by < 1e-9 s."""
+    turns = []
+    for i in range(int(rng.integers(0, 40))):
+        spk = f"s{int(rng.integers(n_speakers))}"
+        s = int(rng.integers(0, 60)) * 0.25
+        e = s + int(rng.integers(1, 12)) * 0.25
+        if rng.random() < 0.1:
+            e += float(rng.choice([-4e-10, 4e-10, 1e-7]))
+        turns.append(Turn("r", s, e, spk))
+    if turns and rng.random() < 0.5:
+        turns.append(turns[0])  # an exact duplicate
+    return turns
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_vectorised_recording_stats_equal_the_sweep(seed):
+    rng = np.random.default_rng(100 + seed)
+    batch = []
+    for _ in range(40):
+        turns = awkward_turns(rng, int(rng.integers(1, 5)))
+        got = recording_stats("r", turns, duration=20.0)
+        ref = sweep_stats(turns, 20.0)
+        for key, value in ref.items():
+            assert getattr(got, key) == value, key  # exact: same floats, same order
+        batch.append((turns, got))
+    # many recordings in one vectorised call: each the same as measured alone
+    rec, start, end, code, records = [], [], [], [], []
+    for i, (turns, _) in enumerate(batch):
+        names = sorted({t.speaker for t in turns})
+        rec += [i] * len(turns)
+        start += [t.start for t in turns]
+        end += [t.end for t in turns]
+        code += [names.index(t.speaker) for t in turns]
+        records.append((f"r{i}", names, 20.0, "audio", [(0.0, 20.0)]))
+    together = batch_interval_stats(
+        np.array(rec, np.int64), np.array(start), np.array(end), np.array(code, np.int64), records
+    )
+    for (_, alone), got in zip(batch, together):
+        assert dict(got.__dict__, recording_id="r") == alone.__dict__

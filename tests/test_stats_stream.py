@@ -13,7 +13,7 @@ from lhotse.cut import MixedCut, MixTrack, MonoCut, PaddingCut
 from recipes.cli import cli
 from recipes.simulation import Simulator, load_config, load_sources, simulate
 from recipes.stats import build_report, cutset_stats, format_report
-from recipes.stats_stream import cutset_stats_from_file
+from recipes.stats_stream import cutset_stats_from_file, round8
 from tests.fixtures.sources import manifest_sources
 
 
@@ -156,3 +156,16 @@ def test_output_to_a_fifo_or_device_is_written_in_place_not_replaced(tmp_path):
     assert res.exit_code == 0, res.output
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert json.loads(got[0])["total"]["recordings"] == 1
+
+
+def test_round8_is_pythons_round():
+    rng = np.random.default_rng(5)
+    offsets = np.round(rng.uniform(0, 5000, 20000), 3)
+    x = np.concatenate(
+        [
+            offsets + np.round(rng.uniform(0, 30, 20000), 7),  # an offset plus a duration
+            (np.arange(1, 20000) + 0.5) / 1e8 + 123.0,  # near halves of the 8th digit
+            [0.0, -0.0, 1e-9, 5e-9, -5e-9, 2.5e-8, 1e9 + 0.123456785, 3e7],
+        ]
+    )
+    assert round8(x).tolist() == [round(v, 8) for v in x.tolist()]

@@ -66,14 +66,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
-from recipes.corpora.common import (
-    Option,
-    PrepareReport,
-    annotated_durations,
-    build_manifests,
-    global_speaker,
-    read_recordings,
-)
+from recipes.corpora import common
+from recipes.corpora.common import Option, PrepareReport
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_file, extract_archive
 from recipes.rttm import AnnotationError, Turn, merge_self_overlaps
@@ -325,7 +319,7 @@ def textgrid_turns(
         if not label:
             line = tier.intervals[0][3] if tier.intervals else 0
             raise AnnotationError(parsed.path, line, "tier with an empty name", "a speaker label as tier name")
-        speaker = global_speaker(recording_id, label)
+        speaker = common.global_speaker(recording_id, label)
         for start, end, text, _ in tier.intervals:
             if is_speech(text, rule):
                 turns.append(Turn(recording_id, start, end, speaker, "0"))
@@ -470,16 +464,16 @@ def prepare_aishell4(
     rec_ids = sorted((set(grids) & set(audio)) - set(bad))
     if not rec_ids:
         raise ValueError(f"no session under {corpus_dir} has both audio and a readable TextGrid")
-    recordings = read_recordings(
+    recordings = common.read_recordings(
         audio,
         rec_ids,
         "Reading audio headers",
         progress,
         report=report,
-        durations=annotated_durations(turns) if duration_from_annotations else None,
+        durations=common.annotated_durations(turns) if duration_from_annotations else None,
     )
     split_ids = {s: [r for r in rec_ids if split_of[r] == s] for s in splits}
-    result = build_manifests(recordings, turns, report, splits=split_ids, channel=channel)
+    result = common.build_manifests(recordings, turns, report, splits=split_ids, channel=channel)
     return result, report
 
 

@@ -54,15 +54,8 @@ if TYPE_CHECKING:  # Lhotse is imported where used (`diar prepare <corpus> --hel
     from lhotse import Recording
 from tqdm import tqdm
 
-from recipes.corpora.common import (
-    Option,
-    PrepareReport,
-    build_manifests,
-    multi_file_recording,
-    open_recording,
-    read_id_list,
-    with_duration,
-)
+from recipes.corpora import common
+from recipes.corpora.common import Option, PrepareReport
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_each, download_file
 from recipes.rttm import group_by_recording, read_rttm, read_uem
@@ -148,7 +141,7 @@ def download_ami(
     by_split = {}
     for split in splits:
         rel = f"{SETUP_DIR}/lists/{split}.meetings.txt"
-        by_split[split] = read_id_list(get(f"{setup_url}/lists/{split}.meetings.txt", rel))
+        by_split[split] = common.read_id_list(get(f"{setup_url}/lists/{split}.meetings.txt", rel))
         if meetings is not None:
             by_split[split] = [m for m in by_split[split] if m in set(meetings)]
     for rel in tqdm(setup_files(by_split, annotations), desc="BUT references", disable=not progress):
@@ -176,8 +169,8 @@ def download_ami(
 def _recording(meeting: str, paths: List[Path]) -> Tuple[Recording, Optional[str]]:
     """One recording of ``paths`` (one mono file per channel, in channel order)."""
     if len(paths) == 1:
-        return open_recording(paths[0], meeting), None
-    return multi_file_recording(meeting, paths)
+        return common.open_recording(paths[0], meeting), None
+    return common.multi_file_recording(meeting, paths)
 
 
 def prepare_ami(
@@ -194,7 +187,7 @@ def prepare_ami(
     :param corpus_dir: holds ``amicorpus/`` (audio) and, unless ``setup_dir`` is
         given, ``AMI-diarization-setup/``.
     :param setup_dir: the BUT setup (lists/, uems/, <annotations>/rttms/).
-    :return: ``(build_manifests result, PrepareReport)``.
+    :return: ``(common.build_manifests result, PrepareReport)``.
     """
     if mic not in MICS:
         raise ValueError(f"unknown mic {mic!r}; expected one of {', '.join(MICS)}")
@@ -211,7 +204,7 @@ def prepare_ami(
         list_file = setup / "lists" / f"{split}.meetings.txt"
         if not list_file.is_file():
             raise FileNotFoundError(f"split list {list_file} does not exist")
-        listed[split] = read_id_list(list_file)
+        listed[split] = common.read_id_list(list_file)
         for m in listed[split]:
             rttm = setup / annotations / "rttms" / split / f"{m}.rttm"
             if rttm.is_file():
@@ -247,7 +240,7 @@ def prepare_ami(
             report.notes.append(note)
         if duration_from_annotations:
             end = max(e for _, e in uem[m]) if m in uem else max(t.end for t in by_rec[m])
-            rec = with_duration(rec, end)
+            rec = common.with_duration(rec, end)
         recordings[m] = rec
     found = {p.parent.parent.name for d in AUDIO_DIRS for p in (corpus_dir / d).glob(f"*/audio/*.{streams[0]}.wav")}
     lacking = sorted(m for m in NO_ARRAY_AUDIO if m in by_rec) if mic != "ihm-mix" else []
@@ -260,7 +253,7 @@ def prepare_ami(
         m
         for s in SPLITS
         if s not in listed and (setup / "lists" / f"{s}.meetings.txt").is_file()
-        for m in read_id_list(setup / "lists" / f"{s}.meetings.txt")
+        for m in common.read_id_list(setup / "lists" / f"{s}.meetings.txt")
     }
     report.audio_without_annotations = sorted(found - set(by_rec) - other)
     report.log_unmatched()
@@ -271,7 +264,7 @@ def prepare_ami(
         for m in ids:
             if m not in recordings and m in by_rec:
                 report.notes.append(f"{split}/{m}: listed, no audio; left out of the split")
-    result = build_manifests(
+    result = common.build_manifests(
         recordings,
         turns,
         report,

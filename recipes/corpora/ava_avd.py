@@ -62,7 +62,8 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 from tqdm import tqdm
 
-from recipes.corpora.common import Option, PrepareReport, build_manifests, global_speaker, read_id_list, read_recordings
+from recipes.corpora import common
+from recipes.corpora.common import Option, PrepareReport
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_file, extract_archive
 from recipes.fileio import atomic_path
@@ -89,9 +90,7 @@ def video_of(clip_id: str) -> str:
 
 def dataset_dir(corpus_dir) -> Path:
     """CORPUS_DIR itself when it holds ``split/`` or ``rttms/``, else ``CORPUS_DIR/dataset``."""
-    corpus_dir = Path(corpus_dir)
-    if not corpus_dir.is_dir():
-        raise FileNotFoundError(f"corpus directory {corpus_dir} does not exist")
+    corpus_dir = common.corpus_path(corpus_dir)
     if (corpus_dir / "split").is_dir() or (corpus_dir / "rttms").is_dir():
         return corpus_dir
     if (corpus_dir / "dataset").is_dir():
@@ -153,7 +152,7 @@ def download_ava_avd(
             conf["annotations_gdrive_id"],
         )
     if videos:
-        names = read_id_list(data / "split" / "video.list")
+        names = common.read_id_list(data / "split" / "video.list")
         for name in tqdm(names, desc="AVA-AVD movies", disable=not progress):
             download_file(
                 f"{video_base}/{name}", data / "videos" / name, sha256=sha256.get(name), force=force, progress=progress
@@ -246,7 +245,7 @@ def _read_clip_rttms(rttm_dir: Path, report: PrepareReport) -> Dict[str, List[Tu
         other = sorted({t.recording_id for t in turns} - {clip})
         if other:
             report.notes.append(f"{path}: file id(s) {', '.join(other)} in field 2; the file name {clip} is used")
-        clips[clip] = [Turn(clip, t.start, t.end, global_speaker(clip, t.speaker), t.channel) for t in turns]
+        clips[clip] = [Turn(clip, t.start, t.end, common.global_speaker(clip, t.speaker), t.channel) for t in turns]
         if not turns:
             report.notes.append(f"{path}: no speaker turn (clip left out)")
     report.annotation_summary = (
@@ -347,7 +346,7 @@ def prepare_ava_avd(
             f"no clip has both an RTTM in {rttm_dir} and audio in {audio_dir} (or a movie in {data / 'videos'})"
         )
 
-    recordings = read_recordings(
+    recordings = common.read_recordings(
         wavs, rec_ids, "AVA-AVD audio headers", progress, durations=clip_length if duration_from_annotations else None
     )
 
@@ -358,7 +357,7 @@ def prepare_ava_avd(
         if not list_file.is_file():
             report.notes.append(f"{list_file}: missing; no {split} split")
             continue
-        ids = read_id_list(list_file)
+        ids = common.read_id_list(list_file)
         absent = [i for i in ids if i not in prepared]
         if absent:
             report.notes.append(
@@ -367,7 +366,7 @@ def prepare_ava_avd(
         if any(i in prepared for i in ids):
             splits[split] = [i for i in ids if i in prepared]
     # the official references and scorer are in movie time: keep each clip's start in its movie
-    result = build_manifests(
+    result = common.build_manifests(
         recordings,
         shifted,
         report,

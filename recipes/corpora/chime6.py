@@ -98,6 +98,7 @@ if TYPE_CHECKING:  # Lhotse is imported where used (`diar prepare <corpus> --hel
     from lhotse import Recording
 from tqdm import tqdm
 
+from recipes.corpora import common
 from recipes.corpora.chime6_transcripts import (
     JSON_REFERENCE,
     hms_to_seconds,
@@ -105,15 +106,7 @@ from recipes.corpora.chime6_transcripts import (
     rttm_references,
     session_of,
 )
-from recipes.corpora.common import (
-    Option,
-    PrepareReport,
-    annotated_durations,
-    build_manifests,
-    multi_file_recording,
-    open_recording,
-    with_duration,
-)
+from recipes.corpora.common import Option, PrepareReport
 from recipes.corpora.config import load_corpus_config
 from recipes.download import DownloadError, download_file, link_or_copy_tree
 from recipes.rttm import Turn, merge_self_overlaps, read_uem
@@ -203,9 +196,7 @@ def download_chime6(
         if base_url is not None:
             raise ValueError("give either corpus_dir (link a copy) or base_url (download), not both")
         return link_or_copy_tree(corpus_dir, target_dir)
-    unknown = sorted(set(splits) - set(SPLITS))
-    if unknown:
-        raise ValueError(f"unknown split(s) {unknown}; choose from {SPLITS}")
+    common.check_splits(splits, SPLITS)
     conf = CONFIG
     base = (base_url or conf["download"]["base_url"]).rstrip("/")
     target = Path(target_dir)
@@ -233,7 +224,7 @@ def download_chime6(
 def track2_uem(uem_file=None) -> Dict[str, List[Tuple[float, float]]]:
     """``{session: [(start, end)]}``: from a Kaldi UEM (ids ``<session>_<array>``) or the conf's starts.
 
-    End = ``12000`` (the track-2 sentinel for "to the end of the file"); build_manifests clips it to
+    End = ``12000`` (the track-2 sentinel for "to the end of the file"); common.build_manifests clips it to
     the recording. Arrays of one session must agree (they do in the official file).
     """
     if uem_file is None:
@@ -261,7 +252,7 @@ def array_path(corpus_dir, split: str, session: str, mic: str, channel: int) -> 
 
 def binaural_recording(session: str, paths: Sequence[Path]) -> Tuple[Recording, List[str]]:
     """One recording of the session's in-ear mics (sorted by speaker): channels 2i, 2i+1 = speaker i."""
-    rec, note = multi_file_recording(session, paths, channels_per_file=2, what="binaural files")
+    rec, note = common.multi_file_recording(session, paths, channels_per_file=2, what="binaural files")
     return rec, [note] if note else []
 
 
@@ -315,12 +306,8 @@ def prepare_chime6(
         raise ValueError(f"mic {mic!r}: choose from {', '.join(MICS)}")
     if mic != "binaural" and channel not in (1, 2, 3, 4):
         raise ValueError(f"channel {channel}: the arrays have channels 1..4")
-    unknown = sorted(set(splits) - set(SPLITS))
-    if unknown:
-        raise ValueError(f"unknown split(s) {unknown}; choose from {SPLITS}")
-    corpus_dir = Path(corpus_dir)
-    if not corpus_dir.is_dir():
-        raise FileNotFoundError(f"corpus directory {corpus_dir} does not exist")
+    common.check_splits(splits, SPLITS)
+    corpus_dir = common.corpus_path(corpus_dir)
     if not (corpus_dir / "transcriptions").is_dir():
         raise FileNotFoundError(
             f"{corpus_dir / 'transcriptions'} not found; expected the CHiME-6 layout "
@@ -406,20 +393,20 @@ def prepare_chime6(
     if not audio:
         raise ValueError(f"no session has audio for mic {mic} under {corpus_dir / 'audio'}")
 
-    last_end = annotated_durations(turns)  # the track-2 UEM ends at the end of the file: no annotated end
+    last_end = common.annotated_durations(turns)  # the track-2 UEM ends at the end of the file: no annotated end
     recordings = {}
     for session in tqdm(sorted(audio), desc=f"CHiME-6 {mic} audio headers", disable=not progress):
         if mic == "binaural":
             rec, notes = binaural_recording(session, audio[session])
             report.notes.extend(notes)
         else:
-            rec = open_recording(audio[session], session)
+            rec = common.open_recording(audio[session], session)
             if rec.num_channels != 1:
                 raise ValueError(f"{audio[session]}: expected a mono array channel, got {rec.num_channels} channels")
         if duration_from_annotations:
             if session not in last_end:
                 raise ValueError(f"{session}: no turn to take the duration from")
-            rec = with_duration(rec, last_end[session])
+            rec = common.with_duration(rec, last_end[session])
         recordings[session] = rec
 
     uem_all = track2_uem(uem_file)
@@ -429,7 +416,7 @@ def prepare_chime6(
             report.uem_notes.append(f"{s}: {split_of[s]} session without a track-2 UEM entry; whole recording scored")
     channels = 0 if mic != "binaural" else None
     if mic == "binaural":
-        # build_manifests takes one channel list for every recording: sessions with the most common
+        # common.build_manifests takes one channel list for every recording: sessions with the most common
         # number of in-ear files are prepared, the others (a missing in-ear mic) are reported.
         counts: Dict[int, int] = {}
         for r in recordings.values():
@@ -451,7 +438,7 @@ def prepare_chime6(
         )
     # after the binaural block, which may leave sessions out
     split_ids = {sp: sorted(s for s in recordings if split_of[s] == sp) for sp in splits}
-    result = build_manifests(
+    result = common.build_manifests(
         recordings,
         turns,
         report,

@@ -186,14 +186,47 @@ def multi_file_recording(
     return rec, note
 
 
-def match_audio(report: PrepareReport, annotated: Iterable[str], audio: Iterable[str]) -> List[str]:
+def match_audio(
+    report: PrepareReport,
+    annotated: Iterable[str],
+    audio: Iterable[str],
+    listed: Optional[Iterable[str]] = None,
+    missing_audio: Callable[[str], str] = str,
+    missing_annotations: Callable[[str], str] = str,
+    none_matched: Optional[str] = None,
+) -> List[str]:
     """The unmatched report: recording ids with annotations but no audio, and audio but no
-    annotations, are listed in ``report`` (and logged); returns the ids with both, sorted."""
+    annotations, are listed in ``report`` (and logged); returns the ids with both, sorted.
+
+    ``listed``: the ids that count as annotated for the audio-without-annotations list (default
+    ``annotated``; TED-LIUM: every talk with an STM, scored segments or not).
+    ``missing_audio`` / ``missing_annotations``: how an id is written in each list (default:
+    the id itself; LibriCSS adds the folder and the missing file). ``none_matched``: no id with
+    both is a ``ValueError`` with this message (after the lists are in ``report``)."""
     annotated, audio = set(annotated), set(audio)
-    report.annotations_without_audio = sorted(annotated - audio)
-    report.audio_without_annotations = sorted(audio - annotated)
+    listed = annotated if listed is None else set(listed)
+    report.annotations_without_audio = sorted(missing_audio(r) for r in annotated - audio)
+    report.audio_without_annotations = sorted(missing_annotations(r) for r in audio - listed)
     report.log_unmatched()
-    return sorted(annotated & audio)
+    matched = sorted(annotated & audio)
+    if not matched and none_matched is not None:
+        raise ValueError(none_matched)
+    return matched
+
+
+def check_splits(splits: Iterable[str], known: Sequence[str]) -> None:
+    """A split outside ``known`` is a ``ValueError`` naming it and the choices."""
+    unknown = sorted(set(splits) - set(known))
+    if unknown:
+        raise ValueError(f"unknown split(s) {unknown}; choose from {known}")
+
+
+def corpus_path(corpus_dir) -> Path:
+    """``corpus_dir`` as a Path; a missing directory is a ``FileNotFoundError`` naming it."""
+    corpus_dir = Path(corpus_dir)
+    if not corpus_dir.is_dir():
+        raise FileNotFoundError(f"corpus directory {corpus_dir} does not exist")
+    return corpus_dir
 
 
 def annotated_durations(

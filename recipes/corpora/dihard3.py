@@ -73,14 +73,8 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from recipes.corpora.common import (
-    Option,
-    PrepareReport,
-    annotated_durations,
-    build_manifests,
-    global_speaker,
-    read_recordings,
-)
+from recipes.corpora import common
+from recipes.corpora.common import Option, PrepareReport
 from recipes.corpora.config import load_corpus_config
 from recipes.download import link_or_copy_tree
 from recipes.rttm import AnnotationError, Turn, read_rttm, read_uem
@@ -248,12 +242,8 @@ def prepare_dihard3(
     """
     if partition not in PARTITIONS:
         raise ValueError(f"partition {partition!r}: choose from {PARTITIONS}")
-    unknown = sorted(set(splits) - set(SPLITS))
-    if unknown:
-        raise ValueError(f"unknown split(s) {unknown}; choose from {SPLITS}")
-    corpus_dir = Path(corpus_dir)
-    if not corpus_dir.is_dir():
-        raise FileNotFoundError(f"corpus directory {corpus_dir} does not exist")
+    common.check_splits(splits, SPLITS)
+    corpus_dir = common.corpus_path(corpus_dir)
     releases = {s: r for s, r in find_releases(corpus_dir).items() if s in splits}
     if not releases:
         raise FileNotFoundError(f"no DIHARD III {'/'.join(splits)} release under {corpus_dir}")
@@ -327,7 +317,9 @@ def prepare_dihard3(
         keep = set(ids)
         for t in split_turns:
             if t.recording_id in keep:
-                turns.append(Turn(t.recording_id, t.start, t.end, global_speaker(t.recording_id, t.speaker), t.channel))
+                turns.append(
+                    Turn(t.recording_id, t.start, t.end, common.global_speaker(t.recording_id, t.speaker), t.channel)
+                )
         for i in ids:
             audio[i] = flacs[i]
             metadata[i] = table.get(i, {"in_core": None, "lang": None, "domain": None, "source": None})
@@ -341,15 +333,15 @@ def prepare_dihard3(
     if not audio:
         raise ValueError(f"no DIHARD III FLAC file to prepare under {corpus_dir} (partition {partition})")
 
-    recordings = read_recordings(
+    recordings = common.read_recordings(
         audio,
         sorted(audio),
         "DIHARD III audio headers",
         progress,
-        durations=annotated_durations(turns, uem_all) if duration_from_annotations else None,
+        durations=common.annotated_durations(turns, uem_all) if duration_from_annotations else None,
     )
 
-    result = build_manifests(
+    result = common.build_manifests(
         recordings,
         turns,
         report,

@@ -84,14 +84,8 @@ if TYPE_CHECKING:  # Lhotse is imported where used (`diar prepare <corpus> --hel
     from lhotse import Recording
 from tqdm import tqdm
 
-from recipes.corpora.common import (
-    Option,
-    PrepareReport,
-    annotated_durations,
-    build_manifests,
-    match_audio,
-    read_recordings,
-)
+from recipes.corpora import common
+from recipes.corpora.common import Option, PrepareReport
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_each, download_file, extract_archive
 from recipes.rttm import AnnotationError, Turn
@@ -358,7 +352,7 @@ def prepare_icsi(
         ``CORPUS_DIR/ICSI`` (else ``CORPUS_DIR/transcripts``).
     :param max_gap: seconds; words of a speaker closer than this form one turn.
     :param splits: split name -> meeting ids (default: the Kaldi/Lhotse split).
-    :return: ``(build_manifests result, PrepareReport)``.
+    :return: ``(common.build_manifests result, PrepareReport)``.
     """
     if mic not in MICS:
         raise ValueError(f"unknown mic {mic!r}; expected one of {', '.join(MICS)}")
@@ -371,11 +365,11 @@ def prepare_icsi(
     turns = read_icsi_turns(
         transcripts, max_gap=max_gap, vocalsounds=vocalsounds, report=report, progress=progress, holes=holes
     )
-    ends = annotated_durations(turns)
+    ends = common.annotated_durations(turns)
     file_name = MICS[mic]["file"]
     found = {p.parent.name: p for p in sorted((corpus_dir / "speech").glob(f"*/{file_name}"))}
-    meetings = match_audio(report, ends, found)
-    recordings = read_recordings(
+    meetings = common.match_audio(report, ends, found)
+    recordings = common.read_recordings(
         found,
         meetings,
         f"ICSI audio headers ({mic})",
@@ -393,7 +387,7 @@ def prepare_icsi(
                 f"annotations): {' '.join(missing)}"
             )
     uem = untimed_uem(recordings, holes, report)
-    result = build_manifests(recordings, turns, report, uem=uem, splits=split_ids, channel=0)
+    result = common.build_manifests(recordings, turns, report, uem=uem, splits=split_ids, channel=0)
     return result, report
 
 

@@ -69,14 +69,8 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from recipes.corpora.common import (
-    Option,
-    PrepareReport,
-    annotated_durations,
-    build_manifests,
-    read_recordings,
-    read_times,
-)
+from recipes.corpora import common
+from recipes.corpora.common import Option, PrepareReport
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_archive
 from recipes.rttm import AnnotationError, Turn, merge_self_overlaps
@@ -139,7 +133,7 @@ def read_meeting_info(path, recording_id: str) -> List[Turn]:
                 f"{len(fields)} tab-separated field(s)",
                 "start_time, end_time, speaker, utterance_id, transcription",
             )
-        start, end = read_times(path, lineno, fields[0], fields[1])
+        start, end = common.read_times(path, lineno, fields[0], fields[1])
         if not (0 <= start < end):
             raise AnnotationError(path, lineno, f"start {start} end {end}", "0 <= start < end (seconds)")
         speaker = fields[2].strip()
@@ -256,25 +250,23 @@ def prepare_libricss(
         f"{len(annotated)} meeting_info.txt files, {n_lines} utterances, {len({t.speaker for t in turns})} speakers"
     )
     report.notes.append(f"{merged} same-speaker overlapping utterance(s) merged into their neighbours")
-    report.annotations_without_audio = sorted(
-        f"{r} ({info[r]['folder']}: no {MICS[mic]})" for r in annotated - set(audio)
-    )
-    report.audio_without_annotations = sorted(
-        f"{r} ({info[r]['folder']}: no transcription/meeting_info.txt)" for r in set(audio) - annotated
-    )
     for r in sorted(set(info) - annotated - set(audio)):
         report.notes.append(f"{r} ({info[r]['folder']}): neither {MICS[mic]} nor transcription/meeting_info.txt")
-    report.log_unmatched()
-    rec_ids = sorted(annotated & set(audio))
-    if not rec_ids:
-        raise ValueError(f"no mini-session under {release} has both {MICS[mic]} and meeting_info.txt")
+    rec_ids = common.match_audio(
+        report,
+        annotated,
+        audio,
+        missing_audio=lambda r: f"{r} ({info[r]['folder']}: no {MICS[mic]})",
+        missing_annotations=lambda r: f"{r} ({info[r]['folder']}: no transcription/meeting_info.txt)",
+        none_matched=f"no mini-session under {release} has both {MICS[mic]} and meeting_info.txt",
+    )
 
-    recordings = read_recordings(
+    recordings = common.read_recordings(
         audio,
         rec_ids,
         f"LibriCSS audio headers ({mic})",
         progress,
-        durations=annotated_durations(turns) if duration_from_annotations else None,
+        durations=common.annotated_durations(turns) if duration_from_annotations else None,
     )
 
     splits = {
@@ -287,7 +279,7 @@ def prepare_libricss(
                 splits[f"{split}_{cond}"] = [r for r in splits[split] if info[r]["condition"] == cond]
     splits = {s: ids for s, ids in splits.items() if ids}
     fields = ("condition", "session", "nominal_overlap_pct", "actual_overlap_pct")
-    result = build_manifests(
+    result = common.build_manifests(
         recordings,
         turns,
         report,

@@ -39,15 +39,8 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from recipes.corpora.common import (
-    Option,
-    PrepareReport,
-    annotated_durations,
-    build_manifests,
-    global_speaker,
-    match_audio,
-    read_recordings,
-)
+from recipes.corpora import common
+from recipes.corpora.common import Option, PrepareReport
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_file, extract_archive
 from recipes.errors import first_items
@@ -216,28 +209,28 @@ def prepare_msdwild(
 
     # global speaker ids
     turns = [
-        Turn(t.recording_id, t.start, t.end, global_speaker(t.recording_id, t.speaker), t.channel)
+        Turn(t.recording_id, t.start, t.end, common.global_speaker(t.recording_id, t.speaker), t.channel)
         for rec in sorted(by_rec)
         for t in by_rec[rec]
     ]
 
     audio = find_wavs(corpus_dir)
-    rec_ids = match_audio(report, by_rec, audio)
-    if not rec_ids:
-        raise ValueError(f"no annotated clip has audio under {corpus_dir} (expected wav/<id>.wav)")
-    recordings = read_recordings(
+    rec_ids = common.match_audio(
+        report, by_rec, audio, none_matched=f"no annotated clip has audio under {corpus_dir} (expected wav/<id>.wav)"
+    )
+    recordings = common.read_recordings(
         audio,
         rec_ids,
         "Reading audio headers",
         progress,
-        durations=annotated_durations(turns) if duration_from_annotations else None,
+        durations=common.annotated_durations(turns) if duration_from_annotations else None,
     )
     split_ids = {s: sorted(members[s] & set(recordings)) for s in splits}
     for s in splits:
         missing = sorted(members[s] - set(recordings))
         if missing:
             report.notes.append(f"{s}: {len(missing)} clip(s) without audio left out: {first_items(missing, 20)}")
-    result = build_manifests(recordings, turns, report, splits=split_ids, channel=0)
+    result = common.build_manifests(recordings, turns, report, splits=split_ids, channel=0)
     return result, report
 
 

@@ -75,7 +75,8 @@ import soundfile
 if TYPE_CHECKING:  # Lhotse is imported where used (`diar prepare <corpus> --help` needs no torch)
     from lhotse import Recording
 
-from recipes.corpora.common import Option, PrepareReport, build_manifests, open_recording, read_recordings, read_times
+from recipes.corpora import common
+from recipes.corpora.common import Option, PrepareReport
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_archive
 from recipes.rttm import AnnotationError, Turn
@@ -142,7 +143,7 @@ def read_stm(path, report: PrepareReport) -> Tuple[List[Turn], int, float]:
             raise AnnotationError(
                 path, lineno, f"{len(fields)} field(s)", "<talk> <channel> <speaker> <start> <end> <label> [words]"
             )
-        start, end = read_times(path, lineno, fields[3], fields[4])
+        start, end = common.read_times(path, lineno, fields[3], fields[4])
         if start < 0:
             raise AnnotationError(path, lineno, f"start {start}", "a non-negative start time (seconds)")
         last_end = max(last_end, end)
@@ -168,7 +169,7 @@ def sph_recording(path: Path, rec_id: str, decoder: str) -> Recording:
                 "PATH; install it with `lhotse install-sph2pipe` and add its folder to PATH, "
                 "or use --sph-decoder soundfile"
             )
-        return open_recording(path, rec_id)
+        return common.open_recording(path, rec_id)
     try:
         info = soundfile.info(str(path))
     except Exception as e:  # noqa: BLE001 - libsndfile error
@@ -277,16 +278,12 @@ def prepare_tedlium(
         )
     report.annotation_summary = "; ".join(summaries)
     annotated = {t.recording_id for t in turns}
-    report.annotations_without_audio = sorted(annotated - set(audio))
-    report.audio_without_annotations = sorted(set(audio) - set(split_of))
     for rec_id in sorted(set(split_of) - annotated):
         report.notes.append(f"{rec_id}: STM without any scored segment")
-    report.log_unmatched()
-    rec_ids = sorted(annotated & set(audio))
-    if not rec_ids:
-        raise ValueError(f"no STM segment of {', '.join(map(str, dirs.values()))} matches a SPHERE file")
+    none_matched = f"no STM segment of {', '.join(map(str, dirs.values()))} matches a SPHERE file"
+    rec_ids = common.match_audio(report, annotated, audio, listed=split_of, none_matched=none_matched)
 
-    recordings = read_recordings(
+    recordings = common.read_recordings(
         audio,
         rec_ids,
         f"TED-LIUM {release} SPHERE headers",
@@ -296,7 +293,7 @@ def prepare_tedlium(
     )
     split_ids = {s: [r for r in rec_ids if split_of[r] == s] for s in dirs}
     split_ids = {s: ids for s, ids in split_ids.items() if ids}
-    result = build_manifests(recordings, turns, report, splits=split_ids)
+    result = common.build_manifests(recordings, turns, report, splits=split_ids)
     for parts in result.values():
         parts["cuts"] = utterance_cuts(parts["cuts"])
     return result, report

@@ -66,7 +66,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
-from recipes.corpora.common import Option, PrepareReport, build_manifests, open_recording
+from recipes.corpora import common
+from recipes.corpora.common import Option, PrepareReport
 from recipes.corpora.config import load_corpus_config
 from recipes.download import DownloadError, credentials, download_file, extract_archive, file_digest
 from recipes.fileio import atomic_path
@@ -348,7 +349,7 @@ def prepare_voxceleb(
     with ThreadPoolExecutor(max(1, num_jobs)) as ex:
         recs = list(
             tqdm(
-                ex.map(lambda r: open_recording(paths[r], r), rec_ids),
+                ex.map(lambda r: common.open_recording(paths[r], r), rec_ids),
                 total=len(rec_ids),
                 desc=f"VoxCeleb{version} audio headers",
                 disable=not progress,
@@ -363,7 +364,7 @@ def prepare_voxceleb(
     for rec_id in rec_ids:
         if rec_id in split_of:
             splits.setdefault(split_of[rec_id], []).append(rec_id)
-    result = build_manifests(recordings, turns, report, splits=splits)
+    result = common.build_manifests(recordings, turns, report, splits=splits)
     return result, report
 
 

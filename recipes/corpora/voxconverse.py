@@ -58,16 +58,8 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from recipes.corpora.common import (
-    Option,
-    PrepareReport,
-    annotated_durations,
-    build_manifests,
-    global_speaker,
-    match_audio,
-    read_id_list,
-    read_recordings,
-)
+from recipes.corpora import common
+from recipes.corpora.common import Option, PrepareReport
 from recipes.corpora.config import load_corpus_config
 from recipes.download import download_file, extract_archive
 from recipes.rttm import Turn, read_rttm
@@ -204,9 +196,7 @@ def prepare_voxconverse(
     """
     if split_dev_ratio is not None and dev_list is not None:
         raise ValueError("give either split_dev_ratio or dev_list, not both")
-    corpus_dir = Path(corpus_dir)
-    if not corpus_dir.is_dir():
-        raise FileNotFoundError(f"corpus directory {corpus_dir} does not exist")
+    corpus_dir = common.corpus_path(corpus_dir)
     root = find_annotation_root(corpus_dir, rttm_dir)
     report = PrepareReport()
 
@@ -224,22 +214,23 @@ def prepare_voxconverse(
             other = split_of.setdefault(t.recording_id, split)
             if other != split:
                 raise ValueError(f"recording {t.recording_id} has RTTMs in both {other}/ and {split}/ under {root}")
-            turns.append(Turn(t.recording_id, t.start, t.end, global_speaker(t.recording_id, t.speaker), t.channel))
+            turns.append(
+                Turn(t.recording_id, t.start, t.end, common.global_speaker(t.recording_id, t.speaker), t.channel)
+            )
     report.annotation_summary = "; ".join(summaries)
     for split, n in merged.items():
         report.notes.append(f"{split}: {n} same-speaker overlapping turn(s) merged into their neighbours")
 
     audio = find_voxconverse_audio(corpus_dir, [root / s for s in OFFICIAL_SPLITS])
-    rec_ids = match_audio(report, split_of, audio)
-    if not rec_ids:
-        raise ValueError(f"no RTTM under {root} matches a WAV file under {corpus_dir}")
+    none_matched = f"no RTTM under {root} matches a WAV file under {corpus_dir}"
+    rec_ids = common.match_audio(report, split_of, audio, none_matched=none_matched)
 
-    recordings = read_recordings(
+    recordings = common.read_recordings(
         audio,
         rec_ids,
         "VoxConverse audio headers",
         progress,
-        durations=annotated_durations(turns) if duration_from_annotations else None,
+        durations=common.annotated_durations(turns) if duration_from_annotations else None,
     )
 
     prepared = set(rec_ids)
@@ -248,7 +239,7 @@ def prepare_voxconverse(
     annotated_dev = sorted(r for r, sp in split_of.items() if sp == "dev")
     if split_dev_ratio is not None or dev_list is not None:
         if dev_list is not None:
-            held = read_id_list(dev_list)
+            held = common.read_id_list(dev_list)
             outside = [i for i in held if split_of.get(i) != "dev"]
             if outside:
                 raise ValueError(
@@ -264,7 +255,7 @@ def prepare_voxconverse(
         splits["dev"] = sorted(i for i in set(held) if i in prepared)
         report.notes.append(f"dev split into train ({len(splits['train'])}) and dev ({len(splits['dev'])}): {how}")
         splits = {s: ids for s, ids in splits.items() if ids}
-    result = build_manifests(recordings, turns, report, splits=splits)
+    result = common.build_manifests(recordings, turns, report, splits=splits)
     return result, report
 
 

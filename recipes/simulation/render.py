@@ -9,15 +9,29 @@ the reference being the first non-noise track). A window of a mixture
 (``MixedCut.truncate`` / ``cut_into_windows``, so a ``MixedCut`` whose tracks are
 truncated) reads only the window's samples of each track.
 
+Reverberation (a track whose recording carries Lhotse's ``ReverbWithImpulseResponse``
+with an RIR recording, as ``diar simulate`` writes it) is applied at 8 kHz, with Lhotse's
+semantics: the track's own samples (the window's piece of it, for a window, as Lhotse
+reverberates a truncated track) convolved with the RIR, shifted by the RIR's peak, and
+scaled back to the track's power at the source rate (``normalize_output``). The 8 kHz
+kernel is the RIR band-limited to 4 kHz in the frequency domain (flat to 3.8 kHz, a
+raised-cosine edge to 4 kHz), centred on its peak so that a peak on an odd 16 kHz sample
+stays in place. The power after reverberation is the 8 kHz output's plus the source's
+power above 4 kHz (its energy at the source rate minus the 8 kHz copy's) times the RIR's
+mean power gain above 4 kHz: exact for speech with little energy above 4 kHz, an
+approximation otherwise (``tests/test_source_cache.py`` measures it against Lhotse).
+Each RIR's kernel is built once per process.
+
 The result is float32 (Lhotse's own mix of a noisy window is float64 under NumPy 2,
 from the SNR gain, and then fails in ``Fbank.extract_batch``).
 
 Where a mixture cannot be rendered exactly from the cache, :class:`NotRenderable` is
-raised and the caller loads it with Lhotse: a track with audio effects (reverberation
-transforms), a source missing from the cache, a track that is not a plain cut, or a
-position that falls between two 8 kHz samples.
+raised and the caller loads it with Lhotse: a track with other audio transforms (or a
+generated RIR, ``rirs: fast``), a source missing from the cache, a track that is not a
+plain cut, or a position that falls between two 8 kHz samples.
 """
 
+import json
 from typing import Optional
 
 import numpy as np
@@ -36,15 +50,15 @@ def _samples_at(seconds: float, rate: int) -> int:
 
 
 def _track_plan(track, cache: SourceCache):
-    """``(key, first8, count8, first_src, count_src, offset8)`` of a non-padding track."""
+    """``(key, first8, count8, first_src, count_src, offset8, reverb kernel or None)`` of a
+    non-padding track."""
     from lhotse.cut import MonoCut
 
     cut = track.cut
     if not isinstance(cut, MonoCut) or not cut.has_recording:
         raise NotRenderable(f"track {cut.id} is a {type(cut).__name__}")
     rec = cut.recording
-    if rec.transforms:
-        raise NotRenderable(f"track {cut.id} has audio transforms ({len(rec.transforms)})")
+    kernel = _reverb_kernel(cut.id, rec) if rec.transforms else None
     key = source_key(rec)
     if key not in cache:
         raise NotRenderable(f"source {key} is not in the cache")
@@ -63,6 +77,7 @@ def _track_plan(track, cache: SourceCache):
         first_src,
         count_src,
         int(round(offset_src * ratio)),
+        kernel,
     )
 
 
@@ -81,13 +96,14 @@ def render(cut, cache: SourceCache, num_samples: Optional[int] = None) -> np.nda
     total = _samples_at(cut.duration, RATE) if num_samples is None else num_samples
     plans = [None if isinstance(t.cut, PaddingCut) else _track_plan(t, cache) for t in tracks]
 
-    def audio(i):
-        key, first8, count8, _, _, _ = plans[i]
-        return cache.samples(key, first8, count8)
-
     def energy(i):
-        key, _, _, first_src, count_src, _ = plans[i]
+        key, _, _, first_src, count_src, _, _ = plans[i]
         return cache.energy(key, first_src, count_src)
+
+    def audio(i):
+        key, first8, count8, _, _, _, kernel = plans[i]
+        x = cache.samples(key, first8, count8)
+        return x if kernel is None else kernel.reverberate(x, energy(i))
 
     # Lhotse: the SNR reference is the first track marked so, else the first non-padding track
     # without an SNR; the mixer's reference energy is the first track's (scaled) energy unless
@@ -133,5 +149,107 @@ def render(cut, cache: SourceCache, num_samples: Optional[int] = None) -> np.nda
 
 
 def _muted_energy(track, cache: SourceCache) -> float:
-    key, _, _, first_src, count_src, _ = _track_plan(track, cache)
-    return cache.energy(key, first_src, count_src)
+    key, _, _, first_src, count_src, _, _ = _track_plan(track, cache)
+    return cache.energy(key, first_src, count_src)  # reverberation keeps the power (normalize_output)
+
+
+BAND_EDGE = (3800.0, 4000.0)  # Hz: the 8 kHz kernel is flat below, zero above, a raised cosine between
+RING = 256  # 8 kHz taps kept on either side of the RIR's span (the band limit's ringing)
+
+
+def _fast_len(n: int) -> int:
+    """The smallest 2^a 3^b 5^c >= n (a cheap FFT size)."""
+    best = 1 << max(n - 1, 0).bit_length()
+    f5 = 1
+    while f5 < best:
+        f35 = f5
+        while f35 < best:
+            m = f35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            f35 *= 3
+        f5 *= 5
+    return best
+
+
+class _Kernel:
+    """One RIR as an 8 kHz reverberation: ``taps`` with the RIR's peak at ``origin``, and
+    ``high_gain``, its mean power gain above 4 kHz at the source rate (see the module doc)."""
+
+    def __init__(self, h: np.ndarray, rate: int):
+        q = rate // RATE
+        shift = int(np.argmax(h))  # Lhotse's shift_index: the output is aligned on the peak
+        n = 1 << (len(h) + 4 * RING * q).bit_length()
+        centred = np.zeros(n)
+        centred[: len(h)] = h
+        centred = np.roll(centred, -shift)  # the peak at time 0, earlier taps at negative lags
+        spectrum = np.fft.rfft(centred)
+        freqs = np.fft.rfftfreq(n, 1 / rate)
+        m = n // q
+        lo, hi = BAND_EDGE
+        w = np.clip((hi - freqs[: m // 2 + 1]) / (hi - lo), 0.0, 1.0)
+        g = np.fft.irfft(spectrum[: m // 2 + 1] * (0.5 - 0.5 * np.cos(np.pi * w)), m)
+        pre, post = -(-shift // q) + RING, -(-(len(h) - shift) // q) + RING
+        self.taps = np.concatenate([g[m - pre :], g[:post]])
+        self.origin = pre
+        high = freqs > RATE / 2
+        self.high_gain = float(np.mean(np.abs(spectrum[high]) ** 2)) if high.any() else 0.0
+        self._spectra = {}
+
+    def reverberate(self, x: np.ndarray, source_power: float) -> np.ndarray:
+        """``x`` (8 kHz, float32) reverberated, length kept, at the power Lhotse gives it:
+        ``source_power`` is the mean square of the track at its source rate."""
+        if not len(x):
+            return x
+        n = _fast_len(len(x) + len(self.taps) - 1)
+        if n not in self._spectra:
+            if len(self._spectra) > 64:
+                self._spectra.clear()
+            self._spectra[n] = np.fft.rfft(self.taps, n)
+        x64 = x.astype(np.float64)
+        y = np.fft.irfft(np.fft.rfft(x64, n) * self._spectra[n], n)[self.origin : self.origin + len(x)]
+        low_in, low_out = float(np.mean(x64**2)), float(np.mean(y**2))
+        power_after = low_out + max(source_power - low_in, 0.0) * self.high_gain
+        if power_after <= 0:
+            return y.astype(np.float32)
+        return (y * np.sqrt(source_power / power_after)).astype(np.float32)
+
+
+_KERNELS: dict = {}
+
+
+def _reverb_kernel(cut_id: str, rec) -> "_Kernel":
+    """The 8 kHz kernel of a recording's one ``ReverbWithImpulseResponse`` (an RIR recording,
+    ``normalize_output``, one RIR channel, the RIR at the source's rate), built once per
+    process; NotRenderable for any other transform chain."""
+    transforms = rec.transforms
+    t = transforms[0] if len(transforms) == 1 else None
+    d = t if isinstance(t, dict) else (t.to_dict() if t is not None else {})
+    kwargs = d.get("kwargs") or {}
+    if d.get("name") != "ReverbWithImpulseResponse":
+        raise NotRenderable(f"track {cut_id} has audio transforms ({len(transforms)}) other than one reverberation")
+    if kwargs.get("rir") is None:
+        raise NotRenderable(f"track {cut_id}: a generated RIR (rirs: fast)")
+    if not kwargs.get("normalize_output", True) or len(kwargs.get("rir_channels") or [0]) != 1:
+        raise NotRenderable(f"track {cut_id}: reverberation without normalize_output, or several RIR channels")
+    rate = rec.sampling_rate
+    if rate % RATE:
+        raise NotRenderable(f"track {cut_id}: {rate} Hz is not a multiple of {RATE} Hz")
+    key = json.dumps(kwargs, sort_keys=True, default=str) + f"@{rate}"
+    if key not in _KERNELS:
+        from lhotse import Recording
+        from lhotse.augmentation.rir import ReverbWithImpulseResponse
+
+        rt = ReverbWithImpulseResponse(**kwargs)
+        rir = rt.rir.to_cut() if isinstance(rt.rir, Recording) else rt.rir
+        if rir.sampling_rate != rate:
+            raise NotRenderable(f"track {cut_id}: the RIR is at {rir.sampling_rate} Hz, the source at {rate} Hz")
+        rir = rir.with_channels(rt.rir_channels)
+        if rt.early_only:
+            rir = rir.truncate(duration=0.05)
+        h = rir.load_audio()[0] * rt.RIR_SCALING_FACTOR  # as Lhotse scales it (float32)
+        if len(_KERNELS) > 4096:
+            _KERNELS.clear()
+        _KERNELS[key] = _Kernel(h.astype(np.float64), rate)
+    return _KERNELS[key]
