@@ -16,6 +16,7 @@ import click
 from recipes.clitools import (
     cuts_in_out,
     executor_options,
+    format_option,
     load_cuts,
     log_prepared,
     num_jobs_option,
@@ -23,6 +24,7 @@ from recipes.clitools import (
     parse_split_files,
     root_option,
     storage_path_option,
+    uem_option,
 )
 
 logger = logging.getLogger("recipes")
@@ -458,14 +460,8 @@ def _restrict_uem(uem_map, turns):
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option(
-    "--uem",
-    type=click.Path(exists=True, dir_okay=False),
-    help="UEM file: clips turns and gives the duration (else audio, else last turn end).",
-)
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "markdown", "latex", "json"]), default="text", show_default=True
-)
+@uem_option("UEM file: clips turns and gives the duration (else audio, else last turn end).")
+@format_option(["text", "markdown", "latex", "json"])
 @click.option(
     "--plot",
     type=click.Path(dir_okay=False),
@@ -518,12 +514,8 @@ def describe(inputs, uem, fmt, plot, output, bib, num_jobs):
 
 @cli.command()
 @click.argument("cuts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
+@format_option(
+    ["text", "markdown", "json"],
     help="text: ranked list of suspicious recordings + summary; json: every channel's figures.",
 )
 @click.option("--plot", type=click.Path(dir_okay=False), help="PNG: lags, speech over non-speech level, VAD P/R.")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from recipes.clitools import load_cuts, one_line_errors
+from recipes.clitools import format_option, load_cuts, one_line_errors, uem_option
 
 logger = logging.getLogger("recipes")
 
@@ -24,11 +24,9 @@ def _is_cutset(path: str) -> bool:
 @click.command("score")
 @click.argument("ref", type=click.Path(exists=True))
 @click.argument("sys_", metavar="SYS", type=click.Path(exists=True))
-@click.option(
-    "--uem",
-    type=click.Path(exists=True, dir_okay=False),
-    help="UEM file: the files and regions scored (default: a CutSet REF's 'uem', else each reference "
-    "file from its first to its last turn, reference or system, as dscore does).",
+@uem_option(
+    "UEM file: the files and regions scored (default: a CutSet REF's 'uem', else each reference "
+    "file from its first to its last turn, reference or system, as dscore does)."
 )
 @click.option(
     "--collar",
@@ -41,7 +39,7 @@ def _is_cutset(path: str) -> bool:
 @click.option(
     "--skip-overlap", is_flag=True, help="Do not score time with two or more reference speakers (md-eval -1)."
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@format_option(["text", "markdown", "json"])
 @click.option("--per-file", is_flag=True, help="Also list every file (text/markdown; JSON always has them).")
 @click.option(
     "--group-by",

@@ -64,6 +64,16 @@ def num_jobs_option(help: str):
     return click.option("--num-jobs", default=1, show_default=True, type=click.IntRange(min=1), help=help)
 
 
+def format_option(choices, help: str = None):
+    """``--format`` (as ``fmt``) of a verb that writes a report: one of ``choices``, default text."""
+    return click.option("--format", "fmt", type=click.Choice(choices), default="text", show_default=True, help=help)
+
+
+def uem_option(help: str):
+    """``--uem FILE``: one existing UEM file (<uri> <channel> <start> <end>, seconds)."""
+    return click.option("--uem", type=click.Path(exists=True, dir_okay=False), help=help)
+
+
 def cuts_in_out(func):
     """The IN_CUTS (an existing manifest) and OUT_CUTS arguments of a verb that maps one CutSet
     to another (fbank, labels)."""

@@ -366,3 +366,22 @@ def test_eend_input_on_real_features():
     out = eend_input(feats)
     assert out.shape == (math.ceil(T / 10), 345)
     np.testing.assert_array_equal(out, naive_subsample(naive_splice(feats, 7), 10))
+
+
+def test_numpy_fbank_reflects_the_edges_as_kaldi():
+    """Samples past either end (snip_edges: false) mirror as Kaldi's ExtractWindow does:
+    -1 -> 0, -2 -> 1, n -> n-1, reflected again while still outside."""
+    from recipes.features.extractors import NumpyFbank
+
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        n = int(rng.integers(1, 40))
+        x = rng.standard_normal(n).astype(np.float32)
+        lo = int(rng.integers(-3 * n, 3 * n))
+        hi = lo + int(rng.integers(0, 4 * n))
+        expected = []
+        for i in range(lo, hi):
+            while not 0 <= i < n:
+                i = -i - 1 if i < 0 else 2 * n - 1 - i
+            expected.append(x[i])
+        assert NumpyFbank._segment(None, x, lo, hi).tolist() == expected

@@ -179,3 +179,20 @@ def test_simulate_sources_cli_builds_the_cache(tmp_path):
     ref = resample_audio(x, sr, 8000)
     got = cache.samples(str(cut.recording.sources[0].source), 0, len(ref))
     assert rel_rms(ref, got) < 1e-3
+
+
+def test_sample_counts_are_lhotses():
+    from lhotse.utils import compute_num_samples
+
+    from recipes.simulation.render import _samples_at
+
+    rng = np.random.default_rng(2)
+    seconds = np.concatenate(
+        [
+            np.round(rng.uniform(-50, 3000, 20000), 3),
+            rng.uniform(0, 100, 2000),
+            (np.arange(-500, 500) + 0.5) / 16000,  # half samples: half away from zero
+        ]
+    ).tolist()
+    for rate in (8000, 16000, 44100):
+        assert [_samples_at(s, rate) for s in seconds] == [compute_num_samples(s, rate) for s in seconds]

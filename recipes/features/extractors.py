@@ -231,6 +231,10 @@ class NumpyFbank:
         n = len(x)
         if lo >= 0 and hi <= n:
             return x[lo:hi]
+        if -n <= lo < n and 0 < hi <= 2 * n:  # one reflection at each end at most: copy only the ends
+            head = x[: max(-lo, 0)][::-1]  # -1, -2, .. -> 0, 1, ..
+            tail = x[2 * n - hi : n][::-1] if hi > n else x[:0]  # n, n+1, .. -> n-1, n-2, ..
+            return np.concatenate([head, x[max(lo, 0) : min(hi, n)], tail])
         idx = np.arange(lo, hi)
         while ((idx < 0) | (idx >= n)).any():
             idx = np.where(idx < 0, -idx - 1, idx)

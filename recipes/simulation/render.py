@@ -32,6 +32,7 @@ plain cut, or a position that falls between two 8 kHz samples.
 """
 
 import json
+import math
 from typing import Optional
 
 import numpy as np
@@ -44,9 +45,18 @@ class NotRenderable(Exception):
 
 
 def _samples_at(seconds: float, rate: int) -> int:
-    from lhotse.utils import compute_num_samples
+    """Lhotse's ``compute_num_samples`` (``round(seconds * rate, 8)``, then half away from
+    zero on its exact binary value) without its ``Decimal``: the fraction of a double below
+    2**52 is exact."""
+    v = round(seconds * rate, 8)
+    a = abs(v)
+    if not a < 2.0**52:
+        from lhotse.utils import compute_num_samples
 
-    return compute_num_samples(seconds, rate)
+        return compute_num_samples(seconds, rate)
+    n = math.floor(a)
+    n += a - n >= 0.5
+    return n if v >= 0 else -n
 
 
 def _track_plan(track, cache: SourceCache):
