@@ -864,6 +864,64 @@ def test_eend_presets_equal_an_independent_eend(tmp_path, src_path, preset):
     assert abs(np.mean([c.duration for c in cuts]) / ref_len - 1) < 0.02
 
 
+@pytest.mark.parametrize("method", ["target-overlap", "eend"])
+def test_dev_blocks_draw_from_every_dev_speaker(tmp_path, src_path, method):
+    """Dev (hours per combination): every combination's mixtures use every speaker of the dev
+    pool (the speakers of the split, from the source manifest), each about equally often."""
+    from recipes.simulation import speaker_in_split
+
+    pool = {c.supervisions[0].speaker for c in load_manifest_lazy(src_path)}
+    dev = {s for s in pool if speaker_in_split(s, "dev", 0.5)}
+    kw = dict(method=method, speakers={2: 0.5, 5: 0.5}, target_overlap=[0.2], calibration_mixtures=50, dev_fraction=0.5)
+    config = load_config(None, shard_size=250, utterances_per_speaker=[2, 4], max_duration=120, **kw)
+    src = load_sources(src_path, supervision=config.supervision, split="dev", dev_fraction=0.5)
+    sim = Simulator(src, config, seed=4, prefix="dev")
+    n = sim.set_hours_per_combination(0.25)
+    out = tmp_path / "dev.jsonl.gz"
+    simulate(sim, n, out, progress=False)
+    used = {}
+    for cut in load_manifest_lazy(out):
+        info = cut.custom["sim"]
+        count = used.setdefault((info["num_speakers"], info.get("target_overlap")), {})
+        for s in {s.speaker for s in cut.supervisions}:
+            count[s] = count.get(s, 0) + 1
+    assert len(used) == 2 and 5 < len(dev) < len(pool)
+    for key, count in used.items():
+        assert set(count) == dev, (key, sorted(set(dev) - set(count)))
+        assert max(count.values()) - min(count.values()) <= 2, (key, count)
+
+
+def test_calibration_batch_replays_the_mixtures_exactly(src_path):
+    """The calibration evaluates all pilots at once (joint_layout_batch): the same offsets, to
+    the bit, as joint_layout gives mixture by mixture (what is written), with and without
+    max_duration; pooled ratios and durations as overlap_speech / Layout.duration give them."""
+    from recipes.simulation.layouts import (
+        batch_overlap_speech,
+        joint_batch,
+        joint_draws,
+        joint_layout,
+        joint_layout_batch,
+        overlap_speech,
+    )
+
+    src = load_sources(src_path)
+    cfg = load_config(None, method="target-overlap", target_overlap=0.2)
+    for k in (1, 3):
+        draws = [joint_draws(np.random.default_rng([7, k, j]), src, k, cfg) for j in range(40)]
+        batch = joint_batch(draws, src)
+        for c, g, max_duration in [(2.0, 1.5, None), (0.7, 0.2, 60.0)]:
+            offs = joint_layout_batch(batch, k, c, g, max_duration)
+            ov = sp = dur = 0.0
+            for p, d in enumerate(draws):
+                seq, o = joint_layout(d, src, k, c, g, max_duration)
+                assert np.array_equal(offs[p][~np.isnan(offs[p])], o)
+                a, b, _ = overlap_speech(o + src.sup_start[seq], o + src.sup_end[seq])
+                ov, sp, dur = ov + a, sp + b, dur + float(np.max(o + src.duration[seq]))
+            got_ov, got_sp, durations = batch_overlap_speech(batch, offs)
+            assert got_ov == pytest.approx(ov, rel=1e-9, abs=1e-9) and got_sp == pytest.approx(sp, rel=1e-9)
+            assert durations.sum() == pytest.approx(dur, rel=1e-12)
+
+
 def test_plan_controls_overlap_and_silence_together(tmp_path, src_path):
     """Per (speaker count, overlap level), read from custom["sim"]: pooled overlap within 1 point of
     its target and silence within 2 points of target_silence; hours in the configured shares."""
@@ -893,3 +951,26 @@ def test_plan_controls_overlap_and_silence_together(tmp_path, src_path):
         assert abs((dur - sp) / dur - 0.1) <= 0.02, (k, level, (dur - sp) / dur)
     total = sum(hours.values())
     assert abs(hours[1] / total - 0.5) < 0.06 and abs(hours[2] / total - 0.25) < 0.05
+
+
+@pytest.mark.slow
+def test_plan_preset_every_combination_on_target(tmp_path, src_path):
+    """conf/simulation/plan_1to5spk.yaml itself (13 combinations, its 1,000 pilots), 3,900
+    mixtures: per combination, read from custom["sim"], overlap within 1 point of its target and
+    silence within 2 points of target_silence; hours in equal shares per speaker count."""
+    out, _ = run(tmp_path, src_path, "preset", 3900, seed=5, config_from="plan_1to5spk")
+    pooled, hours = {}, {}
+    for cut in load_manifest_lazy(out):
+        info = cut.custom["sim"]
+        speech = (1 - info["silence_ratio"]) * cut.duration
+        d = pooled.setdefault((info["num_speakers"], info.get("target_overlap")), [0.0, 0.0, 0.0])
+        d[0] += info["overlap_ratio"] * speech
+        d[1] += speech
+        d[2] += cut.duration
+        hours[info["num_speakers"]] = hours.get(info["num_speakers"], 0.0) + cut.duration
+    assert len(pooled) == 13
+    for (k, level), (ov, sp, dur) in pooled.items():
+        assert abs(ov / sp - (level or 0.0)) <= 0.01, (k, level, ov / sp)
+        assert abs((dur - sp) / dur - info["target_silence"]) <= 0.02, (k, level, (dur - sp) / dur)
+    total = sum(hours.values())
+    assert all(abs(h / total - 0.2) < 0.03 for h in hours.values()), hours

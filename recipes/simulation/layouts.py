@@ -44,10 +44,15 @@ def _draw_combination(rng, combos) -> Tuple[int, Optional[float]]:
     return combos[k][0], combos[k][1]
 
 
-def _draw_speakers_and_utterances(rng, src: Sources, num_speakers: int, lo: int, hi: int):
+def _draw_speakers(rng, src: Sources, num_speakers: int, speakers: Optional[np.ndarray] = None) -> np.ndarray:
+    """``num_speakers`` distinct speaker indices, uniformly (``speakers``: these, already chosen)."""
     if num_speakers > len(src.speakers):
         raise ValueError(f"{num_speakers} speakers per mixture but only {len(src.speakers)} in the sources")
-    spk = rng.choice(len(src.speakers), num_speakers, replace=False)
+    return speakers if speakers is not None else rng.choice(len(src.speakers), num_speakers, replace=False)
+
+
+def _draw_speakers_and_utterances(rng, src: Sources, num_speakers: int, lo: int, hi: int, speakers=None):
+    spk = _draw_speakers(rng, src, num_speakers, speakers)
     out = []
     for s in spk:
         pool = src.by_speaker[s]
@@ -60,10 +65,11 @@ def _ms_ceil(x: float) -> float:
     return math.ceil(x * 1000.0 - 1e-6) / 1000.0
 
 
-def eend_draws(rng, src: Sources, num_speakers: int, cfg: SimulationConfig):
-    """Per speaker: (utterance indices, unit exponentials E); the silences are ``beta * E``."""
+def eend_draws(rng, src: Sources, num_speakers: int, cfg: SimulationConfig, speakers=None):
+    """Per speaker: (utterance indices, unit exponentials E); the silences are ``beta * E``
+    (``speakers``: the mixture's speakers, when chosen by the caller)."""
     lo, hi = cfg.utterances_per_speaker
-    utts = _draw_speakers_and_utterances(rng, src, num_speakers, lo, hi)
+    utts = _draw_speakers_and_utterances(rng, src, num_speakers, lo, hi, speakers)
     return [(u, rng.standard_exponential(len(u))) for u in utts]
 
 
@@ -124,7 +130,7 @@ def _draw_transition(rng, st: ConversationStats, length: float) -> Tuple[int, fl
 
 
 def conversation_layout(
-    rng, src: Sources, num_speakers: int, cfg: SimulationConfig, stats: ConversationStats
+    rng, src: Sources, num_speakers: int, cfg: SimulationConfig, stats: ConversationStats, speakers=None
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Simulated conversation (Landini et al., 2022, measured as :mod:`recipes.simulation.turns`).
 
@@ -146,10 +152,8 @@ def conversation_layout(
     Returns ``(first sources, last sources, offsets)`` of the turns.
     """
     st = stats.for_speakers(num_speakers)
-    if num_speakers > len(src.speakers):
-        raise ValueError(f"{num_speakers} speakers per mixture but only {len(src.speakers)} in the sources")
     lo, hi = cfg.utterances_per_speaker
-    spk = rng.choice(len(src.speakers), num_speakers, replace=False)
+    spk = _draw_speakers(rng, src, num_speakers, speakers)
     pools = [src.windows(int(s)) for s in spk]
     used: set = set()
     left = [len(src.by_speaker[int(s)]) for s in spk]  # sources not used yet, per speaker
@@ -226,13 +230,13 @@ def overlap_speech(
     return float(seg[k >= 2].sum()), speech, by_k
 
 
-def joint_draws(rng, src: Sources, num_speakers: int, cfg: SimulationConfig):
+def joint_draws(rng, src: Sources, num_speakers: int, cfg: SimulationConfig, speakers=None):
     """The random numbers of one ``target-overlap`` mixture (joint control), drawn once so that
     calibration can replay them (common random numbers): the turn order (the speaker changes at
     every turn while another speaker has utterances left), and per turn a uniform
     ``U`` (overlap or pause), ``E_o ~ Exp(1)`` (overlap) and ``E_g ~ Exp(1)`` (pause)."""
     lo, hi = cfg.utterances_per_speaker
-    utts = _draw_speakers_and_utterances(rng, src, num_speakers, lo, hi)
+    utts = _draw_speakers_and_utterances(rng, src, num_speakers, lo, hi, speakers)
     left = [list(u) for u in utts]
     counts = [len(x) for x in left]
     seq, who, last = [], [], -1
@@ -310,3 +314,74 @@ def joint_layout(
         if off + s1[j] > last_end or j == 0:
             last_end, last_start = off + s1[j], off + s0[j]
     return seq[: len(offs)], np.asarray(offs)
+
+
+def joint_batch(draws_list, src: Sources) -> dict:
+    """Many mixtures' :func:`joint_draws` padded into ``(mixtures, turns)`` arrays, for
+    :func:`joint_layout_batch` (calibration evaluates the same pilots many times)."""
+    n = np.array([len(d[0]) for d in draws_list], dtype=np.int64)
+    shape = (len(draws_list), int(n.max()) if len(n) else 0)
+    out = {"n": n, "seq": np.zeros(shape, np.int64), "who": np.zeros(shape, np.int64)}
+    for name in ("u", "e_o", "e_g"):
+        out[name] = np.zeros(shape)
+    for p, (seq, who, u, e_o, e_g) in enumerate(draws_list):
+        m = len(seq)
+        out["seq"][p, :m], out["who"][p, :m], out["u"][p, :m] = seq, who, u
+        out["e_o"][p, :m], out["e_g"][p, :m] = e_o, e_g
+    out["s0"], out["s1"], out["dur"] = src.sup_start[out["seq"]], src.sup_end[out["seq"]], src.duration[out["seq"]]
+    return out
+
+
+def joint_layout_batch(
+    batch: dict,
+    num_speakers: int,
+    overlap_scale: float,
+    pause_scale: float,
+    max_duration: Optional[float] = None,
+) -> np.ndarray:
+    """:func:`joint_layout` of every mixture of a :func:`joint_batch` at once (the same float
+    operations, one turn index at a time for all mixtures): ``(mixtures, turns)`` offsets,
+    NaN where a mixture has no such turn (or ended before it at ``max_duration``)."""
+    n, who, u, e_o, e_g = batch["n"], batch["who"], batch["u"], batch["e_o"], batch["e_g"]
+    s0, s1, dur = batch["s0"], batch["s1"], batch["dur"]
+    num, turns = who.shape
+    rows = np.arange(num)
+    own_end = np.full((num, num_speakers), -np.inf)
+    last_end, last_start = np.zeros(num), np.zeros(num)
+    alive = np.ones(num, dtype=bool)
+    offs = np.full((num, turns), np.nan)
+    for j in range(turns):
+        act = alive & (j < n)
+        if not act.any():
+            break
+        w, a, b, d = who[:, j], s0[:, j], s1[:, j], dur[:, j]
+        mine = own_end[rows, w]
+        if j == 0:
+            t = a.copy()
+        else:
+            t = last_end + pause_scale * e_g[:, j]
+            if overlap_scale > 0:
+                room = np.minimum(np.minimum(last_end - last_start, b - a), last_end - (mine + a) - 0.002)
+                over = (w != who[:, j - 1]) & (u[:, j] < OVERLAP_PROBABILITY) & (room > 0)
+                t = np.where(over, last_end - np.minimum(overlap_scale * e_o[:, j], room), t)
+        off = np.maximum(np.maximum(t - a, mine + 0.001), 0.0)
+        off = np.ceil(off * 1000.0 - 1e-6) / 1000.0
+        if max_duration and j > 0:
+            alive &= ~(act & (off + d > max_duration))
+            act &= alive
+        offs[act, j] = off[act]
+        own_end[rows[act], w[act]] = off[act] + d[act]
+        new = act & ((off + b > last_end) | (j == 0))
+        last_end = np.where(new, off + b, last_end)
+        last_start = np.where(new, off + a, last_start)
+    return offs
+
+
+def batch_overlap_speech(batch: dict, offs: np.ndarray) -> Tuple[float, float, np.ndarray]:
+    """Pooled ``(overlap, speech)`` seconds of a batch's mixtures at offsets ``offs`` and each
+    mixture's duration (as :func:`overlap_speech` and :meth:`Layout.duration` per mixture)."""
+    placed = ~np.isnan(offs)
+    durations = np.nanmax(np.where(placed, offs + batch["dur"], np.nan), axis=1)
+    shift = (np.cumsum(durations + 1.0) - (durations + 1.0))[:, None]  # mixtures side by side
+    ov, sp, _ = overlap_speech((offs + batch["s0"] + shift)[placed], (offs + batch["s1"] + shift)[placed])
+    return ov, sp, durations

@@ -15,11 +15,14 @@ from recipes.simulation.layouts import (
     OVERLAP_PROBABILITY,
     Layout,
     _draw_combination,
+    batch_overlap_speech,
     conversation_layout,
     eend_draws,
     eend_layout,
+    joint_batch,
     joint_draws,
     joint_layout,
+    joint_layout_batch,
     overlap_speech,
 )
 from recipes.simulation.sources import Sources
@@ -76,52 +79,54 @@ class Simulator:
         return f"{k}spk" + ("" if level is None else f"@{level}")
 
     def _pilot_joint(self, pilots, k: int, c: float, g: float) -> Tuple[float, float, float]:
-        ov = sp = dur = 0.0
-        for draws in pilots:
-            srcs, offs = joint_layout(draws, self.src, k, c, g, self.cfg.max_duration)
-            o, s, _ = overlap_speech(offs + self.src.sup_start[srcs], offs + self.src.sup_end[srcs])
-            ov, sp, dur = ov + o, sp + s, dur + float(np.max(offs + self.src.duration[srcs]))
-        return (ov / sp if sp else 0.0), ((dur - sp) / dur if dur else 0.0), dur / len(pilots)
+        """Pooled ``(overlap / speech, silence / duration, mean duration)`` of the pilot batch."""
+        offs = joint_layout_batch(pilots, k, c, g, self.cfg.max_duration)
+        ov, sp, durations = batch_overlap_speech(pilots, offs)
+        dur = float(durations.sum())
+        return (ov / sp if sp else 0.0), ((dur - sp) / dur if dur else 0.0), dur / len(durations)
 
     def _calibrate_joint(self, k: int, level: Optional[float]) -> Tuple[float, float]:
         """``(overlap_scale, pause_scale)`` whose pooled pilot overlap / speech equals ``level``
         (0 for one speaker) and silence / duration ``target_silence``: bisection on the overlap
-        scale at pause scale 0, then on the pause scale (common random numbers)."""
+        scale at pause scale 0, then on the pause scale, then both once more (the pauses change
+        the overlap a little); pilots replayed with common random numbers, all at once
+        (:func:`joint_layout_batch`)."""
         m = self.cfg.calibration_mixtures
         target_sil = float(self.cfg.target_silence)
         tag = int(round((level or 0) * 1e6))
-        pilots = [
-            joint_draws(np.random.default_rng([self.seed, 1 << 41, k, tag, j]), self.src, k, self.cfg) for j in range(m)
-        ]
-        c = 0.0
-        if level is not None and k > 1:
+        rngs = (np.random.default_rng([self.seed, 1 << 41, k, tag, j]) for j in range(m))
+        pilots = joint_batch([joint_draws(r, self.src, k, self.cfg) for r in rngs], self.src)
+
+        def bisect(f, target):  # f increasing on [0, 60] s
             lo, hi = 0.0, 60.0
-            if self._pilot_joint(pilots, k, hi, 0.0)[0] < level:
+            for _ in range(18):
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if f(mid) < target else (lo, mid)
+            return round((lo + hi) / 2, 6)
+
+        c = g = 0.0
+        if level is not None and k > 1:
+            top = self._pilot_joint(pilots, k, 60.0, 0.0)[0]
+            if top < level:
                 raise ValueError(
-                    f"target overlap {level} for {k} speakers is out of reach with these sources "
-                    f"(at most {self._pilot_joint(pilots, k, hi, 0.0)[0]:.3f})"
+                    f"target overlap {level} for {k} speakers is out of reach with these sources (at most {top:.3f})"
                 )
-            for _ in range(15):
-                mid = (lo + hi) / 2
-                lo, hi = (mid, hi) if self._pilot_joint(pilots, k, mid, 0.0)[0] < level else (lo, mid)
-            c = round((lo + hi) / 2, 6)
-        lo, hi = 0.0, 60.0
-        sil0 = self._pilot_joint(pilots, k, c, 0.0)[1]
-        if sil0 > target_sil:
-            logger.warning(
-                "target-overlap: %d speakers @ %s: silence is %.3f without pauses (the sources' own "
-                "silence), above target_silence %.3f",
-                k,
-                level,
-                sil0,
-                target_sil,
-            )
-            g = 0.0
-        else:
-            for _ in range(15):
-                mid = (lo + hi) / 2
-                lo, hi = (mid, hi) if self._pilot_joint(pilots, k, c, mid)[1] < target_sil else (lo, mid)
-            g = round((lo + hi) / 2, 6)
+        for _ in range(2):  # pauses move the overlap a little (they change the rooms): solve twice
+            if level is not None and k > 1:
+                c = bisect(lambda x: self._pilot_joint(pilots, k, x, g)[0], level)
+            sil0 = self._pilot_joint(pilots, k, c, 0.0)[1]
+            if sil0 > target_sil:
+                logger.warning(
+                    "target-overlap: %d speakers @ %s: silence is %.3f without pauses (the sources' own "
+                    "silence), above target_silence %.3f",
+                    k,
+                    level,
+                    sil0,
+                    target_sil,
+                )
+                g = 0.0
+                break
+            g = bisect(lambda x: self._pilot_joint(pilots, k, c, x)[1], target_sil)
         ov, sil, mean_dur = self._pilot_joint(pilots, k, c, g)
         self.calibration[self._key(k, level)] = {
             "speakers": k,
@@ -193,24 +198,47 @@ class Simulator:
     def rng(self, index: int):
         return np.random.default_rng([self.seed, index])
 
-    def layout(self, index: int, combination: Optional[Tuple[int, Optional[float]]] = None) -> Layout:
+    def block_speakers(self, block: int, position: int, num_speakers: int) -> np.ndarray:
+        """Speakers of mixture ``position`` of combination block ``block``: every block walks
+        through the whole speaker pool, ``num_speakers`` at a time, in a fresh random order per
+        pass (a pass's last mixture is topped up from the head of its order), so the first
+        ``ceil(pool / num_speakers)`` mixtures of a block use every speaker and usage stays even."""
+        n = len(self.src.speakers)
+        if num_speakers > n:
+            raise ValueError(f"{num_speakers} speakers per mixture but only {n} in the sources")
+        per_pass = -(-n // num_speakers)
+        turn, c = divmod(position, per_pass)
+        order = np.random.default_rng([self.seed, 1 << 42, block, turn]).permutation(n)
+        chunk = order[c * num_speakers : (c + 1) * num_speakers]
+        return np.concatenate([chunk, order[: num_speakers - len(chunk)]]) if len(chunk) < num_speakers else chunk
+
+    def layout(
+        self, index: int, combination: Optional[Tuple[int, Optional[float]]] = None, block: Optional[int] = None
+    ) -> Layout:
+        """Mixture ``index``. With combination blocks (:meth:`set_hours_per_combination`) its
+        block gives the combination and the speakers (:meth:`block_speakers`); ``block`` names
+        the block while they are being laid out."""
         rng = self.rng(index)
+        speakers = None
+        if block is None and combination is None and self.blocks:
+            block = min(bisect.bisect_right([e for e, _ in self.blocks], index), len(self.blocks) - 1)
+            combination = self.blocks[block][1]
+        if block is not None:
+            start = self.blocks[block - 1][0] if block > 0 else 0
+            speakers = self.block_speakers(block, index - start, combination[0])
         if combination is not None:
             k, level = combination
-        elif self.blocks:
-            k, level = self.blocks[min(bisect.bisect_right([e for e, _ in self.blocks], index), len(self.blocks) - 1)][
-                1
-            ]
         else:
             k, level = _draw_combination(rng, self.combos)
         last = None
         if self.cfg.method == "conversation":
-            srcs, last, offs = conversation_layout(rng, self.src, k, self.cfg, self.conv_stats)
+            srcs, last, offs = conversation_layout(rng, self.src, k, self.cfg, self.conv_stats, speakers)
         elif self.joint:
             c, g = self.scales[(k, level)]
-            srcs, offs = joint_layout(joint_draws(rng, self.src, k, self.cfg), self.src, k, c, g, self.cfg.max_duration)
+            draws = joint_draws(rng, self.src, k, self.cfg, speakers)
+            srcs, offs = joint_layout(draws, self.src, k, c, g, self.cfg.max_duration)
         else:
-            draws = eend_draws(rng, self.src, k, self.cfg)
+            draws = eend_draws(rng, self.src, k, self.cfg, speakers)
             srcs, offs = eend_layout(draws, self.src, self.betas[(k, level)])
         lay = Layout(srcs, offs, k, level, last=last)
         lay.rng = rng  # noise draws continue the same stream
@@ -284,15 +312,17 @@ class Simulator:
 
     def set_hours_per_combination(self, hours: float) -> int:
         """Give every combination its own block of consecutive mixture indices, just long
-        enough for at least ``hours`` (mixture ``i`` of a block is ``layout(i, combination)``,
-        so the durations summed here are exactly those written); returns the number of mixtures."""
+        enough for at least ``hours`` (mixture ``i`` of block ``b`` is ``layout(i, combination,
+        block=b)``, so the durations summed here are exactly those written); each block uses the
+        whole speaker pool (:meth:`block_speakers`). Returns the number of mixtures."""
         self.blocks, end = [], 0
-        for k, level, _ in self.combos:
+        for b, (k, level, _) in enumerate(self.combos):
             total = 0.0
+            self.blocks.append((end, (k, level)))  # its start, while it grows
             while total < hours * 3600:
-                total += self.layout(end, (k, level)).duration(self.src)
+                total += self.layout(end, (k, level), block=b).duration(self.src)
                 end += 1
-            self.blocks.append((end, (k, level)))
+            self.blocks[b] = (end, (k, level))
         return end
 
 
