@@ -17,7 +17,8 @@ statistics of 20,000 h stay well under 2 GiB. Progress is shown in hours.
 """
 
 from array import array
-from typing import Iterator, Mapping, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -222,7 +223,7 @@ def _batch_stats(shared: dict, path: str, first_lineno: int, lines: list) -> lis
     return items
 
 
-BATCH_LINES = 256  # manifest lines per task with num_jobs > 1
+BATCH_LINES = 256  # manifest lines per vectorised batch (and per task with num_jobs > 1)
 
 
 def _batches(path, size: int):
@@ -237,19 +238,78 @@ def _batches(path, size: int):
             yield str(path), lineno, batch
 
 
+def gzip_members(path) -> Optional[List[Tuple[str, int, int]]]:
+    """``[(shard name, byte offset, byte length)]`` when the manifest at ``path`` is the
+    byte concatenation of the gzipped shards its ``<stem>.shards.txt`` lists (what ``diar
+    simulate`` writes): sizes that add up to the file's, each range starting with gzip's
+    magic bytes. Else None. Each range is a complete gzip stream of whole lines, so that
+    workers can read and decompress their own ranges."""
+    p = Path(path)
+    if not p.name.endswith(".jsonl.gz"):
+        return None
+    listing = p.with_name(p.name[: -len(".jsonl.gz")] + ".shards.txt")
+    if not listing.is_file():
+        return None
+    names = [x.strip() for x in listing.read_text().splitlines() if x.strip()]
+    try:
+        sizes = [(p.parent / n).stat().st_size for n in names]
+    except OSError:
+        return None
+    if not names or sum(sizes) != p.stat().st_size:
+        return None
+    out, offset = [], 0
+    with open(p, "rb") as f:
+        for name, size in zip(names, sizes):
+            f.seek(offset)
+            if f.read(2) != b"\x1f\x8b":
+                return None
+            out.append((name, offset, size))
+            offset += size
+    return out
+
+
+def _member_stats(shared: dict, path: str, name: str, offset: int, length: int) -> list:
+    """The items of the lines in one gzip member of the manifest (a worker reads it itself)."""
+    import gzip
+    import io
+
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read(length)
+    where = str(Path(path).with_name(name))
+    items, batch, first = [], [], 1
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as g:
+        for lineno, line in enumerate(g, 1):
+            batch.append(line)
+            if len(batch) == BATCH_LINES:
+                items += _batch_stats(shared, where, first, batch)
+                batch, first = [], lineno + 1
+    if batch:
+        items += _batch_stats(shared, where, first, batch)
+    return items
+
+
 def iter_cutset_stats(
     path, uem: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None, progress: bool = True, num_jobs: int = 1
 ) -> Iterator:
     """Per-recording statistics of the CutSet manifest at ``path`` (JSONL, gzipped or not),
     in file order, with :func:`recipes.stats.cutset_stats`'s rules (UEM, target-speaker
     cuts once, other channels of a span once); one pass, a progress bar in hours.
-    ``num_jobs > 1``: lines are parsed and measured on that many local processes, in
-    batches of ``BATCH_LINES``, a few batches ahead (memory stays bounded)."""
+    ``num_jobs > 1``: lines are parsed and measured on that many local processes, a few
+    tasks ahead (memory stays bounded): each task a gzip member when the manifest is the
+    concatenation of ``diar simulate``'s shards (:func:`gzip_members`: the workers read
+    and decompress it themselves), else a batch of ``BATCH_LINES`` lines read here."""
     from tqdm import tqdm
 
     from recipes.parallel import map_tasks
 
-    results = map_tasks(_batch_stats, _batches(path, BATCH_LINES), num_jobs, progress=False, shared={"uem": uem})
+    shared = {"uem": uem}
+    members = gzip_members(path) if num_jobs > 1 else None
+    if members:
+        tasks = ((str(path), name, offset, length) for name, offset, length in members)
+        results = map_tasks(_member_stats, tasks, num_jobs, progress=False, shared=shared)
+    else:
+        results = map_tasks(_batch_stats, _batches(path, BATCH_LINES), num_jobs, progress=False, shared=shared)
     seen, spans = set(), set()
     with tqdm(
         desc=f"describe {path}", unit="h", disable=not progress, bar_format="{desc}: {n:.1f} h [{elapsed}, {rate_fmt}]"

@@ -196,3 +196,21 @@ def test_sample_counts_are_lhotses():
     ).tolist()
     for rate in (8000, 16000, 44100):
         assert [_samples_at(s, rate) for s in seconds] == [compute_num_samples(s, rate) for s in seconds]
+
+
+def test_plain_pcm16_sources_are_read_as_lhotse_reads_them(tmp_path):
+    from lhotse import Recording
+
+    from recipes.simulation.cache import read_pcm16
+
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal(12345) * 0.2).clip(-1, 1).astype(np.float32)
+    for name, subtype in (("a.flac", "PCM_16"), ("b.wav", "PCM_16"), ("c.wav", "FLOAT")):
+        sf.write(str(tmp_path / name), x, 16000, subtype=subtype)
+        rec = Recording.from_file(tmp_path / name)
+        got = read_pcm16(rec)
+        if subtype == "FLOAT":
+            assert got is None  # not 16-bit PCM: Lhotse reads it
+        else:
+            assert got.dtype == np.float32 and np.array_equal(got, rec.load_audio()[0])
+    assert read_pcm16(Recording.from_file(tmp_path / "a.flac").resample(8000)) is None  # a transform

@@ -13,7 +13,7 @@ from lhotse.cut import MixedCut, MixTrack, MonoCut, PaddingCut
 from recipes.cli import cli
 from recipes.simulation import Simulator, load_config, load_sources, simulate
 from recipes.stats import build_report, cutset_stats, format_report
-from recipes.stats_stream import cutset_stats_from_file, round8
+from recipes.stats_stream import cutset_stats_from_file, gzip_members, round8
 from tests.fixtures.sources import manifest_sources
 
 
@@ -101,6 +101,27 @@ def test_simulated_mixtures_equal_lhotse(tmp_path):
         cutset_stats(CutSet.from_jsonl_lazy(tmp_path / "all.jsonl.gz"), uem=uem),
         cutset_stats_from_file(tmp_path / "all.jsonl.gz", uem=uem, progress=False),
     )
+
+
+def test_workers_read_the_shards_of_a_simulated_manifest(tmp_path):
+    """``diar simulate`` writes X.jsonl.gz as its shards' gzip bytes: with 2 jobs each worker
+    decompresses its own shards, and the statistics are the Lhotse path's, in order."""
+    src = tmp_path / "src.jsonl.gz"
+    manifest_sources(num_speakers=8, per_speaker=6, seed=2).to_file(src)
+    cfg = load_config(None, shard_size=7)
+    out = tmp_path / "mix.jsonl.gz"
+    simulate(
+        Simulator(load_sources(src, supervision=cfg.supervision), cfg, seed=1, prefix="m"), 30, out, progress=False
+    )
+    members = gzip_members(out)
+    assert members is not None and len(members) == 5  # 30 mixtures, 7 per shard
+    expected = cutset_stats(CutSet.from_jsonl_lazy(out))
+    assert_same(expected, cutset_stats_from_file(out, progress=False, num_jobs=2))
+    # a listing that does not add up to the file: lines read here, the same result
+    listing = tmp_path / "mix.shards.txt"
+    listing.write_text("\n".join(listing.read_text().split()[:-1]) + "\n")
+    assert gzip_members(out) is None
+    assert_same(expected, cutset_stats_from_file(out, progress=False, num_jobs=2))
 
 
 def test_recording_cuts_equal_lhotse(tmp_path):
