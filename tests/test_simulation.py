@@ -592,6 +592,48 @@ def test_conversation_turns_are_stretches_of_one_source_utterance(tmp_path):
     assert abs(np.median(lengths) - np.median(real_lengths)) < 0.15 * np.median(real_lengths)
 
 
+def test_conversation_turn_audio_is_the_source_stretch(tmp_path):
+    """Real audio: utterances with pauses of 0.4-0.8 s split by `prepare_sources`; a turn of
+    several segments loads (through Lhotse) exactly the source recording's samples over its span."""
+    from recipes.corpora.demo import SPEAKERS, voiced_signal
+
+    rng, sr, cuts = np.random.default_rng(0), 16000, []
+    for spk in list(SPEAKERS)[:3]:
+        for u in range(3):
+            parts = [np.zeros(int(0.3 * sr), np.float32)]
+            for _ in range(4):
+                parts += [voiced_signal(spk, rng.uniform(1, 3), rng, sr), np.zeros(int(rng.uniform(0.4, 0.8) * sr))]
+            path = tmp_path / f"{spk}-{u}.wav"
+            sf.write(str(path), np.concatenate(parts).astype(np.float32), sr)
+            dur = sf.info(str(path)).duration
+            cuts.append(make_cut(f"{spk}-{u}", spk, dur, (0.0, dur), str(path), sr))
+    segments = list(prepare_sources(CutSet.from_cuts(cuts), progress=False))
+    assert len(segments) == 4 * len(cuts)
+    CutSet.from_cuts(segments).to_file(tmp_path / "src.jsonl.gz")
+    write_rttm(conversation_rttm_turns(num_recordings=5, seed=1), tmp_path / "real.rttm")
+    out, _ = run(
+        tmp_path,
+        tmp_path / "src.jsonl.gz",
+        "audio",
+        3,
+        method="conversation",
+        speakers={3: 1.0},
+        utterances_per_speaker=[3, 4],
+        conversation_stats=str(tmp_path / "real.rttm"),
+    )
+    multi = 0
+    for mix in load_manifest_lazy(out):
+        assert mix.load_audio().shape == (1, mix.num_samples)
+        for t in mix.tracks:
+            if len(t.cut.id.split("+")) == 2:  # <first segment id>+<segments after it>
+                x = t.cut.load_audio()[0]
+                whole, _ = sf.read(t.cut.recording.sources[0].source, dtype="float32")
+                start = int(round(t.cut.start * sr))
+                assert np.array_equal(x, whole[start : start + len(x)])
+                multi += 1
+    assert multi >= 3
+
+
 def test_conversation_goal_on_synthetic_turns(tmp_path):
     """The fast version of the realdata goal: 3-speaker conversations of known turn-taking."""
     (tmp_path / "syn").mkdir()

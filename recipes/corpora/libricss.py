@@ -159,25 +159,18 @@ def find_release_dir(corpus_dir) -> Path:
 # download
 
 
-def download_libricss(
-    target_dir,
-    base_url: Optional[str] = None,
-    url: Optional[str] = None,
-    sha256: Optional[str] = None,
-    force: bool = False,
-    progress: bool = True,
-) -> Path:
+def download_libricss(target_dir, **fetch) -> Path:
     """Download ``for_release.zip`` (about 6.4 GB) into ``target_dir/downloads/`` (resumable
     ``.part`` file) and extract it into ``target_dir`` (giving ``target_dir/for_release/``).
 
-    :param base_url: a mirror holding ``for_release.zip`` (the file ``<base_url>/for_release.zip``).
-    :param url: the full URL (default: the Google Drive link of conf/corpora/libricss.yaml).
-    :param sha256: expected digest; none is published, so by default only the size is checked.
+    ``fetch`` takes :func:`recipes.download.download_archive`'s keywords: ``base_url`` (a
+    mirror holding ``for_release.zip``), ``url`` (the full URL; default: the Google Drive
+    link of conf/corpora/libricss.yaml), ``sha256`` (none is published, so by default only
+    the size is checked), ``force`` and ``progress``.
+
     :return: ``target_dir``.
     """
-    conf = load_corpus_config("libricss")
-    entry = conf["archive"]
-    download_archive(entry, target_dir, base_url=base_url, url=url, sha256=sha256, force=force, progress=progress)
+    download_archive(load_corpus_config("libricss")["archive"], target_dir, **fetch)
     return Path(target_dir)
 
 

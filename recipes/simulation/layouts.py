@@ -1,9 +1,10 @@
 """Layouts: where each source utterance goes in a mixture (``eend``, ``conversation``; ``target-overlap``
 is ``eend`` with a calibrated silence scale, see :mod:`recipes.simulation.simulator`)."""
 
+import bisect
 import math
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -38,10 +39,23 @@ class Layout:
         return float(np.max(self.offsets + self.spans(src)[2]))
 
 
-def _draw_combination(rng, combos) -> Tuple[int, Optional[float]]:
-    probs = np.array([p for _, _, p in combos])
-    k = int(rng.choice(len(combos), p=probs / probs.sum())) if len(combos) > 1 else 0
+def _draw_combination(rng, combos, cdf: Optional[List[float]] = None) -> Tuple[int, Optional[float]]:
+    """A combination by its probability: ``rng.choice(len(combos), p=...)`` (the same draw;
+    ``cdf``: the cumulative probabilities, normalised as numpy does, when precomputed)."""
+    if len(combos) == 1:
+        return combos[0][0], combos[0][1]
+    if cdf is None:
+        cdf = combination_cdf(combos)
+    k = bisect.bisect_right(cdf, rng.random())
     return combos[k][0], combos[k][1]
+
+
+def combination_cdf(combos) -> List[float]:
+    """Cumulative combination probabilities as ``Generator.choice`` computes them."""
+    probs = np.array([p for _, _, p in combos])
+    cdf = (probs / probs.sum()).cumsum()
+    cdf /= cdf[-1]
+    return cdf.tolist()
 
 
 def _draw_speakers(rng, src: Sources, num_speakers: int, speakers: Optional[np.ndarray] = None) -> np.ndarray:
@@ -77,13 +91,13 @@ def eend_layout(draws, src: Sources, beta: float) -> Tuple[np.ndarray, np.ndarra
     """Offsets of the EEND algorithm: silence ``beta * E_j`` before every utterance,
     each offset rounded up to a whole millisecond (so a speaker never overlaps itself)."""
     srcs, offs = [], []
+    ceil = math.ceil
     for utts, e in draws:
         pos = 0.0
-        durs = src.duration[utts]
-        for j in range(len(utts)):
-            off = _ms_ceil(pos + beta * e[j])
+        for d, x in zip(src.duration[utts].tolist(), e.tolist()):
+            off = ceil((pos + beta * x) * 1000.0 - 1e-6) / 1000.0  # _ms_ceil, inlined
             offs.append(off)
-            pos = off + durs[j]
+            pos = off + d
         srcs.append(utts)
     return np.concatenate(srcs), np.asarray(offs)
 
@@ -217,8 +231,21 @@ def conversation_layout(
 def overlap_speech(
     starts: np.ndarray, ends: np.ndarray, speakers: Optional[np.ndarray] = None, max_k: int = 6
 ) -> Tuple[float, float, np.ndarray]:
-    """``(overlap, speech, seconds with exactly k speakers for k = 1..max_k-1)`` of intervals
-    (a speaker's own intervals must not overlap; they do not in any layout here)."""
+    """``(overlap, speech, seconds with exactly k speakers for k = 0..max_k-1)`` of intervals
+    (a speaker's own intervals must not overlap; they do not in any layout here; ``k = 0``: the
+    gaps between them). A sweep over the sorted boundaries (ends first at equal times); plain
+    Python for one mixture's few intervals (numpy's per-call cost dominates there), numpy for many."""
+    if len(starts) <= 256:
+        ev = sorted([(x, 1) for x in starts.tolist()] + [(x, -1) for x in ends.tolist()])
+        acc = [0.0] * max_k
+        top = max_k - 1
+        k, prev = 0, ev[0][0] if ev else 0.0
+        for x, d in ev:
+            acc[k if k < top else top] += x - prev
+            k += d
+            prev = x
+        by_k = np.asarray(acc)
+        return float(sum(acc[2:])), float(sum(acc[1:])), by_k
     t = np.concatenate([starts, ends])
     d = np.concatenate([np.ones(len(starts), np.int64), -np.ones(len(ends), np.int64)])
     order = np.lexsort((d, t))  # at equal times, ends (-1) first
@@ -239,20 +266,22 @@ def joint_draws(rng, src: Sources, num_speakers: int, cfg: SimulationConfig, spe
     utts = _draw_speakers_and_utterances(rng, src, num_speakers, lo, hi, speakers)
     left = [list(u) for u in utts]
     counts = [len(x) for x in left]
+    total = sum(counts)
     seq, who, last = [], [], -1
-    for x in rng.random(sum(counts)).tolist():  # the next speaker: another one while any is left
-        w = [c if k != last else 0 for k, c in enumerate(counts)]  # (weighted by what it has left)
-        total = sum(w)
-        if total == 0:
+    for x in rng.random(total).tolist():  # the next speaker: another one while any is left
+        avail = total - (counts[last] if last >= 0 else 0)  # (weighted by what it has left)
+        if avail == 0:
             k = last
         else:
-            acc, k, target = 0, 0, x * total
-            for k, c in enumerate(w):
-                acc += c
-                if target < acc:
-                    break
+            acc, target = 0, x * avail
+            for k, c in enumerate(counts):
+                if k != last:
+                    acc += c
+                    if target < acc:
+                        break
         seq.append(left[k].pop())
         counts[k] -= 1
+        total -= 1
         who.append(k)
         last = k
     n = len(seq)

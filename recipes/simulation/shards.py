@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+import numpy as np
+
 from recipes.fileio import clear_disk_errors
 from recipes.simulation.layouts import overlap_speech
 from recipes.simulation.simulator import Simulator, _Accumulator
@@ -22,10 +24,11 @@ def _write_shard(sim: "Simulator", shard: int, lo: int, hi: int, path: str) -> T
     lines = []
     for i in range(lo, hi):
         lay = sim.layout(i)
-        a, b = lay.intervals(sim.src)
-        ov, sp, by_k = overlap_speech(a, b)
-        acc.add(lay, sim.src, ov, sp, by_k, lay.duration(sim.src))
-        lines.append(sim.mixture_json(i, lay, (ov, sp, lay.duration(sim.src))))
+        s0, s1, d = lay.spans(sim.src)
+        ov, sp, by_k = overlap_speech(lay.offsets + s0, lay.offsets + s1)
+        dur = float(np.max(lay.offsets + d))
+        acc.add(lay, sim.src, ov, sp, by_k, dur)
+        lines.append(sim.mixture_json(i, lay, (ov, sp, dur)))
     tmp = Path(str(path) + ".partial")
     with clear_disk_errors(tmp.parent, "simulation shards", remove=[tmp]):
         with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1) as gz:

@@ -16,6 +16,7 @@ from recipes.simulation.layouts import (
     Layout,
     _draw_combination,
     batch_overlap_speech,
+    combination_cdf,
     conversation_layout,
     eend_draws,
     eend_layout,
@@ -73,6 +74,7 @@ class Simulator:
         if self.joint:  # the speakers' weights are shares of hours: per mixture, share / mean duration
             w = [p / self.calibration[self._key(k, lv)]["pilot_mean_duration"] for k, lv, p in self.combos]
             self.combos = [(k, lv, x / sum(w)) for (k, lv, _), x in zip(self.combos, w)]
+        self.combo_cdf = combination_cdf(self.combos)  # what a mixture's combination is drawn by
 
     @staticmethod
     def _key(k: int, level: Optional[float]) -> str:
@@ -229,7 +231,7 @@ class Simulator:
         if combination is not None:
             k, level = combination
         else:
-            k, level = _draw_combination(rng, self.combos)
+            k, level = _draw_combination(rng, self.combos, self.combo_cdf)
         last = None
         if self.cfg.method == "conversation":
             srcs, last, offs = conversation_layout(rng, self.src, k, self.cfg, self.conv_stats, speakers)
@@ -272,22 +274,23 @@ class Simulator:
             ov, sp, _ = overlap_speech(a, b)
             measured = (ov, sp, lay.duration(src))
         sim_json = json.dumps(self.sim_info(index, lay, *measured), separators=(",", ":"))
-        order = np.lexsort((lay.sources, lay.offsets))
+        srcs, offs = lay.sources.tolist(), lay.offsets.tolist()
+        lasts = srcs if lay.last is None else lay.last.tolist()
+        order = sorted(range(len(srcs)), key=lambda j: (offs[j], srcs[j]))  # by offset, then source
         parts = []
         rvb = self.reverb.transforms(lay.rng, src.speaker[lay.sources]) if self.reverb is not None else None
+        texts = src.json
         for n, j in enumerate(order):
-            first = int(lay.sources[j])
-            if lay.last is None or lay.last[j] == first:
-                cut, (a, b) = src.json[first], src.rec_id_pos[first]
-            else:
-                cut, (a, b) = src.window_json(first, int(lay.last[j]))
+            first = srcs[j]
+            cut = texts[first] if lasts[j] == first else src.window_json(first, lasts[j])[0]
             if (
                 rvb is not None and src.speaker[first] in rvb
             ):  # inside the recording object: "...}}" = end of recording, end of cut
                 cut = cut[:-2] + ',"transforms":[' + rvb[src.speaker[first]] + "]}}"
             if n == 0:  # the mixture's recording id (see the module docstring)
+                a, b = src.window_json(first, lasts[j])[1] if lasts[j] != first else src.rec_id_pos[first].tolist()
                 cut = cut[:a] + mid + cut[b:-1] + ',"custom":{"recording_id":"' + mid + '","sim":' + sim_json + "}}"
-            parts.append('{"cut":' + cut + ',"type":"MonoCut","offset":' + repr(float(lay.offsets[j])) + "}")
+            parts.append(f'{{"cut":{cut},"type":"MonoCut","offset":{offs[j]!r}}}')
         if self.noise is not None:
             shift = 0.0
             if self.noise.reference == "mixture":  # Lhotse's reference is the first track's cut
@@ -295,7 +298,7 @@ class Simulator:
                 d = lay.spans(src)[2]
                 e_mix = float(np.sum(e * d)) / measured[2]
                 shift = 10 * np.log10(e[order[0]] / e_mix) if e_mix > 0 and e[order[0]] > 0 else 0.0
-            parts += self.noise.tracks(lay.rng, lay.duration(src), shift_db=float(shift))
+            parts += self.noise.tracks(lay.rng, measured[2], shift_db=float(shift))
         return '{"id":"' + mid + '","tracks":[' + ",".join(parts) + '],"type":"MixedCut"}\n'
 
     def num_mixtures_for_hours(self, hours: float) -> int:
