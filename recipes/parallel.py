@@ -29,14 +29,13 @@ EXECUTORS = ("local", "dask")
 
 
 def _single_thread_worker() -> None:
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = "1"
-    try:
-        import torch
+    import sys
 
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = "1"  # read by torch (and BLAS) when first imported in this worker
+    torch = sys.modules.get("torch")  # imported before the fork: its thread pool is set already
+    if torch is not None:  # (importing it here would cost every worker ~2 s, e.g. describe's)
         torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
     try:  # BLAS libraries already loaded (numpy/scipy imported before the fork) ignore the env vars
         from threadpoolctl import threadpool_limits
 

@@ -42,6 +42,46 @@ def _open(path):
     return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
 
 
+def _gzip_lines(f, chunk: int = 1 << 20) -> Iterator[bytes]:
+    """The lines of a gzip stream (one or several members) read from the binary file ``f``:
+    zlib in 1 MiB reads (the CRC checked by zlib), without ``GzipFile``'s per-line work."""
+    import zlib
+
+    d = zlib.decompressobj(wbits=31)
+    rest = b""
+    started = False
+    while True:
+        data = f.read(chunk)
+        if not data:
+            break
+        while data:
+            text = d.decompress(data)
+            started = True
+            if text:
+                parts = (rest + text).split(b"\n")
+                rest = parts.pop()
+                yield from (p + b"\n" for p in parts)
+            if d.eof:  # the next member, if any
+                data = d.unused_data
+                d = zlib.decompressobj(wbits=31)
+                started = False
+            else:
+                data = b""
+    if started and not d.eof:
+        raise EOFError("compressed file ended before the end-of-stream marker was reached")
+    if rest:
+        yield rest
+
+
+def _lines(path) -> Iterator[bytes]:
+    """The lines of a manifest, gzipped or not."""
+    with open(path, "rb") as f:
+        if str(path).endswith(".gz"):
+            yield from _gzip_lines(f)
+        else:
+            yield from f
+
+
 CUT_TYPES = ("MonoCut", "MixedCut", "MultiCut", "PaddingCut")
 
 
@@ -80,28 +120,31 @@ def _mixture_rows(d: dict, uem: Optional[Mapping[str, Sequence[Tuple[float, floa
     tracks' supervisions (offsets and times unrounded, seconds), or None when a track is
     not a plain cut (then Lhotse reads it)."""
     tracks = d["tracks"]
-    audible = []
-    for t in tracks:
+    offsets, starts, durs, names = [], [], [], []
+    add_offset, add_start, add_duration, add_name = offsets.append, starts.append, durs.append, names.append
+    custom = {}
+    end = None
+    audible = 0
+    for t in tracks:  # one pass: the plain-cut check and the audible tracks' supervisions
         cut = t["cut"]
         if cut.get("type") not in _PLAIN_TRACK_CUTS:
             return None
-        if not t.get("mute", False):
-            audible.append(t)
-    audible = audible or tracks
-    offsets, starts, durs, names = [], [], [], []
-    custom = {}
-    end = None
-    for t in audible:
-        cut, offset = t["cut"], t.get("offset", 0.0)
+        if t.get("mute", False):
+            continue
+        audible += 1
+        offset = t.get("offset", 0.0)
         x = offset + cut["duration"]
-        end = x if end is None or x > end else end
+        if end is None or x > end:
+            end = x
         if cut.get("custom"):
             custom.update(cut["custom"])
         for s in cut.get("supervisions") or ():
-            offsets.append(offset)
-            starts.append(s["start"])
-            durs.append(s["duration"])
-            names.append(s.get("speaker") or "<unknown>")
+            add_offset(offset)
+            add_start(s["start"])
+            add_duration(s["duration"])
+            add_name(s.get("speaker") or "<unknown>")
+    if not audible:  # every track muted: Lhotse mixes them all
+        return _mixture_rows({"id": d["id"], "tracks": [dict(t, mute=False) for t in tracks]}, uem)
     sim = custom.get("sim")
     return d["id"], round(end, 8), offsets, starts, durs, names, dict(sim) if isinstance(sim, Mapping) else None
 
@@ -227,15 +270,14 @@ BATCH_LINES = 256  # manifest lines per vectorised batch (and per task with num_
 
 
 def _batches(path, size: int):
-    with _open(path) as f:
-        lineno, batch = 1, []
-        for line in f:
-            batch.append(line)
-            if len(batch) == size:
-                yield str(path), lineno, batch
-                lineno, batch = lineno + size, []
-        if batch:
+    lineno, batch = 1, []
+    for line in _lines(path):
+        batch.append(line)
+        if len(batch) == size:
             yield str(path), lineno, batch
+            lineno, batch = lineno + size, []
+    if batch:
+        yield str(path), lineno, batch
 
 
 def gzip_members(path) -> Optional[List[Tuple[str, int, int]]]:
@@ -270,7 +312,6 @@ def gzip_members(path) -> Optional[List[Tuple[str, int, int]]]:
 
 def _member_stats(shared: dict, path: str, name: str, offset: int, length: int) -> list:
     """The items of the lines in one gzip member of the manifest (a worker reads it itself)."""
-    import gzip
     import io
 
     with open(path, "rb") as f:
@@ -278,12 +319,11 @@ def _member_stats(shared: dict, path: str, name: str, offset: int, length: int) 
         data = f.read(length)
     where = str(Path(path).with_name(name))
     items, batch, first = [], [], 1
-    with gzip.GzipFile(fileobj=io.BytesIO(data)) as g:
-        for lineno, line in enumerate(g, 1):
-            batch.append(line)
-            if len(batch) == BATCH_LINES:
-                items += _batch_stats(shared, where, first, batch)
-                batch, first = [], lineno + 1
+    for lineno, line in enumerate(_gzip_lines(io.BytesIO(data)), 1):
+        batch.append(line)
+        if len(batch) == BATCH_LINES:
+            items += _batch_stats(shared, where, first, batch)
+            batch, first = [], lineno + 1
     if batch:
         items += _batch_stats(shared, where, first, batch)
     return items

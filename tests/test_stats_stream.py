@@ -6,6 +6,7 @@ channels of a span, target-speaker copies, windows)."""
 import json
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from lhotse import AudioSource, CutSet, Recording, SupervisionSegment
 from lhotse.cut import MixedCut, MixTrack, MonoCut, PaddingCut
@@ -117,6 +118,11 @@ def test_workers_read_the_shards_of_a_simulated_manifest(tmp_path):
     assert members is not None and len(members) == 5  # 30 mixtures, 7 per shard
     expected = cutset_stats(CutSet.from_jsonl_lazy(out))
     assert_same(expected, cutset_stats_from_file(out, progress=False, num_jobs=2))
+    assert_same(expected, cutset_stats_from_file(out, progress=False))  # all members, read here
+    cut_short = tmp_path / "cut_short.jsonl.gz"
+    cut_short.write_bytes(out.read_bytes()[:-100])
+    with pytest.raises(EOFError):
+        cutset_stats_from_file(cut_short, progress=False)
     # a listing that does not add up to the file: lines read here, the same result
     listing = tmp_path / "mix.shards.txt"
     listing.write_text("\n".join(listing.read_text().split()[:-1]) + "\n")
