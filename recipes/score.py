@@ -320,10 +320,13 @@ def union_by_group(group: np.ndarray, start: np.ndarray, end: np.ndarray, join_t
     turns). A sweep over the boundaries: the values are the inputs' own, no arithmetic."""
     n = len(start)
     t = np.concatenate([start, end])
-    g = np.concatenate([group, group])
-    d = np.concatenate([np.ones(n, np.int64), -np.ones(n, np.int64)])
-    order = np.lexsort((-d if join_touching else d, t, g))  # at a tie, starts first when joining
-    d = d[order]
+    g = np.concatenate([group, group]).astype(np.int64)
+    times, rank = np.unique(t, return_inverse=True)
+    # one integer sort key: (group, time, at a tie starts first when joining, else ends first)
+    first = 0 if join_touching else 1
+    tie = np.concatenate([np.full(n, first, np.int64), np.full(n, 1 - first, np.int64)])
+    order = np.argsort((g * len(times) + rank.reshape(-1)) * 2 + tie)
+    d = np.concatenate([np.ones(n, np.int64), -np.ones(n, np.int64)])[order]
     c = np.cumsum(d)  # intervals of the group open after each boundary (each group ends at 0)
     t, g = t[order], g[order]
     opens, closes = (d > 0) & (c == 1), (d < 0) & (c == 0)
