@@ -127,10 +127,9 @@ def _nearest_window(lengths: np.ndarray, first: np.ndarray, last: np.ndarray, us
     return -1
 
 
-def _draw(rng, values: np.ndarray, below: Optional[float] = None) -> Optional[float]:
-    """A measured value drawn uniformly (with replacement); ``below``: only among values < below."""
-    n = len(values) if below is None else int(np.searchsorted(values, below))
-    return float(values[rng.integers(n)]) if n else None
+def _draw(rng, values: np.ndarray) -> float:
+    """A measured value drawn uniformly (with replacement)."""
+    return float(values[rng.integers(len(values))])
 
 
 def _draw_transition(rng, st: ConversationStats, length: float) -> Tuple[int, float, float]:
@@ -151,18 +150,17 @@ def conversation_layout(
     ``S`` speakers, ``sum_s U{lo..hi}`` turns. A turn is a window of its speaker's sources
     (consecutive speech segments of one source utterance with their real pauses, one
     supervision over them, see :class:`recipes.simulation.sources.Sources`): the unused window
-    whose speech length is nearest a turn length drawn from the real turns, so that turn
-    lengths follow the real ones, not the segments'. Turn ``b`` is placed relative to the
-    latest-ending turn ``a`` so far: with probability ``same_speaker_probability`` it is
-    ``a``'s speaker after a same-speaker pause; else another speaker, overlapping ``a`` with
-    probability ``overlap_probability``, else after a speaker-change pause (pauses drawn from
-    the measured ones, speaker uniformly). An overlap is drawn from the measured overlaps of
-    the ``max(20, n / 50)`` real overlapped turns nearest ``a``'s length (an overlap is never
-    longer than the turn it overlaps, so its distribution depends on that length), and ``b``'s
-    speaker is drawn among the others who are silent by then (their previous speech ended
-    1 ms before); when nobody is, among all others, with the overlap drawn among those that
-    leave the room (truncated, never capped or redrawn), and when none is that short the turn
-    follows a speaker-change pause (counted as a pause in the realised statistics).
+    whose speech length is nearest the drawn turn length, so that turn lengths follow the real
+    ones, not the segments'. The first turn's length is drawn from the real turns. Every later
+    turn ``b`` follows the latest-ending turn ``a`` so far by a real transition (a record of
+    :mod:`recipes.simulation.turns`: kind, value and the length of the turn after it) drawn
+    among the ``max(20, n / 50)`` whose latest-ending turn was nearest ``a``'s length (what
+    follows a turn depends on its length: long turns get overlapped, by long overlaps). A
+    same-speaker pause keeps ``a``'s speaker; a speaker-change pause takes another speaker
+    uniformly; an overlap takes one among the others who are silent by then (their own speech
+    ended 2 ms before), or when nobody is, any other, whose turn then starts 1 ms after its own
+    previous speech (a shorter overlap, or a pause). One-speaker mixtures take same-speaker
+    pauses only. ``max_duration`` ends the mixture before a turn that would end later.
     Returns ``(first sources, last sources, offsets)`` of the turns.
     """
     st = stats.for_speakers(num_speakers)
@@ -190,7 +188,10 @@ def conversation_layout(
         else:
             kind, value, target = _draw_transition(rng, st, last_end - last_start)
             if num_speakers == 1 and kind:
-                kind, value = 0, _draw(rng, st.same_speaker_pauses)
+                kind, value = (
+                    0,
+                    _draw(rng, st.same_speaker_pauses if len(st.same_speaker_pauses) else st.speaker_change_pauses),
+                )
             if kind == 0:
                 who, t = last_who, last_end + value
             elif kind == 1:
