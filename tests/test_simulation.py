@@ -24,6 +24,7 @@ from recipes.simulation import (
     simulate,
 )
 from recipes.stats import cutset_stats, summarize, turns_stats
+from tests.fixtures.sandbox import REPO
 from tests.fixtures.sources import LEAD, TRAIL, audio_sources, conversation_rttm_turns, make_cut, manifest_sources
 
 
@@ -514,8 +515,9 @@ def landini_values(turns):
 
 
 def check_conversation_goal(tmp_path, real_turns, num_mixtures, speakers):
-    """Simulate conversations fitted to ``real_turns`` (outlier cut-off off: the source's silence
-    includes its pauses of 7 s or more); compare silence and overlap / speech (by recipes.stats
+    """Simulate conversations fitted to ``real_turns`` with the shipped ``conversation_2to4spk``
+    preset (outlier cut-off off: the source's silence includes its pauses of 7 s or more);
+    compare silence and overlap / speech (by recipes.stats
     on both) within 2 points, and the pause and overlap quantiles (10/50/90 %, by
     :func:`landini_values` on both) within 15 %."""
     rttm = tmp_path / "real.rttm"
@@ -525,8 +527,13 @@ def check_conversation_goal(tmp_path, real_turns, num_mixtures, speakers):
         from tests.fixtures.sources import segment_sources
 
         segment_sources(num_speakers=40, utterances=40, seed=0).to_file(src)
-    cfg = load_config(None, method="conversation", speakers=speakers, conversation_stats=str(rttm), shard_size=250)
-    cfg.outlier_cutoff = None
+    cfg = load_config(
+        REPO / "conf/simulation/conversation_2to4spk.yaml",
+        speakers=speakers,
+        conversation_stats=str(rttm),
+        shard_size=250,
+    )
+    assert cfg.method == "conversation" and cfg.outlier_cutoff is None  # the shipped preset is what is measured
     out = tmp_path / "goal.jsonl.gz"
     simulate(Simulator(load_sources(src), cfg, seed=1, prefix="goal"), num_mixtures, out, progress=False)
     cuts = list(load_manifest_lazy(out))
