@@ -1004,7 +1004,7 @@ def test_plan_controls_overlap_and_silence_together(tmp_path, src_path):
 
 @pytest.mark.slow
 def test_plan_preset_every_combination_on_target(tmp_path, src_path):
-    """conf/simulation/plan_1to5spk.yaml itself (13 combinations, its 1,000 pilots), 3,900
+    """conf/simulation/plan_1to5spk.yaml itself (13 combinations, its 2,000 pilots), 3,900
     mixtures: per combination, read from custom["sim"], overlap within 1 point of its target and
     silence within 2 points of target_silence; hours in equal shares per speaker count."""
     out, _ = run(tmp_path, src_path, "preset", 3900, seed=5, config_from="plan_1to5spk")
