@@ -385,3 +385,13 @@ def test_numpy_fbank_reflects_the_edges_as_kaldi():
                 i = -i - 1 if i < 0 else 2 * n - 1 - i
             expected.append(x[i])
         assert NumpyFbank._segment(None, x, lo, hi).tolist() == expected
+
+
+def test_config_epsilon_is_lhotses():
+    """recipes.features.config defines EPSILON itself (no Lhotse import): it must stay Lhotse's value."""
+    from lhotse.utils import EPSILON as lhotse_epsilon
+
+    from recipes.features.config import EPSILON, KnfFbankConfig
+
+    assert EPSILON == lhotse_epsilon
+    assert KnfFbankConfig().energy_floor == lhotse_epsilon
