@@ -178,7 +178,9 @@ def _gain(reference_energy: float, snr: float, e: float) -> float:
 def _whole_gains(cut, tracks, plans, energy, cache: SourceCache) -> list:
     """Lhotse's SNR gains on the whole mixture (``custom["mix_track"]``: each track's own
     SNR, None for gain 1, and the mixture's reference; the energies of the whole tracks)."""
-    ref = next(t.cut.custom["mix_track"]["ref"] for t, p in zip(tracks, plans) if p is not None)
+    ref = next((t.cut.custom["mix_track"]["ref"] for t, p in zip(tracks, plans) if p is not None), None)
+    if ref is None:  # only padding audible
+        return [1.0] * len(tracks)
     if ref["source"] not in cache:
         raise NotRenderable(f"source {ref['source']} (the SNR reference) is not in the cache")
     rate = ref["rate"]
