@@ -239,7 +239,7 @@ def simulated(args):
         info = build_source_cache(sources, tmp / "cache", progress=False)
         t_build, c_build = time.perf_counter() - t0, time.process_time() - c0
         cache = SourceCache(tmp / "cache")
-        chunks = CutSet.from_cuts([w for m in load_manifest_lazy(mix) for w in m.cut_into_windows(50.0)]).to_eager()
+        chunks = chunk_cuts(load_manifest_lazy(mix), chunk_size=500).to_eager()  # 50 s, slices of the mixtures
         total = sum(c.duration for c in chunks)
         print(
             f"3. simulated mixtures: {len(chunks)} chunks of up to 50 s, {total / 60:.1f} min, noise track in each, "
