@@ -26,7 +26,7 @@ demo: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" egs/demo/run.sh
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -m "not slow"
+	$(VENV)/bin/python -m pytest -q -m "not slow" -n 2
 
 test-all: $(STAMP)
 	$(VENV)/bin/python -m pytest -q

@@ -61,8 +61,57 @@ MEAN_NORMS = ("chunk", "recording", "none")
 def chunk_cuts(cuts: CutSet, chunk_size: int = 500, subsampling: int = 10, frame_shift: float = FRAME_SHIFT) -> CutSet:
     """Cut recordings into chunks of ``chunk_size`` subsampled frames (seconds =
     ``chunk_size * subsampling * frame_shift``); the last partial chunk is kept.
-    Labels stay aligned (they are TemporalArrays read with :func:`load_labels`)."""
-    return cuts.cut_into_windows(duration=chunk_size * subsampling * frame_shift, keep_excessive_supervisions=True)
+    Labels stay aligned (they are TemporalArrays read with :func:`load_labels`).
+
+    Each track of a ``MixedCut`` first records its whole extent (:func:`mark_mix_tracks`),
+    so that the source-cache renderer gives a chunk as that part of the whole mixture
+    (RIR tail from before the chunk, SNR gains and reverb power of the whole tracks);
+    Lhotse's loader still gives Lhotse's window (each truncated track mixed on its own)."""
+    return cuts.map(mark_mix_tracks).cut_into_windows(
+        duration=chunk_size * subsampling * frame_shift, keep_excessive_supervisions=True
+    )
+
+
+def mark_mix_tracks(cut: Cut) -> Cut:
+    """A ``MixedCut`` whose plain (MonoCut) tracks carry ``custom["mix_track"]``: the whole
+    track's ``start`` / ``duration`` in its recording, its ``snr`` (None: gain 1) and
+    ``ref``, the mixture's SNR reference (source, rate, start, duration; see
+    :mod:`recipes.simulation.render`). Lhotse's ``truncate`` keeps a track's custom
+    (``fastcopy``), and it survives ``to_dict`` / ``from_dict``. Other cuts pass through."""
+    from lhotse.cut import MixedCut, MonoCut, PaddingCut
+    from lhotse.utils import fastcopy
+
+    if not isinstance(cut, MixedCut) or not all(
+        isinstance(t.cut, (MonoCut, PaddingCut)) and (isinstance(t.cut, PaddingCut) or t.cut.has_recording)
+        for t in cut.tracks
+    ):
+        return cut
+    from recipes.simulation.cache import source_key
+
+    tracks = cut.tracks
+    # Lhotse's mixer: the SNR reference is the first track marked so, else the first
+    # non-padding track without an SNR; the first track is not scaled when it is the reference
+    ref = next((i for i, t in enumerate(tracks) if t.is_snr_reference), None)
+    if ref is None:
+        ref = next((i for i, t in enumerate(tracks) if not isinstance(t.cut, PaddingCut) and t.snr is None), None)
+    if ref is None:
+        return cut
+    r = tracks[ref].cut
+    ref_info = {
+        "source": source_key(r.recording),
+        "rate": r.recording.sampling_rate,
+        "start": r.start,
+        "duration": r.duration,
+    }
+    new = []
+    for i, t in enumerate(tracks):
+        if isinstance(t.cut, PaddingCut):
+            new.append(t)
+            continue
+        snr = None if (i == 0 and ref == 0) else t.snr
+        info = {"start": t.cut.start, "duration": t.cut.duration, "snr": snr, "ref": ref_info}
+        new.append(fastcopy(t, cut=fastcopy(t.cut, custom={**(t.cut.custom or {}), "mix_track": info})))
+    return fastcopy(cut, tracks=new)
 
 
 class EENDDataset(torch.utils.data.Dataset):
@@ -84,6 +133,9 @@ class EENDDataset(torch.utils.data.Dataset):
         :class:`recipes.simulation.cache.SourceCache`: simulated mixtures (and windows of them)
         without features are rendered from it at 8 kHz (:mod:`recipes.simulation.render`),
         no FLAC decode and no resampling; a mixture it cannot render is loaded by Lhotse.
+        A chunk from :func:`chunk_cuts` is rendered as that part of the whole mixture (RIR
+        tail from before it, whole-track SNR gains); without the cache, or for a window cut by
+        hand, Lhotse's loader gives Lhotse's window (each truncated track mixed on its own).
     :param pin_threads: run each batch's per-cut work (fbank FFTs, BLAS) on one torch thread,
         restoring the caller's setting after (with ``num_workers=0`` torch's default of one
         thread per core made batches 15-35x slower: thread wake-ups cost more than the work).

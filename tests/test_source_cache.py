@@ -29,6 +29,14 @@ def rel_rms(ref, got):
     return float(np.sqrt(np.mean((ref - got) ** 2)) / np.sqrt(np.mean(ref**2)))
 
 
+def check_rendered(mixture, cache):
+    """A whole mixture rendered from the cache equals Lhotse's + soxr within 1e-3 RMS."""
+    ref = resample_audio(mixture.load_audio().astype(np.float32), 16000, 8000)[0]
+    got = render(mixture, cache)
+    assert got.dtype == np.float32 and got.shape == ref.shape
+    assert rel_rms(ref, got) < 1e-3, mixture.id
+
+
 @pytest.fixture(scope="module")
 def noisy(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cache")
@@ -58,10 +66,7 @@ def test_rendered_mixtures_and_windows_equal_lhotse_plus_soxr(noisy):
     assert stats["shards"] > 1 and stats["bytes"] <= 16 * 1024 * stats["seconds"]
     cache = SourceCache(tmp / "c1")
     for m in mixtures:
-        ref = resample_audio(m.load_audio().astype(np.float32), 16000, 8000)[0]
-        got = render(m, cache)
-        assert got.dtype == np.float32 and got.shape == ref.shape
-        assert rel_rms(ref, got) < 1e-3, m.id
+        check_rendered(m, cache)
         for w in m.cut_into_windows(3.0):
             lhotse_window = w.load_audio()
             ref = resample_audio(lhotse_window.astype(np.float32), 16000, 8000)[0]
@@ -108,10 +113,7 @@ def test_reverberant_mixtures_and_windows_equal_lhotse_plus_soxr(noisy, reverber
     build_source_cache(sources, tmp / "c_rvb", progress=False)
     cache = SourceCache(tmp / "c_rvb")
     for m in mixtures:
-        ref = resample_audio(m.load_audio().astype(np.float32), 16000, 8000)[0]
-        got = render(m, cache)
-        assert got.dtype == np.float32 and got.shape == ref.shape
-        assert rel_rms(ref, got) < 1e-3, m.id
+        check_rendered(m, cache)
         # windows: Lhotse reverberates each truncated track on its own (no tail from before
         # the window), and so does the renderer; the hard onset of a track cut by the window's
         # start is reverberated at 16 kHz by Lhotse, from the band-limited source here, which
@@ -214,3 +216,40 @@ def test_plain_pcm16_sources_are_read_as_lhotse_reads_them(tmp_path):
         else:
             assert got.dtype == np.float32 and np.array_equal(got, rec.load_audio()[0])
     assert read_pcm16(Recording.from_file(tmp_path / "a.flac").resample(8000)) is None  # a transform
+
+
+def test_shard_equals_a_whole_signal_reference(tmp_path):
+    """The block-by-block build (int16 read, streamed soxr, energies per chunk) writes what a
+    straightforward one (float read, one soxr.resample call, peak scale, rint) gives."""
+    import json
+
+    import soxr
+    from lhotse import Recording
+
+    from recipes.simulation.cache import BLOCK_SECONDS, CHUNK_BLOCKS
+
+    rng = np.random.default_rng(9)
+    recs = []
+    for i, n in enumerate([7, 3999, 4000, CHUNK_BLOCKS * 4000, CHUNK_BLOCKS * 4000 + 4001, 150001]):
+        x = (rng.standard_normal(n) * 10 ** rng.uniform(-3, -0.5)).clip(-1, 1).astype(np.float32)
+        sf.write(str(tmp_path / f"{i}.flac"), x, 16000, subtype="PCM_16")
+        recs.append(Recording.from_file(tmp_path / f"{i}.flac"))
+    sf.write(str(tmp_path / "f.wav"), x, 16000, subtype="FLOAT")  # not 16-bit PCM: Lhotse's loader
+    recs.append(Recording.from_file(tmp_path / "f.wav"))
+    build_source_cache([r.to_cut() for r in recs], tmp_path / "c", progress=False)
+    index = json.loads((tmp_path / "c" / "shard-00000.json").read_text())
+    pcm = np.fromfile(tmp_path / "c" / "shard-00000.pcm", dtype="<i2")
+    energy = np.fromfile(tmp_path / "c" / "shard-00000.energy", dtype=np.float32)
+    block = int(BLOCK_SECONDS * 16000)
+    for rec in recs:
+        e = index["sources"][rec.sources[0].source]
+        x, _ = sf.read(rec.sources[0].source, dtype="float32")
+        y = soxr.resample(x, 16000, 8000, quality="HQ") if len(x) else np.zeros(0, np.float32)
+        peak = float(np.abs(y).max()) if len(y) else 0.0
+        scale = peak / 32767 if peak > 0 else 1 / 32768
+        assert e["scale"] == scale and e["source_samples"] == len(x) and e["rate"] == 16000
+        q = np.clip(np.rint(y / np.float32(scale)), -32767, 32767).astype(np.int16)
+        np.testing.assert_array_equal(pcm[e["offset"] : e["offset"] + e["num_samples"]], q)
+        ref = [float(np.sum(x[a : a + block].astype(np.float64) ** 2)) for a in range(0, len(x), block)]
+        got = energy[e["energy_offset"] : e["energy_offset"] + e["blocks"]]
+        np.testing.assert_allclose(got, np.array(ref, dtype=np.float32), rtol=1e-5, atol=0)

@@ -62,17 +62,136 @@ def read_pcm16(rec) -> Optional[np.ndarray]:
     return np.multiply(q, np.float32(1 / 32768), dtype=np.float32)
 
 
-def _shard_task(recording_dicts: List[dict], shard_path: str, fingerprint: str) -> dict:
-    """Worker: decode, resample, quantise and write one shard; returns its index."""
+CHUNK_BLOCKS = 16  # energy blocks decoded, converted and resampled at a time (4 s: cache-hot)
+
+
+def _plain_pcm16_file(d: dict) -> Optional[tuple]:
+    """``(path, rate, num_samples)`` of a recording dict with one ``file`` source, channel 0
+    and no transforms (the files :func:`read_pcm16` may read), without building the Recording;
+    None for anything else."""
+    sources = d.get("sources") or []
+    if d.get("transforms") or len(sources) != 1:
+        return None
+    src = sources[0]
+    if src.get("type") != "file" or list(src.get("channels", ())) != [0]:
+        return None
+    return str(src["source"]), int(d["sampling_rate"]), int(d["num_samples"])
+
+
+class _Encoder:
+    """One shard's worker state: buffers and a soxr stream per rate, reused from source to
+    source (``ResampleStream.clear`` gives the same output as a fresh stream and as one
+    ``soxr.resample`` call on the whole signal; a test checks the cache against that)."""
+
+    def __init__(self):
+        self._streams: Dict[int, object] = {}
+        self._buffers: Dict[tuple, np.ndarray] = {}
+
+    def buffer(self, name: str, n: int, dtype) -> np.ndarray:
+        buf = self._buffers.get((name, dtype))
+        if buf is None or len(buf) < n:
+            buf = self._buffers[(name, dtype)] = np.empty(max(n, 1), dtype=dtype)
+        return buf[:n]
+
+    def stream(self, sr: int):
+        import soxr
+
+        s = self._streams.get(sr)
+        if s is None:
+            s = self._streams[sr] = soxr.ResampleStream(sr, RATE, 1, dtype="float32", quality="HQ")
+        else:
+            s.clear()
+        return s
+
+    def encode(self, chunks, sr: int, n: int):
+        """``chunks`` yields the source's float32 samples (values int16 / 32768 for PCM) in
+        pieces of ``CHUNK_BLOCKS`` blocks; returns (int16 8 kHz samples, scale, energies per block)."""
+        block = int(round(BLOCK_SECONDS * sr))
+        energies = self.buffer("energy", -(-n // block), np.float32)
+        y = self.buffer("y", int(np.ceil(n * RATE / sr)) + 16, np.float32)
+        stream = self.stream(sr)
+        done = filled = 0
+        for x in chunks:
+            full = len(x) // block
+            b0 = done // block
+            if full:
+                whole = x[: full * block].reshape(full, block)
+                np.einsum("ij,ij->i", whole, whole, out=energies[b0 : b0 + full])
+            if len(x) > full * block:
+                tail = x[full * block :]
+                energies[b0 + full] = np.dot(tail, tail)
+            done += len(x)
+            out = stream.resample_chunk(x, last=done >= n)
+            y[filled : filled + len(out)] = out
+            filled += len(out)
+        if done != n:
+            raise ValueError(f"source cache: read {done} samples where the manifest says {n}")
+        y = y[:filled]
+        peak = max(float(y.max()), -float(y.min())) if filled else 0.0
+        scale = peak / 32767 if peak > 0 else 1 / 32768
+        # |y| <= peak, so |y / scale| rounds to at most 32767: no clipping needed
+        np.divide(y, np.float32(scale), out=y)
+        np.rint(y, out=y)
+        q = self.buffer("q", filled, np.int16)
+        np.copyto(q, y, casting="unsafe")
+        return q, scale, energies
+
+    def pcm16_chunks(self, f, n: int, step: int):
+        """Blocks of a 16-bit PCM SoundFile read as int16 into one buffer, scaled to float32."""
+        raw = self.buffer("raw", step, np.int16)
+        x = self.buffer("x", step, np.float32)
+        left = n
+        while True:
+            k = min(step, left)
+            got = len(f.read(k, dtype="int16", out=raw[:k])) if k else 0
+            if got != k:
+                raise ValueError(f"source cache: {f.name} ended {left - got} samples early")
+            np.multiply(raw[:k], np.float32(1 / 32768), out=x[:k])
+            yield x[:k]
+            left -= k
+            if left <= 0:
+                return
+
+
+def _encode_recording(enc: _Encoder, d: dict):
+    """(key, rate, source samples, int16 8 kHz, scale, energies) of one recording dict: a plain
+    16-bit PCM file is read straight by soundfile, block by block; anything else by Lhotse."""
+    import soundfile as sf
+
+    plain = _plain_pcm16_file(d)
+    if plain is not None:
+        path, sr, n = plain
+        step = CHUNK_BLOCKS * int(round(BLOCK_SECONDS * sr))
+        try:
+            f = sf.SoundFile(path)
+        except (RuntimeError, OSError):  # (soundfile.LibsndfileError is a RuntimeError): Lhotse says why
+            f = None
+        if f is not None:
+            with f:
+                if f.subtype == "PCM_16" and f.channels == 1 and f.samplerate == sr and f.frames == n:
+                    return (path, sr, n) + enc.encode(enc.pcm16_chunks(f, n, step), sr, n)
     from lhotse.serialization import deserialize_item
 
-    from recipes.features.audio import resample_audio
+    rec = deserialize_item(dict(d))
+    audio = rec.load_audio()
+    if audio.shape[0] != 1:
+        raise ValueError(f"source cache: {source_key(rec)} has {audio.shape[0]} channels; sources are mono")
+    x = np.ascontiguousarray(audio[0], dtype=np.float32)
+    sr, n = rec.sampling_rate, len(x)
+    step = CHUNK_BLOCKS * int(round(BLOCK_SECONDS * sr))
+    chunks = (x[a : a + step] for a in range(0, max(n, 1), step))
+    return (source_key(rec), sr, n) + enc.encode(chunks, sr, n)
+
+
+def _shard_task(recording_dicts: List[dict], shard_path: str, fingerprint: str) -> dict:
+    """Worker: decode, resample, quantise and write one shard; returns its index."""
     from recipes.fileio import atomic_path
 
     base = Path(shard_path)
     entries = {}
     offset = 0
     energy_offset = 0
+    enc = _Encoder()
     with (
         atomic_path(base.with_suffix(".pcm")) as pcm_tmp,
         atomic_path(base.with_suffix(".energy")) as en_tmp,
@@ -80,40 +199,20 @@ def _shard_task(recording_dicts: List[dict], shard_path: str, fingerprint: str) 
         open(en_tmp, "wb") as en,
     ):
         for d in recording_dicts:
-            rec = deserialize_item(dict(d))
-            x = read_pcm16(rec)
-            if x is None:
-                audio = rec.load_audio()
-                if audio.shape[0] != 1:
-                    raise ValueError(f"source cache: {source_key(rec)} has {audio.shape[0]} channels; sources are mono")
-                x = np.ascontiguousarray(audio[0], dtype=np.float32)
-            sr = rec.sampling_rate
-            block = int(round(BLOCK_SECONDS * sr))
-            nb = -(-len(x) // block)
-            full = len(x) // block
-            energies = np.empty(nb, dtype=np.float32)
-            whole = x[: full * block].reshape(full, block)
-            energies[:full] = np.einsum("ij,ij->i", whole, whole)
-            if nb > full:
-                tail = x[full * block :]
-                energies[full] = np.dot(tail, tail)
-            y = resample_audio(x, sr, RATE)
-            peak = float(np.abs(y).max()) if len(y) else 0.0
-            scale = peak / 32767 if peak > 0 else 1 / 32768
-            q = np.clip(np.rint(y / scale), -32767, 32767).astype("<i2")
-            pcm.write(q.tobytes())
-            en.write(energies.tobytes())
-            entries[source_key(rec)] = {
+            key, sr, n, q, scale, energies = _encode_recording(enc, d)
+            pcm.write(q.astype("<i2", copy=False))
+            en.write(energies.astype("<f4", copy=False))
+            entries[key] = {
                 "offset": offset,
                 "num_samples": int(len(q)),
                 "scale": scale,
                 "rate": sr,
-                "source_samples": int(len(x)),
+                "source_samples": int(n),
                 "energy_offset": energy_offset,
-                "blocks": int(nb),
+                "blocks": int(len(energies)),
             }
             offset += len(q)
-            energy_offset += nb
+            energy_offset += len(energies)
     index = {
         "pcm": base.with_suffix(".pcm").name,
         "energy": base.with_suffix(".energy").name,

@@ -5,14 +5,27 @@
 FLAC file or resampling anything: each audible track's samples are read from the
 memory-mapped cache (:mod:`recipes.simulation.cache`) and added at their offset, with
 Lhotse's SNR gains (energies measured at the source rate, as Lhotse measures them,
-the reference being the first non-noise track). A window of a mixture
-(``MixedCut.truncate`` / ``cut_into_windows``, so a ``MixedCut`` whose tracks are
-truncated) reads only the window's samples of each track.
+the reference being the first non-noise track).
+
+Windows have one of two semantics:
+
+- a chunk from :func:`recipes.dataset.chunk_cuts`, whose tracks carry their whole extent
+  (``custom["mix_track"]``, :func:`recipes.dataset.mark_mix_tracks`), is that part of the
+  whole mixture: ``resample(whole.load_audio())`` sliced at the chunk (within 1e-3,
+  ``tests/test_render_windows.py``). The SNR gains come from the whole tracks' energies
+  and the mixture's reference (the block table: no samples read); a reverberant track
+  cut by the chunk is reverberated whole (its tail from before the chunk, its power after
+  reverberation over the whole track, as ``normalize_output`` measures it) and the chunk's
+  piece kept: the only samples read outside the chunk are the rest of such tracks (one
+  utterance each in ``diar simulate``'s mixtures);
+- any other window (``MixedCut.truncate`` / ``cut_into_windows`` by hand) has Lhotse's
+  semantics: each truncated track mixed on its own (SNR gains from the window's energies,
+  a reverberant track reverberated from the window's piece only, no tail), reading only
+  the window's samples.
 
 Reverberation (a track whose recording carries Lhotse's ``ReverbWithImpulseResponse``
 with an RIR recording, as ``diar simulate`` writes it) is applied at 8 kHz, with Lhotse's
-semantics: the track's own samples (the window's piece of it, for a window, as Lhotse
-reverberates a truncated track) convolved with the RIR, shifted by the RIR's peak, and
+semantics: the track's samples convolved with the RIR, shifted by the RIR's peak, and
 scaled back to the track's power at the source rate (``normalize_output``). The 8 kHz
 kernel is the RIR band-limited to 4 kHz in the frequency domain (flat to 3.8 kHz, a
 raised-cosine edge to 4 kHz), centred on its peak so that a peak on an odd 16 kHz sample
@@ -59,9 +72,10 @@ def _samples_at(seconds: float, rate: int) -> int:
     return n if v >= 0 else -n
 
 
-def _track_plan(track, cache: SourceCache):
-    """``(key, first8, count8, first_src, count_src, offset8, reverb kernel or None)`` of a
-    non-padding track."""
+def _track_plan(track, cache: SourceCache, whole: bool = False):
+    """``(key, first8, count8, first_src, count_src, offset8, reverb kernel or None, extent)``
+    of a non-padding track; ``extent`` (with ``whole``): ``(first8, count8, first_src,
+    count_src)`` of the whole track the window's piece was cut from (``custom["mix_track"]``)."""
     from lhotse.cut import MonoCut
 
     cut = track.cut
@@ -73,22 +87,41 @@ def _track_plan(track, cache: SourceCache):
     if key not in cache:
         raise NotRenderable(f"source {key} is not in the cache")
     sr = rec.sampling_rate
-    first_src = _samples_at(cut.start, sr)
-    count_src = _samples_at(cut.duration, sr)
     offset_src = _samples_at(track.offset, sr)
-    ratio = RATE / sr
-    for n in (first_src, offset_src):
-        if abs(n * ratio - round(n * ratio)) > 1e-6:
-            raise NotRenderable(f"track {cut.id}: sample {n} at {sr} Hz falls between two {RATE} Hz samples")
+    _check_grid(cut.id, sr, offset_src)
+    extent = None
+    if whole:
+        m = cut.custom["mix_track"]
+        extent = (*_span8(cut.id, m["start"], m["duration"], sr), _samples_at(m["duration"], sr))
     return (
         key,
-        int(round(first_src * ratio)),
-        _samples_at(cut.duration, RATE),
-        first_src,
-        count_src,
-        int(round(offset_src * ratio)),
+        *_span8(cut.id, cut.start, cut.duration, sr),
+        _samples_at(cut.duration, sr),
+        int(round(offset_src * RATE / sr)),
         kernel,
+        extent,
     )
+
+
+def _check_grid(cut_id, sr: int, *samples: int) -> None:
+    ratio = RATE / sr
+    for n in samples:
+        if abs(n * ratio - round(n * ratio)) > 1e-6:
+            raise NotRenderable(f"track {cut_id}: sample {n} at {sr} Hz falls between two {RATE} Hz samples")
+
+
+def _span8(cut_id, start: float, duration: float, sr: int):
+    """``(first8, count8, first_src)`` of a span of a source at ``sr``."""
+    first_src = _samples_at(start, sr)
+    _check_grid(cut_id, sr, first_src)
+    return int(round(first_src * RATE / sr)), _samples_at(duration, RATE), first_src
+
+
+def _whole(cut) -> bool:
+    """Every audible track carries its whole extent (``recipes.dataset.mark_mix_tracks``)."""
+    from lhotse.cut import PaddingCut
+
+    return all(isinstance(t.cut, PaddingCut) or "mix_track" in (t.cut.custom or {}) for t in cut.tracks)
 
 
 def render(cut, cache: SourceCache, num_samples: Optional[int] = None) -> np.ndarray:
@@ -104,49 +137,27 @@ def render(cut, cache: SourceCache, num_samples: Optional[int] = None) -> np.nda
     if cut.transforms:
         raise NotRenderable(f"mixture {cut.id} has transforms")
     total = _samples_at(cut.duration, RATE) if num_samples is None else num_samples
-    plans = [None if isinstance(t.cut, PaddingCut) else _track_plan(t, cache) for t in tracks]
+    whole = _whole(cut)
+    plans = [None if isinstance(t.cut, PaddingCut) else _track_plan(t, cache, whole) for t in tracks]
 
-    def energy(i):
-        key, _, _, first_src, count_src, _, _ = plans[i]
-        return cache.energy(key, first_src, count_src)
+    def energy(i):  # the whole track's, for a window that knows it (Lhotse mixes the whole mixture)
+        key, _, _, first_src, count_src, _, _, extent = plans[i]
+        return cache.energy(key, *(extent[2:] if whole else (first_src, count_src)))
 
     def audio(i):
-        key, first8, count8, _, _, _, kernel = plans[i]
-        x = cache.samples(key, first8, count8)
-        return x if kernel is None else kernel.reverberate(x, energy(i))
+        key, first8, count8, _, _, _, kernel, extent = plans[i]
+        if kernel is None:
+            return cache.samples(key, first8, count8)
+        if not whole:  # Lhotse's window: the truncated track reverberated on its own
+            return kernel.reverberate(cache.samples(key, first8, count8), energy(i))
+        # the whole track reverberated (its tail before the window, its power after the
+        # reverberation: normalize_output), the window's piece kept
+        w8, wn8 = extent[:2]
+        y = kernel.reverberate(cache.samples(key, w8, wn8), energy(i))
+        return y[first8 - w8 : first8 - w8 + count8]
 
-    # Lhotse: the SNR reference is the first track marked so, else the first non-padding track
-    # without an SNR; the mixer's reference energy is the first track's (scaled) energy unless
-    # the reference is another track.
-    ref = next((i for i, t in enumerate(cut.tracks) if getattr(t, "is_snr_reference", False)), None)
-    if ref is None:
-        ref = next((i for i, t in enumerate(cut.tracks) if not isinstance(t.cut, PaddingCut) and t.snr is None), None)
-    if ref is None:
-        raise NotRenderable(f"mixture {cut.id}: no SNR reference track")
-    ref_track = cut.tracks[ref]
-    ref_i = next((i for i, t in enumerate(tracks) if t is ref_track), None)
+    gains = (_whole_gains if whole else _window_gains)(cut, tracks, plans, energy, cache)
     out = np.zeros(total, dtype=np.float32)
-    first = tracks[0]
-    reference_energy = None
-    if ref_i != 0:  # a muted reference (ref_i None) is still measured, as Lhotse does
-        reference_energy = energy(ref_i) if ref_i is not None else _muted_energy(ref_track, cache)
-    gains = []
-    if plans[0] is None:  # padding first: silence (Lhotse pads with zeros in the time domain)
-        first_gain, first_energy = 1.0, 0.0
-    else:
-        first_energy = energy(0)
-        first_gain = 1.0
-        if first.snr is not None and reference_energy is not None and reference_energy > 0 and first_energy > 0:
-            first_gain = float(np.sqrt(reference_energy * 10.0 ** (-first.snr / 10) / first_energy))
-    mixer_reference = reference_energy if reference_energy is not None else first_energy * first_gain**2
-    gains.append(first_gain)
-    for i, t in enumerate(tracks[1:], 1):
-        g = 1.0
-        if plans[i] is not None and t.snr is not None and mixer_reference > 0:
-            e = energy(i)
-            if e > 0:
-                g = float(np.sqrt(mixer_reference * 10.0 ** (-t.snr / 10) / e))
-        gains.append(g)
     for i, (plan, g) in enumerate(zip(plans, gains)):
         if plan is None:
             continue
@@ -158,8 +169,69 @@ def render(cut, cache: SourceCache, num_samples: Optional[int] = None) -> np.nda
     return out
 
 
+def _gain(reference_energy: float, snr: float, e: float) -> float:
+    if reference_energy > 0 and e > 0:
+        return float(np.sqrt(reference_energy * 10.0 ** (-snr / 10) / e))
+    return 1.0
+
+
+def _whole_gains(cut, tracks, plans, energy, cache: SourceCache) -> list:
+    """Lhotse's SNR gains on the whole mixture (``custom["mix_track"]``: each track's own
+    SNR, None for gain 1, and the mixture's reference; the energies of the whole tracks)."""
+    ref = next((t.cut.custom["mix_track"]["ref"] for t, p in zip(tracks, plans) if p is not None), None)
+    if ref is None:  # only padding audible
+        return [1.0] * len(tracks)
+    if ref["source"] not in cache:
+        raise NotRenderable(f"source {ref['source']} (the SNR reference) is not in the cache")
+    rate = ref["rate"]
+    reference_energy = None
+    gains = []
+    for i, (t, p) in enumerate(zip(tracks, plans)):
+        snr = None if p is None else t.cut.custom["mix_track"]["snr"]
+        if snr is None:
+            gains.append(1.0)
+            continue
+        if reference_energy is None:  # reverberation keeps the power (normalize_output)
+            span = _samples_at(ref["start"], rate), _samples_at(ref["duration"], rate)
+            reference_energy = cache.energy(ref["source"], *span)
+        gains.append(_gain(reference_energy, snr, energy(i)))
+    return gains
+
+
+def _window_gains(cut, tracks, plans, energy, cache: SourceCache) -> list:
+    """Lhotse's SNR gains of the window's own tracks (a window that does not know its mixture)."""
+    from lhotse.cut import PaddingCut
+
+    # Lhotse: the SNR reference is the first track marked so, else the first non-padding track
+    # without an SNR; the mixer's reference energy is the first track's (scaled) energy unless
+    # the reference is another track.
+    ref = next((i for i, t in enumerate(cut.tracks) if getattr(t, "is_snr_reference", False)), None)
+    if ref is None:
+        ref = next((i for i, t in enumerate(cut.tracks) if not isinstance(t.cut, PaddingCut) and t.snr is None), None)
+    if ref is None:
+        raise NotRenderable(f"mixture {cut.id}: no SNR reference track")
+    ref_track = cut.tracks[ref]
+    ref_i = next((i for i, t in enumerate(tracks) if t is ref_track), None)
+    first = tracks[0]
+    reference_energy = None
+    if ref_i != 0:  # a muted reference (ref_i None) is still measured, as Lhotse does
+        reference_energy = energy(ref_i) if ref_i is not None else _muted_energy(ref_track, cache)
+    if plans[0] is None:  # padding first: silence (Lhotse pads with zeros in the time domain)
+        first_gain, first_energy = 1.0, 0.0
+    else:
+        first_energy = energy(0)
+        first_gain = 1.0
+        if first.snr is not None and reference_energy is not None:
+            first_gain = _gain(reference_energy, first.snr, first_energy)
+    mixer_reference = reference_energy if reference_energy is not None else first_energy * first_gain**2
+    gains = [first_gain]
+    for i, t in enumerate(tracks[1:], 1):
+        gains.append(_gain(mixer_reference, t.snr, energy(i)) if plans[i] is not None and t.snr is not None else 1.0)
+    return gains
+
+
 def _muted_energy(track, cache: SourceCache) -> float:
-    key, _, _, first_src, count_src, _, _ = _track_plan(track, cache)
+    key, _, _, first_src, count_src, _, _, _ = _track_plan(track, cache)
     return cache.energy(key, first_src, count_src)  # reverberation keeps the power (normalize_output)
 
 
