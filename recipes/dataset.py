@@ -87,13 +87,10 @@ def mark_mix_tracks(cut: Cut) -> Cut:
     ):
         return cut
     from recipes.simulation.cache import source_key
+    from recipes.simulation.render import snr_reference
 
     tracks = cut.tracks
-    # Lhotse's mixer: the SNR reference is the first track marked so, else the first
-    # non-padding track without an SNR; the first track is not scaled when it is the reference
-    ref = next((i for i, t in enumerate(tracks) if t.is_snr_reference), None)
-    if ref is None:
-        ref = next((i for i, t in enumerate(tracks) if not isinstance(t.cut, PaddingCut) and t.snr is None), None)
+    ref = snr_reference(tracks)  # Lhotse's mixer does not scale the first track when it is the reference
     if ref is None:
         return cut
     r = tracks[ref].cut

@@ -198,16 +198,21 @@ def _whole_gains(cut, tracks, plans, energy, cache: SourceCache) -> list:
     return gains
 
 
-def _window_gains(cut, tracks, plans, energy, cache: SourceCache) -> list:
-    """Lhotse's SNR gains of the window's own tracks (a window that does not know its mixture)."""
+def snr_reference(tracks) -> Optional[int]:
+    """Index of a mixture's SNR reference in ``tracks``, Lhotse's mixer's rule: the first track
+    marked ``is_snr_reference``, else the first non-padding track without an SNR; None if none."""
     from lhotse.cut import PaddingCut
 
-    # Lhotse: the SNR reference is the first track marked so, else the first non-padding track
-    # without an SNR; the mixer's reference energy is the first track's (scaled) energy unless
-    # the reference is another track.
-    ref = next((i for i, t in enumerate(cut.tracks) if getattr(t, "is_snr_reference", False)), None)
+    ref = next((i for i, t in enumerate(tracks) if getattr(t, "is_snr_reference", False)), None)
     if ref is None:
-        ref = next((i for i, t in enumerate(cut.tracks) if not isinstance(t.cut, PaddingCut) and t.snr is None), None)
+        ref = next((i for i, t in enumerate(tracks) if not isinstance(t.cut, PaddingCut) and t.snr is None), None)
+    return ref
+
+
+def _window_gains(cut, tracks, plans, energy, cache: SourceCache) -> list:
+    """Lhotse's SNR gains of the window's own tracks (a window that does not know its mixture)."""
+    # the mixer's reference energy is the first track's (scaled) energy unless the reference is another track
+    ref = snr_reference(cut.tracks)
     if ref is None:
         raise NotRenderable(f"mixture {cut.id}: no SNR reference track")
     ref_track = cut.tracks[ref]
