@@ -203,7 +203,15 @@ def test_sample_counts_are_lhotses():
 def test_plain_pcm16_sources_are_read_as_lhotse_reads_them(tmp_path):
     from lhotse import Recording
 
-    from recipes.simulation.cache import read_pcm16
+    from recipes.simulation.cache import _Encoder, _open_plain_pcm16
+
+    def read_pcm16(rec):  # the cache build's reader (blocks of 1,000 samples), joined
+        opened = _open_plain_pcm16(rec.to_dict())
+        if opened is None:
+            return None
+        f, _, _, n = opened
+        with f:
+            return np.concatenate([x.copy() for x in _Encoder().pcm16_chunks(f, n, 1000)])
 
     rng = np.random.default_rng(4)
     x = (rng.standard_normal(12345) * 0.2).clip(-1, 1).astype(np.float32)

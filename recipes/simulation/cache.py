@@ -38,44 +38,32 @@ def source_key(recording) -> str:
     return str(recording.sources[0].source)
 
 
-def read_pcm16(rec) -> Optional[np.ndarray]:
-    """The samples ``Recording.load_audio`` gives (float32, mono) for a plain 16-bit PCM file
-    (one ``file`` source, one channel, no transforms, the manifest's rate and length), read
-    by soundfile as int16 and scaled by 1/32768 (the same values; no Lhotse loader, ~2 ms a
-    file, and no float decode); None for anything else (Lhotse reads it)."""
-    import soundfile as sf
-
-    if rec.transforms or len(rec.sources) != 1 or rec.sources[0].type != "file":
-        return None
-    src = rec.sources[0]
-    if list(src.channels) != [0]:
-        return None
-    try:
-        with sf.SoundFile(src.source) as f:
-            if f.subtype != "PCM_16" or f.channels != 1 or f.samplerate != rec.sampling_rate:
-                return None
-            if f.frames != rec.num_samples:
-                return None
-            q = f.read(dtype="int16")
-    except (RuntimeError, OSError):  # (soundfile.LibsndfileError is a RuntimeError)
-        return None
-    return np.multiply(q, np.float32(1 / 32768), dtype=np.float32)
-
-
 CHUNK_BLOCKS = 16  # energy blocks decoded, converted and resampled at a time (4 s: cache-hot)
 
 
-def _plain_pcm16_file(d: dict) -> Optional[tuple]:
-    """``(path, rate, num_samples)`` of a recording dict with one ``file`` source, channel 0
-    and no transforms (the files :func:`read_pcm16` may read), without building the Recording;
-    None for anything else."""
+def _open_plain_pcm16(d: dict) -> Optional[tuple]:
+    """``(SoundFile, path, rate, num_samples)`` for a recording dict with one ``file`` source,
+    channel 0, no transforms, whose file is mono 16-bit PCM at the manifest's rate and length:
+    its samples, read as int16 and scaled by 1/32768, are the values ``Recording.load_audio``
+    gives (no Lhotse loader, no Recording built, no float decode). None for anything else
+    (Lhotse reads it, and says why if it cannot)."""
+    import soundfile as sf
+
     sources = d.get("sources") or []
     if d.get("transforms") or len(sources) != 1:
         return None
     src = sources[0]
     if src.get("type") != "file" or list(src.get("channels", ())) != [0]:
         return None
-    return str(src["source"]), int(d["sampling_rate"]), int(d["num_samples"])
+    path, sr, n = str(src["source"]), int(d["sampling_rate"]), int(d["num_samples"])
+    try:
+        f = sf.SoundFile(path)
+    except (RuntimeError, OSError):  # (soundfile.LibsndfileError is a RuntimeError)
+        return None
+    if f.subtype == "PCM_16" and f.channels == 1 and f.samplerate == sr and f.frames == n:
+        return f, path, sr, n
+    f.close()
+    return None
 
 
 class _Encoder:
@@ -153,23 +141,19 @@ class _Encoder:
                 return
 
 
+def _step(sr: int) -> int:
+    """Source samples per piece fed to the encoder: ``CHUNK_BLOCKS`` energy blocks."""
+    return CHUNK_BLOCKS * int(round(BLOCK_SECONDS * sr))
+
+
 def _encode_recording(enc: _Encoder, d: dict):
     """(key, rate, source samples, int16 8 kHz, scale, energies) of one recording dict: a plain
     16-bit PCM file is read straight by soundfile, block by block; anything else by Lhotse."""
-    import soundfile as sf
-
-    plain = _plain_pcm16_file(d)
-    if plain is not None:
-        path, sr, n = plain
-        step = CHUNK_BLOCKS * int(round(BLOCK_SECONDS * sr))
-        try:
-            f = sf.SoundFile(path)
-        except (RuntimeError, OSError):  # (soundfile.LibsndfileError is a RuntimeError): Lhotse says why
-            f = None
-        if f is not None:
-            with f:
-                if f.subtype == "PCM_16" and f.channels == 1 and f.samplerate == sr and f.frames == n:
-                    return (path, sr, n) + enc.encode(enc.pcm16_chunks(f, n, step), sr, n)
+    opened = _open_plain_pcm16(d)
+    if opened is not None:
+        f, path, sr, n = opened
+        with f:
+            return (path, sr, n) + enc.encode(enc.pcm16_chunks(f, n, _step(sr)), sr, n)
     from lhotse.serialization import deserialize_item
 
     rec = deserialize_item(dict(d))
@@ -178,7 +162,7 @@ def _encode_recording(enc: _Encoder, d: dict):
         raise ValueError(f"source cache: {source_key(rec)} has {audio.shape[0]} channels; sources are mono")
     x = np.ascontiguousarray(audio[0], dtype=np.float32)
     sr, n = rec.sampling_rate, len(x)
-    step = CHUNK_BLOCKS * int(round(BLOCK_SECONDS * sr))
+    step = _step(sr)
     chunks = (x[a : a + step] for a in range(0, max(n, 1), step))
     return (source_key(rec), sr, n) + enc.encode(chunks, sr, n)
 
