@@ -49,8 +49,9 @@ from recipes.labels import (
     FRAME_SHIFT,
     IGNORE,
     POWERSET_IGNORE,
-    activity_matrix,
+    activity_from_turns,
     load_labels,
+    supervision_turns,
     to_powerset,
 )
 
@@ -230,8 +231,9 @@ class EENDDataset(torch.utils.data.Dataset):
         elif self.label_type == "target":
             raise ValueError(f"cut {cut.id} has no labels; target-speaker cuts come from `diar labels --type target`")
         else:  # e.g. a simulated mixture trained on the fly: labels from its supervisions, no storage
-            speakers = sorted({s.speaker for s in cut.supervisions})
-            labels = activity_matrix(cut, speakers, num_frames=feats.shape[0])
+            turns = supervision_turns(cut)  # cut.supervisions once (a MixedCut's copies them per call)
+            speakers = sorted({speaker for _, _, _, speaker in turns})
+            labels = activity_from_turns(cut, turns, speakers, num_frames=feats.shape[0])
             if self.label_type == "powerset":
                 labels, _ = to_powerset(labels, self.max_set_size)
         if labels.shape[0] < feats.shape[0]:  # on-the-fly features of a different rounding
