@@ -45,31 +45,16 @@ plain cut, or a position that falls between two 8 kHz samples.
 """
 
 import json
-import math
 from typing import Optional
 
 import numpy as np
 
+from recipes.frames import num_samples
 from recipes.simulation.cache import RATE, SourceCache, source_key
 
 
 class NotRenderable(Exception):
     """The mixture needs Lhotse's own loader (the message says why)."""
-
-
-def _samples_at(seconds: float, rate: int) -> int:
-    """Lhotse's ``compute_num_samples`` (``round(seconds * rate, 8)``, then half away from
-    zero on its exact binary value) without its ``Decimal``: the fraction of a double below
-    2**52 is exact."""
-    v = round(seconds * rate, 8)
-    a = abs(v)
-    if not a < 2.0**52:
-        from lhotse.utils import compute_num_samples
-
-        return compute_num_samples(seconds, rate)
-    n = math.floor(a)
-    n += a - n >= 0.5
-    return n if v >= 0 else -n
 
 
 def _track_plan(track, cache: SourceCache, whole: bool = False):
@@ -87,16 +72,16 @@ def _track_plan(track, cache: SourceCache, whole: bool = False):
     if key not in cache:
         raise NotRenderable(f"source {key} is not in the cache")
     sr = rec.sampling_rate
-    offset_src = _samples_at(track.offset, sr)
+    offset_src = num_samples(track.offset, sr)
     _check_grid(cut.id, sr, offset_src)
     extent = None
     if whole:
         m = cut.custom["mix_track"]
-        extent = (*_span8(cut.id, m["start"], m["duration"], sr), _samples_at(m["duration"], sr))
+        extent = (*_span8(cut.id, m["start"], m["duration"], sr), num_samples(m["duration"], sr))
     return (
         key,
         *_span8(cut.id, cut.start, cut.duration, sr),
-        _samples_at(cut.duration, sr),
+        num_samples(cut.duration, sr),
         int(round(offset_src * RATE / sr)),
         kernel,
         extent,
@@ -112,9 +97,9 @@ def _check_grid(cut_id, sr: int, *samples: int) -> None:
 
 def _span8(cut_id, start: float, duration: float, sr: int):
     """``(first8, count8, first_src)`` of a span of a source at ``sr``."""
-    first_src = _samples_at(start, sr)
+    first_src = num_samples(start, sr)
     _check_grid(cut_id, sr, first_src)
-    return int(round(first_src * RATE / sr)), _samples_at(duration, RATE), first_src
+    return int(round(first_src * RATE / sr)), num_samples(duration, RATE), first_src
 
 
 def _whole(cut) -> bool:
@@ -136,7 +121,7 @@ def render(cut, cache: SourceCache, num_samples: Optional[int] = None) -> np.nda
     tracks = [t for t in cut.tracks if not t.mute] or list(cut.tracks)
     if cut.transforms:
         raise NotRenderable(f"mixture {cut.id} has transforms")
-    total = _samples_at(cut.duration, RATE) if num_samples is None else num_samples
+    total = num_samples(cut.duration, RATE) if num_samples is None else num_samples
     whole = _whole(cut)
     plans = [None if isinstance(t.cut, PaddingCut) else _track_plan(t, cache, whole) for t in tracks]
 
@@ -192,7 +177,7 @@ def _whole_gains(cut, tracks, plans, energy, cache: SourceCache) -> list:
             gains.append(1.0)
             continue
         if reference_energy is None:  # reverberation keeps the power (normalize_output)
-            span = _samples_at(ref["start"], rate), _samples_at(ref["duration"], rate)
+            span = num_samples(ref["start"], rate), num_samples(ref["duration"], rate)
             reference_energy = cache.energy(ref["source"], *span)
         gains.append(_gain(reference_energy, snr, energy(i)))
     return gains
