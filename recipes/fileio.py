@@ -187,7 +187,7 @@ def read_plain_cuts(path) -> Optional[list]:
     if not name.endswith((".jsonl", ".jsonl.gz")):
         return None
     try:
-        with (gzip.open(name, "rt", encoding="utf-8") if name.endswith(".gz") else open(name, encoding="utf-8")) as f:
+        with gzip.open(name, "rt", encoding="utf-8") if name.endswith(".gz") else open(name, encoding="utf-8") as f:
             dicts = [json.loads(line) for line in f if line.strip()]
     except (OSError, ValueError, EOFError):
         return None

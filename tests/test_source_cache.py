@@ -203,7 +203,9 @@ def test_sample_and_frame_counts_are_lhotses():
         positive = [abs(s) for s in seconds]
         assert [num_frames(s, 0.01, rate) for s in positive] == [compute_num_frames(s, 0.01, rate) for s in positive]
         pairs = list(zip(positive[::2], positive[1::2]))
-        assert [ours_add(a, b, rate=rate) for a, b in pairs] == [add_durations(a, b, sampling_rate=rate) for a, b in pairs]
+        assert [ours_add(a, b, rate=rate) for a, b in pairs] == [
+            add_durations(a, b, sampling_rate=rate) for a, b in pairs
+        ]
 
 
 def test_plain_pcm16_sources_are_read_as_lhotse_reads_them(tmp_path):

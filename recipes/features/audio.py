@@ -169,7 +169,9 @@ def _read_pcm16(cut) -> Optional[np.ndarray]:
     source = rec.sources[0]
     if cut.channel not in source.channels:
         return None
-    return _read_pcm16_file(source.source, source.channels.index(cut.channel), rec.sampling_rate, cut.start, cut.duration)
+    return _read_pcm16_file(
+        source.source, source.channels.index(cut.channel), rec.sampling_rate, cut.start, cut.duration
+    )
 
 
 def plain_recording(d: dict) -> Optional[dict]:
@@ -258,7 +260,11 @@ def load_audio_with_context(cut, config: KnfFbankConfig) -> Tuple[np.ndarray, in
                 cut["start"], cut["duration"], rec["duration"], int(rec["sampling_rate"]), config
             )
             pcm = _read_pcm16_file(
-                str(src["source"]), list(src["channels"]).index(cut["channel"]), int(rec["sampling_rate"]), start, duration
+                str(src["source"]),
+                list(src["channels"]).index(cut["channel"]),
+                int(rec["sampling_rate"]),
+                start,
+                duration,
             )
             if pcm is not None:
                 return resample_audio(pcm, int(rec["sampling_rate"]), config.sampling_rate), first, count

@@ -206,10 +206,7 @@ def compute_fbank(
         raise ValueError(f"duplicate cut ids in input: {_id_list(dups)}")
     storage = check_writable_dir(storage_path)
     chunks = chunk_by_duration(cut_list, cuts_per_archive, num_jobs if executor_kind == "local" else max(num_jobs, 2))
-    tasks = [
-        (chunk, str(storage / f"feats-{i:05d}.lca"), config.to_dict(), backend)
-        for i, chunk in enumerate(chunks)
-    ]
+    tasks = [(chunk, str(storage / f"feats-{i:05d}.lca"), config.to_dict(), backend) for i, chunk in enumerate(chunks)]
     if num_jobs > 1 or executor_kind != "local":
         from recipes import lilcom_codec
 
@@ -351,7 +348,9 @@ def plain_fields(d: dict) -> bool:
     if rec is not None and (not set(rec) <= set(RECORDING_FIELDS) or any(s.get("video") for s in rec["sources"])):
         return False
     custom = d.get("custom") or {}
-    return not any(isinstance(v, dict) and ("array" in v or "sources" in v or "storage_type" in v) for v in custom.values())
+    return not any(
+        isinstance(v, dict) and ("array" in v or "sources" in v or "storage_type" in v) for v in custom.values()
+    )
 
 
 def _id_list(ids, limit: int = 10) -> str:
