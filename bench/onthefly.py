@@ -23,6 +23,7 @@ they are computed from the audio in the DataLoader's workers (0, 1, 2).
    workers used, which does not drop when other processes share the cores.
 
     python bench/onthefly.py [--parts 1 2 3] [--files 4] [--minutes 30] [--mixture-minutes 30]
+    python bench/onthefly.py --parts 3 --cache-only   # part 3's source cache line only
 """
 
 import argparse
@@ -89,6 +90,9 @@ def main():
     parser.add_argument("--parts", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--mixture-minutes", type=float, default=30.0, help="part 3: minutes of mixtures")
     parser.add_argument("--workers", type=int, default=2, help="part 3: DataLoader workers (one core each)")
+    parser.add_argument(
+        "--cache-only", action="store_true", help="part 3: stop after the source cache build (no DataLoader runs)"
+    )
     args = parser.parse_args()
     if 3 in args.parts:
         simulated(args)
@@ -257,6 +261,8 @@ def simulated(args):
             f"bytes per source second, built at {src_seconds / t_build:.0f}x real time (1 process, "
             f"best of 2, after a warm-up; target >= 2,000x per core), {src_seconds / c_build:.0f}x per CPU second"
         )
+        if args.cache_only:
+            return
 
         def loader_rate(dataset, cuts, workers):
             # persistent workers, one untimed epoch first: worker start-up (fork, first batch) is not

@@ -7,11 +7,10 @@ the exporters (Lhotse, numpy) are imported inside each command, so ``diar --help
 """
 
 import logging
-from pathlib import Path
 
 import click
 
-from recipes.clitools import load_cuts, one_line_errors, root_option, time_base_option
+from recipes.clitools import load_cuts, one_line_errors, parse_named_files, root_option, time_base_option
 
 logger = logging.getLogger("recipes")
 
@@ -61,15 +60,9 @@ def export_kaldi_cmd(cuts, out_dir, sampling_rate, audio_mode, wav_dir, time_bas
 
 
 def _parse_named_cuts(ctx, param, values):
-    out = {}
-    for value in values:
-        name, sep, path = value.partition("=")
-        if not sep or not name or not Path(path).is_file():
-            raise click.BadParameter(f"{value!r}: expected NAME=CUTS with an existing CUTS file")
-        if name in out:
-            raise click.BadParameter(f"split {name!r} given twice")
-        out[name] = path
-    return out
+    """click callback for repeatable ``--split NAME=CUTS``."""
+    msg = "expected NAME=CUTS with an existing CUTS file"
+    return parse_named_files(values, msg, msg)
 
 
 @export.command("pyannote")

@@ -44,19 +44,26 @@ def log_prepared(name, result, output_dir, written) -> None:
     logger.info("wrote %d files to %s (report: %s_prepare_report.txt)", len(written), output_dir, name)
 
 
+def parse_named_files(values, no_sign: str, bad_file: str):
+    """``{NAME: PATH}`` of repeatable ``NAME=PATH`` values, each PATH an existing file and each NAME
+    given once; ``no_sign`` / ``bad_file``: the error for a value without ``=`` / with an empty
+    NAME or a missing file."""
+    out = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{value!r}: {no_sign}")
+        if not name or not Path(path).is_file():
+            raise click.BadParameter(f"{value!r}: {bad_file}")
+        if name in out:
+            raise click.BadParameter(f"split {name!r} given twice")
+        out[name] = path
+    return out
+
+
 def parse_split_files(ctx, param, values):
     """click callback for repeatable ``--split NAME=LISTFILE``."""
-    splits = {}
-    for value in values:
-        if "=" not in value:
-            raise click.BadParameter(f"{value!r}: expected NAME=LISTFILE")
-        name, path = value.split("=", 1)
-        if not name or not Path(path).is_file():
-            raise click.BadParameter(f"{value!r}: expected NAME=LISTFILE with an existing LISTFILE")
-        if name in splits:
-            raise click.BadParameter(f"split {name!r} given twice")
-        splits[name] = path
-    return splits
+    return parse_named_files(values, "expected NAME=LISTFILE", "expected NAME=LISTFILE with an existing LISTFILE")
 
 
 def num_jobs_option(help: str):

@@ -473,7 +473,7 @@ def test_conversation_reproduces_real_ami_turn_taking(tmp_path, realdata):
 
 def test_statistics_measure_from_the_latest_ending_turn():
     """Landini et al.: pauses / overlaps from the latest-ending earlier turn; 7 s cut-off; per count."""
-    from recipes.simulation.turns import conversation_stats as stats_of
+    from recipes.simulation.turn_taking import conversation_stats as stats_of
 
     turns = [
         Turn("r", 0.0, 10.0, "A"),

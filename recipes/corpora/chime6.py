@@ -443,7 +443,8 @@ def prepare_chime6(
         turns,
         report,
         uem=uem or None,
-        splits={sp: ids for sp, ids in split_ids.items() if ids},
+        splits=split_ids,
+        drop_empty_splits=True,
         channel=channels,
     )
     from lhotse import CutSet

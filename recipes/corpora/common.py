@@ -295,6 +295,7 @@ def build_manifests(
     splits: Optional[Mapping[str, Sequence[str]]] = None,
     channel: Union[int, Sequence[int]] = 0,
     custom: Optional[Mapping[str, Mapping[str, object]]] = None,
+    drop_empty_splits: bool = False,
 ) -> Dict[str, Dict[str, object]]:
     """Manifests for ``recordings`` and their ``turns`` (see the module docstring).
 
@@ -305,6 +306,8 @@ def build_manifests(
         ``MultiCut`` s of those channels (supervisions carry the same list).
     :param custom: recording id -> extra custom fields of its cut (e.g. the
         DIHARD domain, the LibriCSS condition), next to ``uem``.
+    :param drop_empty_splits: leave out the splits of ``splits`` without a
+        recording (no manifests for them) instead of writing empty ones.
     :return: ``{split: {"recordings", "supervisions", "cuts", "uem"}}``; the
         key ``""`` holds every recording.
     """
@@ -312,6 +315,8 @@ def build_manifests(
     from lhotse.cut import MonoCut, MultiCut
     from lhotse.qa import validate, validate_recordings_and_supervisions
 
+    if drop_empty_splits and splits:
+        splits = {name: ids for name, ids in splits.items() if ids}
     rec_ids = sorted(recordings)
     if not rec_ids:
         raise ValueError("no recording to prepare (no audio matched the annotations)")

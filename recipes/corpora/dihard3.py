@@ -346,7 +346,8 @@ def prepare_dihard3(
         turns,
         report,
         uem=uem_all or None,
-        splits={s: ids for s, ids in split_ids.items() if ids},
+        splits=split_ids,
+        drop_empty_splits=True,
         custom={r: dict(metadata[r]) for r in recordings},
     )
     for split, ids in split_ids.items():

@@ -29,7 +29,7 @@ Methods (times in seconds)
     ``b`` follows the latest-ending turn ``a`` so far by a real transition (kind:
     same-speaker pause, speaker-change pause or overlap; its value; the length
     of the turn after it) drawn among those whose ``a`` was about as long (see
-    :mod:`recipes.simulation.turns`); an overlapping speaker is one who is silent
+    :mod:`recipes.simulation.turn_taking`); an overlapping speaker is one who is silent
     by then. A speaker never starts before its own previous speech ended
     (+1 ms). Offsets are whole milliseconds, rounded as each turn is placed.
 ``target-overlap``
@@ -111,4 +111,4 @@ from recipes.simulation.sources import (  # noqa: F401
     speaker_in_split,
     speech_segments,
 )
-from recipes.simulation.turns import ConversationStats, conversation_stats, load_conversation_stats  # noqa: F401
+from recipes.simulation.turn_taking import ConversationStats, conversation_stats, load_conversation_stats  # noqa: F401

@@ -10,7 +10,7 @@ import numpy as np
 
 from recipes.simulation.config import SimulationConfig
 from recipes.simulation.sources import Sources
-from recipes.simulation.turns import ConversationStats
+from recipes.simulation.turn_taking import ConversationStats
 
 
 @dataclass
@@ -145,7 +145,7 @@ def _draw_transition(rng, st: ConversationStats, length: float) -> Tuple[int, fl
 def conversation_layout(
     rng, src: Sources, num_speakers: int, cfg: SimulationConfig, stats: ConversationStats, speakers=None
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Simulated conversation (Landini et al., 2022, measured as :mod:`recipes.simulation.turns`).
+    """Simulated conversation (Landini et al., 2022, measured as :mod:`recipes.simulation.turn_taking`).
 
     ``S`` speakers, ``sum_s U{lo..hi}`` turns. A turn is a window of its speaker's sources
     (consecutive speech segments of one source utterance with their real pauses, one
@@ -153,7 +153,7 @@ def conversation_layout(
     whose speech length is nearest the drawn turn length, so that turn lengths follow the real
     ones, not the segments'. The first turn's length is drawn from the real turns. Every later
     turn ``b`` follows the latest-ending turn ``a`` so far by a real transition (a record of
-    :mod:`recipes.simulation.turns`: kind, value and the length of the turn after it) drawn
+    :mod:`recipes.simulation.turn_taking`: kind, value and the length of the turn after it) drawn
     among the ``max(20, n / 50)`` whose latest-ending turn was nearest ``a``'s length (what
     follows a turn depends on its length: long turns get overlapped, by long overlaps). A
     same-speaker pause keeps ``a``'s speaker; a speaker-change pause takes another speaker

@@ -27,7 +27,7 @@ from recipes.simulation.layouts import (
     overlap_speech,
 )
 from recipes.simulation.sources import Sources
-from recipes.simulation.turns import ConversationStats, load_conversation_stats
+from recipes.simulation.turn_taking import ConversationStats, load_conversation_stats
 
 logger = logging.getLogger(__name__)
 
