@@ -393,7 +393,8 @@ def test_diar_fbank_on_plain_cuts_imports_neither_lhotse_nor_torch(wav_cuts, tmp
     wav_cuts.to_file(tmp_path / "in.jsonl.gz")
     code = (
         "import sys\nfrom recipes.cli import cli\n"
-        "try:\n    cli.main(args=sys.argv[1:], prog_name='diar')\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "try:\n    cli.main(args=sys.argv[1:], prog_name='diar')\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
         "print('imported:', sorted(m for m in ('lhotse', 'torch') if m in sys.modules))\n"
     )
     args = [

@@ -12,8 +12,8 @@ from lhotse.utils import fastcopy
 from recipes.dataset import EENDDataset, chunk_cuts
 from recipes.features import NumpyKaldiFbank
 from recipes.features.audio import resample_audio
-from recipes.simulation.cache import SourceCache, build_source_cache
 from recipes.frames import num_samples as _samples_at
+from recipes.simulation.cache import SourceCache, build_source_cache
 from recipes.simulation.render import render
 from tests.test_source_cache import EDGE, RIR, noisy, rel_rms, reverberant  # noqa: F401 (fixtures)
 

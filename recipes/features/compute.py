@@ -180,8 +180,9 @@ class NumpyFbank:
 
     @staticmethod
     def _rfft(frames: np.ndarray) -> np.ndarray:
-        """Real FFT of each row as ``(rows, 2 * bins)`` float32 (re, im interleaved): scipy's pocketfft on one thread (about 15 % faster than torch's MKL FFT on
-        these 256-point batches, and no torch import: 1.8 s of a stage-2 process)."""
+        """Real FFT of each row as ``(rows, 2 * bins)`` float32 (re, im interleaved): scipy's
+        pocketfft on one thread (about 15 % faster than torch's MKL FFT on these 256-point
+        batches, and no torch import: 1.8 s of a stage-2 process)."""
         return scipy.fft.rfft(frames, axis=1, workers=1).view(np.float32)
 
     def num_frames(self, num_samples: int) -> int:

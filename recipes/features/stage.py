@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional
+from typing import TYPE_CHECKING, Dict, Optional
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from recipes.features.compute import NumpyFbank, knf_features
 from recipes.features.config import BACKENDS, KnfFbankConfig, Pathlike, load_fbank_config
 from recipes.frames import num_samples
 from recipes.lilcom_writer import FastLilcomChunkyWriter
+
+if TYPE_CHECKING:
+    from lhotse import CutSet
 
 FEATURE_TYPE = "kaldi-native-fbank"  # KaldiNativeFbank.name: both backends store the same features
 

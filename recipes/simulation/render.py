@@ -49,7 +49,7 @@ from typing import Optional
 
 import numpy as np
 
-from recipes.frames import num_samples
+from recipes.frames import num_samples as _samples_at
 from recipes.simulation.cache import RATE, SourceCache, source_key
 
 
@@ -72,16 +72,16 @@ def _track_plan(track, cache: SourceCache, whole: bool = False):
     if key not in cache:
         raise NotRenderable(f"source {key} is not in the cache")
     sr = rec.sampling_rate
-    offset_src = num_samples(track.offset, sr)
+    offset_src = _samples_at(track.offset, sr)
     _check_grid(cut.id, sr, offset_src)
     extent = None
     if whole:
         m = cut.custom["mix_track"]
-        extent = (*_span8(cut.id, m["start"], m["duration"], sr), num_samples(m["duration"], sr))
+        extent = (*_span8(cut.id, m["start"], m["duration"], sr), _samples_at(m["duration"], sr))
     return (
         key,
         *_span8(cut.id, cut.start, cut.duration, sr),
-        num_samples(cut.duration, sr),
+        _samples_at(cut.duration, sr),
         int(round(offset_src * RATE / sr)),
         kernel,
         extent,
@@ -97,9 +97,9 @@ def _check_grid(cut_id, sr: int, *samples: int) -> None:
 
 def _span8(cut_id, start: float, duration: float, sr: int):
     """``(first8, count8, first_src)`` of a span of a source at ``sr``."""
-    first_src = num_samples(start, sr)
+    first_src = _samples_at(start, sr)
     _check_grid(cut_id, sr, first_src)
-    return int(round(first_src * RATE / sr)), num_samples(duration, RATE), first_src
+    return int(round(first_src * RATE / sr)), _samples_at(duration, RATE), first_src
 
 
 def _whole(cut) -> bool:
@@ -121,7 +121,7 @@ def render(cut, cache: SourceCache, num_samples: Optional[int] = None) -> np.nda
     tracks = [t for t in cut.tracks if not t.mute] or list(cut.tracks)
     if cut.transforms:
         raise NotRenderable(f"mixture {cut.id} has transforms")
-    total = num_samples(cut.duration, RATE) if num_samples is None else num_samples
+    total = _samples_at(cut.duration, RATE) if num_samples is None else num_samples
     whole = _whole(cut)
     plans = [None if isinstance(t.cut, PaddingCut) else _track_plan(t, cache, whole) for t in tracks]
 
@@ -177,7 +177,7 @@ def _whole_gains(cut, tracks, plans, energy, cache: SourceCache) -> list:
             gains.append(1.0)
             continue
         if reference_energy is None:  # reverberation keeps the power (normalize_output)
-            span = num_samples(ref["start"], rate), num_samples(ref["duration"], rate)
+            span = _samples_at(ref["start"], rate), _samples_at(ref["duration"], rate)
             reference_energy = cache.energy(ref["source"], *span)
         gains.append(_gain(reference_energy, snr, energy(i)))
     return gains
