@@ -49,8 +49,9 @@ from recipes.labels import (
     FRAME_SHIFT,
     IGNORE,
     POWERSET_IGNORE,
-    activity_matrix,
+    activity_from_turns,
     load_labels,
+    supervision_turns,
     to_powerset,
 )
 
@@ -216,7 +217,6 @@ class EENDDataset(torch.utils.data.Dataset):
             feats = feats - feats.mean(axis=0, keepdims=True)
         elif self.mean_norm == "recording":
             feats = feats - self._recording_mean(cut)
-        x = eend_input(feats, self.context, self.subsampling)
         custom = cut_custom(cut)
         if "labels" in custom:
             labels = load_labels(cut)
@@ -230,8 +230,9 @@ class EENDDataset(torch.utils.data.Dataset):
         elif self.label_type == "target":
             raise ValueError(f"cut {cut.id} has no labels; target-speaker cuts come from `diar labels --type target`")
         else:  # e.g. a simulated mixture trained on the fly: labels from its supervisions, no storage
-            speakers = sorted({s.speaker for s in cut.supervisions})
-            labels = activity_matrix(cut, speakers, num_frames=feats.shape[0])
+            turns = supervision_turns(cut)  # cut.supervisions once (a MixedCut's copies them per call)
+            speakers = sorted({speaker for _, _, _, speaker in turns})
+            labels = activity_from_turns(cut, turns, speakers, num_frames=feats.shape[0])
             if self.label_type == "powerset":
                 labels, _ = to_powerset(labels, self.max_set_size)
         if labels.shape[0] < feats.shape[0]:  # on-the-fly features of a different rounding
@@ -249,15 +250,32 @@ class EENDDataset(torch.utils.data.Dataset):
             keep = sorted(np.argsort(-activity, kind="stable")[: self.max_speakers].tolist())
             y = y[:, keep]
             speakers = [speakers[i] for i in keep]
-        return x, y, speakers
+        return feats, y, speakers
 
     def __getitem__(self, cuts: CutSet) -> Dict[str, object]:
-        with _one_torch_thread(self.pin_threads):
-            examples = [self._example(cut) for cut in cuts]
+        # the batch is assembled on the pinned thread too (torch's copies and fills would
+        # otherwise wake its thread pool with num_workers=0); one BLAS thread limit per batch
+        from recipes.features.compute import one_blas_thread
+
+        with _one_torch_thread(self.pin_threads), one_blas_thread():
+            return self._batch(cuts)
+
+    def _batch(self, cuts: CutSet) -> Dict[str, object]:
+        examples = [self._example(cut) for cut in cuts]
         B = len(examples)
-        T = max(x.shape[0] for x, _, _ in examples)
-        D = examples[0][0].shape[1]
-        features = torch.zeros(B, T, D, dtype=torch.float32)
+        # subsampled frames of each cut: eend_input's ceil(frames / subsampling) rows
+        ns = [-(-f.shape[0] // self.subsampling) for f, _, _ in examples]
+        T = max(ns)
+        D = examples[0][0].shape[1] * (2 * self.context + 1)
+        features = torch.empty(B, T, D, dtype=torch.float32)
+        if torch.utils.data.get_worker_info() is not None:
+            # in a DataLoader worker: the batch is written straight into shared memory, which the
+            # worker's pickling would otherwise allocate and copy the whole tensor into
+            features.share_memory_()
+        feats_np = features.numpy()
+        for i, ((f, _, _), n) in enumerate(zip(examples, ns)):
+            eend_input(f, self.context, self.subsampling, out=feats_np[i, :n])  # spliced rows in place
+            feats_np[i, n:] = 0
         lengths = torch.zeros(B, dtype=torch.int64)
         if self.label_type == "binary":
             S = max(y.shape[1] for _, y, _ in examples)
@@ -267,9 +285,7 @@ class EENDDataset(torch.utils.data.Dataset):
         else:
             labels = torch.full((B, T), -1, dtype=torch.int64)
         speakers: List[List[str]] = []
-        for i, (x, y, spk) in enumerate(examples):
-            n = x.shape[0]
-            features[i, :n] = torch.from_numpy(x)
+        for i, ((_, y, spk), n) in enumerate(zip(examples, ns)):
             lengths[i] = n
             if self.label_type == "binary":
                 labels[i, :n, : y.shape[1]] = torch.from_numpy(y)

@@ -207,18 +207,48 @@ def activity_matrix(
     frame. Frames outside the cut's UEM (custom field ``uem``, recording time)
     are set to :data:`IGNORE`.
     """
+    return activity_from_turns(cut, supervision_turns(cut), speakers, num_frames, frame_shift, report)
+
+
+def supervision_turns(cut: Cut) -> List[Tuple[str, float, float, Optional[str]]]:
+    """``(id, start, end, speaker)`` of ``cut.supervisions`` (cut-relative), the same numbers
+    Lhotse gives; for a ``MixedCut`` without Lhotse's per-call ``with_offset`` copies of every
+    supervision (``round(start + track offset, 8)``, its ``end`` = ``round(start + duration, 8)``)."""
+    from lhotse.cut import MixedCut
+
+    if not isinstance(cut, MixedCut):
+        return [(s.id, s.start, s.end, s.speaker) for s in cut.supervisions]
+    tracks = [t for t in cut.tracks if not t.mute] or cut.tracks  # Lhotse's _get_audible_tracks
+    out = []
+    for t in tracks:
+        for s in t.cut.supervisions:
+            start = round(s.start + t.offset, ndigits=8)
+            out.append((s.id, start, round(start + s.duration, ndigits=8), s.speaker))
+    return out
+
+
+def activity_from_turns(
+    cut: Cut,
+    turns: Sequence[Tuple[str, float, float, Optional[str]]],
+    speakers: Sequence[str],
+    num_frames: Optional[int] = None,
+    frame_shift: float = FRAME_SHIFT,
+    report: Optional[LabelReport] = None,
+) -> np.ndarray:
+    """:func:`activity_matrix` from the cut's :func:`supervision_turns` (computed once by a caller
+    that also needs the speakers)."""
     T = cut_num_frames(cut, frame_shift) if num_frames is None else num_frames
     index = {spk: i for i, spk in enumerate(speakers)}
     labels = np.zeros((T, len(speakers)), dtype=np.uint8)
-    for sup in cut.supervisions:
-        if sup.speaker not in index:
+    for sup_id, start, end, speaker in turns:
+        if speaker not in index:
             raise ValueError(
-                f"cut {cut.id}: supervision {sup.id} has speaker {sup.speaker!r}, expected one of {list(speakers)}"
+                f"cut {cut.id}: supervision {sup_id} has speaker {speaker!r}, expected one of {list(speakers)}"
             )
-        first, last, short = turn_frames(sup.start, sup.end, T, frame_shift)
-        labels[first:last, index[sup.speaker]] = 1
+        first, last, short = turn_frames(start, end, T, frame_shift)
+        labels[first:last, index[speaker]] = 1
         if short and report is not None and last > first:
-            report.short_turns.append(f"{cut.id}:{sup.id}")
+            report.short_turns.append(f"{cut.id}:{sup_id}")
     inside = uem_mask(cut_custom(cut).get("uem"), cut.start, T, frame_shift)
     labels[~inside] = IGNORE
     if report is not None:

@@ -13,6 +13,8 @@ are copied into a fresh array; every kaldi-native-fbank option is set from the c
 from __future__ import annotations
 
 import math
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.fft
@@ -131,6 +133,25 @@ def _blas_controller():
     return _BLAS_CONTROLLER
 
 
+_ONE_BLAS_THREAD = threading.local()
+
+
+@contextmanager
+def one_blas_thread():
+    """BLAS (numpy's, scipy's) limited to one thread inside the block, restored after; nested
+    blocks cost nothing (threadpoolctl's limit queries every library, ~0.2-0.5 ms, so a caller
+    running many extractions, e.g. a dataset's batch, takes it once)."""
+    if getattr(_ONE_BLAS_THREAD, "active", False):
+        yield
+        return
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        _ONE_BLAS_THREAD.active = True
+        try:
+            yield
+        finally:
+            _ONE_BLAS_THREAD.active = False
+
+
 class NumpyFbank:
     """The same fbank as kaldi-native-fbank, vectorised over blocks of frames (numpy, scipy's FFT).
 
@@ -211,7 +232,7 @@ class NumpyFbank:
         # The BLAS calls below are small (a rank-1 update and a (block x 128) @ (128 x 23)
         # product per block); OpenBLAS would hand each to its thread pool, whose
         # wake-ups cost ~6x the whole computation. One thread, restored on return.
-        with _blas_controller().limit(limits=1, user_api="blas"):
+        with one_blas_thread():
             return self._compute(samples)
 
     def _compute(self, samples: np.ndarray) -> np.ndarray:

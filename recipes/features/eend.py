@@ -46,12 +46,13 @@ def subsample(feats: np.ndarray, factor: int = 10) -> np.ndarray:
     return np.asarray(feats)[::factor]
 
 
-def eend_input(feats: np.ndarray, context: int = 7, subsampling: int = 10) -> np.ndarray:
+def eend_input(feats: np.ndarray, context: int = 7, subsampling: int = 10, out: np.ndarray = None) -> np.ndarray:
     """``subsample(splice(feats, context), subsampling)``:
     ``(T, 23) -> (ceil(T / subsampling), 345)`` for the defaults.
 
     Only the kept rows are materialised (same result, ~``subsampling`` x less
-    memory than splicing every frame first)."""
+    memory than splicing every frame first); with ``out`` (an array of that shape),
+    written there (e.g. a row block of a batch tensor) and ``out`` returned."""
     feats = _check_feats(feats)
     if subsampling < 1:
         raise ValueError(f"subsampling factor must be >= 1, got {subsampling}")
@@ -59,5 +60,9 @@ def eend_input(feats: np.ndarray, context: int = 7, subsampling: int = 10) -> np
     windows = _padded_windows(feats, context)[::subsampling]
     out_frames = math.ceil(num_frames / subsampling)
     assert windows.shape[0] == out_frames
+    rows = windows.reshape(out_frames, dim * (2 * context + 1))
+    if out is not None:
+        np.copyto(out, rows)
+        return out
     # reshape of the strided view may itself be a (read-only) view: copy.
-    return windows.reshape(out_frames, dim * (2 * context + 1)).copy()
+    return rows.copy()

@@ -18,6 +18,7 @@ from recipes.features.compute import (  # noqa: F401 - re-exported: the computat
     _knf_options,
     kaldi_mel_banks,
     knf_features,
+    one_blas_thread,
 )
 from recipes.features.config import EPSILON, KnfFbankConfig
 

@@ -143,15 +143,39 @@ def render(cut, cache: SourceCache, num_samples: Optional[int] = None) -> np.nda
 
     gains = (_whole_gains if whole else _window_gains)(cut, tracks, plans, energy, cache)
     out = np.zeros(total, dtype=np.float32)
+    tmp = np.empty(total, dtype=np.float32)
     for i, (plan, g) in enumerate(zip(plans, gains)):
         if plan is None:
             continue
-        x = audio(i)
         at = plan[5]
+        if plan[6] is None:  # plain track: only its samples inside the output, added in place
+            _add_samples(cache, plan[0], plan[1], plan[2], at, np.float32(g), out, tmp)
+            continue
+        x = audio(i)
         a, b = max(at, 0), min(at + len(x), total)
         if b > a:
             out[a:b] += np.float32(g) * x[a - at : b - at]
     return out
+
+
+def _add_samples(cache: SourceCache, key: str, first: int, count: int, at: int, g, out, tmp) -> None:
+    """``out[at + j] += g * cache.samples(key, first, count)[j]`` where ``at + j`` is inside ``out``,
+    with the same float32 roundings (``pcm * scale``, then ``* g``, then the sum), reading only
+    the source samples that land in ``out`` (no zero-filled track copy, no temporaries)."""
+    shard, e = cache._entries[key]
+    pcm = cache._arrays(shard)[0]
+    # output positions at + j, j in [0, count), inside [0, len(out)) and inside the source
+    j0 = max(0, -at, -first)
+    j1 = min(count, len(out) - at, e["num_samples"] - first)
+    if j1 <= j0:
+        return
+    n = j1 - j0
+    t = tmp[:n]
+    src = e["offset"] + first + j0
+    np.multiply(pcm[src : src + n], np.float32(e["scale"]), out=t, dtype=np.float32, casting="unsafe")
+    np.multiply(t, g, out=t)
+    o = out[at + j0 : at + j1]
+    np.add(o, t, out=o)
 
 
 def _gain(reference_energy: float, snr: float, e: float) -> float:
