@@ -255,7 +255,7 @@ class EENDDataset(torch.utils.data.Dataset):
     def __getitem__(self, cuts: CutSet) -> Dict[str, object]:
         # the batch is assembled on the pinned thread too (torch's copies and fills would
         # otherwise wake its thread pool with num_workers=0); one BLAS thread limit per batch
-        from recipes.features.extractors import one_blas_thread
+        from recipes.features.compute import one_blas_thread
 
         with _one_torch_thread(self.pin_threads), one_blas_thread():
             return self._batch(cuts)

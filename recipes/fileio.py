@@ -175,6 +175,41 @@ def save_manifest(manifest, path) -> Path:
     return Path(path)
 
 
+def read_plain_cuts(path) -> Optional[list]:
+    """The manifest dicts of a ``.jsonl`` / ``.jsonl.gz`` CutSet whose every line is a ``MonoCut``
+    (what the corpus recipes write), read with no Lhotse import; ``None`` for anything else
+    (other cut types, other formats, a line that is not JSON): Lhotse reads it then, and says
+    what is wrong."""
+    import gzip
+    import json
+
+    name = str(path)
+    if not name.endswith((".jsonl", ".jsonl.gz")):
+        return None
+    try:
+        with gzip.open(name, "rt", encoding="utf-8") if name.endswith(".gz") else open(name, encoding="utf-8") as f:
+            dicts = [json.loads(line) for line in f if line.strip()]
+    except (OSError, ValueError, EOFError):
+        return None
+    if not dicts or not all(isinstance(d, dict) and d.get("type") == "MonoCut" for d in dicts):
+        return None
+    return dicts
+
+
+def save_dicts(dicts, path) -> Path:
+    """Write manifest dicts as Lhotse's ``to_file`` writes them (one ``json.dumps(d,
+    ensure_ascii=False)`` per line, gzip for ``.gz``), atomically, with no Lhotse import."""
+    import gzip
+    import json
+
+    with atomic_path(path) as tmp:
+        opener = gzip.open if str(path).endswith(".gz") else open
+        with opener(tmp, "wt", encoding="utf-8") as f:
+            for d in dicts:
+                print(json.dumps(d, ensure_ascii=False), file=f)
+    return Path(path)
+
+
 def write_text(path, text: str) -> Path:
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text)

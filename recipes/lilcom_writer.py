@@ -19,10 +19,10 @@ and ``lilcom.compress``. Unlike ``lilcom.compress``, the caller's array is left
 untouched (lilcom's C compressor quantises its input in place).
 """
 
+from pathlib import Path
 from typing import List, Tuple
 
 import numpy as np
-from lhotse.features.io import LilcomChunkyWriter
 
 from recipes import lilcom_codec
 
@@ -99,8 +99,38 @@ def compress_chunked(data: np.ndarray, tick_power: int = -5, chunk_size: int = 1
     return [buffer[a:b].tobytes() for a, b in zip(ends[:-1], ends[1:])]
 
 
-class FastLilcomChunkyWriter(LilcomChunkyWriter):
-    """``LilcomChunkyWriter`` with :mod:`recipes.lilcom_codec`; same archive, same storage keys."""
+class FastLilcomChunkyWriter:
+    """Lhotse's ``LilcomChunkyWriter`` with :mod:`recipes.lilcom_codec`: same file name rule, same
+    archive, same storage keys. Not a subclass, so that stage 2 imports no Lhotse (its
+    constructor, ``name``, ``storage_path``, ``close`` and context manager are the same as
+    Lhotse's writer's; ``tests/test_lilcom_writer.py`` checks them against it)."""
+
+    name = "lilcom_chunky"
+    CHUNK_SIZE = 500  # lhotse.features.io.CHUNKY_FORMAT_CHUNK_SIZE (a test checks)
+
+    def __init__(self, storage_path, tick_power: int = -5, mode: str = "wb"):
+        if "b" not in mode:
+            mode = mode + "b"
+        if mode not in ("wb", "ab"):
+            raise ValueError(f"mode {mode!r}: expected 'w' or 'a'")
+        p = Path(storage_path)
+        self.storage_path_ = p.with_suffix(p.suffix + ".lca" if p.suffix != ".lca" else ".lca")  # Lhotse's rule
+        self.tick_power = tick_power
+        self.file = open(self.storage_path_, mode=mode)
+        self.curr_offset = self.file.tell()
+
+    @property
+    def storage_path(self) -> str:
+        return str(self.storage_path_)
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args) -> None:
+        self.close()
 
     def write(self, key: str, value: np.ndarray) -> str:
         buffer, sizes = _encoded(value, self.tick_power, self.CHUNK_SIZE)

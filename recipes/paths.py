@@ -46,19 +46,23 @@ def missing_audio(cuts, base: str) -> Tuple[List[Tuple[str, str]], int]:
     missing, n = [], 0
     for cut in cuts:
         n += 1
-        rec = getattr(cut, "recording", None)
-        if rec is None:
-            continue
-        for s in rec.sources:
-            if s.type == "file" and not os.path.exists(_absolute(s.source, base)):
-                missing.append((cut.id, s.source))
+        if isinstance(cut, dict):  # a manifest dict (diar fbank on plain cuts)
+            cut_id, rec = cut["id"], cut.get("recording")
+            sources = [(s["type"], s["source"]) for s in rec["sources"]] if rec else []
+        else:
+            rec = getattr(cut, "recording", None)
+            cut_id, sources = cut.id, [(s.type, s.source) for s in rec.sources] if rec is not None else []
+        for kind, source in sources:
+            if kind == "file" and not os.path.exists(_absolute(source, base)):
+                missing.append((cut_id, source))
                 break
     return missing, n
 
 
 def resolve_cuts(cuts, manifest, root: Optional[str] = None, check_audio: bool = False, listing: Optional[Path] = None):
     """``cuts`` with relative paths made absolute against ``root`` (unchanged without it),
-    after checking (``check_audio``) that every audio file exists.
+    after checking (``check_audio``) that every audio file exists. ``cuts`` may be a list of
+    manifest dicts when ``root`` is None.
 
     :param listing: where the full list of missing files is written (tab-separated cut id
         and path) when some are missing.

@@ -304,3 +304,111 @@ def test_many_cuts_failing_for_one_reason_give_one_short_line(wav_cuts, tmp_path
     assert "Backend" not in err[0] and "LHOTSE_" not in err[0]  # no Lhotse multi-backend dump
     rejects = [json.loads(line) for line in (tmp_path / "o_rejects.jsonl").read_text().splitlines()]
     assert sorted(r["cut_id"] for r in rejects) == sorted(c.id for c in wav_cuts)
+
+
+def _varied_cuts(tmp_path):
+    """Cuts of every shape the dict path maps itself or hands to Lhotse: whole WAV recordings,
+    windows of one (context read around them), supervisions and custom fields, a recording
+    without channel_ids, a FLAC and a 24-bit WAV (audio read by Lhotse, cut mapped as a dict),
+    a recording already at 8 kHz, and a cut with a TemporalArray in custom (left to Lhotse)."""
+    from lhotse import SupervisionSegment
+    from lhotse.array import TemporalArray
+    from lhotse.features.io import NumpyFilesWriter
+
+    d = tmp_path / "audio"
+    d.mkdir()
+    cuts = []
+    for i, (name, sr, subtype, seconds) in enumerate(
+        [
+            ("a.wav", 16000, "PCM_16", 6.3000625),
+            ("b.flac", 16000, "PCM_16", 3.1),
+            ("c.wav", 16000, "PCM_24", 2.2000625),
+            ("d.wav", 8000, "PCM_16", 2.7),
+        ]
+    ):
+        soundfile.write(d / name, signal(seconds, sr, i), sr, subtype=subtype)
+        rec = Recording.from_file(d / name)
+        cut = rec.to_cut()
+        cut.supervisions = [SupervisionSegment(f"{rec.id}-s", rec.id, 0.5, 1.25, speaker="spk ñ", custom={"k": None})]
+        cut.custom = {"uem": [[0.0, 1.5]], "note": "ünïcode"}
+        cuts.append(cut)
+    whole = cuts[0]
+    cuts += [whole.truncate(offset=1.234, duration=2.0, keep_excessive_supervisions=False), whole.truncate(offset=4.0)]
+    cuts.append(fastcopy(cuts[3], id="bare"))  # its manifest line loses channel_ids below
+    with NumpyFilesWriter(tmp_path / "arrays") as w:
+        arr = TemporalArray(
+            w.store_array("x", np.zeros((10, 1), np.float32)), temporal_dim=0, frame_shift=0.01, start=0
+        )
+    cuts.append(fastcopy(cuts[1], id="with-array", custom={"labels": arr}))
+    return CutSet.from_cuts(cuts)
+
+
+def test_dict_path_writes_what_the_lhotse_path_writes(tmp_path):
+    """``diar fbank`` on plain cuts maps manifest dicts with no Lhotse object. The reference is
+    Lhotse's own: each input cut loaded by Lhotse, ``resample(8000)``, the features attached
+    with ``fastcopy`` and ``to_dict()`` / ``to_file``; the archive is what Lhotse's
+    ``LilcomChunkyWriter`` writes for each cut's features."""
+    import gzip
+
+    from lhotse.features import Features
+    from lhotse.features.io import LilcomChunkyWriter
+    from lhotse.utils import compute_num_frames
+
+    from recipes.fileio import save_dicts
+
+    cuts = _varied_cuts(tmp_path)
+    dicts = list(cuts.to_dicts())
+    del dicts[-2]["recording"]["channel_ids"]  # optional in a manifest (Lhotse fills it on load)
+    save_dicts(dicts, tmp_path / "in.jsonl.gz")
+    dicts = [json.loads(line) for line in gzip.open(tmp_path / "in.jsonl.gz", "rt")]
+    out = compute_fbank(dicts, tmp_path / "f", progress=False)
+    save_dicts(out, tmp_path / "out.jsonl.gz")
+    loaded = CutSet.from_file(tmp_path / "in.jsonl.gz")
+    want_lines = []
+    with LilcomChunkyWriter(tmp_path / "ref.lca", mode="w") as w:
+        for cut, o in zip(loaded, out):
+            key = w.write(cut.id, compute_cut_features(cut, CFG, NumpyFbank(CFG)))
+            assert o["features"]["storage_key"] == key
+            feats = Features.from_dict(o["features"])
+            expected = (compute_num_frames(cut.duration, 0.01, 8000), cut.duration, cut.start)
+            assert (feats.num_frames, feats.duration, feats.start) == expected
+            ref = fastcopy(cut.resample(8000) if cut.sampling_rate != 8000 else cut, features=feats)
+            want_lines.append(json.dumps(ref.to_dict(), ensure_ascii=False))
+    assert (tmp_path / "f" / "feats-00000.lca").read_bytes() == (tmp_path / "ref.lca").read_bytes()
+    got_lines = gzip.open(tmp_path / "out.jsonl.gz", "rt").read().splitlines()
+    assert len(got_lines) == len(cuts)
+    for a, b in zip(got_lines, want_lines):
+        assert a == b
+    # the gzip member as Lhotse's to_file writes it, but for its header's timestamp and file name
+    CutSet.from_file(tmp_path / "out.jsonl.gz").to_file(tmp_path / "again.jsonl.gz")
+    raw = [(tmp_path / n).read_bytes() for n in ("out.jsonl.gz", "again.jsonl.gz")]
+    assert raw[0][:4] == raw[1][:4] and raw[0][8:10] == raw[1][8:10]
+    assert gzip.decompress(raw[0]) == gzip.decompress(raw[1])
+
+
+def test_diar_fbank_on_plain_cuts_imports_neither_lhotse_nor_torch(wav_cuts, tmp_path):
+    import subprocess
+    import sys
+
+    wav_cuts.to_file(tmp_path / "in.jsonl.gz")
+    code = (
+        "import sys\nfrom recipes.cli import cli\n"
+        "try:\n    cli.main(args=sys.argv[1:], prog_name='diar')\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
+        "print('imported:', sorted(m for m in ('lhotse', 'torch') if m in sys.modules))\n"
+    )
+    args = [
+        "fbank",
+        str(tmp_path / "in.jsonl.gz"),
+        str(tmp_path / "out.jsonl.gz"),
+        "--storage-path",
+        str(tmp_path / "f"),
+    ]
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "imported: []" in proc.stdout
+    back = CutSet.from_file(tmp_path / "out.jsonl.gz")
+    assert [c.id for c in back] == [c.id for c in wav_cuts]
+    for cut, src in zip(back, wav_cuts):
+        ref = compute_cut_features(src, CFG, NumpyFbank(CFG))
+        assert np.abs(cut.load_features() - ref).max() <= 2**-6  # lilcom's step

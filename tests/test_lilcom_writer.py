@@ -2,6 +2,7 @@
 same bytes, same keys, read by Lhotse."""
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -185,3 +186,24 @@ def test_writer_without_numba_writes_the_same_archive(tmp_path, monkeypatch):
         == (tmp_path / "stock.lca").read_bytes()
     )
     assert lilcom_writer  # the module under test
+
+
+@pytest.mark.parametrize("name", ["feats-00000.lca", "feats-00000.partial.lca", "feats", "feats.bin"])
+def test_writer_interface_is_lhotses(tmp_path, name):
+    """The writer is not Lhotse's subclass (stage 2 imports no Lhotse): its name, chunk size,
+    file name rule and append offsets must still be Lhotse's."""
+    from lhotse.features.io import CHUNKY_FORMAT_CHUNK_SIZE
+
+    assert FastLilcomChunkyWriter.name == LilcomChunkyWriter.name
+    assert FastLilcomChunkyWriter.CHUNK_SIZE == CHUNKY_FORMAT_CHUNK_SIZE == LilcomChunkyWriter.CHUNK_SIZE
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    feats = fbank_features(1.5, 5)
+    for mode in ("w", "a"):
+        with LilcomChunkyWriter(tmp_path / "a" / name, mode=mode) as w:
+            stock = (w.storage_path, w.write("x", feats.copy()))
+        with FastLilcomChunkyWriter(tmp_path / "b" / name, mode=mode) as w:
+            fast = (w.storage_path, w.write("x", feats.copy()))
+        assert Path(fast[0]).relative_to(tmp_path / "b") == Path(stock[0]).relative_to(tmp_path / "a")
+        assert fast[1] == stock[1]
+    assert Path(fast[0]).read_bytes() == Path(stock[0]).read_bytes()

@@ -12,8 +12,9 @@ from lhotse.utils import fastcopy
 from recipes.dataset import EENDDataset, chunk_cuts
 from recipes.features import NumpyKaldiFbank
 from recipes.features.audio import resample_audio
+from recipes.frames import num_samples as _samples_at
 from recipes.simulation.cache import SourceCache, build_source_cache
-from recipes.simulation.render import _samples_at, render
+from recipes.simulation.render import render
 from tests.test_source_cache import EDGE, RIR, noisy, rel_rms, reverberant  # noqa: F401 (fixtures)
 
 WINDOW = 2.5  # seconds: chunk_size 25 x subsampling 10 x 10 ms

@@ -183,10 +183,11 @@ def test_simulate_sources_cli_builds_the_cache(tmp_path):
     assert rel_rms(ref, got) < 1e-3
 
 
-def test_sample_counts_are_lhotses():
-    from lhotse.utils import compute_num_samples
+def test_sample_and_frame_counts_are_lhotses():
+    from lhotse.utils import add_durations, compute_num_frames, compute_num_samples
 
-    from recipes.simulation.render import _samples_at
+    from recipes.frames import add_durations as ours_add
+    from recipes.frames import num_frames, num_samples
 
     rng = np.random.default_rng(2)
     seconds = np.concatenate(
@@ -194,10 +195,17 @@ def test_sample_counts_are_lhotses():
             np.round(rng.uniform(-50, 3000, 20000), 3),
             rng.uniform(0, 100, 2000),
             (np.arange(-500, 500) + 0.5) / 16000,  # half samples: half away from zero
+            (np.arange(0, 1000) + 0.5) * 0.01,  # half frames
         ]
     ).tolist()
     for rate in (8000, 16000, 44100):
-        assert [_samples_at(s, rate) for s in seconds] == [compute_num_samples(s, rate) for s in seconds]
+        assert [num_samples(s, rate) for s in seconds] == [compute_num_samples(s, rate) for s in seconds]
+        positive = [abs(s) for s in seconds]
+        assert [num_frames(s, 0.01, rate) for s in positive] == [compute_num_frames(s, 0.01, rate) for s in positive]
+        pairs = list(zip(positive[::2], positive[1::2]))
+        assert [ours_add(a, b, rate=rate) for a, b in pairs] == [
+            add_durations(a, b, sampling_rate=rate) for a, b in pairs
+        ]
 
 
 def test_plain_pcm16_sources_are_read_as_lhotse_reads_them(tmp_path):

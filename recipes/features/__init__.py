@@ -4,10 +4,12 @@ The package is cut along its concerns:
 
 * :mod:`~recipes.features.config`: :class:`KnfFbankConfig`, the feature standard
   (``conf/fbank_8k.yaml`` mirrored by its defaults) and :func:`load_fbank_config`;
-* :mod:`~recipes.features.extractors`: :class:`KaldiNativeFbank` (kaldi-native-fbank, a
-  Lhotse :class:`~lhotse.features.base.FeatureExtractor` registered as
-  ``"kaldi-native-fbank"``: importing this package registers it), :class:`NumpyFbank` (the
-  same features, vectorised) and :class:`NumpyKaldiFbank` (its Lhotse wrapper);
+* :mod:`~recipes.features.compute`: :class:`NumpyFbank` (kaldi-native-fbank's features,
+  vectorised) and :func:`knf_features` (kaldi-native-fbank itself), with no Lhotse or torch;
+* :mod:`~recipes.features.extractors`: their Lhotse
+  :class:`~lhotse.features.base.FeatureExtractor` wrappers :class:`KaldiNativeFbank`
+  (registered as ``"kaldi-native-fbank"``) and :class:`NumpyKaldiFbank`
+  (``"numpy-kaldi-fbank"``), registered when first used from here;
 * :mod:`~recipes.features.audio`: audio loading at the config's rate, soxr resampling
   (:func:`resample_audio`), context around windows of longer recordings;
 * :mod:`~recipes.features.stage`: :func:`compute_fbank`, the stage runner over a CutSet
@@ -25,57 +27,55 @@ Stage 2 per core (``bench/fbank.py``): PCM16 WAV memory-mapped, soxr streamed fr
 (HQ), :class:`NumpyFbank`, lilcom bytes from :mod:`recipes.lilcom_codec`. At ~10,000x real
 time (cProfile, 20 min of 16 kHz audio: 0.12 s) about 40 % is the fbank (of it a third the
 FFT), 35 % soxr, 20 % the lilcom encoding.
+
+Names are imported lazily (PEP 562), each from its module on first use: ``diar fbank`` on
+plain cuts imports neither Lhotse nor torch (about 3 s of a stage-2 process).
 """
 
-from recipes.features.audio import (
-    CONTEXT,
-    RESAMPLE_BLOCK,
-    _read_pcm16,  # noqa: F401 - the fast path, tested directly
-    load_audio_for_features,
-    load_audio_with_context,
-    mono_samples_at_config_rate,
-    resample_audio,
-)
-from recipes.features.config import (
-    BACKENDS,
-    DEFAULT_CONFIG_PATH,
-    RESAMPLERS,
-    KnfFbankConfig,
-    Pathlike,
-    load_fbank_config,
-)
-from recipes.features.eend import eend_input, splice, subsample
-from recipes.features.extractors import (
-    MEL_GROUPS,
-    KaldiNativeFbank,
-    NumpyFbank,
-    NumpyKaldiFbank,
-    kaldi_mel_banks,
-)
-from recipes.features.stage import Reject, compute_cut_features, compute_fbank
+import importlib
 
-__all__ = [
-    "DEFAULT_CONFIG_PATH",
-    "KnfFbankConfig",
-    "KaldiNativeFbank",
-    "NumpyKaldiFbank",
-    "NumpyFbank",
-    "load_fbank_config",
-    "compute_fbank",
-    "compute_cut_features",
-    "load_audio_for_features",
-    "load_audio_with_context",
-    "resample_audio",
-    "splice",
-    "subsample",
-    "eend_input",
-    "mono_samples_at_config_rate",
-    "kaldi_mel_banks",
-    "Reject",
-    "BACKENDS",
-    "RESAMPLERS",
-    "CONTEXT",
-    "RESAMPLE_BLOCK",
-    "MEL_GROUPS",
-    "Pathlike",
-]
+_HOMES = {
+    "CONTEXT": "audio",
+    "RESAMPLE_BLOCK": "audio",
+    "_read_pcm16": "audio",
+    "load_audio_for_features": "audio",
+    "load_audio_with_context": "audio",
+    "mono_samples_at_config_rate": "audio",
+    "resample_audio": "audio",
+    "BACKENDS": "config",
+    "DEFAULT_CONFIG_PATH": "config",
+    "RESAMPLERS": "config",
+    "KnfFbankConfig": "config",
+    "Pathlike": "config",
+    "load_fbank_config": "config",
+    "eend_input": "eend",
+    "splice": "eend",
+    "subsample": "eend",
+    "MEL_GROUPS": "compute",
+    "NumpyFbank": "compute",
+    "kaldi_mel_banks": "compute",
+    "knf_features": "compute",
+    "KaldiNativeFbank": "extractors",
+    "NumpyKaldiFbank": "extractors",
+    "Reject": "stage",
+    "compute_cut_features": "stage",
+    "compute_fbank": "stage",
+}
+_SUBMODULES = ("audio", "config", "eend", "compute", "extractors", "stage")
+
+__all__ = [n for n in _HOMES if not n.startswith("_")]
+
+
+def __getattr__(name):
+    if name in _HOMES:
+        value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # once
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_HOMES) + list(_SUBMODULES))

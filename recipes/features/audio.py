@@ -11,6 +11,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from recipes.features.config import KnfFbankConfig
+from recipes.frames import add_durations, num_frames, num_samples
 
 
 def mono_samples_at_config_rate(samples, sampling_rate: int, config: KnfFbankConfig, who: str) -> np.ndarray:
@@ -127,15 +128,38 @@ def _wav_data_offset(path: str) -> Optional[int]:
             pos += 8 + size + (size & 1)
 
 
+def _read_pcm16_file(path: str, channel: int, rate: int, start: float, duration: float) -> Optional[np.ndarray]:
+    """Samples ``start .. start + duration`` (seconds, Lhotse's sample rounding) of channel index
+    ``channel`` of a plain 16-bit PCM file at ``rate``, as int16; ``None`` when the file is
+    anything else or shorter (then Lhotse reads it and applies its rules)."""
+    import soundfile
+
+    try:
+        info = soundfile.info(path)
+    except Exception:  # noqa: BLE001 - not for soundfile: Lhotse decides
+        return None
+    if info.subtype != "PCM_16" or info.samplerate != rate or channel >= info.channels:
+        return None
+    first, frames = num_samples(start, rate), num_samples(duration, rate)
+    if first + frames > info.frames:
+        return None  # shorter file than the manifest says: let Lhotse apply its tolerance rules
+    offset = _wav_data_offset(path) if info.format == "WAV" else None
+    if offset is not None and os.path.getsize(path) >= offset + 2 * info.frames * info.channels:
+        data = np.memmap(path, dtype="<i2", mode="r", offset=offset, shape=(info.frames, info.channels))
+        return data[first : first + frames, channel]
+    data, _ = soundfile.read(path, start=first, frames=frames, dtype="int16", always_2d=True)
+    if data.shape[0] != frames:
+        return None
+    return np.ascontiguousarray(data[:, channel])
+
+
 def _read_pcm16(cut) -> Optional[np.ndarray]:
     """Fast path: the samples of a mono cut of a plain 16-bit PCM file as int16 (times
     1/32768 they are the values Lhotse's soundfile backend returns). A WAV file is
     memory-mapped (no copy: the resampler reads the pages as it goes), other formats
     are read as int16 (about 3x faster than float32). ``None`` when the cut is anything
     else; then Lhotse loads it."""
-    import soundfile
     from lhotse.cut import MonoCut
-    from lhotse.utils import compute_num_samples
 
     if not isinstance(cut, MonoCut) or not cut.has_recording:
         return None
@@ -143,25 +167,48 @@ def _read_pcm16(cut) -> Optional[np.ndarray]:
     if rec.transforms or len(rec.sources) != 1 or rec.sources[0].type != "file":
         return None
     source = rec.sources[0]
-    try:
-        info = soundfile.info(source.source)
-    except Exception:  # noqa: BLE001 - not for soundfile: Lhotse decides
+    if cut.channel not in source.channels:
         return None
-    if info.subtype != "PCM_16" or info.samplerate != rec.sampling_rate or cut.channel not in source.channels:
+    return _read_pcm16_file(
+        source.source, source.channels.index(cut.channel), rec.sampling_rate, cut.start, cut.duration
+    )
+
+
+def plain_recording(d: dict) -> Optional[dict]:
+    """The recording of a ``MonoCut`` manifest dict whose audio :func:`load_audio_with_context`
+    can read with no Lhotse object: one ``file`` source holding the cut's channel, no
+    transforms, no video. ``None`` for anything else (Lhotse reads it)."""
+    rec = d.get("recording") if d.get("type") == "MonoCut" else None
+    if not rec or rec.get("transforms") or len(rec.get("sources") or ()) != 1:
         return None
-    start = compute_num_samples(cut.start, rec.sampling_rate)
-    frames = compute_num_samples(cut.duration, rec.sampling_rate)
-    if start + frames > info.frames:
-        return None  # shorter file than the manifest says: let Lhotse apply its tolerance rules
-    channel = source.channels.index(cut.channel)
-    offset = _wav_data_offset(source.source) if info.format == "WAV" else None
-    if offset is not None and os.path.getsize(source.source) >= offset + 2 * info.frames * info.channels:
-        data = np.memmap(source.source, dtype="<i2", mode="r", offset=offset, shape=(info.frames, info.channels))
-        return data[start : start + frames, channel]
-    data, _ = soundfile.read(source.source, start=start, frames=frames, dtype="int16", always_2d=True)
-    if data.shape[0] != frames:
+    src = rec["sources"][0]
+    if src.get("type") != "file" or src.get("video") or d.get("channel") not in (src.get("channels") or ()):
         return None
-    return np.ascontiguousarray(data[:, channel])
+    return rec
+
+
+def as_cut(d: dict):
+    """The Lhotse cut of a manifest dict (of a deep copy: ``deserialize_item`` pops keys of the
+    dict it is given, which the caller may still need)."""
+    import copy
+
+    from lhotse.serialization import deserialize_item
+
+    return deserialize_item(copy.deepcopy(d))
+
+
+def _context_window(start: float, duration: float, total: float, rate: int, config: KnfFbankConfig):
+    """``(start, duration, first, count)``: the audio to read for the features of the span
+    ``start .. start + duration`` of a recording of ``total`` seconds at ``rate`` (see
+    :func:`load_audio_with_context`); ``first, count = 0, None`` when it is read as it is."""
+    shift, sr = config.frame_shift, config.sampling_rate
+    end = add_durations(start, duration, rate=rate)  # Cut.end
+    wide_start = max(0.0, math.floor((start - CONTEXT) / shift + 1e-9) * shift)
+    wide_end = min(total, end + CONTEXT)
+    if wide_start >= start - 1e-9 and wide_end <= end + 1e-9:
+        return start, duration, 0, None
+    first = num_frames(start, shift, sr) - int(round(wide_start / shift))
+    return wide_start, wide_end - wide_start, first, num_frames(duration, shift, sr)
 
 
 def load_audio_for_features(cut, config: KnfFbankConfig) -> np.ndarray:
@@ -191,7 +238,7 @@ CONTEXT = 0.25  # seconds of audio read around a cut that is part of a longer re
 
 
 def load_audio_with_context(cut, config: KnfFbankConfig) -> Tuple[np.ndarray, int, Optional[int]]:
-    """Audio for the features of ``cut``: ``(samples, first, count)``.
+    """Audio for the features of ``cut`` (a Cut, or a cut's manifest dict): ``(samples, first, count)``.
 
     A cut that is a window of a longer recording (``truncate``,
     ``cut_into_windows``) is read with ``CONTEXT`` seconds of audio on each
@@ -201,18 +248,35 @@ def load_audio_with_context(cut, config: KnfFbankConfig) -> Tuple[np.ndarray, in
     (``compute_num_frames`` of the offset and of the duration). Without the
     context, the edge frames would see reflected samples and resampler
     transients instead of the real neighbouring audio. Other cuts: ``(samples, 0, None)``.
-    """
-    from lhotse.cut import MonoCut
-    from lhotse.utils import compute_num_frames
 
-    shift, sr = config.frame_shift, config.sampling_rate
+    A dict of a plain cut (:func:`plain_recording`) in 16-bit PCM is read with no Lhotse
+    object; any other dict is deserialised and read as a Cut.
+    """
+    if isinstance(cut, dict):
+        rec = plain_recording(cut) if config.resampler == "soxr" else None
+        if rec is not None:
+            src = rec["sources"][0]
+            start, duration, first, count = _context_window(
+                cut["start"], cut["duration"], rec["duration"], int(rec["sampling_rate"]), config
+            )
+            pcm = _read_pcm16_file(
+                str(src["source"]),
+                list(src["channels"]).index(cut["channel"]),
+                int(rec["sampling_rate"]),
+                start,
+                duration,
+            )
+            if pcm is not None:
+                return resample_audio(pcm, int(rec["sampling_rate"]), config.sampling_rate), first, count
+        cut = as_cut(cut)
+    from lhotse.cut import MonoCut
+
     if not isinstance(cut, MonoCut) or not cut.has_recording:
         return load_audio_for_features(cut, config), 0, None
-    total = cut.recording.duration
-    start = max(0.0, math.floor((cut.start - CONTEXT) / shift + 1e-9) * shift)
-    end = min(total, cut.end + CONTEXT)
-    if start >= cut.start - 1e-9 and end <= cut.end + 1e-9:
+    start, duration, first, count = _context_window(
+        cut.start, cut.duration, cut.recording.duration, cut.recording.sampling_rate, config
+    )
+    if count is None:
         return load_audio_for_features(cut, config), 0, None
-    wide = MonoCut(id=cut.id, start=start, duration=end - start, channel=cut.channel, recording=cut.recording)
-    first = compute_num_frames(cut.start, shift, sr) - int(round(start / shift))
-    return load_audio_for_features(wide, config), first, compute_num_frames(cut.duration, shift, sr)
+    wide = MonoCut(id=cut.id, start=start, duration=duration, channel=cut.channel, recording=cut.recording)
+    return load_audio_for_features(wide, config), first, count

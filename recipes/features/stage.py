@@ -11,15 +11,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional
+from typing import TYPE_CHECKING, Dict, Optional
 
 import numpy as np
-from lhotse import CutSet
 
-from recipes.features.audio import load_audio_with_context
+from recipes.features.audio import as_cut, load_audio_with_context
+from recipes.features.compute import NumpyFbank, knf_features
 from recipes.features.config import BACKENDS, KnfFbankConfig, Pathlike, load_fbank_config
-from recipes.features.extractors import KaldiNativeFbank, NumpyFbank
+from recipes.frames import num_samples
 from recipes.lilcom_writer import FastLilcomChunkyWriter
+
+if TYPE_CHECKING:
+    from lhotse import CutSet
+
+FEATURE_TYPE = "kaldi-native-fbank"  # KaldiNativeFbank.name: both backends store the same features
 
 logger = logging.getLogger(__name__)
 
@@ -57,58 +62,62 @@ class Reject:
     error: str
 
 
-def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str):
-    """Worker: features of a list of cuts into one lilcom archive (written as
-    ``<archive>.partial`` and renamed when complete). Returns
-    ``([(cut_id, features_dict), ...], [Reject, ...])``."""
-    import errno
+def _audio_paths_of(d: dict) -> str:
+    """:func:`_audio_paths` of a cut's manifest dict, without building the cut when it is plain."""
+    if d.get("type") == "MonoCut":
+        rec = d.get("recording") or {}
+        return ", ".join(str(s["source"]) for s in rec.get("sources", ())) or "(no recording)"
+    return _audio_paths(as_cut(d))
 
-    from lhotse.cut import Cut
-    from lhotse.features import Features
-    from lhotse.serialization import deserialize_item
+
+def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str):
+    """Worker: features of a list of cut manifest dicts into one lilcom archive (written as
+    ``<archive>.partial`` and renamed when complete). Returns
+    ``([(cut_id, output cut dict), ...], [Reject, ...])``. Plain cuts
+    (:func:`~recipes.features.audio.plain_recording`) are read and written as dicts, with no
+    Lhotse object; the others go through Lhotse."""
+    import errno
 
     from recipes.errors import one_line
     from recipes.fileio import atomic_path
 
     config = KnfFbankConfig.from_dict(config_dict)
-    compute = NumpyFbank(config) if backend == "numpy" else KaldiNativeFbank(config)
-    extract = compute if backend == "numpy" else (lambda a: compute.extract(a, config.sampling_rate))
+    extract = NumpyFbank(config) if backend == "numpy" else (lambda a: knf_features(a, config))
     final = Path(archive)
     done, rejects = [], []
     with atomic_path(final, what="features") as partial:
         with FastLilcomChunkyWriter(partial, mode="w") as writer:
             for d in cut_dicts:
-                cut: Cut = deserialize_item(d)
                 try:
-                    audio, first, count = load_audio_with_context(cut, config)
+                    audio, first, count = load_audio_with_context(d, config)
                 except Exception as e:  # noqa: BLE001 - any decoder error (AudioLoadingError, ...) is this cut's
                     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EROFS):
                         raise  # ... but a full or read-only disk is the whole stage's
-                    rejects.append(Reject(cut.id, _audio_paths(cut), f"{type(e).__name__}: {one_line(e)}"))
+                    rejects.append(Reject(d["id"], _audio_paths_of(d), f"{type(e).__name__}: {one_line(e)}"))
                     continue
                 # errors past this point (extractor, bugs) stop the stage: they are not the audio's fault
                 feats = _trim(extract(audio), first, count)
-                key = writer.write(cut.id, feats)
-                done.append(
-                    (
-                        cut.id,
-                        Features(
-                            type=KaldiNativeFbank.name,
-                            num_frames=feats.shape[0],
-                            num_features=feats.shape[1],
-                            frame_shift=config.frame_shift,
-                            sampling_rate=config.sampling_rate,
-                            start=cut.start,
-                            duration=cut.duration,
-                            storage_type=writer.name,
-                            storage_path=str(final),
-                            storage_key=key,
-                            recording_id=getattr(cut, "recording_id", None) or cut.id,
-                            channels=cut.channel if hasattr(cut, "channel") else None,
-                        ).to_dict(),
-                    )
-                )
+                key = writer.write(d["id"], feats)
+                features = {
+                    "type": FEATURE_TYPE,
+                    "num_frames": feats.shape[0],
+                    "num_features": feats.shape[1],
+                    "frame_shift": config.frame_shift,
+                    "sampling_rate": config.sampling_rate,
+                    "start": d["start"],
+                    "duration": d["duration"],
+                    "storage_type": writer.name,
+                    "storage_path": str(final),
+                    "storage_key": key,
+                    "recording_id": (d.get("recording") or {}).get("id") or d["id"],
+                    "channels": d.get("channel"),
+                }
+                done.append((d["id"], _with_features(d, {k: v for k, v in features.items() if v is not None}, config)))
     return done, rejects
+
+
+def _duration(cut) -> float:
+    return cut["duration"] if isinstance(cut, dict) else cut.duration
 
 
 def chunk_by_duration(cuts, max_cuts: int, num_jobs: int):
@@ -118,21 +127,21 @@ def chunk_by_duration(cuts, max_cuts: int, num_jobs: int):
     groups of ``max_cuts`` (fewer, larger archives)."""
     if num_jobs <= 1:
         return [cuts[i : i + max_cuts] for i in range(0, len(cuts), max_cuts)]
-    target = sum(c.duration for c in cuts) / (4 * num_jobs)
+    target = sum(_duration(c) for c in cuts) / (4 * num_jobs)
     chunks, current, seconds = [], [], 0.0
     for cut in cuts:
-        if current and (len(current) >= max_cuts or seconds + cut.duration / 2 > target):
+        if current and (len(current) >= max_cuts or seconds + _duration(cut) / 2 > target):
             chunks.append(current)
             current, seconds = [], 0.0
         current.append(cut)
-        seconds += cut.duration
+        seconds += _duration(cut)
     if current:
         chunks.append(current)
     return chunks
 
 
 def compute_fbank(
-    cuts: CutSet,
+    cuts,
     storage_path: Pathlike,
     config: Optional[KnfFbankConfig] = None,
     num_jobs: int = 1,
@@ -143,8 +152,12 @@ def compute_fbank(
     rejects_path: Optional[Pathlike] = None,
     cuts_per_archive: int = 200,
     progress: bool = True,
-) -> CutSet:
+) -> "CutSet":
     """Compute and store fbank features for ``cuts``; returns them in input order.
+
+    ``cuts``: a CutSet (returns a CutSet), or a list of ``MonoCut`` manifest dicts (returns
+    the output cuts' manifest dicts, the same as ``CutSet.to_dicts()`` of the CutSet it would
+    return: ``diar fbank`` on plain cuts imports no Lhotse).
 
     Audio is loaded at its own rate and resampled to ``config.sampling_rate``
     (soxr, or Lhotse's resampler with ``resampler: lhotse``); files are never
@@ -166,8 +179,6 @@ def compute_fbank(
     """
     import json
 
-    from lhotse.features import Features
-
     from recipes.fileio import check_writable_dir, sweep_stale, write_text
     from recipes.parallel import map_tasks
 
@@ -175,15 +186,20 @@ def compute_fbank(
         config = load_fbank_config()
     if backend not in BACKENDS:
         raise ValueError(f"backend {backend!r}; expected one of {BACKENDS}")
-    from lhotse.cut import MultiCut
+    as_dicts = isinstance(cuts, list) and all(isinstance(c, dict) and c.get("type") == "MonoCut" for c in cuts)
+    if as_dicts:
+        cut_list = cuts
+    else:
+        from lhotse.cut import MultiCut
 
-    cut_list = []
-    for cut in cuts:
-        # A multi-channel cut (e.g. AMI mdm) becomes one MonoCut per channel, ids
-        # <id>-<channel> (Lhotse's MultiCut.to_mono): each channel gets its own features
-        # and can carry labels; statistics count the copies of a span once.
-        cut_list.extend(cut.to_mono() if isinstance(cut, MultiCut) else [cut])
-    input_ids = [cut.id for cut in cut_list]
+        cut_list = []
+        for cut in cuts:
+            # A multi-channel cut (e.g. AMI mdm) becomes one MonoCut per channel, ids
+            # <id>-<channel> (Lhotse's MultiCut.to_mono): each channel gets its own features
+            # and can carry labels; statistics count the copies of a span once.
+            cut_list.extend(cut.to_mono() if isinstance(cut, MultiCut) else [cut])
+        cut_list = [c.to_dict() for c in cut_list]
+    input_ids = [cut["id"] for cut in cut_list]
     if len(set(input_ids)) != len(input_ids):
         seen, dups = set(), []
         for cid in input_ids:
@@ -193,16 +209,13 @@ def compute_fbank(
         raise ValueError(f"duplicate cut ids in input: {_id_list(dups)}")
     storage = check_writable_dir(storage_path)
     chunks = chunk_by_duration(cut_list, cuts_per_archive, num_jobs if executor_kind == "local" else max(num_jobs, 2))
-    tasks = [
-        ([c.to_dict() for c in chunk], str(storage / f"feats-{i:05d}.lca"), config.to_dict(), backend)
-        for i, chunk in enumerate(chunks)
-    ]
+    tasks = [(chunk, str(storage / f"feats-{i:05d}.lca"), config.to_dict(), backend) for i, chunk in enumerate(chunks)]
     if num_jobs > 1 or executor_kind != "local":
         from recipes import lilcom_codec
 
         lilcom_codec.warm_up()  # compiled once, here: workers inherit it (fork) or load it from numba's cache
     features, rejects = {}, []
-    hours = [sum(c.duration for c in chunk) / 3600 for chunk in chunks]
+    hours = [sum(c["duration"] for c in chunk) / 3600 for chunk in chunks]
     for done, bad in map_tasks(
         _extract_chunk,
         tasks,
@@ -232,11 +245,12 @@ def compute_fbank(
     elif rejects_path is not None and Path(rejects_path).exists():
         Path(rejects_path).unlink()  # from an earlier run: nothing was rejected this time
     sweep_stale(storage, "feats-*.lca", {t[1] for t in tasks})
-    out = []
-    for cut in cut_list:
-        if cut.id in features:
-            out.append(_with_features(cut, Features.from_dict(features[cut.id]), config))
-    return CutSet.from_cuts(out)
+    out = [features[cut["id"]] for cut in cut_list if cut["id"] in features]
+    if as_dicts:
+        return out
+    from lhotse import CutSet
+
+    return CutSet.from_dicts(out)
 
 
 def _short_reason(error: str) -> str:
@@ -268,14 +282,48 @@ def _reject_summary(rejects, groups: int = 3, ids: int = 3) -> str:
     return "; ".join(parts)
 
 
-def _with_features(cut, feats, config: KnfFbankConfig):
-    """The output cut: the input (lazily resampled) with its features; a simulated
-    mixture (``MixedCut``: no single recording, no custom fields) becomes a
-    ``MonoCut`` holding the mixture's features and supervisions, scored whole,
-    so that labels can be attached to it (its audio stays in the input manifest)."""
+# Lhotse's dataclass field orders (asdict_nonull drops None): the output dicts of plain cuts are
+# what ``to_dict()`` of the Lhotse objects gives (tests/test_fbank_pipeline.py checks both)
+MONO_CUT_FIELDS = ("id", "start", "duration", "channel", "supervisions", "features", "recording", "custom")
+RECORDING_FIELDS = ("id", "sources", "sampling_rate", "num_samples", "duration", "channel_ids", "transforms")
+
+
+def _plain_resampled(rec: dict, rate: int) -> dict:
+    """``Recording.resample(rate).to_dict()`` of a recording dict: a lazy ``Resample``
+    transform appended, the samples counted at ``rate`` (Lhotse rounds half up) and the
+    duration made exact on that grid; unchanged at its own rate."""
+    rec = dict(rec)
+    if rec.get("channel_ids") is None:  # Recording.__post_init__
+        rec["channel_ids"] = sorted(c for src in rec["sources"] for c in src["channels"])
+    if rec["sampling_rate"] != rate:
+        resample = {"source_sampling_rate": rec["sampling_rate"], "target_sampling_rate": rate}
+        count = num_samples(rec["duration"], rate)
+        rec.update(
+            sampling_rate=rate,
+            num_samples=count,
+            duration=count / rate,
+            transforms=list(rec.get("transforms") or []) + [{"name": "Resample", "kwargs": resample}],
+        )
+    return {k: rec[k] for k in RECORDING_FIELDS if rec.get(k) is not None}
+
+
+def _with_features(d: dict, features: dict, config: KnfFbankConfig) -> dict:
+    """The output cut's manifest dict: the input (lazily resampled) with its features; a
+    simulated mixture (``MixedCut``: no single recording, no custom fields) becomes a
+    ``MonoCut`` holding the mixture's features and supervisions, scored whole, so that
+    labels can be attached to it (its audio stays in the input manifest). A plain
+    ``MonoCut`` dict is mapped as a dict; other cuts go through Lhotse."""
+    if d.get("type") == "MonoCut" and plain_fields(d):
+        out = dict(d, features=features)
+        out.setdefault("supervisions", [])
+        if out.get("recording") is not None:
+            out["recording"] = _plain_resampled(out["recording"], config.sampling_rate)
+        return {**{k: out[k] for k in MONO_CUT_FIELDS if out.get(k) is not None}, "type": "MonoCut"}
     from lhotse.cut import MixedCut, MonoCut
+    from lhotse.features import Features
     from lhotse.utils import fastcopy
 
+    cut, feats = as_cut(d), Features.from_dict(features)
     if isinstance(cut, MixedCut):
         sups = [fastcopy(s, recording_id=cut.id) for s in cut.supervisions]
         return MonoCut(
@@ -287,9 +335,25 @@ def _with_features(cut, feats, config: KnfFbankConfig):
             features=feats,
             recording=None,
             custom={"uem": [[0.0, cut.duration]]},
-        )
+        ).to_dict()
     target = cut.resample(config.sampling_rate) if cut.has_recording else cut
-    return fastcopy(target, features=feats)
+    return fastcopy(target, features=feats).to_dict()
+
+
+def plain_fields(d: dict) -> bool:
+    """Whether a ``MonoCut`` dict can be mapped without Lhotse: only MonoCut's own keys, a
+    recording whose sources are plain dicts (no video), and no custom values that Lhotse
+    would turn into objects and back (manifests in ``custom``, recognised by their ``type``
+    or ``array`` keys, are left to Lhotse)."""
+    if not set(d) <= set(MONO_CUT_FIELDS) | {"type"}:
+        return False
+    rec = d.get("recording")
+    if rec is not None and (not set(rec) <= set(RECORDING_FIELDS) or any(s.get("video") for s in rec["sources"])):
+        return False
+    custom = d.get("custom") or {}
+    return not any(
+        isinstance(v, dict) and ("array" in v or "sources" in v or "storage_type" in v) for v in custom.values()
+    )
 
 
 def _id_list(ids, limit: int = 10) -> str:

@@ -45,31 +45,16 @@ plain cut, or a position that falls between two 8 kHz samples.
 """
 
 import json
-import math
 from typing import Optional
 
 import numpy as np
 
+from recipes.frames import num_samples as _samples_at
 from recipes.simulation.cache import RATE, SourceCache, source_key
 
 
 class NotRenderable(Exception):
     """The mixture needs Lhotse's own loader (the message says why)."""
-
-
-def _samples_at(seconds: float, rate: int) -> int:
-    """Lhotse's ``compute_num_samples`` (``round(seconds * rate, 8)``, then half away from
-    zero on its exact binary value) without its ``Decimal``: the fraction of a double below
-    2**52 is exact."""
-    v = round(seconds * rate, 8)
-    a = abs(v)
-    if not a < 2.0**52:
-        from lhotse.utils import compute_num_samples
-
-        return compute_num_samples(seconds, rate)
-    n = math.floor(a)
-    n += a - n >= 0.5
-    return n if v >= 0 else -n
 
 
 def _track_plan(track, cache: SourceCache, whole: bool = False):
