@@ -54,13 +54,9 @@ try:  # numba is a dependency; without it (an unsupported platform) lilcom's own
 except ImportError:  # pragma: no cover - exercised by forcing AVAILABLE = False in the tests
     numba = None
 
+from recipes.lilcom_writer import MAX_ABS, MAX_CODE, TICK_POWERS, covered  # noqa: E402,F401 - numba-free limits
+
 AVAILABLE = numba is not None
-MAX_ABS = 65536.0  # larger values (never fbank log energies) go to lilcom's compressor
-# |code| <= (|x| + |prediction|) / tick <= (3 max|x| + 2 tick) / tick (coefficients in [-1, 1],
-# decoded values within a tick of the input); below this, codes and their zigzag values fit int32
-# and lilcom never reaches its clamping of out-of-range codes.
-MAX_CODE = float(1 << 29)
-TICK_POWERS = range(-20, 21)  # lilcom's own limits (it refuses others)
 
 
 _CACHE = {"on": True}  # False once numba's cache proved unwritable (then compiled per process)
@@ -272,19 +268,8 @@ def _encode_chunks(data, chunk_size, coeffs, tick_power, out, ends):
 
 def supported(data: np.ndarray, tick_power: int) -> bool:
     """Whether :func:`encode_chunks` gives lilcom's bytes for this float32 matrix and tick:
-    2-D with at least two dimensions, finite, ``|x| <= MAX_ABS``, ``tick_power`` in
-    lilcom's range, and codes that cannot come near int32's limits (``MAX_CODE``)."""
-    if not (
-        AVAILABLE
-        and data.ndim == 2
-        and data.shape[0] > 0
-        and data.shape[1] > 1
-        and tick_power in TICK_POWERS
-        and bool(np.isfinite(data).all())
-    ):
-        return False
-    peak = float(np.abs(data).max())
-    return peak <= MAX_ABS and (3 * peak + 2 * 2.0**tick_power) * 2.0**-tick_power < MAX_CODE
+    numba is there and the input is :func:`~recipes.lilcom_writer.covered`."""
+    return AVAILABLE and covered(data, tick_power)
 
 
 def encode_chunks(data: np.ndarray, coeffs: np.ndarray, tick_power: int, chunk_size: int):

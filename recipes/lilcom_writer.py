@@ -24,9 +24,30 @@ from typing import List, Tuple
 
 import numpy as np
 
-from recipes import lilcom_codec
-
 GROUP = 32  # chunks whose coefficients are computed together
+MAX_ABS = 65536.0  # larger values (never fbank log energies) go to lilcom's compressor
+# |code| <= (|x| + |prediction|) / tick <= (3 max|x| + 2 tick) / tick (coefficients in [-1, 1],
+# decoded values within a tick of the input); below this, codes and their zigzag values fit int32
+# and lilcom never reaches its clamping of out-of-range codes.
+MAX_CODE = float(1 << 29)
+TICK_POWERS = range(-20, 21)  # lilcom's own limits (it refuses others)
+
+
+def covered(data: np.ndarray, tick_power: int) -> bool:
+    """Whether this float32 matrix and tick are ones the chunk coefficients computed here and
+    :mod:`recipes.lilcom_codec` reproduce lilcom's bytes for: 2-D with at least two
+    dimensions, finite, ``|x| <= MAX_ABS``, ``tick_power`` in lilcom's range, and codes that
+    cannot come near int32's limits (``MAX_CODE``)."""
+    if not (
+        data.ndim == 2
+        and data.shape[0] > 0
+        and data.shape[1] > 1
+        and tick_power in TICK_POWERS
+        and bool(np.isfinite(data).all())
+    ):
+        return False
+    peak = float(np.abs(data).max())
+    return peak <= MAX_ABS and (3 * peak + 2 * 2.0**tick_power) * 2.0**-tick_power < MAX_CODE
 
 
 def _clamp(coeff: np.ndarray) -> np.ndarray:
@@ -76,14 +97,31 @@ def chunk_coefficients(data: np.ndarray, chunk_size: int) -> np.ndarray:
     return out
 
 
-def _encoded(data: np.ndarray, tick_power: int, chunk_size: int) -> Tuple[memoryview, List[int]]:
+def _encoded(data: np.ndarray, tick_power: int, chunk_size: int, compiled: bool = True) -> Tuple[memoryview, List[int]]:
     """The lilcom bytes of the chunks of ``chunk_size`` frames of ``data``, concatenated,
     and each chunk's size: from :mod:`recipes.lilcom_codec` where it covers the input,
-    else from ``lilcom.compress`` per chunk (what Lhotse's writer calls)."""
+    else from ``lilcom.compress`` per chunk (what Lhotse's writer calls).
+
+    ``compiled=False``: the coefficients computed here, then lilcom's own C compressor per
+    chunk (the same bytes; about 1.7x slower than the numba codec, but with no numba import
+    and cache load, about 1 s of a process: the better choice below a few hours of audio)."""
     data = np.array(data, dtype=np.float32, order="C", copy=True)  # both compressors write into it
-    if lilcom_codec.supported(data, tick_power):
-        buffer, ends = lilcom_codec.encode_chunks(data, chunk_coefficients(data, chunk_size), tick_power, chunk_size)
-        return memoryview(buffer), np.diff(ends, prepend=0).tolist()
+    if compiled:
+        from recipes import lilcom_codec  # imports numba: only when asked for
+
+        compiled = lilcom_codec.AVAILABLE
+    if covered(data, tick_power):
+        coeffs = chunk_coefficients(data, chunk_size)
+        if compiled:
+            buffer, ends = lilcom_codec.encode_chunks(data, coeffs, tick_power, chunk_size)
+            return memoryview(buffer), np.diff(ends, prepend=0).tolist()
+        import lilcom_extension  # lilcom.compress's core: lilcom.compress(x) == compress_float(x, [tick, *coeffs])
+
+        blobs = [
+            lilcom_extension.compress_float(data[b : b + chunk_size], [tick_power, *map(int, coeffs[i])])
+            for i, b in enumerate(range(0, data.shape[0], chunk_size))
+        ]
+        return memoryview(b"".join(blobs)), [len(b) for b in blobs]
     import lilcom
 
     blobs = [
@@ -108,7 +146,9 @@ class FastLilcomChunkyWriter:
     name = "lilcom_chunky"
     CHUNK_SIZE = 500  # lhotse.features.io.CHUNKY_FORMAT_CHUNK_SIZE (a test checks)
 
-    def __init__(self, storage_path, tick_power: int = -5, mode: str = "wb"):
+    def __init__(self, storage_path, tick_power: int = -5, mode: str = "wb", compiled: bool = True):
+        """``compiled``: encode with the numba codec (see :func:`_encoded`)."""
+        self.compiled = compiled
         if "b" not in mode:
             mode = mode + "b"
         if mode not in ("wb", "ab"):
@@ -133,7 +173,7 @@ class FastLilcomChunkyWriter:
         self.close()
 
     def write(self, key: str, value: np.ndarray) -> str:
-        buffer, sizes = _encoded(value, self.tick_power, self.CHUNK_SIZE)
+        buffer, sizes = _encoded(value, self.tick_power, self.CHUNK_SIZE, self.compiled)
         self.file.write(buffer)
         key = ",".join(map(str, [self.curr_offset] + sizes))
         self.curr_offset += sum(sizes)

@@ -24,6 +24,7 @@ from recipes.lilcom_writer import FastLilcomChunkyWriter
 if TYPE_CHECKING:
     from lhotse import CutSet
 
+NUMBA_MIN_HOURS = 5.0  # one process's audio from which the numba lilcom codec is used (bench/fbank_process.py)
 FEATURE_TYPE = "kaldi-native-fbank"  # KaldiNativeFbank.name: both backends store the same features
 
 logger = logging.getLogger(__name__)
@@ -70,12 +71,13 @@ def _audio_paths_of(d: dict) -> str:
     return _audio_paths(as_cut(d))
 
 
-def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str):
+def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str, compiled: bool = True):
     """Worker: features of a list of cut manifest dicts into one lilcom archive (written as
     ``<archive>.partial`` and renamed when complete). Returns
     ``([(cut_id, output cut dict), ...], [Reject, ...])``. Plain cuts
     (:func:`~recipes.features.audio.plain_recording`) are read and written as dicts, with no
-    Lhotse object; the others go through Lhotse."""
+    Lhotse object; the others go through Lhotse. ``compiled``: lilcom bytes from the numba
+    codec (else from lilcom's C compressor: the same bytes, see :func:`recipes.lilcom_writer._encoded`)."""
     import errno
 
     from recipes.errors import one_line
@@ -86,7 +88,7 @@ def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str):
     final = Path(archive)
     done, rejects = [], []
     with atomic_path(final, what="features") as partial:
-        with FastLilcomChunkyWriter(partial, mode="w") as writer:
+        with FastLilcomChunkyWriter(partial, mode="w", compiled=compiled) as writer:
             for d in cut_dicts:
                 try:
                     audio, first, count = load_audio_with_context(d, config)
@@ -209,13 +211,19 @@ def compute_fbank(
         raise ValueError(f"duplicate cut ids in input: {_id_list(dups)}")
     storage = check_writable_dir(storage_path)
     chunks = chunk_by_duration(cut_list, cuts_per_archive, num_jobs if executor_kind == "local" else max(num_jobs, 2))
-    tasks = [(chunk, str(storage / f"feats-{i:05d}.lca"), config.to_dict(), backend) for i, chunk in enumerate(chunks)]
-    if num_jobs > 1 or executor_kind != "local":
+    hours = [sum(c["duration"] for c in chunk) / 3600 for chunk in chunks]
+    # numba's import and cache load (about 1 s per process) pays off from a few hours of audio
+    # per process; below, lilcom's C compressor writes the same bytes sooner
+    compiled = num_jobs > 1 or executor_kind != "local" or sum(hours) >= NUMBA_MIN_HOURS
+    tasks = [
+        (chunk, str(storage / f"feats-{i:05d}.lca"), config.to_dict(), backend, compiled)
+        for i, chunk in enumerate(chunks)
+    ]
+    if compiled and (num_jobs > 1 or executor_kind != "local"):
         from recipes import lilcom_codec
 
         lilcom_codec.warm_up()  # compiled once, here: workers inherit it (fork) or load it from numba's cache
     features, rejects = {}, []
-    hours = [sum(c["duration"] for c in chunk) / 3600 for chunk in chunks]
     for done, bad in map_tasks(
         _extract_chunk,
         tasks,
