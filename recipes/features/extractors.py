@@ -72,7 +72,9 @@ class NumpyKaldiFbank(KaldiNativeFbank):
 
     def __init__(self, config: Optional[KnfFbankConfig] = None):
         super().__init__(config=config)
-        self._fbank = NumpyFbank(self.config)  # checks that the config is one the numpy backend implements
+        self._fbank = NumpyFbank(
+            self.config, fft="torch"
+        )  # torch is loaded with Lhotse; checks that the config is one the numpy backend implements
 
     def extract(self, samples, sampling_rate: int) -> np.ndarray:
         samples = mono_samples_at_config_rate(samples, sampling_rate, self.config, type(self).__name__)
