@@ -90,8 +90,10 @@ def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str, com
     with atomic_path(final, what="features") as partial:
         with FastLilcomChunkyWriter(partial, mode="w", compiled=compiled) as writer:
             for d in cut_dicts:
+                plain = d.get("type") == "MonoCut"
+                cut = None if plain else as_cut(d)  # a MixedCut's dict has no start or duration field
                 try:
-                    audio, first, count = load_audio_with_context(d, config)
+                    audio, first, count = load_audio_with_context(d if plain else cut, config)
                 except Exception as e:  # noqa: BLE001 - any decoder error (AudioLoadingError, ...) is this cut's
                     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EROFS):
                         raise  # ... but a full or read-only disk is the whole stage's
@@ -100,30 +102,32 @@ def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str, com
                 # errors past this point (extractor, bugs) stop the stage: they are not the audio's fault
                 feats = _trim(extract(audio), first, count)
                 key = writer.write(d["id"], feats)
+                rec_id = (d.get("recording") or {}).get("id") if plain else getattr(cut, "recording_id", None)
                 features = {
                     "type": FEATURE_TYPE,
                     "num_frames": feats.shape[0],
                     "num_features": feats.shape[1],
                     "frame_shift": config.frame_shift,
                     "sampling_rate": config.sampling_rate,
-                    "start": d["start"],
-                    "duration": d["duration"],
+                    "start": d["start"] if plain else cut.start,
+                    "duration": d["duration"] if plain else cut.duration,
                     "storage_type": writer.name,
                     "storage_path": str(final),
                     "storage_key": key,
-                    "recording_id": (d.get("recording") or {}).get("id") or d["id"],
-                    "channels": d.get("channel"),
+                    "recording_id": rec_id or d["id"],
+                    "channels": d.get("channel") if plain else getattr(cut, "channel", None),
                 }
                 done.append((d["id"], _with_features(d, {k: v for k, v in features.items() if v is not None}, config)))
     return done, rejects
 
 
-def _duration(cut) -> float:
-    return cut["duration"] if isinstance(cut, dict) else cut.duration
+def _duration(item) -> float:
+    return item[1]  # (cut dict, duration)
 
 
 def chunk_by_duration(cuts, max_cuts: int, num_jobs: int):
-    """Consecutive groups of cuts, one archive (one task) each: at most ``max_cuts`` cuts, and,
+    """``cuts``: ``(cut dict, duration)`` pairs (a MixedCut's dict has no duration field).
+    Consecutive groups of cuts, one archive (one task) each: at most ``max_cuts`` cuts, and,
     with several workers, about a quarter of one worker's share of the audio duration, so
     that a corpus of a few long recordings still keeps every worker busy. One worker:
     groups of ``max_cuts`` (fewer, larger archives)."""
@@ -200,7 +204,10 @@ def compute_fbank(
             # <id>-<channel> (Lhotse's MultiCut.to_mono): each channel gets its own features
             # and can carry labels; statistics count the copies of a span once.
             cut_list.extend(cut.to_mono() if isinstance(cut, MultiCut) else [cut])
+        durations = [c.duration for c in cut_list]
         cut_list = [c.to_dict() for c in cut_list]
+    if as_dicts:
+        durations = [c["duration"] for c in cut_list]
     input_ids = [cut["id"] for cut in cut_list]
     if len(set(input_ids)) != len(input_ids):
         seen, dups = set(), []
@@ -210,13 +217,15 @@ def compute_fbank(
             seen.add(cid)
         raise ValueError(f"duplicate cut ids in input: {_id_list(dups)}")
     storage = check_writable_dir(storage_path)
-    chunks = chunk_by_duration(cut_list, cuts_per_archive, num_jobs if executor_kind == "local" else max(num_jobs, 2))
-    hours = [sum(c["duration"] for c in chunk) / 3600 for chunk in chunks]
+    chunks = chunk_by_duration(
+        list(zip(cut_list, durations)), cuts_per_archive, num_jobs if executor_kind == "local" else max(num_jobs, 2)
+    )
+    hours = [sum(t for _, t in chunk) / 3600 for chunk in chunks]
     # numba's import and cache load (about 1 s per process) pays off from a few hours of audio
     # per process; below, lilcom's C compressor writes the same bytes sooner
     compiled = num_jobs > 1 or executor_kind != "local" or sum(hours) >= NUMBA_MIN_HOURS
     tasks = [
-        (chunk, str(storage / f"feats-{i:05d}.lca"), config.to_dict(), backend, compiled)
+        ([d for d, _ in chunk], str(storage / f"feats-{i:05d}.lca"), config.to_dict(), backend, compiled)
         for i, chunk in enumerate(chunks)
     ]
     if compiled and (num_jobs > 1 or executor_kind != "local"):
