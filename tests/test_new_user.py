@@ -405,9 +405,10 @@ def test_small_corpus_is_split_by_duration_for_several_workers(featured, tmp_pat
 
     monkeypatch.chdir(featured)
     cuts = CutSet.from_file("man/dbg_cuts_train.jsonl.gz").to_eager()  # 4 recordings: far under 200 cuts
-    assert len(chunk_by_duration(list(cuts), 200, 1)) == 1
-    chunks = chunk_by_duration(list(cuts), 200, 2)
-    assert len(chunks) == 4 and [c.id for ch in chunks for c in ch] == list(cuts.ids)  # one task per worker+
+    items = [(c, c.duration) for c in cuts]  # (cut, duration) pairs, as compute_fbank passes them
+    assert len(chunk_by_duration(items, 200, 1)) == 1
+    chunks = chunk_by_duration(items, 200, 2)
+    assert len(chunks) == 4 and [c.id for ch in chunks for c, _ in ch] == list(cuts.ids)  # one task per worker+
     res = run(
         "fbank",
         "man/dbg_cuts_train.jsonl.gz",
