@@ -258,7 +258,9 @@ def simulated(args):
         )
         print(
             f"  source cache: {info['sources']} sources, {src_seconds / 60:.1f} min, {info['bytes'] / src_seconds:.0f} "
-            f"bytes per source second, built at {src_seconds / t_build:.0f}x real time (1 process, "
+            f"bytes per second of the sources' cuts ({info['bytes'] / info['seconds']:.0f} per second of cached audio, "
+            f"which holds {info['seconds'] / 60:.1f} min: 16,000 of PCM, the rest energies and index), "
+            f"built at {src_seconds / t_build:.0f}x real time (1 process, "
             f"best of 2, after a warm-up; target >= 2,000x per core), {src_seconds / c_build:.0f}x per CPU second"
         )
         if args.cache_only:
