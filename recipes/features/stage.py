@@ -63,12 +63,13 @@ class Reject:
     error: str
 
 
-def _audio_paths_of(d: dict) -> str:
-    """:func:`_audio_paths` of a cut's manifest dict, without building the cut when it is plain."""
-    if d.get("type") == "MonoCut":
-        rec = d.get("recording") or {}
-        return ", ".join(str(s["source"]) for s in rec.get("sources", ())) or "(no recording)"
-    return _audio_paths(as_cut(d))
+def _audio_paths_of(d: dict, cut) -> str:
+    """:func:`_audio_paths` of a cut's manifest dict (``cut``: its Lhotse cut, or None when the
+    dict is a MonoCut's, whose sources are read from the dict)."""
+    if cut is not None:
+        return _audio_paths(cut)
+    rec = d.get("recording") or {}
+    return ", ".join(str(s["source"]) for s in rec.get("sources", ())) or "(no recording)"
 
 
 def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str, compiled: bool = True):
@@ -97,7 +98,7 @@ def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str, com
                 except Exception as e:  # noqa: BLE001 - any decoder error (AudioLoadingError, ...) is this cut's
                     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EROFS):
                         raise  # ... but a full or read-only disk is the whole stage's
-                    rejects.append(Reject(d["id"], _audio_paths_of(d), f"{type(e).__name__}: {one_line(e)}"))
+                    rejects.append(Reject(d["id"], _audio_paths_of(d, cut), f"{type(e).__name__}: {one_line(e)}"))
                     continue
                 # errors past this point (extractor, bugs) stop the stage: they are not the audio's fault
                 feats = _trim(extract(audio), first, count)
@@ -117,12 +118,9 @@ def _extract_chunk(cut_dicts, archive: str, config_dict: dict, backend: str, com
                     "recording_id": rec_id or d["id"],
                     "channels": d.get("channel") if plain else getattr(cut, "channel", None),
                 }
-                done.append((d["id"], _with_features(d, {k: v for k, v in features.items() if v is not None}, config)))
+                features = {k: v for k, v in features.items() if v is not None}
+                done.append((d["id"], _with_features(d, features, config, cut)))
     return done, rejects
-
-
-def _duration(item) -> float:
-    return item[1]  # (cut dict, duration)
 
 
 def chunk_by_duration(cuts, max_cuts: int, num_jobs: int):
@@ -133,14 +131,15 @@ def chunk_by_duration(cuts, max_cuts: int, num_jobs: int):
     groups of ``max_cuts`` (fewer, larger archives)."""
     if num_jobs <= 1:
         return [cuts[i : i + max_cuts] for i in range(0, len(cuts), max_cuts)]
-    target = sum(_duration(c) for c in cuts) / (4 * num_jobs)
+    target = sum(t for _, t in cuts) / (4 * num_jobs)
     chunks, current, seconds = [], [], 0.0
-    for cut in cuts:
-        if current and (len(current) >= max_cuts or seconds + _duration(cut) / 2 > target):
+    for item in cuts:
+        t = item[1]
+        if current and (len(current) >= max_cuts or seconds + t / 2 > target):
             chunks.append(current)
             current, seconds = [], 0.0
-        current.append(cut)
-        seconds += _duration(cut)
+        current.append(item)
+        seconds += t
     if current:
         chunks.append(current)
     return chunks
@@ -194,7 +193,7 @@ def compute_fbank(
         raise ValueError(f"backend {backend!r}; expected one of {BACKENDS}")
     as_dicts = isinstance(cuts, list) and all(isinstance(c, dict) and c.get("type") == "MonoCut" for c in cuts)
     if as_dicts:
-        cut_list = cuts
+        cut_list, durations = cuts, [c["duration"] for c in cuts]
     else:
         from lhotse.cut import MultiCut
 
@@ -206,8 +205,6 @@ def compute_fbank(
             cut_list.extend(cut.to_mono() if isinstance(cut, MultiCut) else [cut])
         durations = [c.duration for c in cut_list]
         cut_list = [c.to_dict() for c in cut_list]
-    if as_dicts:
-        durations = [c["duration"] for c in cut_list]
     input_ids = [cut["id"] for cut in cut_list]
     if len(set(input_ids)) != len(input_ids):
         seen, dups = set(), []
@@ -324,12 +321,13 @@ def _plain_resampled(rec: dict, rate: int) -> dict:
     return {k: rec[k] for k in RECORDING_FIELDS if rec.get(k) is not None}
 
 
-def _with_features(d: dict, features: dict, config: KnfFbankConfig) -> dict:
+def _with_features(d: dict, features: dict, config: KnfFbankConfig, cut=None) -> dict:
     """The output cut's manifest dict: the input (lazily resampled) with its features; a
     simulated mixture (``MixedCut``: no single recording, no custom fields) becomes a
     ``MonoCut`` holding the mixture's features and supervisions, scored whole, so that
     labels can be attached to it (its audio stays in the input manifest). A plain
-    ``MonoCut`` dict is mapped as a dict; other cuts go through Lhotse."""
+    ``MonoCut`` dict is mapped as a dict; other cuts go through Lhotse (``cut``: the dict's
+    Lhotse cut when the caller has built it already)."""
     if d.get("type") == "MonoCut" and plain_fields(d):
         out = dict(d, features=features)
         out.setdefault("supervisions", [])
@@ -340,7 +338,7 @@ def _with_features(d: dict, features: dict, config: KnfFbankConfig) -> dict:
     from lhotse.features import Features
     from lhotse.utils import fastcopy
 
-    cut, feats = as_cut(d), Features.from_dict(features)
+    cut, feats = cut if cut is not None else as_cut(d), Features.from_dict(features)
     if isinstance(cut, MixedCut):
         sups = [fastcopy(s, recording_id=cut.id) for s in cut.supervisions]
         return MonoCut(
